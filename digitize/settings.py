@@ -1,0 +1,152 @@
+"""Settings: one explicit object built from defaults, an optional profile file and CLI overrides.
+
+A profile is a TOML file whose tables mirror the dataclasses below, e.g.::
+
+    [imaging]
+    output_colour = "keep"
+    [ocr]
+    languages = "chi_sim+eng"
+    [qc]
+    min_dpi = 300
+
+Standards choices that differ between archives (档号 template, retention vocabulary, minimum
+dpi, sampling ratio, AQL, ...) live here so that nothing downstream hard-codes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A profile or override names an unknown setting or gives a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    dpi_override: int | None = None  # use this dpi instead of the file's resolution tag
+    default_dpi: int = 300  # assumed, with a warning, when a file carries no resolution
+    max_image_pixels: int = 200_000_000  # decompression-bomb guard (pixels per page)
+    force_text_pdf: bool = False  # process PDFs that already have a text layer
+
+
+@dataclass(frozen=True)
+class ImagingSettings:
+    fix_orientation: bool = True
+    deskew: bool = True
+    min_deskew_deg: float = 0.05  # smaller estimated angles are left alone (no resampling)
+    max_skew_deg: float = 15.0  # search range of the skew estimator
+    crop_borders: bool = True
+    crop_margin_mm: float = 2.5  # DA/T 31 §10.3: crop outside the paper edge, never into it
+    output_colour: str = "auto"  # auto: grey/bitonal where colour is not needed; keep: source mode
+    jpeg_quality: int = 60  # for colour and greyscale page images in the PDF
+    bitonal_encoding: str = "ccitt"  # ccitt (CCITT G4) or flate
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    languages: str = "chi_sim+eng"
+    engine: str = "auto"  # auto: tesserocr when installed, else the tesseract program
+    page_timeout_s: float = 180.0
+    psm: int = 3
+    tessdata_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class PdfSettings:
+    pdfa_flavour: str = "2b"
+    validate: bool = True  # run pikepdf's PDF/A validator on every written file
+
+
+@dataclass(frozen=True)
+class ArchivalCodeSettings:
+    # DA/T 22-2015 style by default; see metadata.archival_code for the template language.
+    template: str = "{fonds}-{category}·{year}-{retention}-{org}-{item:04d}"
+    item_digits: int = 4
+
+
+@dataclass(frozen=True)
+class QcSettings:
+    min_dpi: int = 300  # warn below this
+    fail_dpi: int = 200  # fail below this (DA/T 31 §9.4 baseline)
+    max_residual_skew_deg: float = 0.5
+    max_raw_skew_deg: float = 3.0  # local rules (e.g. Linhai) allow at most 3° before correction
+    blur_threshold: float = 0.25  # relative sharpness below which a page is flagged blurred
+    sample_ratio: float = 0.05  # DA/T 31 ratio mode: share of documents to inspect
+    pass_rate: float = 0.95  # DA/T 31 ratio mode: accept when at least this share passes
+    aql: float = 1.0
+    inspection_level: str = "II"
+    sample_seed: int = 2018
+    critical_checks: tuple[str, ...] = ("archival_code", "missing_page")
+
+
+@dataclass(frozen=True)
+class Settings:
+    input: InputSettings = field(default_factory=InputSettings)
+    imaging: ImagingSettings = field(default_factory=ImagingSettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
+    pdf: PdfSettings = field(default_factory=PdfSettings)
+    archival_code: ArchivalCodeSettings = field(default_factory=ArchivalCodeSettings)
+    qc: QcSettings = field(default_factory=QcSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, section: str, **changes: Any) -> Settings:
+        """Return a copy with some values of one section changed (CLI overrides)."""
+        current = getattr(self, section)
+        return dataclasses.replace(self, **{section: _checked_replace(current, section, changes)})
+
+
+def _checked_replace(obj: Any, section: str, changes: dict[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(obj)}
+    checked: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in known:
+            raise SettingsError(f"unknown setting [{section}] {key}")
+        default = getattr(obj, key)
+        if default is not None and value is not None:
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise SettingsError(f"[{section}] {key} must be true or false, not {value!r}")
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise SettingsError(f"[{section}] {key} must be a number, not {value!r}")
+                if isinstance(default, int) and isinstance(value, float) and not value.is_integer():
+                    raise SettingsError(f"[{section}] {key} must be a whole number, not {value!r}")
+                value = type(default)(value)
+            if isinstance(default, tuple):
+                value = tuple(value)
+        checked[key] = value
+    return dataclasses.replace(obj, **checked)
+
+
+def load_settings(profile: str | os.PathLike[str] | None = None) -> Settings:
+    """Defaults, then the profile file if given."""
+    settings = Settings()
+    if profile is None:
+        return settings
+    path = Path(profile)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"profile not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"profile {path} is not valid TOML: {exc}") from None
+    for section, values in data.items():
+        if not hasattr(settings, section) or not isinstance(values, dict):
+            raise SettingsError(f"profile {path}: unknown section [{section}]")
+        settings = settings.replace(section, **values)
+    return settings
+
+
+def settings_from_dict(data: dict[str, Any]) -> Settings:
+    """Rebuild settings from `Settings.to_dict()` (used by worker processes and the journal)."""
+    settings = Settings()
+    for section, values in data.items():
+        settings = settings.replace(section, **values)
+    return settings
