@@ -66,8 +66,40 @@ class PdfSettings:
 @dataclass(frozen=True)
 class ArchivalCodeSettings:
     # DA/T 22-2015 style by default; see metadata.archival_code for the template language.
+    # DA/T 13-2022 style: "{fonds}-{category}·{year}·{retention}·{org}-{item}".
     template: str = "{fonds}-{category}·{year}-{retention}-{org}-{item:04d}"
     item_digits: int = 4
+    # Component rules (regular expressions matched against the whole component).
+    fonds_pattern: str = r"[A-Z]\d{3}"  # 全宗号: letter + 3 digits (assigned by the archives)
+    category_pattern: str = r"[A-Z]{2}"  # 门类代码: WS, KJ, SB, ...
+    retention_pattern: str = r"Y|D\d{1,3}"  # 保管期限代码: Y, D10, D30, D50, D100
+    org_pattern: str = r"[A-Z0-9]+|[\u4e00-\u9fff]+"  # 机构/问题代码: BGS, 003, 办公室
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    encoding: str = "auto"  # auto (BOM, else UTF-8, else GB18030, reported), utf-8, gb18030
+    header_row: int = 1  # spreadsheet row holding the column headers
+    sheet: str = ""  # XLSX worksheet name; empty: the first sheet
+    # Extra header names per field, added to the built-in DA/T 22 / DA/T 18 names,
+    # e.g. {"title": ["Title"], "archival_code": ["Reference code"]}.
+    column_aliases: dict[str, list[str]] = field(default_factory=dict)
+    # DA/T 18-2022 必著 at item level; add "open_status" (开放标识) where the archives require it.
+    required_fields: tuple[str, ...] = ("archival_code", "title", "date", "author", "retention")
+    # Social-insurance scale (人社部令第3号) plus the DA/T 22 定期 forms.
+    retention_values: tuple[str, ...] = ("永久", "100年", "50年", "30年", "10年", "定期30年", "定期10年")
+    security_values: tuple[str, ...] = ("公开", "内部", "限制", "秘密", "机密", "绝密")  # + 机密★10年
+    open_status_values: tuple[str, ...] = ("开放", "控制", "延期开放", "未审核")
+    # Maximum characters per field; "*" sets the limit for fields not listed. Merged over the
+    # built-in limits in metadata.validation (local practice, not fixed by a standard).
+    max_lengths: dict[str, int] = field(default_factory=dict)
+    # DA/T 70 1-6: GB 18030 double-byte symbols not allowed in descriptions (密级 may use ★).
+    special_characters: str = "★☆○●◎◇◆□■△▲▽▼※→←↑↓〓§№"
+    # Rule code (e.g. "date_year_mismatch") or DA/T 70 item ("1-8") -> "error" | "warning" | "off".
+    severities: dict[str, str] = field(default_factory=dict)
+    item_start: int = 1  # DA/T 70 2-6: first 件号 of each group
+    # 档号 components that form a 件号 sequence (DA/T 22: the lowest class of the scheme).
+    item_group_by: tuple[str, ...] = ("fonds", "category", "year", "retention", "org")
 
 
 @dataclass(frozen=True)
@@ -92,6 +124,7 @@ class Settings:
     ocr: OcrSettings = field(default_factory=OcrSettings)
     pdf: PdfSettings = field(default_factory=PdfSettings)
     archival_code: ArchivalCodeSettings = field(default_factory=ArchivalCodeSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
     qc: QcSettings = field(default_factory=QcSettings)
 
     def to_dict(self) -> dict[str, Any]:
