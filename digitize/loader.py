@@ -1,0 +1,239 @@
+"""Decode one page of a master file into pixels, with its resolution and technical facts.
+
+Masters are only ever opened for reading. Decoding is guarded against decompression bombs
+by checking the header's pixel count before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pikepdf
+from PIL import Image, ImageOps
+from pikepdf import PdfImage
+
+from digitize.batch import InputError, PageRef
+from digitize.settings import InputSettings
+
+# We apply our own limit (InputSettings.max_image_pixels) before decoding.
+Image.MAX_IMAGE_PIXELS = None
+
+_TIFF_COMPRESSION = {
+    "group4": "CCITT Group 4",
+    "group3": "CCITT Group 3",
+    "tiff_ccitt": "CCITT RLE",
+    "tiff_jpeg": "JPEG",
+    "jpeg": "JPEG",
+    "tiff_lzw": "LZW",
+    "tiff_adobe_deflate": "Deflate",
+    "tiff_deflate": "Deflate",
+    "packbits": "PackBits",
+    "raw": "none",
+}
+_PDF_FILTERS = {
+    "/DCTDecode": "JPEG",
+    "/CCITTFaxDecode": "CCITT Group 4",
+    "/FlateDecode": "Deflate",
+    "/JPXDecode": "JPEG 2000",
+    "/JBIG2Decode": "JBIG2",
+    "/LZWDecode": "LZW",
+    "/RunLengthDecode": "PackBits",
+}
+MIN_CREDIBLE_DPI = 50
+
+
+@dataclass
+class LoadedPage:
+    image: np.ndarray  # (H,W) uint8 grey or bitonal (0/255), or (H,W,3) uint8 BGR
+    mode: str  # bitonal | grey | colour
+    dpi: float
+    dpi_source: str  # file | override | default
+    compression: str  # how the master stores the pixels (DA/T 46 M56)
+    file_format: str  # TIFF, JPEG, PNG, JPEG 2000, PDF
+    warnings: list[str]
+
+
+def load_page(ref: PageRef, settings: InputSettings) -> LoadedPage:
+    path = Path(ref.path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(path, "the file is empty (0 bytes)")
+    if ref.container == "pdf":
+        return _load_pdf_page(path, ref.frame, settings)
+    return _load_image(path, ref.frame, settings)
+
+
+def _check_pixels(path: Path, width: int, height: int, settings: InputSettings) -> None:
+    if width * height > settings.max_image_pixels:
+        raise InputError(
+            path,
+            f"image is {width}×{height} = {width * height / 1e6:.0f} megapixels, above the limit of "
+            f"{settings.max_image_pixels / 1e6:.0f} (decompression-bomb guard; raise "
+            "[input] max_image_pixels in the profile if the scan is genuine)",
+        )
+
+
+def _resolve_dpi(path: Path, found: float | None, settings: InputSettings, notes: list[str]) -> tuple[float, str]:
+    if settings.dpi_override:
+        return float(settings.dpi_override), "override"
+    if found and found >= MIN_CREDIBLE_DPI:
+        nearest = round(found)
+        return (float(nearest) if abs(found - nearest) < 0.05 else round(found, 2)), "file"
+    notes.append(f"{path}: no usable resolution in the file; assuming {settings.default_dpi} dpi")
+    return float(settings.default_dpi), "default"
+
+
+def _pil_dpi(im: Image.Image) -> float | None:
+    dpi = im.info.get("dpi")
+    if not dpi:
+        return None
+    try:
+        values = [float(v) for v in dpi]
+    except (TypeError, ValueError):
+        return None
+    return max(values) if values else None
+
+
+def _pil_to_array(im: Image.Image) -> tuple[np.ndarray, str]:
+    """Pixels of a Pillow image as grey/bitonal (H,W) or BGR (H,W,3) uint8."""
+    if im.mode == "1":
+        return np.asarray(im.convert("L")), "bitonal"
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im).astype(np.float32)
+        top = float(arr.max()) or 1.0
+        return (arr * (255.0 / top)).clip(0, 255).astype(np.uint8), "grey"
+    if im.mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", im.size, "white")
+        background.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
+        im = background
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    if im.mode == "L":
+        return np.asarray(im), "grey"
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    rgb = np.asarray(im)
+    if _is_grey_rgb(rgb):
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), "grey"
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "colour"
+
+
+def _is_grey_rgb(rgb: np.ndarray) -> bool:
+    """An RGB file whose three channels are (practically) equal is a greyscale scan."""
+    sample = rgb[::8, ::8].astype(np.int16)
+    return int(np.abs(sample[..., 0] - sample[..., 1]).max()) <= 2 and int(np.abs(sample[..., 1] - sample[..., 2]).max()) <= 2
+
+
+def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
+        raise InputError(path, f"not a readable image ({exc.__class__.__name__}: {exc})") from None
+    with im:
+        fmt = {"TIFF": "TIFF", "JPEG": "JPEG", "PNG": "PNG", "JPEG2000": "JPEG 2000", "MPO": "JPEG"}.get(
+            im.format or "", im.format or "unknown"
+        )
+        try:
+            if frame:
+                im.seek(frame)
+        except EOFError:
+            raise InputError(path, f"has no frame {frame + 1}") from None
+        _check_pixels(path, im.width, im.height, settings)
+        dpi, dpi_source = _resolve_dpi(path, _pil_dpi(im), settings, notes)
+        compression = _compression_of(im)
+        try:
+            im.load()
+            if fmt == "JPEG" or fmt == "TIFF":
+                im = ImageOps.exif_transpose(im)
+            array, mode = _pil_to_array(im)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(path, f"image data is damaged or truncated ({exc.__class__.__name__}: {exc})") from None
+    return LoadedPage(array, mode, dpi, dpi_source, compression, fmt, notes)
+
+
+def _compression_of(im: Image.Image) -> str:
+    if im.format == "TIFF":
+        return _TIFF_COMPRESSION.get(im.info.get("compression", "raw"), im.info.get("compression", "unknown"))
+    return {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "Deflate", "JPEG2000": "JPEG 2000"}.get(im.format or "", "unknown")
+
+
+def _load_pdf_page(path: Path, index: int, settings: InputSettings) -> LoadedPage:
+    """An image-only PDF page: take its one image as it is stored (no re-rendering)."""
+    notes: list[str] = []
+    try:
+        pdf = pikepdf.open(path)
+    except pikepdf.PasswordError:
+        raise InputError(path, "the PDF is encrypted") from None
+    except pikepdf.PdfError as exc:
+        raise InputError(path, f"not a readable PDF ({exc})") from None
+    with pdf:
+        page = pdf.pages[index]
+        images = list(page.images.values())
+        if len(images) != 1:
+            return _render_pdf_page(path, index, page, settings, notes)
+        raw = images[0]
+        pdfimage = PdfImage(raw)
+        _check_pixels(path, pdfimage.width, pdfimage.height, settings)
+        width_in, height_in = _page_size_inches(page)
+        found = pdfimage.width / width_in if width_in else None
+        dpi, dpi_source = _resolve_dpi(path, found, settings, notes)
+        filters = [str(f) for f in pdfimage.filters]
+        compression = _PDF_FILTERS.get(filters[-1], filters[-1]) if filters else "none"
+        try:
+            if filters == ["/DCTDecode"]:
+                data = np.frombuffer(bytes(raw.read_raw_bytes()), np.uint8)
+                decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+                if decoded is None:
+                    raise ValueError("JPEG data cannot be decoded")
+                if decoded.ndim == 3 and pdfimage.colorspace == "/DeviceCMYK":
+                    raise ValueError("CMYK JPEG")  # decoded by Pillow below
+                array, mode = (decoded, "grey") if decoded.ndim == 2 else (decoded, "colour")
+                if mode == "colour" and _is_grey_rgb(decoded[..., ::-1]):
+                    array, mode = cv2.cvtColor(decoded, cv2.COLOR_BGR2GRAY), "grey"
+            else:
+                array, mode = _pil_to_array(pdfimage.as_pil_image())
+        except Exception as exc:  # noqa: BLE001
+            try:
+                array, mode = _pil_to_array(pdfimage.as_pil_image())
+            except Exception:  # noqa: BLE001
+                raise InputError(path, f"page {index + 1}: image data is damaged ({exc})") from None
+        rotate = int(page.obj.get("/Rotate", 0)) % 360
+        if rotate:
+            array = np.ascontiguousarray(np.rot90(array, k=-(rotate // 90)))
+    return LoadedPage(array, mode, dpi, dpi_source, compression, "PDF", notes)
+
+
+def _page_size_inches(page: pikepdf.Page) -> tuple[float, float]:
+    box = [float(v) for v in page.mediabox]
+    return abs(box[2] - box[0]) / 72.0, abs(box[3] - box[1]) / 72.0
+
+
+def _render_pdf_page(
+    path: Path, index: int, page: pikepdf.Page, settings: InputSettings, notes: list[str]
+) -> LoadedPage:
+    """Pages that are not one image (several images, vector art) are rendered with pdftoppm."""
+    from pdf2image import convert_from_path
+
+    dpi = float(settings.dpi_override or settings.default_dpi)
+    width_in, height_in = _page_size_inches(page)
+    _check_pixels(path, int(width_in * dpi), int(height_in * dpi), settings)
+    notes.append(f"{path}: page {index + 1} is not a single image; rendered at {dpi:.0f} dpi")
+    try:
+        rendered = convert_from_path(str(path), dpi=dpi, first_page=index + 1, last_page=index + 1)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"page {index + 1} cannot be rendered ({exc})") from None
+    array, mode = _pil_to_array(rendered[0])
+    return LoadedPage(array, mode, dpi, "default", "rendered", "PDF", notes)
+

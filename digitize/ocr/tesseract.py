@@ -1,0 +1,209 @@
+"""Tesseract behind one small interface: one recognition pass per page yields hOCR and text.
+
+Two implementations share the interface:
+- `TesserocrEngine` calls the Tesseract C API through tesserocr; the language models are
+  loaded once per worker process and pixels are handed over in memory.
+- `TesseractCliEngine` runs the `tesseract` program through pytesseract, one process per page,
+  with the page written as uncompressed PGM/PBM (no slow or lossy encoding on the way).
+`make_engine("auto")` picks tesserocr when it is installed and finds the models, else the CLI.
+Both run with OMP_THREAD_LIMIT=1: one page per core is far faster than OpenMP threads.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+# Variables set on every recognition pass. preserve_interword_spaces keeps Tesseract from
+# inserting spaces between Chinese characters in its text output.
+TESSERACT_VARIABLES = {"preserve_interword_spaces": "1"}
+DEBIAN_TESSDATA = "/usr/share/tesseract-ocr/5/tessdata"
+
+
+class OcrError(RuntimeError):
+    """Tesseract failed on a page (not a timeout)."""
+
+
+class OcrTimeout(OcrError):
+    """Recognition took longer than the page timeout."""
+
+
+@dataclass(frozen=True)
+class OcrOutput:
+    hocr: str
+    text: str
+    seconds: float
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput: ...
+
+    def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
+        """Tesseract OSD: (how far the page is turned counter-clockwise from upright, confidence)."""
+        ...
+
+
+def find_tessdata(explicit: str | None = None) -> str | None:
+    """The folder holding *.traineddata: setting, TESSDATA_PREFIX, or Debian's location."""
+    for candidate in (explicit, os.environ.get("TESSDATA_PREFIX"), DEBIAN_TESSDATA):
+        if candidate and any(Path(candidate).glob("*.traineddata")):
+            return str(candidate)
+    return None
+
+
+class TesserocrEngine:
+    name = "tesserocr"
+
+    def __init__(self, languages: str, psm: int, timeout_s: float, tessdata: str):
+        import tesserocr
+
+        self._tesserocr = tesserocr
+        self.languages = languages
+        self.timeout_ms = int(timeout_s * 1000)
+        self.tessdata = tessdata.rstrip("/") + "/"
+        self.api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm)
+        for key, value in TESSERACT_VARIABLES.items():
+            self.api.SetVariable(key, value)
+        self._osd_api = None
+
+    def version(self) -> str:
+        return f"tesseract {self._tesserocr.tesseract_version().split()[1]} (tesserocr {self._tesserocr.__version__})"
+
+    def _set_image(self, api, image: np.ndarray, dpi: float) -> None:
+        image = np.ascontiguousarray(image)
+        height, width = image.shape[:2]
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        if channels == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        api.SetImageBytes(image.tobytes(), width, height, channels, width * channels)
+        api.SetSourceResolution(int(round(dpi)))
+
+    def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput:
+        start = time.perf_counter()
+        self._set_image(self.api, image, dpi)
+        if not self.api.Recognize(timeout=self.timeout_ms):
+            self.api.Clear()
+            raise OcrTimeout(f"recognition stopped after {self.timeout_ms / 1000:.0f} s")
+        hocr = self.api.GetHOCRText(0)
+        text = self.api.GetUTF8Text()
+        self.api.Clear()
+        return OcrOutput(hocr, text, time.perf_counter() - start)
+
+    def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
+        if self._osd_api is None:
+            self._osd_api = self._tesserocr.PyTessBaseAPI(
+                path=self.tessdata, lang="osd", psm=self._tesserocr.PSM.OSD_ONLY
+            )
+        self._set_image(self._osd_api, image, dpi)
+        result = self._osd_api.DetectOrientationScript()
+        self._osd_api.Clear()
+        if not result:
+            return 0, 0.0
+        return (360 - int(result["orient_deg"])) % 360, float(result["orient_conf"])
+
+
+class TesseractCliEngine:
+    name = "tesseract"
+
+    def __init__(self, languages: str, psm: int, timeout_s: float, tessdata: str | None):
+        import pytesseract
+
+        self._pytesseract = pytesseract
+        self.languages = languages
+        self.psm = psm
+        self.timeout_s = timeout_s
+        self.tessdata = tessdata
+
+    def version(self) -> str:
+        return f"tesseract {self._pytesseract.get_tesseract_version()} (program)"
+
+    def _config(self, dpi: float, psm: int) -> str:
+        parts = [f"--psm {psm}", f"--dpi {int(round(dpi))}"]
+        if self.tessdata:
+            parts.insert(0, f'--tessdata-dir "{self.tessdata}"')
+        parts += [f"-c {k}={v}" for k, v in TESSERACT_VARIABLES.items()]
+        return " ".join(parts)
+
+    def _write_image(self, image: np.ndarray, folder: str) -> str:
+        bitonal = image.ndim == 2 and not np.any((image > 0) & (image < 255))
+        path = os.path.join(folder, "page.pbm" if bitonal else ("page.pgm" if image.ndim == 2 else "page.ppm"))
+        if not cv2.imwrite(path, image):
+            raise OcrError("could not write the page for Tesseract")
+        return path
+
+    def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput:
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="digitize-ocr-") as folder:
+            path = self._write_image(image, folder)
+            try:
+                hocr, text = self._pytesseract.run_and_get_multiple_output(
+                    path,
+                    extensions=["hocr", "txt"],
+                    lang=self.languages,
+                    config=self._config(dpi, self.psm),
+                    timeout=self.timeout_s,
+                )
+            except RuntimeError as exc:
+                if "timeout" in str(exc).lower():
+                    raise OcrTimeout(f"recognition stopped after {self.timeout_s:.0f} s") from None
+                raise OcrError(str(exc)) from None
+            except self._pytesseract.TesseractError as exc:
+                raise OcrError(f"tesseract failed: {exc.message}") from None
+        return OcrOutput(hocr, text, time.perf_counter() - start)
+
+    def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
+        with tempfile.TemporaryDirectory(prefix="digitize-osd-") as folder:
+            path = self._write_image(image, folder)
+            config = f"--psm 0 --dpi {int(round(dpi))}"
+            if self.tessdata:
+                config = f'--tessdata-dir "{self.tessdata}" ' + config
+            try:
+                osd = self._pytesseract.image_to_osd(
+                    path, lang="osd", config=config, output_type=self._pytesseract.Output.DICT, timeout=self.timeout_s
+                )
+            except (self._pytesseract.TesseractError, RuntimeError):
+                return 0, 0.0  # too little text for OSD to decide
+        return int(osd["rotate"]) % 360, float(osd["orientation_conf"])
+
+
+def make_engine(engine: str, languages: str, psm: int, timeout_s: float, tessdata: str | None = None) -> OcrEngine:
+    """Build the OCR engine named in the settings ("auto", "tesserocr" or "tesseract")."""
+    data = find_tessdata(tessdata)
+    if engine in ("auto", "tesserocr"):
+        try:
+            import tesserocr  # noqa: F401
+        except ImportError:
+            if engine == "tesserocr":
+                raise OcrError("the tesserocr package is not installed (pip install 'digitize[fast]')") from None
+        else:
+            if data is None:
+                raise OcrError("no Tesseract language data found; install tesseract-ocr-chi-sim or set TESSDATA_PREFIX")
+            _check_languages(languages, data)
+            return TesserocrEngine(languages, psm, timeout_s, data)
+    if engine not in ("auto", "tesseract"):
+        raise OcrError(f"unknown OCR engine {engine!r} (auto, tesserocr or tesseract)")
+    if data is not None:
+        _check_languages(languages, data)
+    return TesseractCliEngine(languages, psm, timeout_s, tessdata)
+
+
+def _check_languages(languages: str, tessdata: str) -> None:
+    missing = [lang for lang in languages.split("+") if not Path(tessdata, f"{lang}.traineddata").exists()]
+    if missing:
+        raise OcrError(
+            f"Tesseract language data missing in {tessdata}: {', '.join(missing)} "
+            f"(Debian: apt-get install {' '.join('tesseract-ocr-' + m.replace('_', '-') for m in missing)})"
+        )
