@@ -109,6 +109,7 @@ class QcSettings:
     max_residual_skew_deg: float = 0.5
     max_raw_skew_deg: float = 3.0  # local rules (e.g. Linhai) allow at most 3° before correction
     blur_threshold: float = 0.25  # relative sharpness below which a page is flagged blurred
+    sampling_scheme: str = "dat31-ratio"  # or "iso2859-1" (AQL single sampling, qc.sampling)
     sample_ratio: float = 0.05  # DA/T 31 ratio mode: share of documents to inspect
     pass_rate: float = 0.95  # DA/T 31 ratio mode: accept when at least this share passes
     aql: float = 1.0
