@@ -109,6 +109,10 @@ class CatalogRecord:
         """The value as written; "" when empty or when the catalogue has no such column."""
         return self.fields.get(name, "")
 
+    def labelled(self) -> dict[str, str]:
+        """The fields keyed by their DA/T names (档号, 题名, 机构或问题, ...), as metadata.records keys them."""
+        return {LABELS[name]: value for name, value in self.fields.items()}
+
 
 @dataclass
 class Catalog:

@@ -45,6 +45,8 @@ def test_sample_catalogue():
     assert first.get("pages") == "4"
     assert first.get("open_status") == ""  # no such column
     assert catalog.records[1].get("remarks") == ""
+    assert first.labelled()["档号"] == "J022-SB·2019-D10-ZJ-0003"
+    assert set(first.labelled()) == {"档号", "题名", "责任者", "日期", "页数", "密级", "保管期限", "备注"}
 
 
 def test_bom_plain_utf8_gb18030_and_xlsx_give_identical_records(tmp_path):
