@@ -181,6 +181,10 @@ class Journal:
     def documents(self) -> list[dict[str, Any]]:
         return [_decode(dict(r)) for r in self.db.execute("SELECT * FROM documents ORDER BY doc_key")]
 
+    def page(self, doc_key: str, page_no: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM pages WHERE doc_key=? AND page_no=?", (doc_key, page_no)).fetchone()
+        return _decode(dict(row)) if row else None
+
     def pages(self, doc_key: str | None = None) -> list[dict[str, Any]]:
         if doc_key is None:
             rows = self.db.execute("SELECT * FROM pages ORDER BY doc_key, page_no")

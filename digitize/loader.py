@@ -180,7 +180,7 @@ def _load_pdf_page(path: Path, index: int, settings: InputSettings) -> LoadedPag
         raise InputError(path, f"not a readable PDF ({exc})") from None
     with pdf:
         page = pdf.pages[index]
-        images = list(page.images.values())
+        images = list(page.get_images().values())
         if len(images) != 1:
             return _render_pdf_page(path, index, page, settings, notes)
         raw = images[0]

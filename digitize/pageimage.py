@@ -71,9 +71,11 @@ def _jpeg(image: np.ndarray, quality: int) -> bytes:
 def _ccitt_g4(ink: np.ndarray) -> bytes:
     """CCITT Group 4 data (one strip) for a bitonal image, via libtiff in Pillow.
 
-    The encoded bits use the PDF default (/BlackIs1 false): 0 is black.
+    Pillow writes bilevel TIFFs as MinIsBlack; libtiff's fax coder then codes pixel value 0 as
+    the "white" run colour. Handing it ink as 1 gives a stream in the fax convention that PDF
+    expects with its default /BlackIs1 false (ink black, paper white).
     """
-    bilevel = Image.fromarray(np.where(ink, 0, 255).astype(np.uint8)).convert("1", dither=Image.Dither.NONE)
+    bilevel = Image.fromarray(np.where(ink, 255, 0).astype(np.uint8)).convert("1", dither=Image.Dither.NONE)
     buffer = io.BytesIO()
     bilevel.save(buffer, format="TIFF", compression="group4", strip_size=2**31 - 1)
     buffer.seek(0)

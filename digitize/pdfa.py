@@ -43,8 +43,7 @@ class DocumentMeta:
 @dataclass(frozen=True)
 class PdfPage:
     image: EncodedImage
-    ocr: OcrPage | None
-    ocr_scale: float = 1.0
+    ocr: OcrPage | None  # in pixels of `image`
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,7 @@ def build_pdf(pages: list[PdfPage], meta: DocumentMeta, dest: Path, flavour: str
         height_pt = image.height * 72.0 / image.dpi
         ops = f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm /{IMAGE_RESOURCE} Do Q\n".encode("ascii")
         if page.ocr is not None:
-            ops += page_text_operators(page.ocr, cids, FONT_RESOURCE, 72.0 / image.dpi, height_pt, page.ocr_scale)
+            ops += page_text_operators(page.ocr, cids, FONT_RESOURCE, 72.0 / image.dpi, height_pt)
         contents.append((image, width_pt, height_pt, ops))
     font = pdf.make_indirect(_font(pdf, cids)) if cids.cids else None
     for image, width_pt, height_pt, ops in contents:

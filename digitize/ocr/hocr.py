@@ -58,6 +58,25 @@ class OcrPage:
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
+    def scaled(self, factor: float) -> OcrPage:
+        """The same page with every coordinate multiplied by `factor` (OCR image → page image)."""
+        if factor == 1.0:
+            return self
+
+        def box(b: Box) -> Box:
+            return (round(b[0] * factor), round(b[1] * factor), round(b[2] * factor), round(b[3] * factor))
+
+        lines = [
+            OcrLine(
+                bbox=box(line.bbox),
+                words=tuple(OcrWord(w.text, box(w.bbox), w.confidence) for w in line.words),
+                baseline=(line.baseline[0], line.baseline[1] * factor),
+                x_size=line.x_size * factor if line.x_size is not None else None,
+            )
+            for line in self.lines
+        ]
+        return OcrPage(round(self.width * factor), round(self.height * factor), lines)
+
 
 def is_cjk(ch: str) -> bool:
     """True for characters written without spaces between them (Han, kana, Hangul, CJK punctuation)."""

@@ -120,17 +120,14 @@ def _line_segments(line: OcrLine) -> list[tuple[str, float, float]]:
     return segments
 
 
-def page_text_operators(
-    page: OcrPage, cids: CidAllocator, font_resource: str, px_to_pt: float, page_height_pt: float, ocr_scale: float = 1.0
-) -> bytes:
+def page_text_operators(page: OcrPage, cids: CidAllocator, font_resource: str, px_to_pt: float, page_height_pt: float) -> bytes:
     """Content-stream operators drawing the page's OCR text invisibly, in reading order.
 
-    `px_to_pt` converts pixels of the page image to points; `ocr_scale` is how many hOCR
-    pixels there are per page-image pixel (when the OCR image was resampled).
+    `page` is in pixels of the page image; `px_to_pt` converts those pixels to points.
     """
     if not page.lines:
         return b""
-    scale = px_to_pt / ocr_scale
+    scale = px_to_pt
     out = ["BT", "3 Tr"]
     for line in page.lines:
         x0, y0, x1, y1 = line.bbox

@@ -1,0 +1,197 @@
+"""Finding documents and pages in a batch, and decoding pages, including every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+from PIL import Image
+
+from digitize.batch import InputError, discover, natural_key
+from digitize.loader import load_page
+from digitize.settings import InputSettings
+
+
+def _page(path: Path, size=(400, 560), mode="L", dpi=(300, 300), **save) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    colour = {"L": 235, "RGB": (240, 235, 230), "1": 1}[mode]
+    image = Image.new(mode, size, colour)
+    image.save(path, dpi=dpi, **save)
+    return path
+
+
+def _image_pdf(path: Path, pages: int = 2, text: bool = False, encrypt: bool = False) -> Path:
+    pdf = pikepdf.new()
+    for _ in range(pages):
+        pixels = Image.new("L", (200, 283), 230)  # 200 px over 72 pt: 200 dpi
+        buffer = BytesIO()
+        pixels.save(buffer, "JPEG")
+        image = pikepdf.Stream(pdf, buffer.getvalue())
+        image.update({"/Type": pikepdf.Name.XObject, "/Subtype": pikepdf.Name.Image, "/Width": 200, "/Height": 283,
+                      "/ColorSpace": pikepdf.Name.DeviceGray, "/BitsPerComponent": 8, "/Filter": pikepdf.Name.DCTDecode})
+        resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+        content = b"q 72 0 0 101.88 0 0 cm /Im0 Do Q"
+        if text:
+            resources.Font = pikepdf.Dictionary(F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+            content += b" BT /F1 12 Tf 3 Tr (hello) Tj ET"
+        page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, 72, 101.88], Resources=resources,
+                                  Contents=pikepdf.Stream(pdf, content))
+        pdf.pages.append(pikepdf.Page(page))
+    kwargs = {"encryption": pikepdf.Encryption(owner="o", user="")} if encrypt else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.save(path, **kwargs)
+    return path
+
+
+def test_natural_order_and_non_ascii_names(tmp_path):
+    doc = tmp_path / "batch" / "J022-SB·2019-D30-BGS-0002"
+    for name in ("10.tif", "2.png", "1.jpg", "扫描说明.txt"):
+        if name.endswith(".txt"):
+            (doc / name).write_text("notes", encoding="utf-8")
+        else:
+            _page(doc / name)
+    docs = discover(tmp_path / "batch")
+    assert [d.key for d in docs] == ["J022-SB·2019-D30-BGS-0002"]
+    assert [Path(p.path).name for p in docs[0].pages] == ["1.jpg", "2.png", "10.tif"]
+    assert [p.slot for p in docs[0].pages] == [1, 2, 10]
+    assert any("扫描说明.txt" in w for w in docs[0].warnings)
+    assert natural_key("page2") < natural_key("page10")
+
+
+def test_multipage_tiff_and_pdf_documents(tmp_path):
+    batch = tmp_path / "batch"
+    frames = [Image.new("1", (300, 420), 1) for _ in range(3)]
+    (batch / "J1").mkdir(parents=True)
+    frames[0].save(batch / "J1" / "J1.tif", save_all=True, append_images=frames[1:], compression="group4", dpi=(300, 300))
+    _image_pdf(batch / "J2.pdf", pages=2)
+    docs = {d.key: d for d in discover(batch)}
+    assert [(p.container, p.frame) for p in docs["J1"].pages] == [("tiff", 0), ("tiff", 1), ("tiff", 2)]
+    assert [(p.container, p.frame) for p in docs["J2"].pages] == [("pdf", 0), ("pdf", 1)]
+    tiff_page = load_page(docs["J1"].pages[2], InputSettings())
+    assert tiff_page.mode == "bitonal" and tiff_page.compression == "CCITT Group 4" and tiff_page.dpi == 300
+    pdf_page = load_page(docs["J2"].pages[1], InputSettings())
+    assert pdf_page.image.shape == (283, 200)  # the embedded image itself, not a re-render
+    assert pdf_page.dpi == 200 and pdf_page.compression == "JPEG" and pdf_page.dpi_source == "file"
+
+
+@pytest.mark.parametrize(
+    "suffix,save", [(".tif", {"compression": "tiff_jpeg"}), (".tif", {"compression": "tiff_lzw"}), (".png", {}), (".jp2", {}), (".jpg", {})]
+)
+def test_formats_decode_with_their_resolution(tmp_path, suffix, save):
+    path = _page(tmp_path / f"0001{suffix}", mode="RGB", dpi=(400, 400), **save)
+    loaded = load_page(_ref(path), InputSettings())
+    assert loaded.image.shape[:2] == (560, 400)
+    if suffix == ".jp2":  # Pillow does not write a JP2 resolution box: the default is used, with a warning
+        assert loaded.dpi_source == "default" and loaded.warnings
+    else:
+        assert loaded.dpi == 400 and loaded.dpi_source == "file"
+
+
+def _ref(path: Path):
+    from digitize.batch import PageRef
+
+    return PageRef("doc", 1, str(path))
+
+
+def test_dpi_override_and_missing_dpi(tmp_path):
+    path = tmp_path / "0001.png"
+    Image.new("L", (100, 100), 200).save(path)  # no pHYs chunk
+    loaded = load_page(_ref(path), InputSettings(default_dpi=300))
+    assert loaded.dpi == 300 and loaded.dpi_source == "default"
+    assert "no usable resolution" in loaded.warnings[0] and str(path) in loaded.warnings[0]
+    assert load_page(_ref(path), InputSettings(dpi_override=600)).dpi_source == "override"
+
+
+def test_zero_byte_file_names_the_file(tmp_path):
+    path = tmp_path / "0001.tif"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="0001.tif: the file is empty"):
+        load_page(_ref(path), InputSettings())
+
+
+def test_truncated_image(tmp_path):
+    path = _page(tmp_path / "0001.jpg", size=(1200, 1600), mode="RGB")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputError, match=r"0001\.jpg: image data is damaged or truncated"):
+        load_page(_ref(path), InputSettings())
+
+
+def test_non_image_with_image_extension(tmp_path):
+    path = tmp_path / "0001.tif"
+    path.write_text("this is a text file, not a TIFF", encoding="utf-8")
+    with pytest.raises(InputError, match=r"0001\.tif: not a readable image"):
+        load_page(_ref(path), InputSettings())
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    path = _page(tmp_path / "0001.png", size=(3000, 3000))
+    with pytest.raises(InputError, match="decompression-bomb guard"):
+        load_page(_ref(path), InputSettings(max_image_pixels=5_000_000))
+
+
+def test_encrypted_pdf_fails_its_document_only(tmp_path):
+    batch = tmp_path / "batch"
+    _image_pdf(batch / "A.pdf", encrypt=True)
+    _image_pdf(batch / "B.pdf")
+    docs = {d.key: d for d in discover(batch)}
+    assert "A.pdf: the PDF is encrypted" in docs["A"].error
+    assert docs["B"].error is None and len(docs["B"].pages) == 2
+
+
+def test_pdf_with_text_layer_is_refused_unless_forced(tmp_path):
+    batch = tmp_path / "batch"
+    _image_pdf(batch / "A.pdf", text=True)
+    assert "already has a text layer; use --force" in discover(batch)[0].error
+    assert discover(batch, force_text=True)[0].error is None
+
+
+def test_unreadable_folder_fails_its_document_only(tmp_path, monkeypatch):
+    batch = tmp_path / "batch"
+    _page(batch / "A" / "0001.png")
+    _page(batch / "B" / "0001.png")
+    locked = batch / "A"
+    if os.geteuid() != 0:
+        locked.chmod(0)
+    else:  # root reads any folder: simulate the permission error the OS would raise
+        real_scandir = os.scandir
+
+        def scandir(path="."):
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    try:
+        docs = {d.key: d for d in discover(batch)}
+    finally:
+        locked.chmod(0o755)
+    assert "cannot read the folder" in docs["A"].error and str(locked) in docs["A"].error
+    assert docs["B"].error is None
+
+
+def test_empty_folder_and_duplicate_names(tmp_path):
+    batch = tmp_path / "batch"
+    (batch / "A").mkdir(parents=True)
+    _page(batch / "B" / "0001.png")
+    _image_pdf(batch / "B.pdf")
+    docs = discover(batch)
+    assert "no page images found" in docs[0].error
+    assert all("same name" in d.error for d in docs if d.key == "B")
+
+
+def test_palette_and_alpha_images_load_as_colour_or_grey(tmp_path):
+    rgba = tmp_path / "0001.png"
+    pixels = np.zeros((50, 60, 4), np.uint8)
+    pixels[..., 0] = 200
+    pixels[..., 3] = 255
+    Image.fromarray(pixels, "RGBA").save(rgba, dpi=(300, 300))
+    loaded = load_page(_ref(rgba), InputSettings())
+    assert loaded.mode == "colour" and loaded.image.shape == (50, 60, 3)
+    grey_rgb = tmp_path / "0002.jpg"
+    Image.new("RGB", (80, 80), (128, 128, 128)).save(grey_rgb, dpi=(300, 300))
+    assert load_page(_ref(grey_rgb), InputSettings()).mode == "grey"
