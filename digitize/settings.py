@@ -90,6 +90,7 @@ class CatalogSettings:
     retention_values: tuple[str, ...] = ("永久", "100年", "50年", "30年", "10年", "定期30年", "定期10年")
     security_values: tuple[str, ...] = ("公开", "内部", "限制", "秘密", "机密", "绝密")  # + 机密★10年
     open_status_values: tuple[str, ...] = ("开放", "控制", "延期开放", "未审核")
+    unknown_date_parts: bool = False  # accept 00 for an unknown month or day (20110300, 20110000)
     # Maximum characters per field; "*" sets the limit for fields not listed. Merged over the
     # built-in limits in metadata.validation (local practice, not fixed by a standard).
     max_lengths: dict[str, int] = field(default_factory=dict)

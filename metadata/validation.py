@@ -139,9 +139,9 @@ def validate_catalog(catalog: Catalog, settings: Settings, today: dt.date | None
         if code is not None:
             parsed[record.row] = code
         _check_lengths(record, catalog, config, report)
-        _check_formats(record, catalog, report)
+        _check_formats(record, catalog, config, report)
         _check_domains(record, catalog, config, code, report)
-        _check_plausibility(record, catalog, code, today, report)
+        _check_plausibility(record, catalog, config, code, today, report)
         _check_characters(record, catalog, config, report)
         _check_archival_code(record, catalog, template, report)
         _check_required(record, catalog, config, report)
@@ -184,7 +184,7 @@ def _check_lengths(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
             )
 
 
-def _check_formats(record: CatalogRecord, catalog: Catalog, report: Reporter) -> None:
+def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSettings, report: Reporter) -> None:
     where = {"row": record.row, "archival_code": record.get("archival_code")}
     for name, _, value in _values(record):
         if name != "archival_code" and value != value.strip() and value.strip():
@@ -192,7 +192,7 @@ def _check_formats(record: CatalogRecord, catalog: Catalog, report: Reporter) ->
                        column=catalog.column(name), **where)
     for name in DATE_FIELDS:
         value = record.get(name).strip()
-        if value and parse_date(value) is None:
+        if value and parse_date(value) is None and not (config.unknown_date_parts and _partial_date(value)):
             reason = "is not a calendar date" if re.fullmatch(r"\d{8}", value) else "is not YYYYMMDD (e.g. 20191016)"
             report.add("date_format", f"{_label(name)} {value!r} {reason}", column=catalog.column(name), **where)
     for name, code in (("pages", "pages_format"), ("sequence", "sequence_format")):
@@ -213,6 +213,12 @@ def parse_date(value: str) -> dt.date | None:
         return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         return None
+
+
+def _partial_date(value: str) -> bool:
+    """YYYYMM00 or YYYY0000: a date whose day, or month and day, are unknown."""
+    match = re.fullmatch(r"([0-9]{4})([0-9]{2})00", value)
+    return match is not None and int(match.group(1)) > 0 and 0 <= int(match.group(2)) <= 12
 
 
 def _check_domains(
@@ -250,18 +256,20 @@ def _security_ok(value: str, vocabulary: tuple[str, ...]) -> bool:
 
 
 def _check_plausibility(
-    record: CatalogRecord, catalog: Catalog, code: ArchivalCode | None, today: dt.date, report: Reporter
+    record: CatalogRecord, catalog: Catalog, config: CatalogSettings, code: ArchivalCode | None, today: dt.date,
+    report: Reporter,
 ) -> None:
     where = {"row": record.row, "archival_code": record.get("archival_code")}
-    date = parse_date(record.get("date").strip())
+    value = record.get("date").strip()
+    date = parse_date(value)
     if date is not None and date > today:
-        report.add("date_in_future", f"日期 {record.get('date').strip()} is after today ({today:%Y%m%d})",
+        report.add("date_in_future", f"日期 {value} is after today ({today:%Y%m%d})",
                    column=catalog.column("date"), **where)
     if code is None:
         return
-    if date is not None and code.get("year") and str(date.year) != code.get("year"):
-        report.add("date_year_mismatch",
-                   f"日期 {record.get('date').strip()} is not in the 档号 年度 {code.get('year')}",
+    known_year = date is not None or (config.unknown_date_parts and _partial_date(value))
+    if known_year and code.get("year") and value[:4] != code.get("year"):
+        report.add("date_year_mismatch", f"日期 {value} is not in the 档号 年度 {code.get('year')}",
                    column=catalog.column("date"), **where)
     term = record.get("retention").strip()
     expected = retention_code_for(term)

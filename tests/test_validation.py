@@ -90,6 +90,15 @@ def test_format_passes():
     assert check({**leap_day, "页数": "120", "序号": "7"}) == []
 
 
+def test_unknown_month_or_day_only_when_configured():
+    partial = settings(unknown_date_parts=True)
+    for value in ("20190600", "20190000"):
+        assert codes(check({"日期": value})) == ["date_format"]
+        assert check({"日期": value}, config=partial) == []
+    assert codes(check({"日期": "20191300"}, config=partial)) == ["date_format"]
+    assert codes(check({"日期": "20180000"}, config=partial)) == ["date_year_mismatch"]
+
+
 # 1-4 value domains
 @pytest.mark.parametrize(("changes", "code"), [
     ({"保管期限": "长期", "档号": "J022-SB·2019-Y-ZJ-0001"}, "retention_value"),
