@@ -1,0 +1,342 @@
+"""The metadata record model: the single input of every exporter in `metadata.export`.
+
+The pipeline fills these dataclasses from its journal (files, checksums, page metrics, events)
+and from the catalogue row of each document (归档文件目录). Exporters only read them.
+
+Conventions
+- Paths are POSIX strings. Derived files (PDF, ALTO, hOCR, text) are relative to the output
+  folder OUT; master images are relative to the batch folder they were scanned into.
+- Date-times are ISO 8601 strings with a UTC offset, e.g. "2024-05-01T10:00:00+08:00".
+- Catalogue dates are DA/T 22 `YYYYMMDD` strings; "00" marks an unknown month or day.
+- Descriptive fields are keyed by the DA/T catalogue names, exactly as
+  `metadata.catalog.CatalogRecord.labelled()` gives them: 档号, 题名, 责任者, 日期 (YYYYMMDD),
+  密级, 保管期限, 页数, 文号, 备注, 开放标识, 全宗号, 年度, 机构或问题, 件号, 文种, 主题词,
+  保密期限, 稿本, 人名, 范围和提要, 分类号, ...
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+FILE_ROLES = ("pdf", "master", "alto", "hocr", "text")
+COLOUR_MODES = ("黑白二值", "灰度", "彩色")  # DA/T 46 M55 扫描色彩模式
+AGENT_TYPES = ("software", "organization", "person")
+
+# PRONOM identifiers for the formats this toolkit reads or writes: (format name, version) -> PUID.
+PRONOM_PUIDS = {
+    ("PDF/A", "1b"): "fmt/354",
+    ("PDF/A", "2b"): "fmt/477",  # fmt/476 is PDF/A-2a
+    ("PDF/A", "3b"): "fmt/480",
+    ("TIFF", "6.0"): "fmt/353",  # PRONOM has one entry for baseline TIFF
+    ("JPEG", "1.00"): "fmt/42",
+    ("JPEG", "1.01"): "fmt/43",
+    ("JPEG", "1.02"): "fmt/44",
+    ("PNG", "1.0"): "fmt/11",
+    ("PNG", "1.1"): "fmt/12",
+    ("PNG", "1.2"): "fmt/13",
+    ("JPEG 2000", "JP2"): "x-fmt/392",
+}
+
+# PREMIS event types used by the pipeline: term of the Library of Congress vocabulary
+# http://id.loc.gov/vocabulary/preservation/eventType -> its URI.
+PREMIS_EVENT_TYPES = {
+    "capture": "http://id.loc.gov/vocabulary/preservation/eventType/cap",
+    "creation": "http://id.loc.gov/vocabulary/preservation/eventType/cre",
+    "message digest calculation": "http://id.loc.gov/vocabulary/preservation/eventType/mes",
+    "fixity check": "http://id.loc.gov/vocabulary/preservation/eventType/fix",
+    "validation": "http://id.loc.gov/vocabulary/preservation/eventType/val",
+    "format identification": "http://id.loc.gov/vocabulary/preservation/eventType/for",
+    "modification": "http://id.loc.gov/vocabulary/preservation/eventType/mod",
+    "normalization": "http://id.loc.gov/vocabulary/preservation/eventType/nor",
+    "migration": "http://id.loc.gov/vocabulary/preservation/eventType/mig",
+    "virus check": "http://id.loc.gov/vocabulary/preservation/eventType/vir",
+}
+
+# Pipeline step -> PREMIS event type. The vocabulary has no "deskewing" or "OCR" term:
+# orientation, deskew and crop of the working copy are "modification" (the detail says which
+# operation and angle; masters are never changed), and OCR output files are a "creation".
+STEP_EVENT_TYPES = {
+    "scan": "capture",
+    "checksum": "message digest calculation",
+    "verify": "fixity check",
+    "identify": "format identification",
+    "orientation": "modification",
+    "deskew": "modification",
+    "crop": "modification",
+    "ocr": "creation",
+    "pdf": "creation",
+    "pdfa_validation": "validation",
+    "migration": "migration",
+    "virus_check": "virus check",
+}
+
+# ISO 639-2/T codes that differ from the /B codes (Tesseract language names use /T).
+_ISO639_T_TO_B = {
+    "sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "ces": "cze",
+    "nld": "dut", "fra": "fre", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
+    "mkd": "mac", "mri": "mao", "msa": "may", "fas": "per", "ron": "rum", "slk": "slo",
+    "bod": "tib", "cym": "wel",
+}
+_TESSERACT_NON_LANGUAGES = {"osd", "equ"}
+_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_TERM_SEPARATORS = re.compile(r"[\s;；,，、]+")
+
+
+def pronom_puid(format_name: str, format_version: str | None) -> str | None:
+    """The PRONOM PUID of a format this toolkit knows, else None."""
+    return PRONOM_PUIDS.get((format_name, format_version or ""))
+
+
+def languages_from_tesseract(languages: str) -> list[str]:
+    """ISO 639-2/B codes from a Tesseract language string: "chi_sim+eng" -> ["chi", "eng"]."""
+    codes: list[str] = []
+    for name in languages.split("+"):
+        base = name.strip().split("_")[0].lower()
+        if len(base) != 3 or not base.isalpha() or base in _TESSERACT_NON_LANGUAGES:
+            continue  # script models ("script/HanS"), orientation detection, equations
+        code = _ISO639_T_TO_B.get(base, base)
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def iso_date(yyyymmdd: str) -> str | None:
+    """DA/T 22 date "20110305" -> "2011-03-05"; "20110300" -> "2011-03"; "20110000" -> "2011".
+
+    Returns None for an empty value; raises ValueError for anything else that is not 8 digits.
+    """
+    value = (yyyymmdd or "").strip()
+    if not value:
+        return None
+    m = _DATE.fullmatch(value)
+    if not m:
+        raise ValueError(f"日期 {value!r} is not YYYYMMDD")
+    year, month, day = m.groups()
+    if month == "00":
+        return year
+    if day == "00":
+        return f"{year}-{month}"
+    return f"{year}-{month}-{day}"
+
+
+def identifier_type(identifier: str) -> str:
+    """PREMIS identifier type for an id from the journal: "UUID" when it is one, else "local"."""
+    try:
+        uuid.UUID(identifier)
+    except ValueError:
+        return "local"
+    return "UUID"
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One file of a document: the PDF, a master image, or an OCR output of one page."""
+
+    role: str  # one of FILE_ROLES
+    path: str  # POSIX; relative to OUT, or (masters) relative to the batch folder
+    size: int  # bytes
+    sha256: str  # lower-case hex
+    mime_type: str  # IANA media type: "application/pdf", "image/tiff", "application/xml" (ALTO)
+    format_name: str  # "PDF/A", "TIFF", "JPEG", "ALTO", "hOCR", "Text"
+    format_version: str | None = None  # "2b", "6.0", "1.01", "4.4"
+    puid: str | None = None  # PRONOM PUID when known (see `pronom_puid`)
+    created: str | None = None  # ISO 8601 date-time the file was written (masters: scan time)
+    page_no: int | None = None  # None for whole-document files
+
+    def __post_init__(self) -> None:
+        if self.role not in FILE_ROLES:
+            raise ValueError(f"unknown file role {self.role!r}")
+        if not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
+            raise ValueError(f"{self.path}: sha256 must be 64 lower-case hex digits")
+
+    @property
+    def name(self) -> str:
+        """The file name without folders (DA/T 46 M48 计算机文件名)."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def format_label(self) -> str:
+        """Format name and version for people: "PDF/A-2b", "TIFF 6.0", "JPEG"."""
+        if not self.format_version:
+            return self.format_name
+        sep = "-" if self.format_name == "PDF/A" else " "
+        return f"{self.format_name}{sep}{self.format_version}"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """One scanned page: its master image, its ALTO and the measurements taken from it."""
+
+    page_no: int  # 1-based image number within the document (DA/T 31 图像流水号)
+    master: FileInfo
+    alto: FileInfo | None
+    dpi: int
+    colour_mode: str  # one of COLOUR_MODES (DA/T 46 M55)
+    compression: str  # of the master: "CCITT Group 4", "JPEG", "LZW", "Deflate", "None"
+    width_px: int
+    height_px: int
+    is_blank: bool = False
+    skew_deg: float = 0.0  # skew measured on the scan (the correction applied to the working copy)
+    orientation_deg: int = 0  # rotation applied to reach reading direction: 0, 90, 180, 270
+    ocr_confidence: float | None = None  # mean word confidence 0..100, None without OCR
+    pdf_page: int | None = None  # 1-based page index in the document PDF; None if not in the PDF
+
+    def __post_init__(self) -> None:
+        if self.colour_mode not in COLOUR_MODES:
+            raise ValueError(f"page {self.page_no}: colour mode {self.colour_mode!r} is not one of {COLOUR_MODES}")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A PREMIS agent: the software, organisation or person behind events."""
+
+    identifier: str
+    name: str
+    type: str  # one of AGENT_TYPES
+    version: str | None = None  # software version
+
+    def __post_init__(self) -> None:
+        if self.type not in AGENT_TYPES:
+            raise ValueError(f"agent {self.identifier}: type {self.type!r} is not one of {AGENT_TYPES}")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A PREMIS event from the journal. `type` is a term of PREMIS_EVENT_TYPES."""
+
+    identifier: str  # journal id or UUID
+    type: str
+    datetime: str  # ISO 8601
+    detail: str = ""
+    outcome: str = "success"  # success | failure | warning
+    agent_ids: tuple[str, ...] = ()  # Agent.identifier values
+    object_ids: tuple[str, ...] = ()  # FileInfo.path values of the files involved
+
+    def __post_init__(self) -> None:
+        if self.type not in PREMIS_EVENT_TYPES:
+            raise ValueError(f"event {self.identifier}: {self.type!r} is not a PREMIS event type we use")
+
+
+@dataclass
+class ArchiveRecord:
+    """One document (件): its catalogue row plus everything the pipeline knows about its files.
+
+    The DA/T 46 technical values are properties derived from `pdf` and `pages`, so they cannot
+    disagree with the files; only values no file can tell are fields.
+    """
+
+    archival_code: str  # 档号
+    catalogue: dict[str, str]  # CatalogRecord.labelled(): keyed by DA/T names (题名, 日期, 密级, ...)
+    pdf: FileInfo | None = None  # None: catalogue-only record (no scan yet)
+    pages: list[PageInfo] = field(default_factory=list)
+    language: list[str] = field(default_factory=lambda: ["chi"])  # ISO 639-2/B (M44 语种)
+    events: list[Event] = field(default_factory=list)
+    agents: list[Agent] = field(default_factory=list)
+    creating_application: str = ""  # M50 文档创建程序, e.g. "digitize 0.1.0 (Tesseract 5.3.4, pikepdf 9.0)"
+    physical_form: str = "纸质"  # M53 数字化对象形态 (carrier / size of the original, e.g. "纸质 A4")
+
+    def get(self, name: str) -> str:
+        """A catalogue value, stripped; "" when missing."""
+        return (self.catalogue.get(name) or "").strip()
+
+    def terms(self, name: str) -> list[str]:
+        """A list-valued catalogue field (主题词, 关键词, 人名) split at spaces and ;；,，、."""
+        return [t for t in _TERM_SEPARATORS.split(self.get(name)) if t]
+
+    @property
+    def title(self) -> str:
+        return self.get("题名")
+
+    @property
+    def date_iso(self) -> str | None:
+        """日期 as an ISO 8601 date (year, year-month or full date)."""
+        return iso_date(self.get("日期"))
+
+    @property
+    def year(self) -> str:
+        """年度, falling back to the year of 日期."""
+        return self.get("年度") or self.get("日期")[:4]
+
+    @property
+    def page_count(self) -> int:
+        """M43 页数: the catalogue value, else the number of non-blank scanned pages (DA/T 22)."""
+        value = self.get("页数")
+        if value:
+            return int(value)
+        return sum(1 for p in self.pages if not p.is_blank)
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """Every file of the record: PDF first, then each page's master and ALTO."""
+        out = [self.pdf] if self.pdf else []
+        for page in self.pages:
+            out.append(page.master)
+            if page.alto:
+                out.append(page.alto)
+        return out
+
+    # DA/T 46 M47-M49: the electronic file of the document is its PDF.
+    @property
+    def format_information(self) -> str:
+        """M47 格式信息: "PDF/A-2b (application/pdf, PRONOM fmt/477)"; "" without a PDF."""
+        if not self.pdf:
+            return ""
+        extra = ", ".join(x for x in (self.pdf.mime_type, self.pdf.puid and f"PRONOM {self.pdf.puid}") if x)
+        return f"{self.pdf.format_label} ({extra})"
+
+    @property
+    def computer_file_name(self) -> str:
+        """M48 计算机文件名."""
+        return self.pdf.name if self.pdf else ""
+
+    @property
+    def computer_file_size(self) -> int | None:
+        """M49 计算机文件大小 in bytes."""
+        return self.pdf.size if self.pdf else None
+
+    # DA/T 46 M54-M56: pages of one document may differ, so these are lists of distinct values.
+    @property
+    def scanning_resolutions(self) -> list[str]:
+        """M54 扫描分辨率, e.g. ["300dpi"]."""
+        return _distinct(f"{p.dpi}dpi" for p in self.pages)
+
+    @property
+    def colour_modes(self) -> list[str]:
+        """M55 扫描色彩模式, e.g. ["黑白二值", "彩色"]."""
+        return _distinct(p.colour_mode for p in self.pages)
+
+    @property
+    def compression_schemes(self) -> list[str]:
+        """M56 图像压缩方案 of the masters, e.g. ["CCITT Group 4", "JPEG"]."""
+        return _distinct(p.compression for p in self.pages)
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """The batch (one delivery of scans) and the archives it belongs to."""
+
+    batch_id: str
+    fonds_id: str  # 全宗号
+    fonds_name: str  # 全宗名称
+    archives_name: str  # 档案馆名称
+    archives_code: str  # 档案馆代码
+    creating_unit: str  # 立档单位名称
+    created: str  # ISO 8601 date-time of the export / batch
+    software_name: str = "digitize"
+    software_version: str = ""
+    language: str = "chi"  # ISO 639-2/B of the descriptions (catalogue language)
+
+    @property
+    def software(self) -> str:
+        return f"{self.software_name} {self.software_version}".strip()
+
+
+def _distinct(values: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        if value and value not in out:
+            out.append(value)
+    return out
