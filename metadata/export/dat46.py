@@ -1,0 +1,148 @@
+"""Per-document metadata XML with DA/T 46-2009 element names (documents/<档号>/<档号>.xml).
+
+Element names and nesting follow the DA/T 46 element table (文件实体 → 来源, 档号, 内容描述,
+形式特征, 电子属性, 数字化属性, 存储位置, 权限管理, 附注), followed by 机构人员实体 for the
+organisations and people and 业务实体 for the events of the journal. Validated against our
+schema `schemas/dat46/dat46-record.xsd` (see its README for what is ours).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from metadata.export.validate import assert_valid
+from metadata.export.xmlbuild import serialize, sub
+from metadata.records import Agent, ArchiveRecord, BatchInfo, Event
+
+# 档号 components (M9-M20): DA/T 46 element -> catalogue field.
+_CODE_PARTS = (
+    ("全宗号", "全宗号"), ("目录号", "目录号"), ("年度", "年度"), ("保管期限", "保管期限"),
+    ("机构或问题", "机构或问题"), ("类别号", "类别号"), ("室编案卷号", "案卷号"),
+    ("室编件号", "件号"), ("馆编件号", "馆编件号"), ("文档序号", "文档序号"), ("页号", "页号"),
+)
+# 内容描述 elements after 题名, in schema order: (DA/T 46 element, catalogue field, repeatable).
+_CONTENT = (
+    ("主题词", "主题词", True), ("人名", "人名", True), ("摘要", "范围和提要", False),
+    ("分类号", "分类号", False), ("文件编号", "文号", False), ("责任者", "责任者", False),
+    ("日期", "日期", False), ("文种", "文种", False),
+)
+
+# 业务行为 (M81) wording for the PREMIS event types of `metadata.records`.
+EVENT_ACTIONS = {
+    "capture": "扫描",
+    "creation": "生成",
+    "message digest calculation": "计算摘要值",
+    "fixity check": "固定性检查",
+    "validation": "格式验证",
+    "format identification": "格式识别",
+    "modification": "图像处理",
+    "normalization": "格式规范化",
+    "migration": "格式迁移",
+    "virus check": "病毒检测",
+}
+_AGENT_TYPES = {"organization": "单位", "person": "个人"}
+
+
+def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
+    """The DA/T 46 metadata tree of one document."""
+    root = etree.Element("电子文件元数据", {"档号": record.archival_code})
+    entity = sub(root, "文件实体")
+    sub(entity, "聚合层次", "文件")
+
+    source = sub(entity, "来源")
+    for name, value in (
+        ("档案馆名称", batch.archives_name), ("档案馆代码", batch.archives_code),
+        ("全宗名称", batch.fonds_name), ("立档单位名称", batch.creating_unit),
+    ):
+        if value:
+            sub(source, name, value)
+
+    parts = [(name, record.get(key)) for name, key in _CODE_PARTS]
+    parts = [(name, value) for name, value in parts if value]
+    if parts:
+        code = sub(entity, "档号")
+        for name, value in parts:
+            sub(code, name, value)
+
+    _content(sub(entity, "内容描述"), record)
+
+    form = sub(entity, "形式特征")
+    sub(form, "页数", record.page_count)
+    for lang in record.language:
+        sub(form, "语种", lang)
+    if record.get("稿本"):
+        sub(form, "稿本", record.get("稿本"))
+
+    if record.pdf:
+        attrs = sub(entity, "电子属性")
+        sub(attrs, "格式信息", record.format_information)
+        sub(attrs, "计算机文件名", record.computer_file_name)
+        sub(attrs, "计算机文件大小", record.computer_file_size)
+        if record.creating_application:
+            sub(attrs, "文档创建程序", record.creating_application)
+
+    if record.pages:
+        digit = sub(entity, "数字化属性")
+        if record.physical_form:
+            sub(digit, "数字化对象形态", record.physical_form)
+        for value in record.scanning_resolutions:
+            sub(digit, "扫描分辨率", value)
+        for value in record.colour_modes:
+            sub(digit, "扫描色彩模式", value)
+        for value in record.compression_schemes:
+            sub(digit, "图像压缩方案", value)
+
+    if record.pdf:
+        sub(sub(entity, "存储位置"), "当前位置", record.pdf.path)
+    if record.get("开放标识"):
+        sub(sub(entity, "权限管理"), "控制标识", record.get("开放标识"))
+    if record.get("备注"):
+        sub(entity, "附注", record.get("备注"))
+
+    people = {a.identifier: a for a in record.agents if a.type in _AGENT_TYPES}
+    for agent in people.values():
+        el = sub(root, "机构人员实体")
+        sub(el, "机构人员标识符", agent.identifier)
+        sub(el, "机构人员类型", _AGENT_TYPES[agent.type])
+        sub(el, "机构人员名称", agent.name)
+    for event in record.events:
+        _business(sub(root, "业务实体"), event, record, people)
+    return etree.ElementTree(root)
+
+
+def record_bytes(record: ArchiveRecord, batch: BatchInfo) -> bytes:
+    """The validated DA/T 46 record of one document, UTF-8."""
+    tree = build_record(record, batch)
+    assert_valid("dat46", tree, f"{record.archival_code}.xml")
+    return serialize(tree)
+
+
+def _content(el: etree._Element, record: ArchiveRecord) -> None:
+    sub(el, "题名", record.title)
+    for name, key, repeatable in _CONTENT:
+        for value in record.terms(key) if repeatable else [record.get(key)]:
+            if value:
+                sub(el, name, value)
+    security = record.get("密级")
+    level, _, period = security.partition("★")  # GB/T 7156 marking: 机密★10年
+    if level.strip():
+        sub(el, "密级", level.strip())
+    period = record.get("保密期限") or period.strip()
+    if period:
+        sub(el, "保密期限", period)
+
+
+def _business(el: etree._Element, event: Event, record: ArchiveRecord, people: dict[str, Agent]) -> None:
+    sub(el, "业务标识符", event.identifier)
+    for agent_id in event.agent_ids:
+        if agent_id in people:
+            sub(el, "机构人员标识符", agent_id)
+    sub(el, "业务行为", EVENT_ACTIONS[event.type])
+    sub(el, "行为时间", event.datetime)
+    software = [a for a in record.agents if a.identifier in event.agent_ids and a.type == "software"]
+    notes = [event.detail] if event.detail else []
+    notes += [f"执行程序：{a.name} {a.version or ''}".rstrip() for a in software]
+    if event.outcome != "success":
+        notes.append(f"结果：{event.outcome}")
+    if notes:
+        sub(el, "行为描述", "；".join(notes))
