@@ -81,12 +81,3 @@ def commit_directory(staged: Path, final: Path) -> None:
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
-
-def safe_name(name: str) -> str:
-    """A file or folder name that is valid on Windows, macOS and Linux; keeps CJK and `·`."""
-    forbidden = '<>:"/\\|?*'
-    cleaned = "".join("_" if (ch in forbidden or ord(ch) < 32) else ch for ch in name).strip().rstrip(".")
-    reserved = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-    if not cleaned or cleaned.split(".")[0].upper() in reserved:
-        cleaned = f"_{cleaned}"
-    return cleaned

@@ -120,6 +120,17 @@ class QcSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    """Who holds the archive: written into exports and hand-off packages (DA/T 46 M3–M6)."""
+
+    archives_name: str = ""  # 档案馆名称
+    archives_code: str = ""  # 档案馆代码 (6 digits)
+    fonds_name: str = ""  # 全宗名称
+    creating_unit: str = ""  # 立档单位名称
+    physical_form: str = "纸质"  # M53 数字化对象形态, e.g. "纸质 A4"
+
+
+@dataclass(frozen=True)
 class Settings:
     input: InputSettings = field(default_factory=InputSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
@@ -128,6 +139,7 @@ class Settings:
     archival_code: ArchivalCodeSettings = field(default_factory=ArchivalCodeSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     qc: QcSettings = field(default_factory=QcSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

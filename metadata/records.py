@@ -273,7 +273,8 @@ class ArchiveRecord:
         """Every file of the record: PDF first, then each page's master and ALTO."""
         out = [self.pdf] if self.pdf else []
         for page in self.pages:
-            out.append(page.master)
+            if page.master not in out:  # pages of one multi-page TIFF or PDF share their master
+                out.append(page.master)
             if page.alto:
                 out.append(page.alto)
         return out

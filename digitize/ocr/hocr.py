@@ -79,11 +79,13 @@ class OcrPage:
 
 
 def is_cjk(ch: str) -> bool:
-    """True for characters written without spaces between them (Han, kana, Hangul, CJK punctuation)."""
+    """True for characters written without spaces between them (Han, kana, CJK punctuation).
+
+    Hangul is not included: Korean separates words with spaces.
+    """
     code = ord(ch)
     return (
         0x2E80 <= code <= 0x9FFF  # radicals, CJK symbols and punctuation, kana, CJK unified
-        or 0xAC00 <= code <= 0xD7AF  # Hangul syllables
         or 0xF900 <= code <= 0xFAFF  # CJK compatibility ideographs
         or 0xFE30 <= code <= 0xFE4F  # CJK compatibility forms
         or 0xFF00 <= code <= 0xFFEF  # half- and full-width forms

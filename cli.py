@@ -1,0 +1,351 @@
+"""The `digitize` command line: thin wrappers that parse options, call the library, print results.
+
+Exit codes (stable, for scripts):
+  0  everything done, nothing needs attention
+  1  some documents failed (each is named, with its reason); the others were completed
+  2  usage error (bad option, missing file or folder)
+  3  the environment lacks something (Tesseract, a language, a library)
+  4  work done, but checks failed (`qc`, `verify`): see the report / --json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_ATTENTION = 0, 1, 2, 3, 4
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setLevel(level)
+    if out is not None:
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(out / "logs" / "digitize.log", encoding="utf-8")
+        file_handler.setLevel(logging.INFO)
+        handlers.append(file_handler)
+    logging.basicConfig(
+        level=logging.DEBUG, handlers=handlers, format="%(asctime)s %(levelname)s %(message)s", force=True
+    )
+
+
+def _load_settings(profile: str | None):
+    from digitize.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(profile)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="digitize")
+def main() -> None:
+    """Turn paper scans into a searchable, described, checked and verifiable digital archive.
+
+    \b
+    Typical session:
+      digitize process BATCH --catalog BATCH/catalog.csv --out OUT
+      digitize status OUT
+      digitize export OUT --format all
+      digitize qc OUT
+      digitize handoff OUT --to DEST --format bagit
+      digitize verify DEST
+    """
+
+
+# --------------------------------------------------------------------------- process
+@main.command()
+@click.argument("batch", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder (created if missing).")
+@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue (归档文件目录) as CSV or XLSX.")
+@click.option("--languages", "-l", default=None, help="Tesseract languages, e.g. chi_sim+eng (the default).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML) with archive-specific settings.")
+@click.option("--dpi", type=click.IntRange(min=50, max=4800), default=None, help="Use this resolution instead of the files' own.")
+@click.option("--force", is_flag=True, help="OCR PDFs that already have a text layer.")
+@click.option("--engine", type=click.Choice(["auto", "tesserocr", "tesseract"]), default=None, help="OCR engine (default auto).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Run tasks on this machine or on a Dask cluster.")
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); without it a local Dask cluster.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def process(batch, out, catalog, languages, jobs, profile, dpi, force, engine, executor, scheduler, as_json, no_progress, verbose, quiet):
+    """Process a batch of scans into searchable PDF/A documents.
+
+    BATCH holds one folder per document (件) with its page images, or one multi-page TIFF or
+    image-only PDF per document. Masters are only read, never changed. Outputs go to
+    OUT/documents/<档号>/; OUT/journal.sqlite records every step. Running the same command
+    again skips finished documents (their checksums are checked) and completes the rest.
+
+    \b
+    Examples:
+      digitize process scans/2019 --catalog scans/2019/catalog.csv --out archive/2019
+      digitize process scans/2019 --out archive/2019 -l chi_sim --jobs 4 --json
+    """
+    from digitize.batch import InputError, discover
+    from digitize.describe import CatalogUnreadable, describe_batch
+    from digitize.executors import make_executor
+    from digitize.ocr.tesseract import OcrError
+    from digitize.pipeline import process_batch
+
+    settings = _load_settings(profile)
+    if languages:
+        settings = settings.replace("ocr", languages=languages)
+    if engine:
+        settings = settings.replace("ocr", engine=engine)
+    if dpi:
+        settings = settings.replace("input", dpi_override=dpi)
+    if force:
+        settings = settings.replace("input", force_text_pdf=True)
+    out.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out, verbose, quiet)
+    try:
+        docs = discover(batch, force_text=settings.input.force_text_pdf)
+        description = describe_batch(docs, catalog, settings)
+    except (CatalogUnreadable, InputError) as exc:
+        raise click.UsageError(str(exc)) from None
+    workers = jobs or os.cpu_count() or 1
+    bar = None
+    if not no_progress and not as_json:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="page", desc="Processing", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        pool = make_executor(executor, workers, scheduler)
+    except RuntimeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    try:
+        summary = process_batch(
+            batch, out, settings, pool, docs, description.descriptions, str(catalog) if catalog else None, progress,
+            command=" ".join(["digitize", *sys.argv[1:]]),
+            findings=description.findings_for_summary(),
+        )
+    except OcrError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
+    finally:
+        pool.close()
+        if bar is not None:
+            bar.close()
+    findings = summary.findings
+    result = {**summary.to_dict(), "out": str(out)}
+    if as_json:
+        _emit_json(result)
+    else:
+        _print_summary(summary, findings, out)
+    if summary.documents_failed:
+        sys.exit(EXIT_FAILED)
+
+
+def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
+    s = summary
+    click.echo(
+        f"Documents: {s.documents_ok} ok, {s.documents_failed} failed"
+        + (f" ({s.documents_skipped} already done)" if s.documents_skipped else "")
+        + f" of {s.documents}"
+    )
+    click.echo(
+        f"Pages: {s.pages} ({s.pages_processed} processed now, {s.pages_reused} reused), blank: {s.blank_pages}"
+    )
+    if s.mean_confidence is not None:
+        click.echo(f"Mean OCR confidence: {s.mean_confidence:.1f}")
+    rate = f", {s.pages_per_minute:.1f} pages/min" if s.pages_per_minute else ""
+    click.echo(f"Wall time: {s.wall_seconds:.1f} s{rate}")
+    for failure in s.failures:
+        click.echo(f"FAILED {failure['document']}: {failure['error']}")
+    for finding in findings:
+        click.echo(f"{finding['severity'].upper()} [{finding['item']}] {finding['object']}: {finding['message']}")
+    for warning in s.warnings:
+        click.echo(f"warning: {warning}")
+    click.echo(f"Output: {out / 'documents'}; journal: {out / 'journal.sqlite'}")
+
+
+# --------------------------------------------------------------------------- status
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--pages", "show_pages", is_flag=True, help="List every page with its metrics.")
+def status(out, as_json, show_pages):
+    """Show what the journal says about a processed batch.
+
+    \b
+    Examples:
+      digitize status archive/2019
+      digitize status archive/2019 --json | jq '.documents[] | select(.state=="failed")'
+    """
+    from digitize.status import batch_status
+
+    journal_path = out / "journal.sqlite"
+    if not journal_path.exists():
+        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    data = batch_status(out)
+    if as_json:
+        _emit_json(data)
+        return
+    totals = data["totals"]
+    click.echo(
+        f"{out}: {totals['documents']} documents ({totals['done']} done, {totals['failed']} failed, "
+        f"{totals['pending']} pending), {totals['pages']} pages, {totals['blank_pages']} blank"
+    )
+    for doc in data["documents"]:
+        line = f"  {doc['state']:7s} {doc['archival_code']}  {doc['pages']} pages"
+        if doc.get("title"):
+            line += f"  {doc['title']}"
+        if doc.get("error"):
+            line += f"\n          error: {doc['error']}"
+        click.echo(line)
+        if show_pages:
+            for page in doc["page_list"]:
+                click.echo(
+                    f"          p{page['page_no']:>3} {page['state']:7s} dpi={page['dpi']} skew={page['skew_deg']} "
+                    f"orient={page['orientation_deg']} blank={page['is_blank']} conf={page['ocr_confidence']}"
+                )
+    last = data["runs"][-1] if data["runs"] else None
+    if last:
+        click.echo(f"Last run: {last['started']} → {last['finished'] or 'unfinished'} ({last['status']})")
+
+
+# --------------------------------------------------------------------------- export
+EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "-f", "formats", multiple=True, type=click.Choice([*EXPORT_FORMATS, "all"]), default=("all",), show_default=True,
+              help="Export format; repeat for several.")
+@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue to add rows without scans from (default: the one of the last run).")
+@click.option("--encoding", "encodings", multiple=True, type=click.Choice(["UTF-8", "GB18030"], case_sensitive=False), default=("UTF-8", "GB18030"), show_default=True,
+              help="Encodings of the DA/T 93 目录文件 (the first is 目录文件.xml).")
+@click.option("--max-security", default=None, help="Leave out records above this 密级 (公开, 内部, 秘密, 机密, 绝密) in every format.")
+@click.option("--open-only/--not-open-only", default=None, help="Only records whose 开放标识 is 开放 (default: only for EAD3 and DC).")
+@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
+@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
+def export(out, formats, catalog, encodings, max_security, open_only, profile, as_json):
+    """Write catalogue and preservation metadata, each file validated against its schema.
+
+    \b
+    Formats and files (in OUT):
+      dat93  catalog/目录文件.xml (+ .gb18030.xml)   DA/T 93-2022 catalogue file
+      dat46  documents/<档号>/<档号>.xml             DA/T 46-2009 elements per document
+      ead3   catalog/ead3.xml                        EAD3 finding aid: fonds → year/retention series → items
+      mets   catalog/mets/<档号>.xml                  METS 1.12 + MODS 3.8 + PREMIS 3, pointing at PDF, masters, ALTO
+      dc     catalog/dc/<档号>.xml                    OAI-DC record per document
+    By default the public formats (ead3, dc) contain only records marked 开放 with 密级 公开 or
+    none; the others every record up to 内部. Each export says how many records it left out.
+
+    \b
+    Examples:
+      digitize export archive/2019
+      digitize export archive/2019 -f ead3 --max-security 内部 --not-open-only
+    """
+    from metadata.export import FORMATS, run_exports
+    from metadata.export.access import AccessPolicy, default_policy
+    from metadata.technical import load_records
+
+    if not (out / "journal.sqlite").exists():
+        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    settings = _load_settings(profile)
+    chosen = list(FORMATS) if "all" in formats else [f for f in FORMATS if f in formats]
+    batch = load_records(out, settings, catalog)
+    total = {"written": [], "removed": [], "excluded": [], "validations": [], "errors": []}
+    ok = True
+    for fmt in chosen:
+        policy = None
+        if max_security is not None or open_only is not None:
+            base = default_policy(fmt)
+            try:
+                policy = AccessPolicy(
+                    max_security=max_security if max_security is not None else base.max_security,
+                    open_only=open_only if open_only is not None else base.open_only,
+                )
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
+        report = run_exports(batch.records, batch.batch, out, [fmt], policy, tuple(e.upper() for e in encodings))
+        data = report.to_dict()
+        for key in total:
+            total[key].extend(data[key])
+        ok = ok and report.ok
+    result = {"out": str(out), "records": len(batch.records), "failed_documents": batch.failed_documents, **total, "ok": ok}
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"{len(batch.records)} records ({sum(1 for r in batch.records if r.pdf is None)} catalogue-only)")
+        for path in total["written"]:
+            click.echo(f"  wrote {path}")
+        excluded: dict[str, int] = {}
+        for item in total["excluded"]:
+            excluded[item["format"]] = excluded.get(item["format"], 0) + 1
+        for fmt, count in excluded.items():
+            reasons = sorted({e["reason"] for e in total["excluded"] if e["format"] == fmt})
+            click.echo(f"  {fmt}: left out {count} record(s): {'; '.join(reasons)}")
+        for validation in total["validations"]:
+            if validation["errors"]:
+                click.echo(f"  INVALID {validation['path']}: {validation['errors'][0]}")
+        for error in total["errors"]:
+            click.echo(f"  error: {error}")
+        if batch.failed_documents:
+            click.echo(f"  not exported (processing failed): {', '.join(batch.failed_documents)}")
+    if not ok:
+        sys.exit(EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- stats
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue (default: the one of the last run).")
+@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+def stats(out, catalog, profile, as_json):
+    """Count documents and pages by 年度, 保管期限, 密级 and type; list catalogue rows without scans.
+
+    \b
+    Examples:
+      digitize stats archive/2019
+      digitize stats archive/2019 --json
+    """
+    from metadata.stats import batch_statistics
+    from metadata.technical import load_records
+
+    if not (out / "journal.sqlite").exists():
+        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    settings = _load_settings(profile)
+    data = batch_statistics(load_records(out, settings, catalog))
+    if as_json:
+        _emit_json(data)
+        return
+    totals = data["totals"]
+    click.echo(f"Documents: {totals['documents']} scanned, {totals['catalogue_only']} catalogue rows without scans, "
+               f"{totals['failed']} failed; pages: {totals['pages']} ({totals['blank_pages']} blank)")
+    for dimension in ("年度", "保管期限", "密级", "文种"):
+        rows = data["by"][dimension]
+        if rows:
+            click.echo(f"By {dimension}:")
+            for value, counts in rows.items():
+                click.echo(f"  {value or '(none)':12s} {counts['documents']:5d} documents {counts['pages']:6d} pages")
+    for code in data["scans_missing"]:
+        click.echo(f"Scans missing: {code}")
+
+
+if __name__ == "__main__":
+    main()

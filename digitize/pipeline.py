@@ -1,0 +1,526 @@
+"""The coordinator: discover the batch, schedule page and document tasks, record everything.
+
+Data flows one way: masters → page tasks (in workers) → document tasks (in workers) →
+atomic commit of documents/<档号>/ → journal. Only this module writes the journal. A rerun
+skips every document whose outputs the journal and their checksums still confirm, reuses
+staged pages of unfinished documents, and does the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitize import __version__
+from digitize.batch import SourceDocument, discover
+from digitize.executors import Executor
+from digitize.fsutil import commit_directory, sha256_file
+from digitize.journal import Journal
+from digitize.pdfa import DocumentMeta
+from digitize.settings import Settings
+from metadata.archival_code import archival_code_filename
+from digitize.tasks import (
+    DocumentResult,
+    DocumentTask,
+    PageResult,
+    PageTask,
+    StagedPage,
+    engine_for,
+    run_document,
+    run_page,
+)
+
+log = logging.getLogger("digitize")
+SOFTWARE = f"digitize {__version__}"
+WORK_DIR = ".work"
+DOCUMENTS_DIR = "documents"
+
+
+@dataclass(frozen=True)
+class Description:
+    """What the catalogue says about a scanned document (or just its folder name)."""
+
+    archival_code: str
+    title: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BatchSummary:
+    documents: int = 0
+    documents_ok: int = 0
+    documents_failed: int = 0
+    documents_skipped: int = 0
+    pages: int = 0
+    pages_processed: int = 0
+    pages_reused: int = 0
+    blank_pages: int = 0
+    mean_confidence: float | None = None
+    wall_seconds: float = 0.0
+    pages_per_minute: float | None = None
+    failures: list[dict[str, str]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def settings_key(settings: Settings) -> str:
+    """Fingerprint of everything that changes the outputs: a change means redo."""
+    relevant = {k: v for k, v in settings.to_dict().items() if k in ("input", "imaging", "ocr", "pdf")}
+    relevant["software"] = SOFTWARE
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _hash_masters(docs: list[SourceDocument]) -> dict[str, tuple[str, int]]:
+    files = sorted({f for d in docs if d.error is None for f in d.master_files})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        digests = list(pool.map(sha256_file, files))
+    return {f: (digest, os.path.getsize(f)) for f, digest in zip(files, digests)}
+
+
+class Coordinator:
+    def __init__(
+        self,
+        batch: Path,
+        out: Path,
+        settings: Settings,
+        executor: Executor,
+        descriptions: dict[str, Description],
+        catalog_path: str | None = None,
+        progress: Callable[[int, int], Any] | None = None,
+    ):
+        self.batch = batch
+        self.out = out
+        self.settings = settings
+        self.settings_dict = settings.to_dict()
+        self.key = settings_key(settings)
+        self.executor = executor
+        self.descriptions = descriptions
+        self.catalog_path = catalog_path
+        self.progress = progress
+        self.journal = Journal(out / "journal.sqlite")
+        self.summary = BatchSummary()
+        self.agent = SOFTWARE
+        self._ready_documents: list[str] = []
+
+    # ------------------------------------------------------------------ helpers
+    def _name(self, doc: SourceDocument) -> str:
+        return archival_code_filename(self.descriptions[doc.key].archival_code)
+
+    def _stage(self, doc_key: str) -> Path:
+        return self.out / WORK_DIR / doc_key
+
+    def _fail_document(self, doc: SourceDocument, error: str) -> None:
+        desc = self.descriptions[doc.key]
+        self.journal.upsert_document(
+            doc.key,
+            archival_code=desc.archival_code,
+            title=desc.title,
+            source=doc.source,
+            catalog=desc.fields,
+            state="failed",
+            n_pages=len(doc.pages),
+            error=error,
+            warnings=doc.warnings,
+            settings_key=self.key,
+            run_id=self.run_id,
+        )
+        self.journal.add_event("processing", doc.key, "failure", {"error": error}, self.agent)
+        self.summary.documents_failed += 1
+        self.summary.failures.append({"document": doc.key, "error": error})
+        log.error("%s: failed: %s", doc.key, error)
+
+    def _document_still_valid(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]]) -> bool:
+        row = self.journal.document(doc.key)
+        if not row or row["state"] != "done" or row["settings_key"] != self.key:
+            return False
+        pdf = self.out / (row["pdf_path"] or "")
+        if not row["pdf_path"] or not pdf.is_file() or os.path.getsize(pdf) != row["pdf_bytes"]:
+            return False
+        pages = self.journal.pages(doc.key)
+        if len(pages) != len(doc.pages):
+            return False
+        for ref, page in zip(doc.pages, pages):
+            if page["state"] != "done" or page["source_path"] != ref.path or page["frame"] != ref.frame:
+                return False
+            if page["master_sha256"] != hashes[ref.path][0]:
+                return False
+        return sha256_file(pdf) == row["pdf_sha256"]
+
+    def _reusable_page(self, ref, master_sha: str) -> dict[str, Any] | None:
+        row = self.journal.page(ref.doc_key, ref.page_no)
+        if not row or row["state"] != "staged" or row["settings_key"] != self.key:
+            return None
+        if row["source_path"] != ref.path or row["frame"] != ref.frame or row["master_sha256"] != master_sha:
+            return None
+        stage = self._stage(ref.doc_key)
+        for role in ("image", "hocr", "text"):
+            info = (row["staged"] or {}).get(role)
+            if not info or not (stage / info["name"]).is_file():
+                return None
+            if os.path.getsize(stage / info["name"]) != info["bytes"]:
+                return None
+        return row
+
+    # ------------------------------------------------------------------ the run
+    def run(self, docs: list[SourceDocument], command: str) -> BatchSummary:
+        started = time.perf_counter()
+        engine_version = engine_for(self.settings.ocr).version()
+        self.agent = f"{SOFTWARE}; {engine_version}"
+        self.ocr_software = engine_version.split(" (")[0]
+        self.run_id = self.journal.start_run(
+            command=command,
+            batch=str(self.batch),
+            catalog=self.catalog_path,
+            settings=self.settings_dict,
+            software=SOFTWARE,
+            engine=engine_version,
+            jobs=self.executor.workers,
+        )
+        self.journal.set_meta("batch", str(self.batch.resolve()))
+        if self.journal.get_meta("batch_id") is None:
+            self.journal.set_meta("batch_id", str(uuid.uuid4()))
+        for doc in docs:
+            self.descriptions.setdefault(doc.key, Description(archival_code=doc.key))
+        self.summary.documents = len(docs)
+        self.summary.pages = sum(len(d.pages) for d in docs)
+        hashes = _hash_masters(docs)
+
+        pending_pages: list[PageTask] = []
+        self.doc_pages: dict[str, dict[int, dict[str, Any]]] = {}
+        self.doc_failed: dict[str, list[str]] = {}
+        self.docs = {d.key: d for d in docs}
+        for doc in docs:
+            self.summary.warnings.extend(doc.warnings)
+            if doc.error:
+                self._fail_document(doc, doc.error)
+                continue
+            if self._document_still_valid(doc, hashes):
+                self.summary.documents_skipped += 1
+                self.summary.documents_ok += 1
+                self.summary.blank_pages += sum(1 for p in self.journal.pages(doc.key) if p["is_blank"])
+                log.info("%s: already done and its checksums still match; skipped", doc.key)
+                continue
+            self._start_document(doc, hashes, pending_pages)
+
+        total = len(pending_pages)
+        self._progress_total = total
+        self._progress_done = 0
+        if self.progress:
+            self.progress(0, total)
+        self._schedule(pending_pages)
+        self._cleanup_work()
+
+        self.summary.wall_seconds = round(time.perf_counter() - started, 3)
+        if self.summary.pages_processed and self.summary.wall_seconds:
+            self.summary.pages_per_minute = round(60 * self.summary.pages_processed / self.summary.wall_seconds, 1)
+        confidences = [p["ocr_confidence"] for p in self.journal.pages() if p["ocr_confidence"] is not None]
+        if confidences:
+            self.summary.mean_confidence = round(sum(confidences) / len(confidences), 2)
+        status = "ok" if self.summary.documents_failed == 0 else "failures"
+        self.journal.finish_run(self.run_id, status, self.summary.to_dict())
+        self.journal.close()
+        return self.summary
+
+    def _start_document(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]], pending: list[PageTask]) -> None:
+        desc = self.descriptions[doc.key]
+        self.journal.upsert_document(
+            doc.key,
+            archival_code=desc.archival_code,
+            title=desc.title,
+            source=doc.source,
+            catalog=desc.fields,
+            state="pending",
+            n_pages=len(doc.pages),
+            error=None,
+            warnings=doc.warnings,
+            settings_key=self.key,
+            run_id=self.run_id,
+        )
+        self.journal.delete_pages_after(doc.key, len(doc.pages))
+        stage = self._stage(doc.key)
+        stage.mkdir(parents=True, exist_ok=True)
+        self.doc_pages[doc.key] = {}
+        self.doc_failed[doc.key] = []
+        for path in doc.master_files:
+            digest, size = hashes[path]
+            self.journal.add_event(
+                "message digest calculation",
+                doc.key,
+                "success",
+                {"file": os.path.relpath(path, self.batch), "sha256": digest, "bytes": size},
+                self.agent,
+            )
+        for ref in doc.pages:
+            digest, size = hashes[ref.path]
+            reused = self._reusable_page(ref, digest)
+            if reused is not None:
+                self.doc_pages[doc.key][ref.page_no] = reused
+                self.summary.pages_reused += 1
+                continue
+            self.journal.upsert_page(
+                doc.key,
+                ref.page_no,
+                source_path=ref.path,
+                frame=ref.frame,
+                slot=ref.slot,
+                container=ref.container,
+                master_sha256=digest,
+                master_bytes=size,
+                state="pending",
+                error=None,
+                settings_key=self.key,
+                run_id=self.run_id,
+            )
+            pending.append(PageTask(ref, str(stage), self.settings_dict))
+        if len(self.doc_pages[doc.key]) == len(doc.pages):
+            self._ready_documents.append(doc.key)
+
+    def _schedule(self, tasks: list[PageTask]) -> None:
+        """Keep every worker busy: a small window of page tasks, documents as soon as ready."""
+        window = max(2, self.executor.workers * 2)
+        queue = list(reversed(tasks))
+        running: dict[Any, tuple[str, Any]] = {}
+        while queue or running or self._ready_documents:
+            while self._ready_documents:
+                doc_key = self._ready_documents.pop(0)
+                handle = self.executor.submit(run_document, self._document_task(doc_key))
+                running[handle] = ("document", doc_key)
+            while queue and sum(1 for kind, _ in running.values() if kind == "page") < window:
+                task = queue.pop()
+                running[self.executor.submit(run_page, task)] = ("page", task)
+            if not running:
+                continue
+            for handle in self.executor.wait_some(running):
+                kind, payload = running.pop(handle)
+                result = self.executor.result(handle)
+                if kind == "page":
+                    self._page_done(payload, result)
+                else:
+                    self._document_done(payload, result)
+
+    def _page_done(self, task: PageTask, result: PageResult) -> None:
+        ref = task.ref
+        self._progress_done += 1
+        if self.progress:
+            self.progress(self._progress_done, self._progress_total)
+        geometry = result.geometry
+        fields: dict[str, Any] = {
+            "state": "staged" if result.ok else "failed",
+            "error": result.error,
+            "warnings": result.warnings,
+            "timings": {k: round(v, 4) for k, v in result.timings.items()},
+            "metrics": geometry,
+            "staged": result.staged,
+            "ocr_confidence": result.ocr_confidence,
+            "ocr_status": result.ocr_status,
+        }
+        if result.ok:
+            facts = result.facts
+            fields.update(
+                file_format=facts["file_format"],
+                compression=facts["compression"],
+                dpi=facts["dpi"],
+                dpi_source=facts["dpi_source"],
+                source_mode=facts["source_mode"],
+                output_mode=facts["output_mode"],
+                width=facts["width"],
+                height=facts["height"],
+                skew_deg=geometry.get("skew_deg"),
+                orientation_deg=geometry.get("orientation_deg"),
+                is_blank=int(bool(geometry.get("is_blank"))),
+                needs_colour=int(bool(geometry.get("needs_colour"))),
+            )
+            fields["metrics"] = {**geometry, **facts}
+        self.journal.upsert_page(ref.doc_key, ref.page_no, **fields)
+        obj = f"{ref.doc_key}/{ref.page_no:04d}"
+        if result.ok:
+            self.summary.pages_processed += 1
+            self.journal.add_event(
+                "modification",
+                obj,
+                "success",
+                {
+                    "step": "image processing",
+                    "orientation_deg": geometry.get("orientation_deg"),
+                    "skew_deg": geometry.get("skew_deg"),
+                    "crop_box": geometry.get("crop_box"),
+                    "blank": geometry.get("is_blank"),
+                    "output_mode": result.facts.get("output_mode"),
+                },
+                self.agent,
+            )
+            self.journal.add_event(
+                "creation",
+                obj,
+                "success" if result.ocr_status in ("ok",) or result.ocr_status.startswith("skipped") else "warning",
+                {"step": "OCR", "status": result.ocr_status, "languages": self.settings.ocr.languages, "mean_confidence": result.ocr_confidence},
+                self.agent,
+            )
+            for warning in result.warnings:
+                if not warning.startswith("Traceback"):
+                    self.summary.warnings.append(warning)
+            self._resolution_finding(ref, result.facts["dpi"])
+            self.doc_pages[ref.doc_key][ref.page_no] = self.journal.page(ref.doc_key, ref.page_no)
+        else:
+            self.journal.add_event("modification", obj, "failure", {"error": result.error}, self.agent)
+            self.doc_failed[ref.doc_key].append(result.error or "unknown error")
+        doc = self.docs[ref.doc_key]
+        if len(self.doc_pages[ref.doc_key]) + len(self.doc_failed[ref.doc_key]) == len(doc.pages):
+            if self.doc_failed[ref.doc_key]:
+                self._fail_document(doc, "; ".join(self.doc_failed[ref.doc_key]))
+            else:
+                self._ready_documents.append(ref.doc_key)
+
+    def _resolution_finding(self, ref, dpi: float) -> None:
+        """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure."""
+        qc = self.settings.qc
+        if dpi >= qc.min_dpi:
+            return
+        severity = "error" if dpi < qc.fail_dpi else "warning"
+        self.summary.findings.append(
+            {
+                "severity": severity,
+                "item": "DA/T 31 §9.4",
+                "code": "low_dpi",
+                "object": f"{self.descriptions[ref.doc_key].archival_code} page {ref.page_no}",
+                "message": f"{os.path.basename(ref.path)} scanned at {dpi:g} dpi; the minimum is {qc.min_dpi} "
+                f"(below {qc.fail_dpi} fails)",
+                "document": ref.doc_key,
+                "page_no": ref.page_no,
+            }
+        )
+
+    def _document_task(self, doc_key: str) -> DocumentTask:
+        doc = self.docs[doc_key]
+        desc = self.descriptions[doc_key]
+        name = self._name(doc)
+        pages = []
+        for page_no in sorted(self.doc_pages[doc_key]):
+            row = self.doc_pages[doc_key][page_no]
+            metrics = {
+                "document": desc.archival_code,
+                "page_no": page_no,
+                "master": os.path.relpath(row["source_path"], self.batch),
+                "frame": row["frame"],
+                "master_sha256": row["master_sha256"],
+                **(row["metrics"] or {}),
+                "ocr_confidence": row["ocr_confidence"],
+                "ocr_status": row["ocr_status"],
+                "timings": row["timings"],
+            }
+            pages.append(StagedPage(page_no, str(self._stage(doc_key)), row["staged"], metrics))
+        fields = desc.fields
+        meta = DocumentMeta(
+            identifier=desc.archival_code,
+            title=desc.title,
+            creator=fields.get("责任者") or None,
+            date=fields.get("日期") or None,
+            rights=fields.get("密级") or None,
+            language=_xmp_language(self.settings.ocr.languages),
+            creator_tool=SOFTWARE,
+        )
+        commit_dir = self._stage(doc_key) / "commit"
+        return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings_dict, self.ocr_software)
+
+    def _document_done(self, doc_key: str, result: DocumentResult) -> None:
+        doc = self.docs[doc_key]
+        if not result.ok:
+            self._fail_document(doc, result.error or "unknown error")
+            return
+        name = self._name(doc)
+        final = self.out / DOCUMENTS_DIR / name
+        commit_directory(Path(self._stage(doc_key) / "commit"), final)
+        rel = f"{DOCUMENTS_DIR}/{name}"
+        for page_no, row in self.doc_pages[doc_key].items():
+            base = f"{name}-{page_no:04d}"
+            outputs = {
+                role: {"path": f"{rel}/{path}", **result.files[path]}
+                for role, path in (
+                    ("hocr", f"ocr/{base}.hocr"),
+                    ("text", f"ocr/{base}.txt"),
+                    ("alto", f"ocr/{base}.alto.xml"),
+                    ("json", f"pages/{base}.json"),
+                )
+                if path in result.files
+            }
+            self.journal.upsert_page(doc_key, page_no, state="done", outputs=outputs)
+        pdf = result.pdf
+        desc = self.descriptions[doc_key]
+        self.journal.upsert_document(
+            doc_key,
+            archival_code=desc.archival_code,
+            state="done",
+            output_dir=rel,
+            pdf_path=f"{rel}/{pdf['name']}",
+            pdf_sha256=pdf["sha256"],
+            pdf_bytes=pdf["bytes"],
+            pdfa={"flavour": pdf["flavour"], "validated": pdf["validated"], "findings": pdf["findings"]},
+            error=None,
+            seconds=round(result.seconds, 3),
+            run_id=self.run_id,
+        )
+        self.journal.add_event(
+            "creation",
+            doc_key,
+            "success",
+            {"step": "PDF/A packaging", "file": f"{rel}/{pdf['name']}", "sha256": pdf["sha256"], "bytes": pdf["bytes"]},
+            self.agent,
+        )
+        self.journal.add_event(
+            "validation",
+            doc_key,
+            "success" if pdf["validated"] else "not checked",
+            {"check": f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)", "file": f"{rel}/{pdf['name']}"},
+            self.agent,
+        )
+        shutil.rmtree(self._stage(doc_key), ignore_errors=True)
+        self.summary.documents_ok += 1
+        self.summary.blank_pages += sum(1 for row in self.doc_pages[doc_key].values() if row["is_blank"])
+        log.info("%s: done (%d pages)", doc_key, len(doc.pages))
+
+    def _cleanup_work(self) -> None:
+        work = self.out / WORK_DIR
+        if work.is_dir() and not any(work.iterdir()):
+            work.rmdir()
+
+
+def _xmp_language(languages: str) -> str | None:
+    codes = {"chi_sim": "zh-CN", "chi_tra": "zh-TW", "eng": "en"}
+    first = languages.split("+")[0]
+    return codes.get(first)
+
+
+def process_batch(
+    batch: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    settings: Settings,
+    executor: Executor,
+    docs: list[SourceDocument] | None = None,
+    descriptions: dict[str, Description] | None = None,
+    catalog_path: str | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+    command: str = "process",
+    findings: list[dict[str, Any]] | None = None,
+) -> BatchSummary:
+    """Process a batch (its documents as found by `discover`, unless given) into OUT."""
+    out_path = Path(out)
+    out_path.mkdir(parents=True, exist_ok=True)
+    if docs is None:
+        docs = discover(batch, force_text=settings.input.force_text_pdf)
+    coordinator = Coordinator(Path(batch), out_path, settings, executor, dict(descriptions or {}), catalog_path, progress)
+    coordinator.summary.findings.extend(findings or [])
+    return coordinator.run(docs, command)
