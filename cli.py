@@ -347,5 +347,11 @@ def stats(out, catalog, profile, as_json):
         click.echo(f"Scans missing: {code}")
 
 
+# --------------------------------------------------------------------------- qc (digitize/qc)
+
+
+# --------------------------------------------------------------------------- handoff, verify (digitize/handoff.py)
+
+
 if __name__ == "__main__":
     main()
