@@ -54,7 +54,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def fsync_tree(path: str | os.PathLike[str]) -> None:
     """fsync every file and directory below `path` (before it is renamed into place)."""
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         for name in files:
             fd = os.open(os.path.join(root, name), os.O_RDONLY)
             try:

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pikepdf
-from PIL import Image, ImageOps
 from pikepdf import PdfImage
+from PIL import Image, ImageOps
 
 from digitize.batch import InputError, PageRef
 from digitize.settings import InputSettings

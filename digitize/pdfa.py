@@ -17,7 +17,15 @@ import pikepdf.pdfa
 from pikepdf import Array, Dictionary, Name, Pdf, Stream
 
 from digitize.ocr.hocr import OcrPage
-from digitize.ocr.textlayer import ASCENT, DESCENT, FONT_NAME, UNITS_PER_EM, CidAllocator, glyphless_font, page_text_operators
+from digitize.ocr.textlayer import (
+    ASCENT,
+    DESCENT,
+    FONT_NAME,
+    UNITS_PER_EM,
+    CidAllocator,
+    glyphless_font,
+    page_text_operators,
+)
 from digitize.pageimage import EncodedImage
 
 FONT_RESOURCE = "FOcr"

@@ -27,19 +27,20 @@ from digitize.batch import SourceDocument, discover
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
 from digitize.journal import Journal
+from digitize.ocr.tesseract import engine_version as ocr_engine_version
+from digitize.ocr.tesseract import resolve_engine
 from digitize.pdfa import DocumentMeta
 from digitize.settings import Settings
-from metadata.archival_code import archival_code_filename
 from digitize.tasks import (
     DocumentResult,
     DocumentTask,
     PageResult,
     PageTask,
     StagedPage,
-    engine_for,
     run_document,
     run_page,
 )
+from metadata.archival_code import archival_code_filename
 
 log = logging.getLogger("digitize")
 SOFTWARE = f"digitize {__version__}"
@@ -178,7 +179,8 @@ class Coordinator:
     # ------------------------------------------------------------------ the run
     def run(self, docs: list[SourceDocument], command: str) -> BatchSummary:
         started = time.perf_counter()
-        engine_version = engine_for(self.settings.ocr).version()
+        ocr = self.settings.ocr
+        engine_version = ocr_engine_version(resolve_engine(ocr.engine, ocr.languages, ocr.tessdata_dir)[0])
         self.agent = f"{SOFTWARE}; {engine_version}"
         self.ocr_software = engine_version.split(" (")[0]
         self.run_id = self.journal.start_run(
@@ -445,7 +447,7 @@ class Coordinator:
         final = self.out / DOCUMENTS_DIR / name
         commit_directory(Path(self._stage(doc_key) / "commit"), final)
         rel = f"{DOCUMENTS_DIR}/{name}"
-        for page_no, row in self.doc_pages[doc_key].items():
+        for page_no in self.doc_pages[doc_key]:
             base = f"{name}-{page_no:04d}"
             outputs = {
                 role: {"path": f"{rel}/{path}", **result.files[path]}

@@ -12,6 +12,7 @@ Both run with OMP_THREAD_LIMIT=1: one page per core is far faster than OpenMP th
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -47,8 +48,6 @@ class OcrOutput:
 class OcrEngine(Protocol):
     name: str
 
-    def version(self) -> str: ...
-
     def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput: ...
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
@@ -78,9 +77,6 @@ class TesserocrEngine:
         for key, value in TESSERACT_VARIABLES.items():
             self.api.SetVariable(key, value)
         self._osd_api = None
-
-    def version(self) -> str:
-        return f"tesseract {self._tesserocr.tesseract_version().split()[1]} (tesserocr {self._tesserocr.__version__})"
 
     def _set_image(self, api, image: np.ndarray, dpi: float) -> None:
         image = np.ascontiguousarray(image)
@@ -126,9 +122,6 @@ class TesseractCliEngine:
         self.psm = psm
         self.timeout_s = timeout_s
         self.tessdata = tessdata
-
-    def version(self) -> str:
-        return f"tesseract {self._pytesseract.get_tesseract_version()} (program)"
 
     def _config(self, dpi: float, psm: int) -> str:
         parts = [f"--psm {psm}", f"--dpi {int(round(dpi))}"]
@@ -179,9 +172,15 @@ class TesseractCliEngine:
         return int(osd["rotate"]) % 360, float(osd["orientation_conf"])
 
 
-def make_engine(engine: str, languages: str, psm: int, timeout_s: float, tessdata: str | None = None) -> OcrEngine:
-    """Build the OCR engine named in the settings ("auto", "tesserocr" or "tesseract")."""
+def resolve_engine(engine: str, languages: str, tessdata: str | None = None) -> tuple[str, str | None]:
+    """Which engine will run ("tesserocr" or "tesseract") and its language folder.
+
+    Checks that the engine and every requested language are installed, without loading models.
+    """
     data = find_tessdata(tessdata)
+    if engine not in ("auto", "tesserocr", "tesseract"):
+        raise OcrError(f"unknown OCR engine {engine!r} (auto, tesserocr or tesseract)")
+    kind = "tesseract"
     if engine in ("auto", "tesserocr"):
         try:
             import tesserocr  # noqa: F401
@@ -189,14 +188,33 @@ def make_engine(engine: str, languages: str, psm: int, timeout_s: float, tessdat
             if engine == "tesserocr":
                 raise OcrError("the tesserocr package is not installed (pip install 'digitize[fast]')") from None
         else:
-            if data is None:
-                raise OcrError("no Tesseract language data found; install tesseract-ocr-chi-sim or set TESSDATA_PREFIX")
-            _check_languages(languages, data)
-            return TesserocrEngine(languages, psm, timeout_s, data)
-    if engine not in ("auto", "tesseract"):
-        raise OcrError(f"unknown OCR engine {engine!r} (auto, tesserocr or tesseract)")
-    if data is not None:
+            kind = "tesserocr"
+    if kind == "tesseract" and shutil.which("tesseract") is None:
+        raise OcrError("the tesseract program is not installed (Debian: apt-get install tesseract-ocr)")
+    if data is None:
+        if kind == "tesserocr":
+            raise OcrError("no Tesseract language data found; install tesseract-ocr-chi-sim or set TESSDATA_PREFIX")
+    else:
         _check_languages(languages, data)
+    return kind, data
+
+
+def engine_version(kind: str) -> str:
+    """Version string of an engine kind, without loading any model."""
+    if kind == "tesserocr":
+        import tesserocr
+
+        return f"tesseract {tesserocr.tesseract_version().split()[1]} (tesserocr {tesserocr.__version__})"
+    import pytesseract
+
+    return f"tesseract {pytesseract.get_tesseract_version()} (program)"
+
+
+def make_engine(engine: str, languages: str, psm: int, timeout_s: float, tessdata: str | None = None) -> OcrEngine:
+    """Build the OCR engine named in the settings ("auto", "tesserocr" or "tesseract")."""
+    kind, data = resolve_engine(engine, languages, tessdata)
+    if kind == "tesserocr":
+        return TesserocrEngine(languages, psm, timeout_s, data)
     return TesseractCliEngine(languages, psm, timeout_s, tessdata)
 
 
