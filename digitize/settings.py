@@ -131,6 +131,21 @@ class ArchiveSettings:
 
 
 @dataclass(frozen=True)
+class HandoffSettings:
+    """Hand-off packages (digitize.handoff): who sends them, to whom, on what carrier."""
+
+    source_organization: str = ""  # BagIt Source-Organization; empty: [archive] creating_unit, else archives_name
+    organization_address: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    bag_group_identifier: str = ""  # BagIt Bag-Group-Identifier; empty: the 全宗号
+    receiving_unit: str = ""  # 接收单位 (DA/T 93 说明文件 and 登记表); empty: [archive] archives_name
+    carrier: str = ""  # 载体类型、规格 (DA/T 93), e.g. "在线移交" or "DVD-R 光盘 4.7 GB × 2"
+    workers: int = 4  # parallel copies and checksum processes
+
+
+@dataclass(frozen=True)
 class Settings:
     input: InputSettings = field(default_factory=InputSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
@@ -140,6 +155,7 @@ class Settings:
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     qc: QcSettings = field(default_factory=QcSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
