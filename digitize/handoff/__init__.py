@@ -1,0 +1,27 @@
+"""Hand-off packages of a processed batch, and their verification at any later time.
+
+    from digitize.handoff import make_package, verify
+    result = make_package(OUT, DEST, "bagit", settings)          # or "dat93", "archivematica"
+    report = verify(DEST)                                         # or an OUT folder
+
+Modules: collect (what goes in, checked against the journal), package (the shared steps),
+bag / dat93 / archivematica (the layouts), verify, fixity (checksums and the journal copy),
+qcstatus (reading the QC verdict).
+"""
+
+from digitize.handoff.collect import HandoffError, HandoffRefused
+from digitize.handoff.fixity import Problem
+from digitize.handoff.package import FORMATS, PackageResult, make_package
+from digitize.handoff.verify import VerifyError, VerifyReport, verify
+
+__all__ = [
+    "FORMATS",
+    "HandoffError",
+    "HandoffRefused",
+    "PackageResult",
+    "Problem",
+    "VerifyError",
+    "VerifyReport",
+    "make_package",
+    "verify",
+]

@@ -1,0 +1,86 @@
+"""Archivematica standard transfer of a batch.
+
+    DEST/
+      objects/<档号>/<档号>.pdf           PDF/A (identified as PDF/A, so not normalised again)
+      objects/<档号>/<档号>.xml           DA/T 46 record
+      objects/<档号>/ocr/…                hOCR, text and ALTO per page
+      objects/<档号>/masters/…            the preservation masters (--no-masters: absent)
+      metadata/metadata.csv               filename + dc.* columns, one row per PDF ("objects/…")
+      metadata/checksum.sha256            "<sha256>  objects/…" for every file below objects/
+      metadata/submissionDocumentation/
+          目录文件.xml                     DA/T 93 catalogue of the records in the transfer
+          qc/…                            the QC report
+          journal.sqlite                  a consistent copy of the journal (hash-chained events)
+
+Archivematica's "Verify transfer checksums" runs `sha256sum -c --strict metadata/checksum.sha256`
+from the transfer folder and requires one line per file below objects/, so the paths start
+with "objects/" and nothing else is listed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from digitize.handoff.collect import SourceFile
+from digitize.handoff.fixity import checksum_list_bytes
+from digitize.handoff.package import Layout
+from metadata.export.dublincore import METADATA_CSV_COLUMNS, metadata_csv_row
+
+OBJECTS = "objects"
+METADATA_CSV = "metadata/metadata.csv"
+CHECKSUMS = "metadata/checksum.sha256"
+SUBMISSION = "metadata/submissionDocumentation"
+JOURNAL_PATH = f"{SUBMISSION}/journal.sqlite"
+
+
+def object_path(role: str, name: str, rel: str) -> str | None:
+    """Where a journal-recorded file sits in the transfer; None for files it does not carry."""
+    if role == "master":
+        return f"{OBJECTS}/{name}/masters/{rel}"
+    if role in ("pdf", "hocr", "text", "alto"):
+        return f"{OBJECTS}/{name}/{rel}"
+    return None  # page measurements stay in the journal
+
+
+class ArchivematicaLayout(Layout):
+    format = "archivematica"
+
+    def content(self) -> list[tuple[SourceFile, str]]:
+        items = []
+        for doc in self.handoff.documents:
+            files = doc.outputs + (doc.masters if self.handoff.include_masters else [])
+            for f in files:
+                path = object_path(f.role, doc.name, f.rel)
+                if path:
+                    items.append((f, path))
+        return items
+
+    def journal_path(self) -> str:
+        return JOURNAL_PATH
+
+    def qc_folder(self) -> str:
+        return f"{SUBMISSION}/qc"
+
+    def add_metadata(self, exported: dict[str, bytes]) -> None:
+        self.packer.write(f"{SUBMISSION}/目录文件.xml", exported["catalog/目录文件.xml"])
+        for doc in self.handoff.documents:
+            self.packer.write(f"{OBJECTS}/{doc.name}/{doc.name}.xml", exported[f"documents/{doc.name}/{doc.name}.xml"])
+
+    def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(METADATA_CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for doc in self.handoff.documents:
+            writer.writerow(metadata_csv_row(doc.record, f"{OBJECTS}/{doc.name}/{doc.name}.pdf"))
+        self.packer.write(METADATA_CSV, buffer.getvalue().encode("utf-8"))
+        objects = [(rel, digest) for rel, (digest, _) in self.packer.written.items() if rel.startswith(OBJECTS + "/")]
+        self.packer.write(CHECKSUMS, checksum_list_bytes(objects))
+        return {
+            "fixity": CHECKSUMS,
+            "fixity_sha256": self.packer.written[CHECKSUMS][0],
+            "objects": len(objects),
+            "files": len(self.packer.written),
+            "bytes": self.packer.total_bytes(),
+        }

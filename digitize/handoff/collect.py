@@ -1,0 +1,420 @@
+"""Gather what a hand-off package holds, and write it file by file with its checksums checked.
+
+`gather` reads the journal and the catalogue into a `Handoff`: the documents that may be
+handed off (done, and allowed by the internal access policy of the exports), each with its
+PDF/A, OCR files and masters and the SHA-256 the journal recorded for them; what is left out
+and why; the QC state; and any disagreement inside the journal itself.
+
+`Packer` writes a package into a staging folder beside DEST. Every journal-recorded file is
+copied and hashed in the same pass and compared with the journal, so the masters (and the
+outputs) are checked again on their way into the package; `commit` renames the finished
+folder into place, `discard` removes it. Nothing half-written is ever left at DEST.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from digitize import __version__
+from digitize.fsutil import fsync_dir, fsync_tree
+from digitize.handoff.fixity import Problem, backup_journal, copy_verified, journal_digests, sha256_of, write_bytes_new
+from digitize.handoff.qcstatus import QC_DIR, QcStatus, read_qc_status
+from digitize.journal import Journal
+from digitize.settings import Settings
+from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename
+from metadata.export import run_exports
+from metadata.export.access import INTERNAL_POLICY
+from metadata.records import ArchiveRecord, BatchInfo
+from metadata.technical import load_records
+
+AGENT = f"digitize {__version__}"
+JOURNAL = "journal.sqlite"
+
+
+class HandoffError(Exception):
+    """The package cannot be made; nothing was left at DEST."""
+
+
+class HandoffRefused(HandoffError):
+    """The batch is not fit for hand-off (QC, failed documents, checksums, journal)."""
+
+    def __init__(self, reasons: list[str], problems: Iterable[Problem] = ()):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file the journal knows, where to read it now and the checksum it must still have."""
+
+    source: Path
+    role: str  # master | pdf | hocr | text | alto | json
+    rel: str  # path inside the document's folder: "X.pdf", "ocr/X-0001.hocr"; masters: "0001.tif"
+    sha256: str
+    size: int | None
+    label: str  # how a problem names it: OUT-relative path, or the master's batch-relative path
+
+
+@dataclass
+class PackageDocument:
+    doc_key: str
+    archival_code: str
+    name: str  # folder and file name of the document (as in OUT/documents/)
+    record: ArchiveRecord
+    pages: int
+    pdfa_validated: bool = False  # the pipeline's PDF/A check passed (journal)
+    outputs: list[SourceFile] = field(default_factory=list)  # the PDF first, then per-page OCR files
+    masters: list[SourceFile] = field(default_factory=list)
+
+    @property
+    def pdf(self) -> SourceFile:
+        return self.outputs[0]
+
+
+@dataclass
+class Handoff:
+    """A processed batch as the hand-off sees it."""
+
+    out: Path
+    settings: Settings
+    batch_id: str
+    batch_dir: Path  # where the masters were when processed (journal)
+    masters_dir: Path  # where they are read from now (--batch, else batch_dir)
+    info: BatchInfo
+    documents: list[PackageDocument]
+    left_out: list[dict[str, str]]  # {"archival_code", "reason"}
+    failed: list[str]  # 档号 of documents whose processing failed
+    qc: QcStatus
+    journal_problems: list[Problem]
+    engine: str  # OCR engine of the last run
+    include_masters: bool = True
+
+    @property
+    def fonds(self) -> str:
+        return self.info.fonds_id
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.archival_code for d in self.documents]
+
+    @property
+    def page_count(self) -> int:
+        return sum(d.pages for d in self.documents)
+
+    def code_range(self) -> tuple[str, str]:
+        codes = self.codes
+        return (codes[0], codes[-1]) if codes else ("", "")
+
+    def source_organization(self) -> str:
+        h, a = self.settings.handoff, self.settings.archive
+        return h.source_organization or a.creating_unit or a.archives_name
+
+    def receiving_unit(self) -> str:
+        return self.settings.handoff.receiving_unit or self.settings.archive.archives_name
+
+    def environment(self) -> dict[str, str]:
+        """Software and hardware the outputs were made with (DA/T 93 说明文件)."""
+        return {
+            "software": f"{AGENT}; {self.engine}; pikepdf; Python {platform.python_version()}",
+            "os": platform.platform(terse=True),
+            "hardware": f"{platform.machine()}, {os.cpu_count() or 1} CPU",
+        }
+
+    def refusals(self, force: bool) -> list[str]:
+        """Why this batch must not be handed off; with `force`, only what no override can excuse."""
+        reasons = []
+        if self.journal_problems:
+            reasons.append(f"the journal is inconsistent ({len(self.journal_problems)} problem(s)); run `digitize verify {self.out}`")
+        if not self.documents:
+            reasons.append("no processed document may be handed off")
+        if force:
+            return reasons
+        if not self.qc.passed:
+            reasons.append(f"QC has not passed: {self.qc.message} (use --force --reason TEXT to hand off anyway)")
+        if self.failed:
+            reasons.append(f"{len(self.failed)} document(s) failed processing: {', '.join(self.failed)} "
+                           "(use --force --reason TEXT to hand off the others)")
+        return reasons
+
+
+def _rel_to(path: str, base: str | os.PathLike[str] | None) -> str | None:
+    if not base:
+        return None
+    try:
+        rel = PurePosixPath(Path(path).as_posix()).relative_to(Path(base).as_posix()).as_posix()
+    except ValueError:
+        return None
+    return None if rel == "." else rel
+
+
+def master_name(source_path: str, document_source: str | None) -> str:
+    """A master's name inside its document's folder: its path below the document's folder in
+    the batch, or its file name when the document is a single file."""
+    return _rel_to(source_path, document_source) or Path(source_path).name
+
+
+def _document_name(row: dict[str, Any]) -> str:
+    return PurePosixPath(row["output_dir"]).name
+
+
+def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include_masters: bool = True) -> Handoff:
+    """Read OUT's journal and catalogue; check the journal against its own event chain."""
+    if not (out / JOURNAL).is_file():
+        raise HandoffError(f"{out} has no {JOURNAL}; run `digitize process` first")
+    batch = load_records(out, settings)
+    by_code = {r.archival_code: r for r in batch.records}
+    with Journal(out / JOURNAL) as journal:
+        rows = journal.documents()
+        pages = journal.pages()
+        events = journal.events()
+        runs = journal.runs()
+        chain = journal.verify_chain()
+        recorded_batch = Path(journal.get_meta("batch") or ".")
+    problems = [Problem("chain", p.object, p.reason, p.seq) for p in chain]
+    digests = journal_digests(events)
+    masters_dir = batch_dir or recorded_batch
+    by_doc: dict[str, list[dict[str, Any]]] = {}
+    for page in pages:
+        by_doc.setdefault(page["doc_key"], []).append(page)
+    documents: list[PackageDocument] = []
+    left_out: list[dict[str, str]] = []
+    failed: list[str] = []
+    for row in rows:
+        code = row["archival_code"]
+        if row["state"] != "done":
+            failed.append(code)
+            continue
+        record = by_code.get(code)
+        if record is None or record.pdf is None:
+            problems.append(Problem("journal", code, "processed document has no metadata record"))
+            continue
+        reason = INTERNAL_POLICY.reason_to_exclude(record)
+        if reason:
+            left_out.append({"archival_code": code, "reason": reason})
+            continue
+        doc = PackageDocument(row["doc_key"], code, _document_name(row), record, len(by_doc.get(row["doc_key"], [])),
+                              bool((row["pdfa"] or {}).get("validated")))
+        _add_outputs(doc, row, by_doc.get(row["doc_key"], []), out, digests, problems)
+        _add_masters(doc, row, by_doc.get(row["doc_key"], []), recorded_batch, masters_dir, digests, problems)
+        documents.append(doc)
+    documents.sort(key=lambda d: d.archival_code)
+    processed = [r for r in runs if "process" in (r.get("command") or "") and r.get("finished")]
+    last_processed = processed[-1]["finished"] if processed else None
+    engine = ((runs[-1].get("engine") if runs else None) or "tesseract").split(" (")[0]
+    return Handoff(
+        out=out,
+        settings=settings,
+        batch_id=batch.batch.batch_id,
+        batch_dir=recorded_batch,
+        masters_dir=masters_dir,
+        info=batch.batch,
+        documents=documents,
+        left_out=left_out,
+        failed=sorted(failed),
+        qc=read_qc_status(out, last_processed),
+        journal_problems=problems,
+        engine=engine,
+        include_masters=include_masters,
+    )
+
+
+def _add_outputs(doc: PackageDocument, row: dict[str, Any], pages: list[dict[str, Any]], out: Path,
+                 digests: dict[str, dict[str, str]], problems: list[Problem]) -> None:
+    base = row["output_dir"]
+    pdf_path = row["pdf_path"]
+    chained = digests["out"].get(pdf_path)
+    if chained and chained != row["pdf_sha256"]:
+        problems.append(Problem("journal", pdf_path, "the document table's SHA-256 differs from the one in its creation event"))
+    doc.outputs.append(SourceFile(out / pdf_path, "pdf", _rel_to(pdf_path, base) or PurePosixPath(pdf_path).name,
+                                  row["pdf_sha256"], row["pdf_bytes"], pdf_path))
+    for page in pages:
+        for role, info in sorted((page["outputs"] or {}).items()):
+            rel = _rel_to(info["path"], base)
+            if rel is None:
+                problems.append(Problem("journal", info["path"], f"page output outside {base}"))
+                continue
+            doc.outputs.append(SourceFile(out / info["path"], role, rel, info["sha256"], info.get("bytes"), info["path"]))
+
+
+def _add_masters(doc: PackageDocument, row: dict[str, Any], pages: list[dict[str, Any]], recorded_batch: Path,
+                 masters_dir: Path, digests: dict[str, dict[str, str]], problems: list[Problem]) -> None:
+    seen: dict[str, str] = {}
+    names: set[str] = set()
+    for page in pages:
+        path = page["source_path"]
+        if path in seen:
+            if seen[path] != page["master_sha256"]:
+                problems.append(Problem("journal", path, "pages of one master file record different checksums"))
+            continue
+        seen[path] = page["master_sha256"]
+        batch_rel = _rel_to(path, recorded_batch) or Path(path).name
+        chained = digests["batch"].get(batch_rel)
+        if chained and chained != page["master_sha256"]:
+            problems.append(Problem("journal", f"master {batch_rel}", "the page table's SHA-256 differs from its message digest event"))
+        name = master_name(path, row["source"])
+        if name in names:
+            problems.append(Problem("journal", f"master {batch_rel}", f"two masters of {doc.archival_code} would both be named {name}"))
+            continue
+        names.add(name)
+        source = masters_dir / batch_rel if _rel_to(path, recorded_batch) else Path(path)
+        doc.masters.append(SourceFile(source, "master", name, page["master_sha256"], page["master_bytes"], f"master {batch_rel}"))
+
+
+# --------------------------------------------------------------------------- classification
+def classification(handoff: Handoff, record: ArchiveRecord) -> list[str]:
+    """Folders above a record's own folder: 全宗号, then 年度 and 保管期限 (DA/T 93 transfer layout).
+
+    Taken from the 档号 components (so that the folders say what the 档号 says); the catalogue's
+    columns fill in when the 档号 does not follow the template.
+    """
+    parts: dict[str, str] = {}
+    try:
+        parts = CodeTemplate(handoff.settings.archival_code).parse(record.archival_code).parts
+    except ArchivalCodeError:
+        pass
+    fonds = parts.get("fonds") or record.get("全宗号") or handoff.fonds or "未定全宗"
+    year = parts.get("year") or record.get("年度") or record.year or "未定年度"
+    retention = parts.get("retention") or record.get("保管期限") or "未定期限"
+    return [archival_code_filename(p) for p in (fonds, year, retention)]
+
+
+# --------------------------------------------------------------------------- writing
+class Packer:
+    """Writes files into a staging folder and remembers the SHA-256 and size of each."""
+
+    def __init__(self, root: Path, workers: int = 4, progress: Callable[[int, int], Any] | None = None):
+        self.root = root
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.written: dict[str, tuple[str, int]] = {}  # package-relative POSIX path -> (sha256, bytes)
+        self.problems: list[Problem] = []
+
+    def _target(self, rel: str) -> Path:
+        if rel in self.written:
+            raise HandoffError(f"two files would be written to {rel}")
+        return self.root / rel
+
+    def copy_checked(self, items: list[tuple[SourceFile, str]]) -> list[Problem]:
+        """Copy journal-recorded files; every one whose bytes differ from the journal is a problem."""
+        total = sum(f.size or 0 for f, _ in items)
+        done = 0
+        if self.progress:
+            self.progress(0, total)
+        targets = [(f, self._target(rel), rel) for f, rel in items]
+
+        def one(item: tuple[SourceFile, Path, str]) -> tuple[SourceFile, str, tuple[str, int] | Problem]:
+            f, target, rel = item
+            try:
+                return f, rel, copy_verified(f.source, target)
+            except FileNotFoundError:
+                return f, rel, Problem("missing", f.label, f"not found at {f.source}")
+            except OSError as exc:
+                return f, rel, Problem("missing", f.label, f"cannot be read: {exc}")
+
+        problems = []
+        with ThreadPoolExecutor(self.workers) as pool:
+            for f, rel, result in pool.map(one, targets):
+                if isinstance(result, Problem):
+                    problems.append(result)
+                    continue
+                digest, size = result
+                self.written[rel] = result
+                if digest != f.sha256:
+                    problems.append(Problem("changed", f.label, f"SHA-256 is {digest}, the journal recorded {f.sha256}"))
+                elif f.size is not None and size != f.size:
+                    problems.append(Problem("changed", f.label, f"{size} bytes, the journal recorded {f.size}"))
+                done += f.size or size
+                if self.progress:
+                    self.progress(done, total)
+        self.problems.extend(problems)
+        return problems
+
+    def copy_plain(self, source: Path, rel: str) -> None:
+        self.written[rel] = copy_verified(source, self._target(rel))
+
+    def write(self, rel: str, data: bytes) -> None:
+        self.written[rel] = write_bytes_new(self._target(rel), data)
+
+    def journal_copy(self, out: Path, rel: str) -> None:
+        target = self._target(rel)
+        backup_journal(out / JOURNAL, target)
+        self.written[rel] = (sha256_of(target), target.stat().st_size)
+
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.written.values())
+
+
+def qc_files(out: Path) -> list[Path]:
+    """The QC report files of OUT (report.json, report.html, checks.csv, sample.csv, ...)."""
+    folder = out / QC_DIR
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def exports(handoff: Handoff) -> dict[str, bytes]:
+    """Every metadata export of the documents being handed off, as OUT-relative path -> bytes.
+
+    Made fresh from the journal at hand-off time (so they describe exactly what is packed),
+    each validated against its schema; any export problem stops the hand-off.
+    """
+    records = [d.record for d in handoff.documents]
+    with tempfile.TemporaryDirectory(prefix="digitize-handoff-") as tmp:
+        report = run_exports(records, handoff.info, tmp)
+        if not report.ok:
+            details = report.errors + [f"{v.path}: {v.errors[0]}" for v in report.validations if v.errors]
+            raise HandoffError("metadata exports failed: " + "; ".join(details[:5]))
+        return {rel: (Path(tmp) / rel).read_bytes() for rel in report.written}
+
+
+class Staging:
+    """A folder beside DEST that becomes DEST by one rename, or disappears."""
+
+    def __init__(self, dest: Path):
+        self.dest = dest
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise HandoffError(f"{dest} already exists; choose a new destination")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.path = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
+        self.path.mkdir()
+
+    def commit(self) -> None:
+        fsync_tree(self.path)
+        if self.dest.exists():
+            self.dest.rmdir()  # an empty folder the user made; anything else was refused above
+        os.rename(self.path, self.dest)
+        fsync_dir(self.dest.parent)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def record_fixity_events(handoff: Handoff, problems: list[Problem], stage: str) -> None:
+    """One "fixity check" event per document: the masters and outputs as checked just now."""
+    by_label: dict[str, list[Problem]] = {}
+    for p in problems:
+        by_label.setdefault(p.path, []).append(p)
+    with Journal(handoff.out / JOURNAL) as journal:
+        for doc in handoff.documents:
+            files = doc.outputs + (doc.masters if handoff.include_masters else [])
+            found = [p for f in files for p in by_label.get(f.label, [])]
+            journal.add_event(
+                "fixity check",
+                doc.doc_key,
+                "failure" if found else "success",
+                {
+                    "step": stage,
+                    "files": len(files),
+                    "masters": len(doc.masters) if handoff.include_masters else 0,
+                    "problems": [str(p) for p in found],
+                },
+                AGENT,
+            )

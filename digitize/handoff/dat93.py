@@ -1,0 +1,268 @@
+"""DA/T 93-2022 transfer package (电子档案移交信息包) of a batch.
+
+    DEST/
+      说明文件.xml                    carrier, transferring and receiving unit, content, 起止档号,
+                                      quantity, software and hardware, QC conclusion, fixity
+      目录文件.xml                    the DA/T 93 catalogue of exactly the records in the package
+      <全宗号>/<年度>/<保管期限代码>/<档号>/
+          <档号>.pdf                  content (PDF/A)
+          <档号>.xml                  metadata (DA/T 46-2009 element names)
+          全文/<档号>-0001.txt …       OCR text, hOCR and ALTO per page
+          原始图像/…                   the preservation masters (--no-masters: absent)
+      其他/
+          移交登记表.xml               transfer register (Annex C) with the 四性 rows filled
+          固化信息.sha256              SHA-256 of every other file ("<hash>  <path>", sha256sum -c)
+          规则说明.txt                 档号, naming, metadata and packaging rules used
+          质检报告/…                   the QC report (report.json, report.html, checks.csv, sample.csv)
+          过程记录/journal.sqlite      a consistent copy of the journal (hash-chained events)
+
+The classification folders come from the 档号 components (`collect.classification`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from lxml import etree
+
+from digitize.handoff.collect import AGENT, HandoffError, PackageDocument, SourceFile, classification
+from digitize.handoff.fixity import checksum_list_bytes
+from digitize.handoff.package import Layout
+from metadata.export.xmlbuild import serialize, sub
+
+STATEMENT = "说明文件.xml"
+CATALOGUE = "目录文件.xml"
+OTHER = "其他"
+REGISTER = f"{OTHER}/移交登记表.xml"
+FIXITY = f"{OTHER}/固化信息.sha256"
+RULES = f"{OTHER}/规则说明.txt"
+QC_FOLDER = f"{OTHER}/质检报告"
+JOURNAL_PATH = f"{OTHER}/过程记录/journal.sqlite"
+OCR_FOLDER = "全文"
+MASTERS_FOLDER = "原始图像"
+PROPERTIES = {"1": "真实性", "2": "完整性", "3": "可用性", "4": "安全性"}
+RESULT_WORDS = {"pass": "通过", "fail": "不通过", "not checked": "未检测"}
+_ITEM = re.compile(r"(?:^|[A-Z]{2}-)([1-4])-(\d{1,2})$")
+
+
+def record_files(doc: PackageDocument, folder: str, include_masters: bool) -> list[tuple[SourceFile, str]]:
+    """The journal-recorded files of one record folder: PDF, OCR files, masters (no page JSON)."""
+    items = []
+    for f in doc.outputs:
+        if f.role == "pdf":
+            items.append((f, f"{folder}/{doc.name}.pdf"))
+        elif f.role in ("hocr", "text", "alto"):
+            items.append((f, f"{folder}/{OCR_FOLDER}/{PurePosixPath(f.rel).name}"))
+    if include_masters:
+        items += [(f, f"{folder}/{MASTERS_FOLDER}/{f.rel}") for f in doc.masters]
+    return items
+
+
+class Dat93Layout(Layout):
+    format = "dat93"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.folders = {doc.archival_code: "/".join([*classification(self.handoff, doc.record), doc.name])
+                        for doc in self.handoff.documents}
+        if len(set(self.folders.values())) != len(self.folders):
+            raise HandoffError("two records would share one folder in the transfer package")
+
+    def content(self) -> list[tuple[SourceFile, str]]:
+        items = []
+        for doc in self.handoff.documents:
+            items += record_files(doc, self.folders[doc.archival_code], self.handoff.include_masters)
+        return items
+
+    def journal_path(self) -> str:
+        return JOURNAL_PATH
+
+    def qc_folder(self) -> str:
+        return QC_FOLDER
+
+    def add_metadata(self, exported: dict[str, bytes]) -> None:
+        self.packer.write(CATALOGUE, exported[f"catalog/{CATALOGUE}"])
+        for doc in self.handoff.documents:
+            self.packer.write(f"{self.folders[doc.archival_code]}/{doc.name}.xml", exported[f"documents/{doc.name}/{doc.name}.xml"])
+
+    # ------------------------------------------------------------------ content totals
+    def record_totals(self) -> tuple[int, int]:
+        """Files and bytes inside the record folders (what 说明文件 and 登记表 count)."""
+        prefixes = tuple(folder + "/" for folder in self.folders.values())
+        sizes = [size for rel, (_, size) in self.packer.written.items() if rel.startswith(prefixes)]
+        return len(sizes), sum(sizes)
+
+    def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
+        files, size = self.record_totals()
+        self.packer.write(RULES, rules_text(self.handoff).encode("utf-8"))
+        self.packer.write(STATEMENT, serialize(self.statement(files, size, journal_head, journal_events)))
+        self.packer.write(REGISTER, serialize(self.register(files, size, journal_events)))
+        listing = checksum_list_bytes((rel, digest) for rel, (digest, _) in self.packer.written.items())
+        self.packer.write(FIXITY, listing)
+        _check_sizes(self.packer)
+        return {
+            "fixity": FIXITY,
+            "fixity_sha256": self.packer.written[FIXITY][0],
+            "record_files": files,
+            "record_bytes": size,
+            "files": len(self.packer.written),
+            "bytes": self.packer.total_bytes(),
+        }
+
+    # ------------------------------------------------------------------ 说明文件
+    def statement(self, files: int, size: int, journal_head: str, journal_events: int) -> etree._Element:
+        h = self.handoff
+        first, last = h.code_range()
+        root = etree.Element("说明文件")
+        exchange = sub(root, "交接信息")
+        sub(exchange, "移交单位", h.settings.archive.creating_unit or h.source_organization())
+        sub(exchange, "接收单位", h.receiving_unit())
+        sub(exchange, "载体", h.settings.handoff.carrier or "未填写")
+        sub(exchange, "封包日期", dt.date.today().isoformat())
+        content = sub(root, "内容描述")
+        sub(content, "全宗号", h.fonds)
+        sub(content, "全宗名称", h.info.fonds_name)
+        sub(content, "年度", "、".join(sorted({d.record.year for d in h.documents if d.record.year})))
+        sub(content, "保管期限", "、".join(sorted({d.record.get("保管期限") for d in h.documents if d.record.get("保管期限")})))
+        sub(content, "说明", f"纸质档案数字化成果：每件一个 PDF/A-{h.settings.pdf.pdfa_flavour} 文件（含 OCR 全文层）、"
+            "DA/T 46-2009 元数据 XML、逐页 OCR 全文" + ("和原始扫描图像" if h.include_masters else "（未含原始扫描图像）") + "。")
+        codes = sub(root, "起止档号")
+        sub(codes, "起始档号", first)
+        sub(codes, "终止档号", last)
+        quantity = sub(root, "数量")
+        sub(quantity, "件数", len(h.documents))
+        sub(quantity, "页数", h.page_count)
+        sub(quantity, "文件数", files)
+        sub(quantity, "字节数", size)
+        env = sub(root, "软硬件环境")
+        environment = h.environment()
+        sub(env, "软件", environment["software"])
+        sub(env, "操作系统", environment["os"])
+        sub(env, "硬件", environment["hardware"])
+        formats = sub(root, "文件格式")
+        sub(formats, "内容文件", f"PDF/A-{h.settings.pdf.pdfa_flavour}")
+        master_formats = sorted({f.source.suffix.lstrip(".").upper() for d in h.documents for f in d.masters if f.source.suffix})
+        if h.include_masters:
+            sub(formats, "原始图像", "、".join(master_formats))
+        sub(formats, "元数据", "XML（DA/T 46-2009 元数据项）；目录文件 XML（DA/T 93-2022）")
+        sub(formats, "全文", "TXT、hOCR、ALTO 4.4")
+        qc = sub(root, "质量检查")
+        sub(qc, "结论", h.qc.label_zh)
+        sub(qc, "抽样方案", h.qc.plan or "未说明")
+        sub(qc, "说明", h.qc.message)
+        if self.override is not None:
+            sub(qc, "强制移交", self.override.text())
+        fixity = sub(root, "固化信息")
+        sub(fixity, "算法", "SHA-256")
+        sub(fixity, "校验清单", FIXITY)
+        sub(fixity, "过程记录", JOURNAL_PATH)
+        sub(fixity, "过程记录事件数", journal_events)
+        sub(fixity, "过程记录头哈希", journal_head)
+        if h.left_out or h.failed:
+            missing = sub(root, "未移交")
+            for item in h.left_out:
+                sub(missing, "档号", item["archival_code"], {"原因": item["reason"]})
+            for code in h.failed:
+                sub(missing, "档号", code, {"原因": "处理失败"})
+        sub(root, "生成", f"{AGENT}；批次 {h.batch_id}")
+        return root
+
+    # ------------------------------------------------------------------ 移交登记表
+    def register(self, files: int, size: int, journal_events: int) -> etree._Element:
+        h = self.handoff
+        root = etree.Element("电子档案移交接收登记表")
+        sub(root, "交接工作名称", f"{h.info.fonds_name or h.fonds} 数字化档案移交")
+        first, last = h.code_range()
+        sub(root, "内容描述", f"{h.fonds} 全宗 {first} 至 {last}，{len(h.documents)} 件 {h.page_count} 页")
+        sub(root, "移交电子档案数量", len(h.documents), {"单位": "件"})
+        sub(root, "移交数据量", size, {"单位": "字节"})
+        sub(root, "载体起止顺序号", "")
+        sub(root, "移交载体类型规格", h.settings.handoff.carrier or "未填写")
+        checks = sub(root, "检验内容")
+        for prop, (result, rows) in four_properties(self, journal_events, size).items():
+            item = sub(checks, "检验项目", attrib={"名称": f"{prop}检测"})
+            sub(item, "移交单位检验结果", RESULT_WORDS[result])
+            for row in rows:
+                sub(item, "检测项", row["detail"], {"编号": row["item"], "名称": row["name"], "结果": RESULT_WORDS.get(row["result"], row["result"])})
+            sub(item, "接收单位检验结果", "")
+        notes = [f"质量检查：{h.qc.label_zh}" + (f"（{h.qc.plan}）" if h.qc.plan else "")]
+        if self.override is not None:
+            notes.append(f"强制移交，原因：{self.override.reason}")
+        if h.left_out:
+            notes.append("未移交：" + "；".join(f"{d['archival_code']}（{d['reason']}）" for d in h.left_out))
+        if h.failed:
+            notes.append("处理失败未移交：" + "、".join(h.failed))
+        sub(root, "备注", "。".join(notes))
+        for side, unit in (("移交单位", h.settings.archive.creating_unit or h.source_organization()), ("接收单位", h.receiving_unit())):
+            party = sub(root, side)
+            sub(party, "单位名称", unit)
+            sub(party, "填表人", "")
+            sub(party, "审核人", "")
+            sub(party, "日期", dt.date.today().isoformat() if side == "移交单位" else "")
+        return root
+
+
+def four_properties(layout: Dat93Layout, journal_events: int, size: int) -> dict[str, tuple[str, list[dict[str, str]]]]:
+    """The 四性 rows: this hand-off's own checks plus the QC report's results by DA/T 70 item.
+
+    Each property's result: fail when any row failed, pass when at least one row passed,
+    otherwise "not checked" (e.g. 安全性 when no virus check was run).
+    """
+    h = layout.handoff
+    checked = sum(1 for f, _ in layout.content())
+    rows: dict[str, list[dict[str, str]]] = {p: [] for p in PROPERTIES.values()}
+    rows["真实性"].append({"item": "YJ-1-1", "name": "固化信息有效性检测", "result": "pass",
+                          "detail": f"封包前按过程记录重新计算并核对 {checked} 个文件的 SHA-256，全部一致"})
+    rows["真实性"].append({"item": "YJ-1-14", "name": "信息包一致性检测", "result": "pass",
+                          "detail": f"信息包内全部文件的 SHA-256 记录于 {FIXITY}，接收方可用 sha256sum -c 核对"})
+    rows["完整性"].append({"item": "YJ-2-1", "name": "总件数相符性检测", "result": "pass",
+                          "detail": f"目录文件、说明文件和档号文件夹均为 {len(h.documents)} 件"})
+    rows["完整性"].append({"item": "YJ-2-2", "name": "总字节数相符性检测", "result": "pass",
+                          "detail": f"档号文件夹共 {size} 字节，与说明文件一致"})
+    rows["完整性"].append({"item": "YJ-2-5", "name": "过程信息完整性检测", "result": "pass",
+                          "detail": f"过程记录 {journal_events} 条事件，哈希链完整"})
+    validated = sum(1 for d in h.documents if d.pdfa_validated)
+    rows["可用性"].append({"item": "YJ-3-3", "name": "内容数据格式检测",
+                          "result": "pass" if validated == len(h.documents) else "not checked",
+                          "detail": f"{validated}/{len(h.documents)} 件 PDF/A-{h.settings.pdf.pdfa_flavour} 经格式校验"})
+    for item in h.qc.items:
+        m = _ITEM.search(item["item"])
+        if not m:
+            continue
+        result = "pass" if item["result"] in ("pass", "passed", "ok", "通过") else (
+            "fail" if item["result"] in ("fail", "failed", "error", "不通过") else "not checked")
+        rows[PROPERTIES[m.group(1)]].append({"item": item["item"], "name": item.get("name", ""), "result": result,
+                                             "detail": "质量检查报告"})
+    summary: dict[str, tuple[str, list[dict[str, str]]]] = {}
+    for prop, found in rows.items():
+        results = {r["result"] for r in found}
+        overall = "fail" if "fail" in results else ("pass" if "pass" in results else "not checked")
+        summary[prop] = (overall, found)
+    return summary
+
+
+def rules_text(handoff: Any) -> str:
+    s = handoff.settings
+    return "\n".join([
+        "规则说明",
+        "",
+        f"档号编制规则：{s.archival_code.template}（件号 {s.archival_code.item_digits} 位）",
+        "文件命名：每件一个文件夹，以档号命名；内容文件 <档号>.pdf，元数据 <档号>.xml；"
+        "逐页全文 <档号>-<4 位图像流水号>.txt/.hocr/.alto.xml（DA/T 31-2017）；原始图像保留扫描时的文件名。",
+        "目录结构：全宗号/年度/保管期限代码/档号/（DA/T 93-2022 移交信息包）。",
+        "元数据方案：DA/T 46-2009 文书类电子文件元数据方案（元素名称见各件 <档号>.xml）。",
+        f"内容格式：PDF/A-{s.pdf.pdfa_flavour}（GB/T 23286 / ISO 19005），含不可见 OCR 文字层。",
+        f"固化信息：SHA-256，清单见 {FIXITY}（每行“<哈希>  <相对路径>”）。",
+        f"过程记录：{JOURNAL_PATH}（SQLite；events 表每条事件含前一事件的 SHA-256，构成哈希链）。",
+        "",
+    ])
+
+
+def _check_sizes(packer: Any) -> None:
+    for rel, (_, size) in packer.written.items():
+        path = packer.root / rel
+        if not path.is_file() or path.stat().st_size != size:
+            raise HandoffError(f"{rel} was not written completely")

@@ -1,0 +1,250 @@
+"""Make a hand-off package: the steps every format shares, in order.
+
+1. gather the batch from the journal; refuse (HandoffRefused) when QC has not passed, documents
+   failed or the journal disagrees with its own event chain, unless forced with a reason
+   (a broken journal cannot be forced);
+2. copy every journal-recorded file (PDF/A, OCR files, masters) into a staging folder beside
+   DEST, hashing each on the way and comparing with the journal: any difference stops the
+   hand-off and is recorded as a failed "fixity check" event of its document;
+3. record the successful fixity check, then take a consistent copy of the journal;
+4. add fresh, schema-validated metadata exports and the QC report;
+5. let the format write its own files (BagIt tag files, 说明文件 and fixity list, metadata.csv
+   and checksum.sha256) and check the result;
+6. rename the staging folder to DEST and record the hand-off event in OUT's journal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitize.handoff.collect import (
+    AGENT,
+    JOURNAL,
+    Handoff,
+    HandoffError,
+    HandoffRefused,
+    Packer,
+    SourceFile,
+    Staging,
+    exports,
+    gather,
+    qc_files,
+    record_fixity_events,
+)
+from digitize.handoff.fixity import head_of, open_journal_copy
+from digitize.journal import Journal
+from digitize.settings import Settings
+
+FORMATS = ("bagit", "dat93", "archivematica")
+
+
+@dataclass
+class Override:
+    """A hand-off made although QC had not passed or documents had failed."""
+
+    reason: str
+    qc_state: str
+    failed_documents: list[str]
+
+    def text(self) -> str:
+        what = [f"QC {self.qc_state}"] if self.qc_state != "pass" else []
+        if self.failed_documents:
+            what.append(f"{len(self.failed_documents)} document(s) failed processing")
+        return f"forced ({', '.join(what)}): {self.reason}"
+
+
+@dataclass
+class PackageResult:
+    package: str
+    format: str
+    documents: int
+    pages: int
+    files: int
+    bytes: int
+    masters_included: bool
+    qc: dict[str, Any]
+    override: dict[str, Any] | None
+    left_out: list[dict[str, str]]
+    failed_documents: list[str]
+    journal_head: str
+    journal_events: int
+    event_seq: int
+    seconds: float
+    details: dict[str, Any] = field(default_factory=dict)  # format-specific: payload_oxum, fixity list, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Layout:
+    """Where a format puts things. Subclasses map files to package paths and write their own files."""
+
+    format = ""
+
+    def __init__(self, handoff: Handoff, packer: Packer, override: Override | None):
+        self.handoff = handoff
+        self.packer = packer
+        self.override = override
+
+    def content(self) -> list[tuple[SourceFile, str]]:
+        """Every journal-recorded file of the package and its path in the package."""
+        raise NotImplementedError
+
+    def journal_path(self) -> str:
+        raise NotImplementedError
+
+    def add_metadata(self, exported: dict[str, bytes]) -> None:
+        """Place the metadata exports (OUT-relative path -> bytes) that this format carries."""
+        raise NotImplementedError
+
+    def qc_folder(self) -> str:
+        raise NotImplementedError
+
+    def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
+        """Write the format's own files and check the package; return details for the summary."""
+        raise NotImplementedError
+
+    def package_files(self) -> int:
+        return len(self.packer.written)
+
+
+def _layout_class(fmt: str) -> type[Layout]:
+    from digitize.handoff.archivematica import ArchivematicaLayout
+    from digitize.handoff.bag import BagLayout
+    from digitize.handoff.dat93 import Dat93Layout
+
+    layouts: dict[str, type[Layout]] = {"bagit": BagLayout, "dat93": Dat93Layout, "archivematica": ArchivematicaLayout}
+    if fmt not in layouts:
+        raise ValueError(f"unknown package format {fmt!r}; known: {', '.join(layouts)}")
+    return layouts[fmt]
+
+
+def make_package(
+    out: str | Path,
+    dest: str | Path,
+    fmt: str = "bagit",
+    settings: Settings | None = None,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    include_masters: bool = True,
+    batch_dir: str | Path | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> PackageResult:
+    """Build the hand-off package of OUT at DEST (which must not exist yet, or be empty).
+
+    Raises HandoffRefused (nothing written at DEST) when the batch is not fit for hand-off or
+    a file differs from the journal; HandoffError for other failures; ValueError for bad
+    arguments.
+    """
+    started = time.perf_counter()
+    settings = settings or Settings()
+    out, dest = Path(out), Path(dest)
+    layout_class = _layout_class(fmt)
+    if force and not (reason or "").strip():
+        raise ValueError("--force needs --reason: say why the package is handed off anyway")
+    handoff = gather(out, settings, Path(batch_dir) if batch_dir else None, include_masters)
+    refusals = handoff.refusals(force)
+    if refusals:
+        raise HandoffRefused(refusals, handoff.journal_problems)
+    override = None
+    if force and (not handoff.qc.passed or handoff.failed):
+        override = Override(reason.strip(), handoff.qc.state, handoff.failed)  # type: ignore[union-attr]
+
+    staging = Staging(dest)
+    try:
+        packer = Packer(staging.path, settings.handoff.workers, progress)
+        layout = layout_class(handoff, packer, override)
+        problems = packer.copy_checked(layout.content())
+        record_fixity_events(handoff, problems, "before hand-off")
+        if problems:
+            raise HandoffRefused([f"{len(problems)} file(s) differ from what the journal recorded"], problems)
+        if override is not None:
+            _record_override(handoff, override, dest, fmt)
+        packer.journal_copy(out, layout.journal_path())
+        with closing(open_journal_copy(packer.root / layout.journal_path())) as db:
+            head, n_events = head_of(db)
+        layout.add_metadata(exports(handoff))
+        for path in qc_files(out):
+            packer.copy_plain(path, f"{layout.qc_folder()}/{path.relative_to(out / 'qc').as_posix()}")
+        details = layout.finish(head, n_events)
+        staging.commit()
+    except ValueError as exc:  # e.g. a file name no checksum list can hold
+        staging.discard()
+        raise HandoffError(str(exc)) from exc
+    except BaseException:
+        staging.discard()
+        raise
+    seq = _record_handoff(handoff, dest, fmt, layout, details, override)
+    return PackageResult(
+        package=str(dest),
+        format=fmt,
+        documents=len(handoff.documents),
+        pages=handoff.page_count,
+        files=details.get("files", len(packer.written)),
+        bytes=details.get("bytes", packer.total_bytes()),
+        masters_included=include_masters,
+        qc=handoff.qc.to_dict(),
+        override=asdict(override) if override else None,
+        left_out=handoff.left_out,
+        failed_documents=handoff.failed,
+        journal_head=head,
+        journal_events=n_events,
+        event_seq=seq,
+        seconds=round(time.perf_counter() - started, 3),
+        details=details,
+    )
+
+
+def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str) -> None:
+    with Journal(handoff.out / JOURNAL) as journal:
+        journal.add_event(
+            "validation",
+            "batch",
+            "warning",
+            {
+                "step": "hand-off QC gate",
+                "decision": "overridden",
+                "qc_state": override.qc_state,
+                "qc_verdict": handoff.qc.verdict,
+                "failed_documents": override.failed_documents,
+                "reason": override.reason,
+                "package": str(dest.resolve()),
+                "format": fmt,
+            },
+            AGENT,
+        )
+
+
+def _record_handoff(handoff: Handoff, dest: Path, fmt: str, layout: Layout, details: dict[str, Any],
+                    override: Override | None) -> int:
+    with Journal(handoff.out / JOURNAL) as journal:
+        return journal.add_event(
+            "creation",
+            "batch",
+            "success",
+            {
+                "step": "hand-off package",
+                "format": fmt,
+                "package": str(dest.resolve()),
+                "payload_oxum": details.get("payload_oxum"),
+                "fixity": details.get("fixity"),
+                "fixity_sha256": details.get("fixity_sha256"),
+                "documents": len(handoff.documents),
+                "first": handoff.code_range()[0],
+                "last": handoff.code_range()[1],
+                "masters_included": handoff.include_masters,
+                "qc_state": handoff.qc.state,
+                "qc_override": override.reason if override else None,
+                "left_out": [d["archival_code"] for d in handoff.left_out],
+            },
+            AGENT,
+        )
+
+
+__all__ = ["FORMATS", "HandoffError", "HandoffRefused", "Layout", "Override", "PackageResult", "make_package"]
