@@ -351,6 +351,158 @@ def stats(out, catalog, profile, as_json):
 
 
 # --------------------------------------------------------------------------- handoff, verify (digitize/handoff.py)
+HANDOFF_FORMATS = ("bagit", "dat93", "archivematica")
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="Package folder to create (must not exist yet, or be empty).")
+@click.option("--format", "-f", "fmt", type=click.Choice(HANDOFF_FORMATS), default="bagit", show_default=True, help="Package layout.")
+@click.option("--force", is_flag=True, help="Hand off although QC has not passed or documents failed; needs --reason.")
+@click.option("--reason", default=None, help="Why the package is handed off anyway (recorded in the journal and the package).")
+@click.option("--no-masters", is_flag=True, help="Leave the preservation masters out of the package.")
+@click.option("--batch", "batch_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Where the masters are now, if the batch folder has moved.")
+@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML) with [archive] and [handoff] settings.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_json, no_progress):
+    """Package a processed, QC-passed batch for hand-off, every file checked against the journal.
+
+    \b
+    Formats:
+      bagit          BagIt 1.0 bag: data/ = masters/, documents/, catalog/, qc/, journal.sqlite;
+                     SHA-256 and SHA-512 manifests; bag-info with 全宗号, 起止档号, QC result
+      dat93          DA/T 93-2022 transfer package: 说明文件.xml, 目录文件.xml,
+                     全宗号/年度/保管期限/档号/ folders, 其他/ (登记表, fixity list, QC, journal)
+      archivematica  standard transfer: objects/, metadata/metadata.csv, checksum.sha256,
+                     submissionDocumentation/
+    The package is built beside DEST and renamed into place when complete. Without a QC pass
+    (`digitize qc OUT`) the hand-off is refused unless --force --reason says why.
+
+    \b
+    Exit codes: 0 package made; 2 usage (DEST exists, --force without --reason);
+    4 refused: QC not passed, documents failed, a file differs from the journal, or the
+    journal's event chain is broken (each named); 1 the package could not be made.
+
+    \b
+    Examples:
+      digitize handoff archive/2019 --to transfer/2019-bag
+      digitize handoff archive/2019 --to transfer/2019-dat93 --format dat93 --no-masters
+      digitize handoff archive/2019 --to transfer/2019 --force --reason "QC re-inspection waived by 王科长"
+    """
+    from digitize.handoff import HandoffError, HandoffRefused, make_package
+
+    if not (out / "journal.sqlite").exists():
+        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    if reason and not force:
+        raise click.UsageError("--reason goes with --force")
+    if force and not (reason or "").strip():
+        raise click.UsageError("--force needs --reason TEXT: say why the package is handed off anyway")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise click.UsageError(f"{dest} already exists; choose a new destination")
+    settings = _load_settings(profile)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if no_progress or as_json:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc="Packaging", dynamic_ncols=True, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        result = make_package(out, dest, fmt, settings, force=force, reason=reason, include_masters=not no_masters,
+                              batch_dir=batch_dir, progress=progress)
+    except HandoffRefused as exc:
+        if bar is not None:
+            bar.close()
+        if as_json:
+            _emit_json({"ok": False, "refused": exc.reasons, "problems": [p.to_dict() for p in exc.problems]})
+        else:
+            for why in exc.reasons:
+                click.echo(f"REFUSED: {why}", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_ATTENTION)
+    except HandoffError as exc:
+        if bar is not None:
+            bar.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    if bar is not None:
+        bar.close()
+    data = {"ok": True, **result.to_dict()}
+    if as_json:
+        _emit_json(data)
+        return
+    click.echo(f"{result.format} package: {result.package}")
+    click.echo(f"  {result.documents} documents, {result.pages} pages, {result.files} files, {result.bytes:,} bytes"
+               + ("" if result.masters_included else " (no masters)") + f", {result.seconds:.1f} s")
+    if result.details.get("payload_oxum"):
+        click.echo(f"  Payload-Oxum {result.details['payload_oxum']}")
+    click.echo(f"  QC: {result.qc['label']}" + (f" ({result.qc['plan']})" if result.qc.get("plan") else ""))
+    if result.override:
+        click.echo(f"  FORCED: {result.override['reason']}")
+    for item in result.left_out:
+        click.echo(f"  left out {item['archival_code']}: {item['reason']}")
+    for code in result.failed_documents:
+        click.echo(f"  not included (processing failed): {code}")
+    click.echo(f"  journal head {result.journal_head[:16]}… ({result.journal_events} events); hand-off recorded as event {result.event_seq}")
+
+
+@main.command()
+@click.argument("target", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--batch", "batch_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="OUT only: where the masters are now, if the batch folder has moved.")
+@click.option("--no-record", is_flag=True, help="OUT only: do not add fixity check events to the journal.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=4, show_default=True, help="Files hashed in parallel.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(target, batch_dir, no_record, jobs, as_json):
+    """Check that a package or a processed batch is still exactly as recorded.
+
+    \b
+    TARGET may be:
+      a BagIt bag         full validation (both manifests, tag manifests, Payload-Oxum), every
+                          changed, missing or extra file named; the journal copy's event chain
+                          and its checksums against the manifest
+      an OUT folder       every checksum the journal records (PDF/A, OCR files, masters in the
+                          batch folder) and the event chain; records a "fixity check" event
+      a DA/T 93 package   说明文件, 目录文件, folder structure, 其他/固化信息.sha256, 件数, 字节数
+      an Archivematica    metadata/checksum.sha256 against objects/, metadata.csv
+      transfer
+
+    \b
+    Exit codes: 0 intact; 4 something changed, is missing or extra (each named); 2 usage.
+
+    \b
+    Examples:
+      digitize verify transfer/2019-bag
+      digitize verify archive/2019 --batch /mnt/scans/2019 --json
+    """
+    from digitize.handoff import VerifyError
+    from digitize.handoff import verify as run_verify
+
+    try:
+        report = run_verify(target, batch_dir=batch_dir, record=not no_record, workers=jobs)
+    except VerifyError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        state = "INTACT" if report.ok else "NOT INTACT"
+        click.echo(f"{state}: {report.kind} {report.target}: {report.files_checked} files, "
+                   f"{report.bytes_checked:,} bytes checked in {report.seconds:.1f} s")
+        if report.journal:
+            chain = "chain intact" if report.journal.get("chain_ok") else "CHAIN BROKEN"
+            click.echo(f"  journal: {report.journal.get('events')} events, {chain}, head {str(report.journal.get('head'))[:16]}…")
+        for check in report.checks:
+            click.echo(f"  [{check['item']}] {check['name']}: {check['result']}" + (f" ({check['detail']})" if check["detail"] else ""))
+        for problem in report.problems:
+            click.echo(f"  {problem}")
+    if not report.ok:
+        sys.exit(EXIT_ATTENTION)
 
 
 if __name__ == "__main__":
