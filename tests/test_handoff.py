@@ -293,6 +293,8 @@ def test_archivematica_standard_transfer(processed, tmp_path):
     assert all(line.split("  ", 1)[1].startswith("objects/") for line in lines)
     assert (dest / "objects" / DOCS[1] / "masters" / "0001.tif").is_file()
     assert (dest / "metadata" / "submissionDocumentation" / "qc" / "report.json").is_file()
+    info = json.loads((dest / "metadata" / "submissionDocumentation" / "transfer-info.json").read_text(encoding="utf-8"))
+    assert info["全宗号"] == "J022" and info["Document-Count"] == "2" and info["QC-Lot-Result"] == "pass"
     if shutil.which("sha256sum"):
         subprocess.run(["sha256sum", "-c", "--strict", "--quiet", "metadata/checksum.sha256"], cwd=dest, check=True)
     ok(run_cli("verify", dest))

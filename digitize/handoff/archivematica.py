@@ -11,6 +11,8 @@
           目录文件.xml                     DA/T 93 catalogue of the records in the transfer
           qc/…                            the QC report
           journal.sqlite                  a consistent copy of the journal (hash-chained events)
+          transfer-info.json              the facts a bag would carry in bag-info.txt (batch,
+                                          全宗号, 起止档号, counts, QC result, override, journal head)
 
 Archivematica's "Verify transfer checksums" runs `sha256sum -c --strict metadata/checksum.sha256`
 from the transfer folder and requires one line per file below objects/, so the paths start
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
-from digitize.handoff.collect import SourceFile
+from digitize.handoff.bag import bag_info
+from digitize.handoff.collect import AGENT, SourceFile
 from digitize.handoff.fixity import checksum_list_bytes
 from digitize.handoff.package import Layout
 from metadata.export.dublincore import METADATA_CSV_COLUMNS, metadata_csv_row
@@ -33,6 +37,7 @@ METADATA_CSV = "metadata/metadata.csv"
 CHECKSUMS = "metadata/checksum.sha256"
 SUBMISSION = "metadata/submissionDocumentation"
 JOURNAL_PATH = f"{SUBMISSION}/journal.sqlite"
+TRANSFER_INFO = f"{SUBMISSION}/transfer-info.json"
 
 
 def object_path(role: str, name: str, rel: str) -> str | None:
@@ -75,6 +80,11 @@ class ArchivematicaLayout(Layout):
         for doc in self.handoff.documents:
             writer.writerow(metadata_csv_row(doc.record, f"{OBJECTS}/{doc.name}/{doc.name}.pdf"))
         self.packer.write(METADATA_CSV, buffer.getvalue().encode("utf-8"))
+        info = bag_info(self.handoff, self.override, self.packer.total_bytes(), journal_head, journal_events)
+        renamed = {"Bagging-Date": "Date", "Bag-Size": "Size", "Bag-Group-Identifier": "Group-Identifier"}
+        info = {renamed.get(k, k): v for k, v in info.items() if k not in ("Bag-Count", "Bag-Software-Agent")}
+        info["Software-Agent"] = AGENT
+        self.packer.write(TRANSFER_INFO, (json.dumps(info, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         objects = [(rel, digest) for rel, (digest, _) in self.packer.written.items() if rel.startswith(OBJECTS + "/")]
         self.packer.write(CHECKSUMS, checksum_list_bytes(objects))
         return {

@@ -26,9 +26,9 @@ from typing import Any
 
 import bagit
 
-from digitize.handoff.collect import AGENT, HandoffError, SourceFile
+from digitize.handoff.collect import AGENT, Handoff, HandoffError, SourceFile
 from digitize.handoff.fixity import sha256_of
-from digitize.handoff.package import Layout
+from digitize.handoff.package import Layout, Override
 
 CHECKSUMS = ("sha256", "sha512")
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -47,6 +47,56 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{size} bytes"
+
+
+def bag_info(h: Handoff, override: Override | None, payload_bytes: int, journal_head: str, journal_events: int) -> dict[str, Any]:
+    """bag-info.txt fields: the reserved ones we can fill, and ours (全宗号, 起止档号, QC, journal head)."""
+    settings = h.settings.handoff
+    first, last = h.code_range()
+    qc = h.qc
+    info: dict[str, Any] = {
+        "Bagging-Date": dt.date.today().isoformat(),
+        "External-Identifier": h.batch_id,
+        "External-Description": f"数字化档案移交：{h.info.fonds_name or h.fonds} {len(h.documents)} 件 {h.page_count} 页"
+        + (f"（{h.info.archives_name}）" if h.info.archives_name else ""),
+        "Bag-Group-Identifier": settings.bag_group_identifier or h.fonds or h.batch_id,
+        "Bag-Count": "1 of 1",
+        "Bag-Size": human_size(payload_bytes),
+        "Internal-Sender-Identifier": str(h.out.resolve()),
+        "Internal-Sender-Description": (
+            f"digitize hand-off of batch {h.batch_id}: {len(h.documents)} documents, {h.page_count} pages, "
+            f"PDF/A-{h.settings.pdf.pdfa_flavour} with OCR, DA/T 46 records, "
+            + ("preservation masters" if h.include_masters else "no masters (left out on request)")
+        ),
+        "Bag-Software-Agent": f"{AGENT} (bagit.py {bagit.VERSION})",
+        "全宗号": h.fonds,
+        "起止档号": f"{first} 至 {last}",
+        "Document-Count": str(len(h.documents)),
+        "Page-Count": str(h.page_count),
+        "Masters-Included": "yes" if h.include_masters else "no",
+        "QC-Lot-Result": qc.label,
+        "QC-Sampling-Plan": qc.plan or "not stated",
+        "Journal-Head-Hash": journal_head,
+        "Journal-Events": str(journal_events),
+    }
+    optional = {
+        "Source-Organization": h.source_organization(),
+        "Organization-Address": settings.organization_address,
+        "Contact-Name": settings.contact_name,
+        "Contact-Phone": settings.contact_phone,
+        "Contact-Email": settings.contact_email,
+        "全宗名称": h.info.fonds_name,
+    }
+    info.update({k: v for k, v in optional.items() if v})
+    if qc.state not in ("pass",):
+        info["QC-Status"] = qc.message
+    if override is not None:
+        info["QC-Override"] = override.text()
+    if h.left_out:
+        info["Documents-Left-Out"] = [f"{d['archival_code']}: {d['reason']}" for d in h.left_out]
+    if h.failed:
+        info["Documents-Failed"] = list(h.failed)
+    return info
 
 
 class BagLayout(Layout):
@@ -70,58 +120,9 @@ class BagLayout(Layout):
     def qc_folder(self) -> str:
         return "qc"
 
-    def bag_info(self, journal_head: str, journal_events: int) -> dict[str, Any]:
-        h = self.handoff
-        settings = h.settings.handoff
-        first, last = h.code_range()
-        qc = h.qc
-        info: dict[str, Any] = {
-            "Bagging-Date": dt.date.today().isoformat(),
-            "External-Identifier": h.batch_id,
-            "External-Description": f"数字化档案移交：{h.info.fonds_name or h.fonds} {len(h.documents)} 件 {h.page_count} 页"
-            + (f"（{h.info.archives_name}）" if h.info.archives_name else ""),
-            "Bag-Group-Identifier": settings.bag_group_identifier or h.fonds or h.batch_id,
-            "Bag-Count": "1 of 1",
-            "Bag-Size": human_size(self.packer.total_bytes()),
-            "Internal-Sender-Identifier": str(h.out.resolve()),
-            "Internal-Sender-Description": (
-                f"digitize hand-off of batch {h.batch_id}: {len(h.documents)} documents, {h.page_count} pages, "
-                f"PDF/A-{h.settings.pdf.pdfa_flavour} with OCR, DA/T 46 records, "
-                + ("preservation masters" if h.include_masters else "no masters (left out on request)")
-            ),
-            "Bag-Software-Agent": f"{AGENT} (bagit.py {bagit.VERSION})",
-            "全宗号": h.fonds,
-            "起止档号": f"{first} 至 {last}",
-            "Document-Count": str(len(h.documents)),
-            "Page-Count": str(h.page_count),
-            "Masters-Included": "yes" if h.include_masters else "no",
-            "QC-Lot-Result": qc.label,
-            "QC-Sampling-Plan": qc.plan or "not stated",
-            "Journal-Head-Hash": journal_head,
-            "Journal-Events": str(journal_events),
-        }
-        optional = {
-            "Source-Organization": h.source_organization(),
-            "Organization-Address": settings.organization_address,
-            "Contact-Name": settings.contact_name,
-            "Contact-Phone": settings.contact_phone,
-            "Contact-Email": settings.contact_email,
-            "全宗名称": h.info.fonds_name,
-        }
-        info.update({k: v for k, v in optional.items() if v})
-        if qc.state not in ("pass",):
-            info["QC-Status"] = qc.message
-        if self.override is not None:
-            info["QC-Override"] = self.override.text()
-        if h.left_out:
-            info["Documents-Left-Out"] = [f"{d['archival_code']}: {d['reason']}" for d in h.left_out]
-        if h.failed:
-            info["Documents-Failed"] = list(h.failed)
-        return info
-
     def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
         root = self.packer.root
-        info = self.bag_info(journal_head, journal_events)
+        info = bag_info(self.handoff, self.override, self.packer.total_bytes(), journal_head, journal_events)
         workers = max(1, min(self.packer.workers, os.cpu_count() or 1))
         try:
             bagit.make_bag(str(root), info, processes=workers, checksums=list(CHECKSUMS))

@@ -323,7 +323,7 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
             if full not in names:
                 report.add([Problem("extra", full, "not recorded in the journal")])
     report.check("BC-1-1", "固化信息有效性检测", not problems, f"{len(expected)} recorded checksums")
-    report.check("过程记录", "事件哈希链", not chain, f"{len(events)} events")
+    report.check("journal", "过程记录哈希链", not chain, f"{len(events)} events")
     if record:
         by_doc: dict[str, list[Problem]] = {}
         for p in report.problems:
@@ -450,7 +450,13 @@ def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> Non
             for row in reader:
                 if row and (not row[0].startswith(am.OBJECTS + "/") or not (root / row[0]).exists()):
                     report.add([Problem("structure", am.METADATA_CSV, f"filename {row[0]!r} is not a file below objects/")])
-    db = _journal_copy(report, root / am.JOURNAL_PATH)
+    info: dict[str, Any] = {}
+    if (root / am.TRANSFER_INFO).is_file():
+        try:
+            info = json.loads((root / am.TRANSFER_INFO).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            report.add([Problem("structure", am.TRANSFER_INFO, f"cannot be read: {exc}")])
+    db = _journal_copy(report, root / am.JOURNAL_PATH, info.get("Journal-Head-Hash"), info.get("Journal-Events"))
     if db is not None:
         db.close()
 
