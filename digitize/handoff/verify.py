@@ -162,14 +162,16 @@ def _compare(report: VerifyReport, expected: dict[str, tuple[Path, str]], worker
 def _journal_copy(report: VerifyReport, path: Path, head: str | None = None, events: str | None = None) -> Any:
     """Check a journal copy's chain (and its head against what the package says); return the open connection."""
     if not path.is_file():
-        report.add([Problem("missing", str(path.relative_to(Path(report.target))), "the journal copy")])
+        rel = path.relative_to(Path(report.target)).as_posix()
+        if not any(p.path == rel for p in report.problems):
+            report.add([Problem("missing", rel, "the journal copy")])
         return None
     try:
         db = open_journal_copy(path)
         problems = chain_problems(db)
         actual_head, count = head_of(db)
     except Exception as exc:  # a damaged SQLite file raises DatabaseError
-        report.add([Problem("changed", str(path.relative_to(Path(report.target))), f"the journal copy cannot be read: {exc}")])
+        report.add([Problem("changed", path.relative_to(Path(report.target)).as_posix(), f"the journal copy cannot be read: {exc}")])
         return None
     report.journal = {"events": count, "head": actual_head, "chain_ok": not problems}
     report.add(problems)
