@@ -1,0 +1,145 @@
+"""Page imaging: measure and correct one scanned page (orientation, skew, scanner bed) and make
+the image handed to OCR.
+
+All measurements run on reduced copies (about 150 dpi, see ``analysis``); the full-resolution
+master is resampled once, by a single affine warp, and only when the skew is large enough to be
+worth it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from digitize.imaging.analysis import analyse
+from digitize.imaging.blank import detect_blank
+from digitize.imaging.borders import crop_box
+from digitize.imaging.colour import detect_colour
+from digitize.imaging.enhance import ocr_image
+from digitize.imaging.geometry import warp
+from digitize.imaging.marks import text_ink
+from digitize.imaging.metrics import ink_coverage, sharpness
+from digitize.imaging.orientation import OrientationDecision, decide_orientation
+from digitize.imaging.skew import estimate_skew, ink_points
+from digitize.settings import ImagingSettings
+
+__all__ = ["PageGeometry", "ProcessedPage", "process_page"]
+
+
+@dataclass(frozen=True)
+class PageGeometry:
+    """Everything measured or decided about one page (JSON-serialisable with dataclasses.asdict)."""
+
+    orientation_deg: int  # 0/90/180/270: how far the scan is turned counter-clockwise from upright
+    orientation_confidence: float
+    orientation_method: str  # image | osd | unsure | blank | disabled
+    skew_deg: float  # detected skew, positive when text lines rise to the right
+    skew_confidence: float  # 0..1
+    crop_box: tuple[int, int, int, int] | None  # x0,y0,x1,y1 kept, in straightened pixels
+    is_blank: bool
+    blank_score: float  # square millimetres of sharp ink larger than a speck
+    needs_colour: bool  # red seal, red letterhead, coloured ink or photo
+    colour_fraction: float  # coloured share of the usable page area
+    blur: float  # edge sharpness at 150 dpi relative to ink contrast (higher = sharper; see metrics)
+    ink_coverage: float  # share of the usable page area covered by ink
+
+
+@dataclass
+class ProcessedPage:
+    image: np.ndarray  # corrected page in the source's mode (grey, BGR, or 0/255 bitonal)
+    ocr_image: np.ndarray  # enhanced grey image for Tesseract, never stored as a master
+    ocr_scale: float  # ocr_image pixels per image pixel
+    geometry: PageGeometry
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _fill_value(image: np.ndarray, paper_level: float, bitonal: bool) -> int | tuple[int, int, int]:
+    if bitonal:
+        return 255
+    if image.ndim == 3:
+        h, w = image.shape[:2]
+        corner = image[: max(1, h // 50), : max(1, w // 50)].reshape(-1, 3)
+        return tuple(int(v) for v in np.median(corner, axis=0))  # type: ignore[return-value]
+    return int(round(paper_level))
+
+
+def process_page(
+    image: np.ndarray,
+    dpi: float,
+    settings: ImagingSettings,
+    *,
+    bitonal: bool = False,
+    osd: Callable[[np.ndarray], tuple[int, float]] | None = None,
+) -> ProcessedPage:
+    """Measure and correct one page. `osd`, if given, is asked about unsure orientations only."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = now - clock
+        clock = now
+
+    analysis = analyse(image, dpi)
+    lap("analysis")
+    colour = detect_colour(analysis)
+    blank = detect_blank(analysis, colour.mask)
+    lap("blank_colour")
+
+    text = text_ink(analysis)
+    estimate = None
+    if not blank.is_blank:
+        xs, ys, weights = ink_points(text, analysis.contrast)
+        estimate = estimate_skew(xs, ys, weights, settings.max_skew_deg)
+    skew = estimate.angle if estimate else 0.0
+    lap("skew")
+
+    if not settings.fix_orientation:
+        decision = OrientationDecision(0, 0.0, "disabled")
+    elif estimate is None:
+        decision = OrientationDecision(0, 0.0, "blank")
+    else:
+        osd_turned = None
+        if osd is not None:
+
+            def osd_turned(quarter_turns: int) -> tuple[int, float]:
+                grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+                return osd(warp(grey, skew, quarter_turns * 90, int(round(analysis.paper_level))))
+
+        decision, _ = decide_orientation(text.mask, text.char_height, skew, estimate.axis_margin, osd_turned)
+    lap("orientation")
+
+    applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0
+    box = crop_box(analysis, image.shape[:2], applied_skew, decision.degrees, settings.crop_margin_mm) if settings.crop_borders else None
+    lap("borders")
+
+    corrected = warp(image, applied_skew, decision.degrees, _fill_value(image, analysis.paper_level, bitonal), bitonal)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        corrected = np.ascontiguousarray(corrected[y0:y1, x0:x1])
+    lap("warp")
+
+    enhanced, scale = ocr_image(corrected, dpi)
+    lap("ocr_image")
+
+    geometry = PageGeometry(
+        orientation_deg=decision.degrees,
+        orientation_confidence=round(decision.confidence, 3),
+        orientation_method=decision.method,
+        skew_deg=round(skew, 3),
+        skew_confidence=round(estimate.confidence, 3) if estimate else 0.0,
+        crop_box=box,
+        is_blank=blank.is_blank,
+        blank_score=round(blank.ink_mm2, 2),
+        needs_colour=colour.needs_colour,
+        colour_fraction=round(colour.fraction, 6),
+        blur=round(sharpness(analysis), 4),
+        ink_coverage=round(ink_coverage(analysis), 5),
+    )
+    lap("metrics")
+    return ProcessedPage(corrected, enhanced, scale, geometry, timings)

@@ -1,0 +1,163 @@
+"""Page orientation (0/90/180/270) from the image, with Tesseract OSD only as a fallback.
+
+Two separate questions:
+
+1. Do the text lines run across the page or down it (0/180 versus 90/270)? The skew stage
+   already measured how sharply the ink lines up along each axis; the ratio of the two decides.
+2. Which way up? On the straightened page, text lines are cut into bands and three kinds of
+   evidence are added up, each of which flips sign when the page is turned by 180°:
+
+   * punctuation: a small mark low in its line with a character just to its left and nothing
+     above or below it (Chinese ，。、 and decimal points sit at the bottom left of their cell;
+     Latin full stops and commas on the baseline after a letter); the same mark high in the line
+     with a character just to its right is the turned pattern;
+   * ascenders against descenders: ink above a line's dense core outweighs ink below it
+     (Latin ascenders and capitals; to a lesser degree the top radicals of Chinese characters);
+   * alignment: more lines start at a common left edge than end at a common right edge.
+
+When either answer is unsure, the caller-supplied OSD function is consulted on the page as it
+would be turned, and its verdict is accepted only with a clear confidence; otherwise the page
+is left as scanned. A page is never turned on weak evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitize.imaging.analysis import components
+
+AXIS_MARGIN = 0.3  # |log(horizontal / vertical line sharpness)| needed to trust the axis
+UPRIGHT_MARGIN = 1.5  # evidence score needed to trust 0 versus 180
+OSD_MIN_CONFIDENCE = 3.0  # Tesseract orientation confidence needed to act on its verdict
+OSD_AXIS_CONFIDENCE = 6.0  # ... to turn a page by a quarter against the image evidence
+
+
+@dataclass(frozen=True)
+class OrientationDecision:
+    degrees: int  # corpus convention: the page as scanned is turned this far counter-clockwise
+    confidence: float  # 0..1
+    method: str  # image | osd | blank | disabled | unsure
+
+
+@dataclass(frozen=True)
+class UprightEvidence:
+    score: float  # > 0: the candidate frame is upright; < 0: it is upside down
+    punctuation_up: int
+    punctuation_turned: int
+    ascender_asymmetry: float
+    alignment: float
+    lines: int
+
+
+def _aligned_count(values: np.ndarray, tolerance: float) -> int:
+    if values.size < 3:
+        return 0
+    diffs = np.abs(values[:, None] - values[None, :]) <= tolerance
+    return int(diffs.sum(axis=1).max())
+
+
+def upright_evidence(mask: np.ndarray, char_h: float) -> UprightEvidence:
+    """Evidence that a straightened ink mask (text lines horizontal) is upright rather than turned."""
+    n, labels, stats, centroids = components(mask)
+    x, y, w, h, area = (stats[1:, i] for i in range(5))
+    rules = ((w > 6 * char_h) & (h < 0.6 * char_h)) | ((h > 6 * char_h) & (w < 0.6 * char_h))
+    rules |= (w > 4 * char_h) & (h > 4 * char_h)
+    keep = ~rules & (area >= 3)
+    lut = np.zeros(n, np.uint8)
+    lut[1:][keep] = 1
+    profile = lut[labels].sum(axis=1).astype(np.float64)
+    if not profile.any():
+        return UprightEvidence(0.0, 0, 0, 0.0, 0.0, 0)
+    on = profile > max(1.0, 0.02 * profile.max())
+    edges = np.diff(np.concatenate(([0], on.astype(np.int8), [0])))
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    cy = centroids[1:, 1]
+    x1, y1 = x + w, y + h
+    up = turned = 0
+    asym_num = asym_den = 0.0
+    lefts: list[int] = []
+    rights: list[int] = []
+    for top, bottom in zip(starts, ends):
+        height = bottom - top
+        if height < 0.5 * char_h or height > 3 * char_h:
+            continue
+        in_band = keep & (cy >= top) & (cy < bottom)
+        if not in_band.any():
+            continue
+        band = profile[top:bottom]
+        core = np.nonzero(band >= 0.5 * band.max())[0]
+        asym_num += band[: core[0]].sum() - band[core[-1] + 1 :].sum()
+        asym_den += band.sum()
+        lefts.append(int(x[in_band].min()))
+        rights.append(int(x1[in_band].max()))
+        glyph = in_band & (h > 0.5 * height)
+        marks = np.nonzero(in_band & (h >= 0.12 * height) & (h <= 0.4 * height) & (w >= 0.1 * height) & (w <= 0.45 * height))[0]
+        if marks.size == 0 or not glyph.any():
+            continue
+        gx0, gx1, gy0, gy1 = x[glyph], x1[glyph], y[glyph], y1[glyph]
+        mx0, mx1, mcy = x[marks][:, None], x1[marks][:, None], cy[marks]
+        position = (mcy - (top + bottom - 1) / 2.0) / (height / 2.0)
+        alone = ~((gx0 < mx1) & (gx1 > mx0)).any(axis=1)  # no character above or below the mark
+        gap = 0.5 * height
+        left_of = ((gx1 <= mx0 + 1) & (gx1 >= mx0 - gap) & (gy1 >= mcy[:, None])).any(axis=1)
+        right_of = ((gx0 >= mx1 - 1) & (gx0 <= mx1 + gap) & (gy0 <= mcy[:, None])).any(axis=1)
+        up += int(np.sum(alone & (position > 0.3) & left_of))
+        turned += int(np.sum(alone & (position < -0.3) & right_of))
+    asymmetry = asym_num / asym_den if asym_den else 0.0
+    tolerance = max(2.0, 0.3 * char_h)
+    alignment = 0.0
+    if lefts:
+        alignment = (_aligned_count(np.array(lefts), tolerance) - _aligned_count(np.array(rights), tolerance)) / len(lefts)
+    score = (up - turned) / math.sqrt(up + turned + 4) + 25.0 * asymmetry + 2.5 * alignment
+    return UprightEvidence(score, up, turned, asymmetry, alignment, len(lefts))
+
+
+def turn_mask(mask: np.ndarray, skew_deg: float, quarter_turns: int) -> np.ndarray:
+    """Straighten an analysis mask: rotate clockwise by skew, then undo `quarter_turns` CCW turns."""
+    h, w = mask.shape
+    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -skew_deg, 1.0)
+    out = cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_NEAREST)
+    if quarter_turns % 4:
+        out = np.ascontiguousarray(np.rot90(out, -(quarter_turns % 4)))
+    return out
+
+
+def decide_orientation(
+    mask: np.ndarray,
+    char_h: float,
+    skew_deg: float,
+    axis_margin: float,
+    osd: Callable[[int], tuple[int, float]] | None,
+) -> tuple[OrientationDecision, UprightEvidence | None]:
+    """Combine the axis measure and the upright evidence; `osd(k)` asks Tesseract about the page
+    turned back by k quarter turns and returns (further turn in degrees, confidence)."""
+    axis_sure = abs(axis_margin) >= AXIS_MARGIN
+    base = 0 if axis_margin >= 0 or not axis_sure else 1  # candidate quarter turns
+    evidence = upright_evidence(turn_mask(mask, skew_deg, base), char_h)
+    turns = base if evidence.score >= 0 else base + 2
+    upright_sure = abs(evidence.score) >= UPRIGHT_MARGIN and evidence.lines >= 3
+    if axis_sure and upright_sure:
+        confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(1.0, abs(axis_margin) / (2 * AXIS_MARGIN))
+        return OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image"), evidence
+    if not axis_sure:
+        turns = 0  # unsure about the axis: never turn a page by a quarter on image evidence
+    elif not upright_sure and base == 0:
+        turns = 0  # unsure which way up: leave the page as scanned
+    if osd is None:
+        return OrientationDecision((turns % 4) * 90, 0.25, "unsure"), evidence
+    further, confidence = osd(turns % 4)
+    further %= 360
+    if further in (90, 270):
+        accept = confidence >= OSD_AXIS_CONFIDENCE and not axis_sure
+    elif further == 180:
+        accept = confidence >= OSD_MIN_CONFIDENCE
+    else:
+        accept = True
+    if accept:
+        turns += further // 90
+    return OrientationDecision((turns % 4) * 90, min(1.0, confidence / 10.0) if accept else 0.25, "osd"), evidence
