@@ -1,0 +1,242 @@
+"""The whole `digitize process` run on the sample batch: outputs, quality, resume, kill -9, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pikepdf
+import pytest
+from PIL import Image
+
+from digitize.fsutil import sha256_file
+from tests.textscore import cer, pdf_page_texts, split_cjk_pairs
+
+ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=ENV)
+    if check and result.returncode not in (0,):
+        raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def truth_pages(samples: Path) -> list[dict]:
+    return [json.loads(line) for line in (samples / "truth" / "pages.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def processed(samples_dir, tmp_path_factory):
+    """One real run over the sample batch with its catalogue (masters hashed before and after)."""
+    batch = samples_dir / "batch"
+    before = {str(p): sha256_file(p) for p in batch.rglob("*") if p.is_file()}
+    out = tmp_path_factory.mktemp("run") / "out"
+    started = time.perf_counter()
+    result = run_cli("process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json", "--jobs", "2")
+    seconds = time.perf_counter() - started
+    after = {str(p): sha256_file(p) for p in batch.rglob("*") if p.is_file()}
+    return {"out": out, "summary": json.loads(result.stdout), "seconds": seconds, "before": before, "after": after, "batch": batch}
+
+
+def test_masters_are_never_modified(processed):
+    assert processed["before"] == processed["after"]
+
+
+def test_every_document_is_a_valid_pdfa_with_its_metadata(processed, samples_dir):
+    out = processed["out"]
+    summary = processed["summary"]
+    assert summary["documents_ok"] == 4 and summary["documents_failed"] == 0
+    documents = json.loads((samples_dir / "truth" / "documents.json").read_text(encoding="utf-8"))
+    for doc in documents:
+        if not doc["folder_exists"]:
+            continue
+        code = doc["archival_code"]
+        pdf_path = out / "documents" / code / f"{code}.pdf"
+        with pikepdf.open(pdf_path) as pdf:
+            meta = pdf.open_metadata()
+            assert meta["pdfaid:part"] == "2" and meta["pdfaid:conformance"] == "B"
+            assert meta["dc:identifier"] == code
+            assert meta["dc:title"] == doc["title"]
+            assert len(pdf.pages) == doc["files_pages"]
+        for page_no in range(1, doc["files_pages"] + 1):
+            for suffix in (".hocr", ".txt", ".alto.xml"):
+                assert (out / "documents" / code / "ocr" / f"{code}-{page_no:04d}{suffix}").is_file()
+
+
+def test_text_layer_quality_against_ground_truth(processed, samples_dir):
+    """CER ≤ 0.15 over non-blank pages of documents without injected defects; < 1% split pairs."""
+    out = processed["out"]
+    truth = truth_pages(samples_dir)
+    by_doc: dict[str, list[dict]] = {}
+    for page in truth:
+        by_doc.setdefault(page["doc_id"], []).append(page)
+    distance = length = split = pairs = 0
+    for doc_id, pages in by_doc.items():
+        if any(p["defects"] for p in pages) or not any(p["present"] for p in pages):
+            continue
+        texts = pdf_page_texts(out / "documents" / doc_id / f"{doc_id}.pdf")
+        present = [p for p in sorted(pages, key=lambda p: p["seq"]) if p["present"]]
+        assert len(texts) == len(present)
+        for page, text in zip(present, texts):
+            if page["is_blank"]:
+                continue
+            d, n = cer(page["text"], text)
+            distance, length = distance + d, length + n
+            s, t = split_cjk_pairs(page["text"], text)
+            split, pairs = split + s, pairs + t
+    assert length > 2000
+    assert distance / length <= 0.15, f"CER {distance / length:.3f}"
+    assert split / pairs < 0.01, f"{split} of {pairs} Chinese pairs split by a space"
+
+
+def test_injected_defects_are_reported(processed):
+    findings = processed["summary"]["findings"]
+    codes = {(f["code"], f.get("archival_code") or f.get("document")) for f in findings}
+    assert ("row_without_scan", "J022-SB·2019-Y-ZJ-0005") in codes
+    assert ("missing_page", "J022-SB·2019-Y-DY-0004") in codes
+    low = [f for f in findings if f["code"] == "low_dpi"]
+    assert [(f["document"], f["page_no"], f["severity"]) for f in low] == [("J022-SB·2019-D30-ZJ-0001", 1, "error")]
+    assert all(f["item"].startswith(("GD-", "DA/T 31")) for f in findings)
+
+
+def test_journal_records_pages_and_a_sound_event_chain(processed):
+    out = processed["out"]
+    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    assert status["totals"] == {"documents": 4, "done": 4, "failed": 0, "pending": 0, "pages": 11, "blank_pages": 1}
+    assert status["event_chain_intact"]
+    pages = [p for d in status["documents"] for p in d["page_list"]]
+    assert all(len(p["source_path"]) and p["ocr_status"] for p in pages)
+    db = sqlite3.connect(out / "journal.sqlite")
+    masters = db.execute("SELECT COUNT(DISTINCT master_sha256) FROM pages").fetchone()[0]
+    assert masters == 6  # 6 master files hold the 11 pages
+    assert not (out / ".work").exists()
+
+
+def test_second_run_does_no_ocr_and_is_fast(processed):
+    out = processed["out"]
+    batch = processed["batch"]
+    started = time.perf_counter()
+    result = run_cli("process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json")
+    seconds = time.perf_counter() - started
+    summary = json.loads(result.stdout)
+    assert summary["pages_processed"] == 0 and summary["documents_skipped"] == 4
+    assert seconds < 0.1 * processed["seconds"] + 1.5, (seconds, processed["seconds"])
+
+
+def test_changed_output_is_redone(processed, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(processed["out"], out)
+    code = "J022-SB·2019-D30-BGS-0002"
+    pdf = out / "documents" / code / f"{code}.pdf"
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pdf.write_bytes(bytes(data))
+    summary = json.loads(run_cli("process", str(processed["batch"]), "--out", str(out), "--json", "--catalog",
+                                 str(processed["batch"] / "catalog.csv")).stdout)
+    assert summary["documents_skipped"] == 3 and summary["pages_processed"] == 3
+    with pikepdf.open(pdf) as reopened:
+        assert len(reopened.pages) == 3
+
+
+def _small_batch(samples: Path, dest: Path) -> Path:
+    for name in ("J022-SB·2019-D30-BGS-0002", "J022-SB·2019-Y-DY-0004", "J022-SB·2019-D30-ZJ-0001"):
+        shutil.copytree(samples / "batch" / name, dest / name)
+    return dest
+
+
+def _all_outputs_complete(documents: Path) -> None:
+    """Every file under documents/ is whole: PDFs open, XML parses, nothing temporary."""
+    from digitize.xmlsafe import parse_file
+
+    for path in documents.rglob("*"):
+        if path.is_dir():
+            continue
+        assert not path.name.endswith(".tmp"), path
+        if path.suffix == ".pdf":
+            with pikepdf.open(path) as pdf:
+                assert len(pdf.pages) > 0
+        elif path.suffix == ".xml":
+            parse_file(path)
+
+
+def test_kill_9_then_rerun_completes(samples_dir, tmp_path):
+    batch = _small_batch(samples_dir, tmp_path / "batch")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", "2", "--no-progress"]
+    process = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    killed_after_some_work = False
+    while time.time() < deadline and process.poll() is None:
+        journal = out / "journal.sqlite"
+        if journal.exists():
+            try:
+                db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+                staged = db.execute("SELECT COUNT(*) FROM pages WHERE state IN ('staged','done')").fetchone()[0]
+                db.close()
+            except sqlite3.OperationalError:
+                staged = 0
+            if (out / "documents").exists():
+                _all_outputs_complete(out / "documents")
+            if staged >= 3:
+                os.killpg(process.pid, signal.SIGKILL)
+                killed_after_some_work = True
+                break
+        time.sleep(0.2)
+    process.wait(timeout=30)
+    assert killed_after_some_work, "the run finished before it could be killed"
+    if (out / "documents").exists():
+        _all_outputs_complete(out / "documents")
+    summary = json.loads(run_cli("process", str(batch), "--out", str(out), "--json").stdout)
+    assert summary["documents_ok"] == 3 and summary["documents_failed"] == 0
+    assert summary["pages_reused"] > 0 or summary["documents_skipped"] > 0  # work before the kill was kept
+    assert summary["pages_processed"] < 7
+    _all_outputs_complete(out / "documents")
+    for name in ("J022-SB·2019-D30-BGS-0002", "J022-SB·2019-Y-DY-0004", "J022-SB·2019-D30-ZJ-0001"):
+        assert (out / "documents" / name / f"{name}.pdf").is_file()
+    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    assert status["totals"]["done"] == 3 and status["event_chain_intact"]
+
+
+def test_bad_inputs_fail_their_document_only(samples_dir, tmp_path):
+    batch = tmp_path / "batch"
+    shutil.copytree(samples_dir / "batch" / "J022-SB·2019-D30-BGS-0002", batch / "GOOD")
+    (batch / "ZERO").mkdir()
+    (batch / "ZERO" / "0001.tif").write_bytes(b"")
+    (batch / "TRUNCATED").mkdir()
+    jpeg = (samples_dir / "batch" / "J022-SB·2019-Y-DY-0004" / "0001.jpg").read_bytes()
+    (batch / "TRUNCATED" / "0001.jpg").write_bytes(jpeg[: len(jpeg) // 4])
+    (batch / "NOTIMAGE").mkdir()
+    (batch / "NOTIMAGE" / "0001.png").write_text("not an image", encoding="utf-8")
+    (batch / "BOMB").mkdir()
+    Image.new("1", (12000, 12000), 1).save(batch / "BOMB" / "0001.png")
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.save(batch / "LOCKED.pdf", encryption=pikepdf.Encryption(owner="o", user="u"))
+    profile = tmp_path / "profile.toml"
+    profile.write_text("[input]\nmax_image_pixels = 100000000\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("process", str(batch), "--out", str(out), "--json", "--profile", str(profile), check=False)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    errors = {f["document"]: f["error"] for f in summary["failures"]}
+    assert set(errors) == {"ZERO", "TRUNCATED", "NOTIMAGE", "BOMB", "LOCKED"}
+    assert "0001.tif: the file is empty" in errors["ZERO"]
+    assert "0001.jpg: image data is damaged or truncated" in errors["TRUNCATED"]
+    assert "0001.png: not a readable image" in errors["NOTIMAGE"]
+    assert "decompression-bomb guard" in errors["BOMB"]
+    assert "LOCKED.pdf" in errors["LOCKED"] and "encrypted" in errors["LOCKED"]
+    assert summary["documents_ok"] == 1
+    assert (out / "documents" / "GOOD" / "GOOD.pdf").is_file()
+    for name in errors:
+        assert not (out / "documents" / name).exists()
+    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    failed = {d["document"]: d["error"] for d in status["documents"] if d["state"] == "failed"}
+    assert set(failed) == set(errors)
