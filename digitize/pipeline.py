@@ -368,7 +368,7 @@ class Coordinator:
             self.journal.add_event(
                 "creation",
                 obj,
-                "success" if result.ocr_status in ("ok",) or result.ocr_status.startswith("skipped") else "warning",
+                "success" if result.ocr_status.startswith(("ok", "skipped")) else "warning",
                 {"step": "OCR", "status": result.ocr_status, "languages": self.settings.ocr.languages, "mean_confidence": result.ocr_confidence},
                 self.agent,
             )

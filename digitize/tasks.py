@@ -27,6 +27,7 @@ from digitize.pdfa import DocumentMeta, PdfPage, build_pdf
 from digitize.settings import OcrSettings, Settings, settings_from_dict
 
 _ENGINES: dict[tuple, OcrEngine] = {}
+SPARSE_TEXT_PSM = 11
 
 
 def engine_for(ocr: OcrSettings) -> OcrEngine:
@@ -106,10 +107,17 @@ def _run_page(task: PageTask, result: PageResult) -> None:
         result.ocr_status = "skipped: blank page"
     else:
         try:
-            output = engine.recognise(processed.ocr_image, loaded.dpi * processed.ocr_scale)
-            hocr_text, plain_text = output.hocr, output.text
+            ocr_dpi = loaded.dpi * processed.ocr_scale
+            output = engine.recognise(processed.ocr_image, ocr_dpi)
             timings["ocr"] = output.seconds
             result.ocr_status = "ok"
+            if not parse_hocr(output.hocr).words:
+                # Automatic layout analysis finds nothing on some sparse pages (a signature
+                # block under a seal): a second pass looks for sparse text instead.
+                output = engine.recognise(processed.ocr_image, ocr_dpi, psm=SPARSE_TEXT_PSM)
+                timings["ocr_sparse"] = output.seconds
+                result.ocr_status = "ok (sparse text pass)"
+            hocr_text, plain_text = output.hocr, output.text
         except OcrTimeout as exc:
             result.ocr_status = f"timeout: {exc}"
             result.warnings.append(f"{ref.path}: OCR {exc}; the page is kept without text")

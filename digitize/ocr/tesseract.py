@@ -48,7 +48,9 @@ class OcrOutput:
 class OcrEngine(Protocol):
     name: str
 
-    def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput: ...
+    def recognise(self, image: np.ndarray, dpi: float, psm: int | None = None) -> OcrOutput:
+        """One recognition pass; `psm` overrides the page segmentation mode for this page."""
+        ...
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
         """Tesseract OSD: (how far the page is turned counter-clockwise from upright, confidence)."""
@@ -72,6 +74,7 @@ class TesserocrEngine:
         self._tesserocr = tesserocr
         self.languages = languages
         self.timeout_ms = int(timeout_s * 1000)
+        self.psm = psm
         self.tessdata = tessdata.rstrip("/") + "/"
         self.api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm)
         for key, value in TESSERACT_VARIABLES.items():
@@ -87,15 +90,20 @@ class TesserocrEngine:
         api.SetImageBytes(image.tobytes(), width, height, channels, width * channels)
         api.SetSourceResolution(int(round(dpi)))
 
-    def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput:
+    def recognise(self, image: np.ndarray, dpi: float, psm: int | None = None) -> OcrOutput:
         start = time.perf_counter()
         self._set_image(self.api, image, dpi)
-        if not self.api.Recognize(timeout=self.timeout_ms):
+        if psm is not None:
+            self.api.SetPageSegMode(psm)
+        try:
+            if not self.api.Recognize(timeout=self.timeout_ms):
+                raise OcrTimeout(f"recognition stopped after {self.timeout_ms / 1000:.0f} s")
+            hocr = self.api.GetHOCRText(0)
+            text = self.api.GetUTF8Text()
+        finally:
             self.api.Clear()
-            raise OcrTimeout(f"recognition stopped after {self.timeout_ms / 1000:.0f} s")
-        hocr = self.api.GetHOCRText(0)
-        text = self.api.GetUTF8Text()
-        self.api.Clear()
+            if psm is not None:
+                self.api.SetPageSegMode(self.psm)
         return OcrOutput(hocr, text, time.perf_counter() - start)
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
@@ -137,7 +145,7 @@ class TesseractCliEngine:
             raise OcrError("could not write the page for Tesseract")
         return path
 
-    def recognise(self, image: np.ndarray, dpi: float) -> OcrOutput:
+    def recognise(self, image: np.ndarray, dpi: float, psm: int | None = None) -> OcrOutput:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="digitize-ocr-") as folder:
             path = self._write_image(image, folder)
@@ -146,7 +154,7 @@ class TesseractCliEngine:
                     path,
                     extensions=["hocr", "txt"],
                     lang=self.languages,
-                    config=self._config(dpi, self.psm),
+                    config=self._config(dpi, self.psm if psm is None else psm),
                     timeout=self.timeout_s,
                 )
             except RuntimeError as exc:
