@@ -110,13 +110,17 @@ class QcSettings:
     max_residual_skew_deg: float = 0.5
     max_raw_skew_deg: float = 3.0  # local rules (e.g. Linhai) allow at most 3° before correction
     blur_threshold: float = 0.25  # relative sharpness below which a page is flagged blurred
+    # QC blur: median edge width of the master in px at 300 dpi (sharp scans 2-4 px, out of focus 8+)
+    blur_warn_edge_px: float = 5.0
+    blur_fail_edge_px: float = 6.5
     sampling_scheme: str = "dat31-ratio"  # or "iso2859-1" (AQL single sampling, qc.sampling)
     sample_ratio: float = 0.05  # DA/T 31 ratio mode: share of documents to inspect
     pass_rate: float = 0.95  # DA/T 31 ratio mode: accept when at least this share passes
     aql: float = 1.0
     inspection_level: str = "II"
     sample_seed: int = 2018
-    critical_checks: tuple[str, ...] = ("archival_code", "missing_page")
+    # Defect groups inspected on every affected document, outside the sample (qc.checks.CRITICAL_GROUPS)
+    critical_checks: tuple[str, ...] = ("archival_code", "missing_page", "duplicate_page", "unreadable")
 
 
 @dataclass(frozen=True)
