@@ -1,0 +1,305 @@
+"""`digitize qc`: automated checks, the inspection sample, recorded decisions and the verdict.
+
+    outcome = run_qc(out, settings)                        # checks + sample, writes OUT/qc/
+    outcome = run_qc(out, settings, record="decisions.csv")  # ... and judges the lot
+
+Verdict (report.json "verdict"):
+* ``fail``    -- an automated check failed, the lot was rejected (Ac/Re of the plan), or an
+  inspector failed a document that was inspected because of a critical finding;
+* ``pass``    -- every automated check passed (warnings allowed) and the lot was accepted;
+* ``pending`` -- the checks passed but the inspectors' decisions are not (all) recorded yet.
+
+The lot is the batch; an item is a document (件). The random sample follows the plan of the
+settings (DA/T 31 ratio by default, ISO 2859-1 on request); documents with a critical finding
+(`QcSettings.critical_checks`) are inspected in addition, all of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitize import __version__
+from digitize.fsutil import atomic_write_bytes, sha256_bytes
+from digitize.journal import Journal, now_iso
+from digitize.qc.checks import CheckRun, critical_documents, found_defects, run_checks
+from digitize.qc.sampling import (
+    DEFECT_CLASSES,
+    Decision,
+    LotVerdict,
+    Sample,
+    SamplingPlan,
+    draw_sample,
+    lot_verdict,
+    plan_from_settings,
+    read_decisions,
+)
+from digitize.settings import Settings
+
+QC_DIR = "qc"
+SAMPLE_COLUMNS = ("item_id", "decision", "defect_type", "defect_class", "inspector", "note")
+SAMPLE_INFO_COLUMNS = ("selected_as", "title", "pages", "automated_findings")
+SCHEMA = "digitize-qc/1"
+
+
+@dataclass
+class QcOutcome:
+    out: Path
+    stage: str
+    generated: str
+    checks: CheckRun
+    plan: SamplingPlan | None
+    sample: Sample | None
+    critical: dict[str, list[str]]
+    decisions: list[Decision] = field(default_factory=list)
+    decisions_source: str | None = None
+    lot: LotVerdict | None = None
+    verdict: str = "pending"
+    reasons: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    @property
+    def lot_status(self) -> str:
+        if self.plan is None:
+            return "no documents"
+        return self.lot.status if self.lot is not None else "not recorded"
+
+    def document_items(self) -> list[dict[str, Any]]:
+        """One line per document of the lot: 档号, title, pages, state, and its worst automated result."""
+        order = {"fail": 3, "warn": 2, "not checked": 1, "pass": 0}
+        rows = []
+        for doc in self.checks.data.documents:
+            results = [r for r in self.checks.results if r.document == doc["archival_code"]]
+            worst = max((r.status for r in results if r.check != "blank_page"), key=lambda s: order[s], default="pass")
+            rows.append({
+                "archival_code": doc["archival_code"], "doc_key": doc["doc_key"], "title": doc["title"] or "",
+                "state": doc["state"], "pages": len(self.checks.data.pages.get(doc["doc_key"], [])),
+                "status": worst, "findings": sum(1 for r in results if r.status in ("fail", "warn")),
+            })
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        by_status = {s: sum(1 for r in self.checks.results if r.status == s) for s in ("fail", "warn", "not checked", "pass")}
+        sampling: dict[str, Any] = {"status": self.lot_status}
+        if self.plan is not None and self.sample is not None:
+            sampling.update({
+                "scheme": self.plan.scheme, "lot_size": self.plan.lot_size, "n": self.plan.n, "ac": self.plan.ac,
+                "re": self.plan.re, "full_inspection": self.plan.full_inspection, "description": self.plan.description,
+                "severity": self.plan.severity, "level": self.plan.level, "aql": self.plan.aql,
+                "ratio": self.plan.ratio, "pass_rate": self.plan.pass_rate, "seed": self.sample.seed,
+                "random": list(self.sample.random), "critical": self.critical,
+                "extra_critical": list(self.sample.extra_critical),
+                "decisions_source": self.decisions_source,
+                "decisions": [d.__dict__ for d in self.decisions],
+            })
+        if self.lot is not None:
+            sampling.update({
+                "nonconforming": list(self.lot.nonconforming), "undecided": list(self.lot.undecided),
+                "critical_failed": list(self.lot.critical_failed), "critical_undecided": list(self.lot.critical_undecided),
+            })
+        data = self.checks.data
+        return {
+            "schema": SCHEMA,
+            "generated": self.generated,
+            "software": f"digitize {__version__}",
+            "out": str(self.out),
+            "stage": self.stage,
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "verdict_reasons": self.reasons,
+            "automated": {"status": self.checks.status, **{k.replace(" ", "_"): v for k, v in by_status.items()}},
+            "plan": self.plan.description if self.plan else None,
+            "sampling": sampling,
+            "catalogue": data.catalog_path or data.catalog_note,
+            "batch": str(data.batch_dir) if data.batch_dir else None,
+            "checks": self.checks.by_check(),
+            "results": [r.to_dict() for r in self.checks.results],
+            "documents": self.document_items(),
+            "found": found_defects(self.checks.results),
+            "timings": {k: round(v, 2) for k, v in data.timings.items()},
+            "files": self.files,
+        }
+
+
+def _verdict(outcome: QcOutcome) -> None:
+    reasons = []
+    fails = [r for r in outcome.checks.results if r.status == "fail"]
+    if fails:
+        checks = sorted({r.check_id for r in fails})
+        reasons.append(f"{len(fails)} automated finding(s) failed: {', '.join(checks)}")
+    lot = outcome.lot
+    if lot is not None and lot.status == "reject":
+        reasons.append(f"lot rejected: {len(lot.nonconforming)} nonconforming of {outcome.plan.n} sampled "
+                       f"(Re={outcome.plan.re})")
+    if lot is not None and lot.critical_failed:
+        reasons.append("inspectors failed critical documents: " + ", ".join(lot.critical_failed))
+    if reasons:
+        outcome.verdict = "fail"
+    elif lot is not None and lot.status == "accept":
+        outcome.verdict = "pass"
+        reasons.append(f"automated checks passed; lot accepted ({len(lot.nonconforming)} nonconforming of "
+                       f"{outcome.plan.n}, Ac={outcome.plan.ac})")
+    elif outcome.plan is None:
+        outcome.verdict = "pass" if outcome.checks.status == "pass" else "fail"
+        reasons.append("no documents to sample")
+    else:
+        outcome.verdict = "pending"
+        if lot is None:
+            reasons.append(f"automated checks passed; the inspection sample ({len(outcome.sample.items)} documents) has "
+                           f"no recorded decisions: fill {QC_DIR}/sample.csv and run `digitize qc OUT --record FILE`")
+        else:
+            reasons.append(f"automated checks passed; {len(lot.undecided)} sampled documents still undecided")
+    outcome.reasons = reasons
+
+
+def lot_items(run: CheckRun) -> list[str]:
+    codes = [d["archival_code"] for d in run.data.documents]
+    return codes if len(set(codes)) == len(codes) else [d["doc_key"] for d in run.data.documents]
+
+
+def prepare(
+    out: str | os.PathLike[str],
+    settings: Settings,
+    stage: str = "GD",
+    catalog: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    jobs: int | None = None,
+    verify_masters: bool = True,
+    virus_scanner: str | None = None,
+) -> QcOutcome:
+    """Run the checks and draw the sample (no decisions yet, nothing written)."""
+    out = Path(out)
+    checks = run_checks(out, settings, stage, catalog, jobs, verify_masters, virus_scanner)
+    items = lot_items(checks)
+    plan = sample = None
+    critical: dict[str, list[str]] = {}
+    if items:
+        plan = plan_from_settings(settings.qc, len(items))
+        critical = {k: v for k, v in critical_documents(checks.results, settings.qc.critical_checks).items() if k in items}
+        sample = draw_sample(plan, items, settings.qc.sample_seed if seed is None else seed, critical)
+    return QcOutcome(out, stage.upper(), now_iso(), checks, plan, sample, critical)
+
+
+def judge(outcome: QcOutcome, decisions: list[Decision] | None, source: str | None = None) -> QcOutcome:
+    outcome.decisions = list(decisions or [])
+    outcome.decisions_source = source
+    if decisions is not None and outcome.plan is not None and outcome.sample is not None:
+        outcome.lot = lot_verdict(outcome.plan, outcome.sample, outcome.decisions)
+    _verdict(outcome)
+    return outcome
+
+
+def sample_csv(outcome: QcOutcome) -> bytes:
+    """The inspectors' decisions template (UTF-8 with BOM, opens in spreadsheet programs)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*SAMPLE_COLUMNS, *SAMPLE_INFO_COLUMNS])
+    if outcome.sample is None:
+        return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    docs = {row["archival_code"]: row for row in outcome.document_items()}
+    docs.update({row["doc_key"]: row for row in outcome.document_items()})
+    decided = {d.item_id: d for d in outcome.decisions}
+    random = set(outcome.sample.random)
+    for item in outcome.sample.items:
+        info = docs.get(item, {})
+        reasons = outcome.critical.get(item, [])
+        selected = "random" + (" + critical" if reasons else "") if item in random else "critical (100%)"
+        d = decided.get(item)
+        writer.writerow([
+            item, d.decision if d else "", d.defect_type if d else "", d.defect_class if d else "",
+            d.inspector if d else "", d.note if d else "", selected, info.get("title", ""), info.get("pages", ""),
+            "; ".join(reasons),
+        ])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def decisions_csv(decisions: list[Decision]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(SAMPLE_COLUMNS)
+    for d in decisions:
+        writer.writerow([d.item_id, d.decision, d.defect_type, d.defect_class, d.inspector, d.note])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def checks_csv(outcome: QcOutcome) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    columns = ("check_id", "check", "title", "status", "object", "document", "page", "file", "defect", "evidence")
+    writer.writerow(columns)
+    for r in outcome.checks.results:
+        writer.writerow([getattr(r, c) if getattr(r, c) is not None else "" for c in columns])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_outputs(outcome: QcOutcome, found_json: str | os.PathLike[str] | None = None, thumbnails: bool = True) -> None:
+    from digitize.qc.report import render_html
+
+    qc = outcome.out / QC_DIR
+    outcome.files = [f"{QC_DIR}/report.json", f"{QC_DIR}/report.html", f"{QC_DIR}/checks.csv", f"{QC_DIR}/sample.csv"]
+    if outcome.decisions_source:
+        outcome.files.append(f"{QC_DIR}/decisions.csv")
+        atomic_write_bytes(qc / "decisions.csv", decisions_csv(outcome.decisions))
+    atomic_write_bytes(qc / "checks.csv", checks_csv(outcome))
+    atomic_write_bytes(qc / "sample.csv", sample_csv(outcome))
+    data = outcome.to_dict()
+    atomic_write_bytes(qc / "report.html", render_html(outcome, data, thumbnails).encode("utf-8"))
+    report = json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    atomic_write_bytes(qc / "report.json", report)
+    if found_json is not None:
+        atomic_write_bytes(Path(found_json), json.dumps(data["found"], ensure_ascii=False, indent=1).encode("utf-8"))
+    _record_event(outcome, sha256_bytes(report))
+
+
+def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
+    fails = sum(1 for r in outcome.checks.results if r.status == "fail")
+    warns = sum(1 for r in outcome.checks.results if r.status == "warn")
+    outcome_word = {"pass": "success", "fail": "failure"}.get(outcome.verdict, "warning")
+    detail = {
+        "check": f"QC: DA/T 70-2018 {outcome.stage} items and DA/T 31-2017 image checks",
+        "verdict": outcome.verdict,
+        "automated": outcome.checks.status,
+        "fail": fails,
+        "warn": warns,
+        "plan": outcome.plan.description if outcome.plan else None,
+        "lot": outcome.lot_status,
+        "report": f"{QC_DIR}/report.json",
+        "report_sha256": report_sha256,
+    }
+    with Journal(outcome.out / "journal.sqlite") as journal:
+        journal.add_event("validation", "batch", outcome_word, detail, f"digitize {__version__}")
+
+
+def run_qc(
+    out: str | os.PathLike[str],
+    settings: Settings,
+    stage: str = "GD",
+    catalog: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
+    record: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    found_json: str | os.PathLike[str] | None = None,
+    verify_masters: bool = True,
+    write: bool = True,
+) -> QcOutcome:
+    """Checks, sample, decisions from `record` (a filled sample.csv), verdict, files and journal event."""
+    outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters)
+    decisions = None
+    if record is not None and outcome.sample is not None:
+        decisions = read_decisions(record, outcome.sample)
+    judge(outcome, decisions, str(record) if record is not None else None)
+    if write:
+        write_outputs(outcome, found_json)
+    return outcome
+
+
+__all__ = ["DEFECT_CLASSES", "QcOutcome", "judge", "prepare", "run_qc", "write_outputs"]
