@@ -348,6 +348,110 @@ def stats(out, catalog, profile, as_json):
 
 
 # --------------------------------------------------------------------------- qc (digitize/qc)
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue (default: the one of the last run).")
+@click.option("--stage", type=click.Choice(["GD", "YJ", "BC"], case_sensitive=False), default="GD", show_default=True,
+              help="DA/T 70 stage prefix of the check ids: GD archiving, YJ transfer, BC preservation.")
+@click.option("--ratio", type=click.FloatRange(min=0, min_open=True, max=1), default=None, help="DA/T 31 ratio sampling: share of documents to inspect (default from the profile, 0.05).")
+@click.option("--aql", type=float, default=None, help="ISO 2859-1 sampling at this AQL (e.g. 1.0) instead of the ratio.")
+@click.option("--level", default=None, help="ISO 2859-1 inspection level (S-1 … S-4, I, II, III; default II).")
+@click.option("--seed", type=int, default=None, help="Seed of the sample draw (default from the profile).")
+@click.option("--record", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Inspectors' decisions (a filled qc/sample.csv): judge the lot.")
+@click.option("--interactive", is_flag=True, help="Ask for a decision on each sampled document, then judge the lot.")
+@click.option("--found-json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the failing defects as an eval-kit found.json.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes for page measurements (default: all cores).")
+@click.option("--no-masters", is_flag=True, help="Do not read the masters (no capture fixity, colour or blur checks).")
+@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
+def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, found_json, jobs, no_masters, profile, as_json):
+    """Check a processed batch, draw the inspection sample and judge the lot.
+
+    Writes OUT/qc/report.html (for people), report.json (verdict for the hand-off), checks.csv
+    and sample.csv (the decisions template). Exit 0 when the lot passes, 4 when a check fails,
+    the lot is rejected or decisions are still missing.
+
+    \b
+    Examples:
+      digitize qc archive/2019                          # checks + 5 % sample (DA/T 31 ratio)
+      digitize qc archive/2019 --aql 1.0 --level II     # ISO 2859-1 plan instead
+      digitize qc archive/2019 --record archive/2019/qc/sample.csv   # inspectors' decisions
+      digitize qc archive/2019 --stage YJ --json        # transfer stage ids, JSON on stdout
+    """
+    from digitize.qc.run import judge, prepare, write_outputs
+    from digitize.qc.sampling import SamplingError, read_decisions
+
+    if not (out / "journal.sqlite").exists():
+        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    if record and interactive:
+        raise click.UsageError("--record and --interactive exclude each other")
+    if ratio is not None and aql is not None:
+        raise click.UsageError("--ratio and --aql exclude each other")
+    settings = _load_settings(profile)
+    try:
+        if aql is not None or level is not None:
+            settings = settings.replace("qc", sampling_scheme="iso2859-1", aql=aql if aql is not None else settings.qc.aql,
+                                        inspection_level=level or settings.qc.inspection_level)
+        if ratio is not None:
+            settings = settings.replace("qc", sampling_scheme="dat31-ratio", sample_ratio=ratio)
+        outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters)
+    except (SamplingError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    decisions, source = None, None
+    try:
+        if record:
+            decisions, source = read_decisions(record, outcome.sample), str(record)
+        elif interactive and outcome.sample is not None:
+            decisions, source = _ask_decisions(outcome), "interactive"
+    except SamplingError as exc:
+        raise click.UsageError(str(exc)) from None
+    judge(outcome, decisions, source)
+    write_outputs(outcome, found_json)
+    data = outcome.to_dict()
+    if as_json:
+        _emit_json(data)
+    else:
+        _print_qc(data, out)
+    if not outcome.passed:
+        sys.exit(EXIT_ATTENTION)
+
+
+def _ask_decisions(outcome) -> list:
+    from digitize.qc.sampling import DEFECT_CLASSES, Decision
+
+    inspector = click.prompt("Inspector 检查人", default=os.environ.get("USER", ""))
+    decisions = []
+    docs = {row["archival_code"]: row for row in outcome.document_items()}
+    for item in outcome.sample.items:
+        info = docs.get(item, {})
+        why = "; ".join(outcome.critical.get(item, [])) or "random"
+        click.echo(f"\n{item}  {info.get('title', '')}  ({info.get('pages', '?')} pages; {why})")
+        answer = click.prompt("  pass / fail / skip", type=click.Choice(["pass", "fail", "skip"]), default="pass")
+        if answer == "skip":
+            continue
+        defect_type = defect_class = ""
+        if answer == "fail":
+            defect_type = click.prompt("  defect type 缺陷类型", default="image_quality")
+            defect_class = click.prompt("  defect class", type=click.Choice(DEFECT_CLASSES), default="major")
+        note = click.prompt("  note 备注", default="", show_default=False)
+        decisions.append(Decision(item, answer, defect_type, defect_class, inspector, note))
+    return decisions
+
+
+def _print_qc(data: dict[str, Any], out: Path) -> None:
+    automated = data["automated"]
+    click.echo(f"QC verdict: {data['verdict'].upper()}")
+    for reason in data["verdict_reasons"]:
+        click.echo(f"  {reason}")
+    click.echo(f"Automated checks: {automated['status']} ({automated['fail']} failed, {automated['warn']} warnings, "
+               f"{automated['not_checked']} not checked)")
+    click.echo(f"Sampling: {data['plan']} — {data['sampling']['status']}")
+    for result in data["results"]:
+        if result["status"] == "fail":
+            click.echo(f"FAIL [{result['check_id']}] {result['object']}: {result['evidence']}")
+    click.echo(f"Report: {out / 'qc' / 'report.html'}; decisions template: {out / 'qc' / 'sample.csv'}")
+
+
 
 
 # --------------------------------------------------------------------------- handoff, verify (digitize/handoff.py)
