@@ -1,0 +1,397 @@
+"""`digitize qc`: every check with a failing and a passing case, on batches processed for real.
+
+Two small batches are drawn here (A5 pages, Latin text so that OCR with `eng` is quick) and
+run through `digitize process`:
+
+* clean:  one letter with a red seal (colour master) and a plain page -- everything passes;
+* defects: a form document whose third page is a re-scan of the first (and whose second page
+  is the same form with another person's data), a document with a 150-dpi page and a gap in
+  its file numbers, a catalogue row without a folder and a folder without a catalogue row.
+
+Mutation tests work on copies of the clean output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pikepdf
+import pytest
+from PIL import Image
+
+from digitize.journal import Journal
+from digitize.qc import imagequality as iq
+from digitize.qc.checks import found_defects, run_checks
+from digitize.qc.run import judge, prepare
+from digitize.qc.sampling import Decision
+from digitize.settings import Settings
+
+ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+CLEAN = "J099-SB·2020-Y-BGS-0001"
+FORMS = "J099-SB·2020-D30-ZJ-0001"
+GAPPED = "J099-SB·2020-D30-ZJ-0002"
+ROW_ONLY = "J099-SB·2020-D30-ZJ-0003"
+NO_ROW = "J099-SB·2020-D30-ZJ-0004"
+HEADER = "档号,题名,责任者,日期,页数,密级,保管期限,备注"
+FONT = cv2.FONT_HERSHEY_DUPLEX
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env or ENV)
+
+
+# ------------------------------------------------------------------------------------- drawing
+def blank_page(width: int = 1748, height: int = 2480, colour: bool = False, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    paper = np.full((height, width), 243, np.uint8)
+    paper = np.clip(paper.astype(np.int16) + rng.normal(0, 2, paper.shape).astype(np.int16), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(paper, cv2.COLOR_GRAY2BGR) if colour else paper
+
+
+def text(image: np.ndarray, line: str, x: int, y: int, scale: float = 1.3, thickness: int = 2) -> None:
+    cv2.putText(image, line, (x, y), FONT, scale, (20, 20, 20) if image.ndim == 3 else 20, thickness, cv2.LINE_AA)
+
+
+LETTER = [
+    "Notice on the archiving of social insurance records",
+    "All insured units shall hand over the business records",
+    "of the past year before the end of March. Records are",
+    "arranged by year and business line, numbered item by",
+    "item, and described in the catalogue with title, date",
+    "and retention period. Scans are made at 300 dpi in",
+    "colour where seals or red headers appear on the paper.",
+    "The archive checks every batch before it is accepted.",
+    "Questions go to the records office of the fund centre.",
+]
+
+
+def letter_page(seed: int = 1) -> np.ndarray:
+    page = blank_page(colour=True, seed=seed)
+    cv2.putText(page, "SOCIAL INSURANCE FUND CENTRE", (150, 260), FONT, 2.0, (40, 40, 200), 4, cv2.LINE_AA)
+    cv2.line(page, (150, 320), (1600, 320), (40, 40, 200), 6)
+    for n, line in enumerate(LETTER):
+        text(page, line, 150, 480 + n * 90)
+    # the seal: a red ring with a star and a name, over the signature line
+    centre = (1250, 1700)
+    cv2.circle(page, centre, 190, (45, 40, 205), 14, cv2.LINE_AA)
+    star = np.array([[1250, 1590], [1280, 1680], [1370, 1680], [1295, 1730], [1325, 1820], [1250, 1765],
+                     [1175, 1820], [1205, 1730], [1130, 1680], [1220, 1680]], np.int32)
+    cv2.fillPoly(page, [star], (45, 40, 205))
+    cv2.putText(page, "RECORDS OFFICE", (1080, 1960), FONT, 1.0, (45, 40, 205), 3, cv2.LINE_AA)
+    text(page, "Fund centre, 12 March 2020", 150, 1900)
+    return page
+
+
+def plain_page(seed: int = 2) -> np.ndarray:
+    """A page of text; each seed gives other lines (a different sheet)."""
+    page = blank_page(seed=seed)
+    rng = np.random.default_rng(seed)
+    words = " ".join(LETTER).split()
+    for n in range(12):
+        line = " ".join(rng.choice(words, size=7))
+        text(page, line, 150, 300 + n * 90)
+    text(page, f"Page reference {seed * 7919 % 10000:04d}", 150, 1500)
+    return page
+
+
+def form_page(person: dict[str, str], seed: int) -> np.ndarray:
+    page = blank_page(seed=seed)
+    text(page, "INSURED PERSON REGISTRATION FORM", 260, 250, 1.5, 3)
+    labels = ["Name", "ID number", "Employer", "Start date", "Monthly wage", "Account", "Phone", "Address"]
+    top, left, right, row_h = 380, 120, 1630, 150
+    for n in range(len(labels) + 1):
+        cv2.line(page, (left, top + n * row_h), (right, top + n * row_h), 30, 3)
+    for x in (left, 560, right):
+        cv2.line(page, (x, top), (x, top + len(labels) * row_h), 30, 3)
+    for n, label in enumerate(labels):
+        text(page, label, left + 25, top + n * row_h + 95)
+        text(page, person[label], 590, top + n * row_h + 95)
+    text(page, "Signature of the insured person:", 150, 1800)
+    text(page, person["Name"], 950, 1800)
+    return page
+
+
+PERSON_1 = {"Name": "Zheng Hanpeng", "ID number": "330102198704120517", "Employer": "Jiuzhou Construction Co",
+            "Start date": "2019-07-01", "Monthly wage": "6,480.00", "Account": "6222 0212 0400 1187",
+            "Phone": "138 0571 2234", "Address": "12 Wulin Road, Hangzhou"}
+PERSON_2 = {"Name": "Li Guolan", "ID number": "330106199211030829", "Employer": "Jinqiao Trading Ltd",
+            "Start date": "2018-03-15", "Monthly wage": "5,120.50", "Account": "6217 8560 1002 4471",
+            "Phone": "139 5818 0912", "Address": "88 Moganshan Road, Hangzhou"}
+
+
+def rescan(page: np.ndarray, seed: int = 5) -> np.ndarray:
+    """The same sheet scanned again: turned 0.8°, 2 % larger, shifted, noisier, a little softer."""
+    h, w = page.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 0.8, 1.02)
+    matrix[:, 2] += (14, -11)
+    again = cv2.warpAffine(page, matrix, (w, h), borderValue=243)
+    again = cv2.GaussianBlur(again, (0, 0), 0.6)
+    noise = np.random.default_rng(seed).normal(0, 5, again.shape)
+    return np.clip(again.astype(np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+def save(image: np.ndarray, path: Path, dpi: int = 300) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+    options = {"quality": 92} if path.suffix == ".jpg" else {}
+    Image.fromarray(rgb).save(path, dpi=(dpi, dpi), **options)
+
+
+def write_catalog(path: Path, rows: list[str]) -> None:
+    path.write_text("\ufeff" + "\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+
+def process(batch: Path, out: Path) -> None:
+    result = cli("process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json",
+                 "--no-progress", "-l", "eng", "--jobs", "2")
+    assert result.returncode in (0, 1), result.stderr
+
+
+@pytest.fixture(scope="module")
+def clean_out(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("qc-clean")
+    batch = root / "batch"
+    save(letter_page(), batch / CLEAN / "0001.jpg")
+    save(plain_page(), batch / CLEAN / "0002.png")
+    write_catalog(batch / "catalog.csv", [f"{CLEAN},关于社会保险业务档案归档的通知,杭州市社会保险基金管理中心,20200312,2,内部,永久,"])
+    out = root / "out"
+    process(batch, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def defect_out(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("qc-defects")
+    batch = root / "batch"
+    first = form_page(PERSON_1, seed=11)
+    save(first, batch / FORMS / "0001.tif")
+    save(form_page(PERSON_2, seed=12), batch / FORMS / "0002.tif")
+    save(rescan(first), batch / FORMS / "0003.tif")
+    small = cv2.resize(plain_page(seed=13), (874, 1240), interpolation=cv2.INTER_AREA)
+    save(small, batch / GAPPED / "0001.tif", dpi=150)
+    save(plain_page(seed=14), batch / GAPPED / "0003.tif")
+    save(cv2.resize(plain_page(seed=15), (874, 1240), interpolation=cv2.INTER_AREA), batch / NO_ROW / "0001.png", dpi=300)
+    write_catalog(batch / "catalog.csv", [
+        f"{FORMS},郑涵鹏等2人社会保险参保登记表,杭州市九州建筑工程有限公司,20200105,3,内部,定期30年,",
+        f"{GAPPED},社会保险个人缴费明细表,杭州市社会保险基金管理中心,20200210,3,内部,定期30年,",
+        f"{ROW_ONLY},李国兰社会保险参保登记表,杭州市金桥商贸股份有限公司,20200311,2,内部,定期30年,",
+    ])
+    out = root / "out"
+    process(batch, out)
+    result = cli("qc", str(out), "--found-json", str(root / "found.json"), "--jobs", "2")
+    assert result.returncode == 4, result.stdout + result.stderr
+    return out
+
+
+def copy_out(out: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "out"
+    shutil.copytree(out, target)
+    return target
+
+
+def failing(results, check: str) -> list:
+    return [r for r in results if r.check == check and r.status == "fail"]
+
+
+# ------------------------------------------------------------------------------------- defects found
+def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(defect_out):
+    found = json.loads((defect_out.parent / "found.json").read_text(encoding="utf-8"))
+    got = {(f["type"], f["doc_id"], f.get("page_id")) for f in found}
+    assert got == {
+        ("duplicate_page", FORMS, f"{FORMS}/0003"),
+        ("low_dpi", GAPPED, f"{GAPPED}/0001"),
+        ("missing_page", GAPPED, None),
+        ("catalog_row_no_folder", ROW_ONLY, None),
+        ("folder_no_catalog_row", NO_ROW, None),
+    }
+    report = json.loads((defect_out / "qc" / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "fail" and report["passed"] is False
+    fails = {(r["check"], r["object"]) for r in report["results"] if r["status"] == "fail"}
+    allowed_checks = {"duplicate_page", "resolution", "content_count", "metadata_link", "item_count"}
+    assert {check for check, _ in fails} <= allowed_checks, fails
+    # the second form (same type, another person's data) is not a duplicate
+    assert not [r for r in report["results"] if r["check"] == "duplicate_page" and r["object"] != f"{FORMS}/0003"
+                and r["status"] == "fail"]
+    # documents with critical findings are inspected in full, next to the random sample
+    assert set(report["sampling"]["critical"]) >= {FORMS, GAPPED}
+
+
+def test_clean_batch_passes_every_check(clean_out):
+    run = run_checks(clean_out, Settings(), jobs=2)
+    fails = [(r.check_id, r.object, r.evidence) for r in run.results if r.status == "fail"]
+    assert fails == []
+    status = {r.check: r.status for r in run.results}
+    for check in ("capture_fixity", "output_fixity", "electronic_attributes", "metadata_link", "package_structure",
+                  "item_count", "byte_count", "content_count", "metadata_readable", "format_allowed", "pdfa",
+                  "extra_files", "colour_mode", "resolution", "residual_skew", "blur", "duplicate_page", "page_order",
+                  "unreadable"):
+        assert status[check] == "pass", (check, [r.evidence for r in run.results if r.check == check])
+    colour = next(r for r in run.results if r.check == "colour_mode")
+    assert "1 with colour content" in colour.evidence  # the seal page was measured as needing colour
+
+
+# ------------------------------------------------------------------------------------- mutations
+def test_flipped_byte_in_a_pdf_fails_fixity(clean_out, tmp_path):
+    out = copy_out(clean_out, tmp_path)
+    pdf = out / "documents" / CLEAN / f"{CLEAN}.pdf"
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pdf.write_bytes(bytes(data))
+    run = run_checks(out, Settings(), jobs=2)
+    fixity = failing(run.results, "output_fixity")
+    assert [r.file for r in fixity] == [f"documents/{CLEAN}/{CLEAN}.pdf"]
+    assert fixity[0].check_id == "GD-1-14" and fixity[0].defect == "fixity_mismatch"
+
+
+def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
+    out = copy_out(clean_out, tmp_path)
+    alto = out / "documents" / CLEAN / "ocr" / f"{CLEAN}-0002.alto.xml"
+    alto.unlink()
+    (out / "documents" / CLEAN / "notes.txt").write_text("not part of the package", encoding="utf-8")
+    run = run_checks(out, Settings(), stage="YJ", jobs=2)
+    missing = failing(run.results, "output_fixity")
+    assert [(r.check_id, r.defect, r.file) for r in missing] == [
+        ("YJ-1-14", "file_missing", f"documents/{CLEAN}/ocr/{CLEAN}-0002.alto.xml")]
+    assert failing(run.results, "package_structure")
+    assert failing(run.results, "byte_count")
+    extra = failing(run.results, "extra_files")
+    assert [(r.check_id, r.file) for r in extra] == [("YJ-4-3", f"documents/{CLEAN}/notes.txt")]
+
+
+def test_red_seal_page_stored_grey_fails_colour_mode(clean_out, tmp_path):
+    out = copy_out(clean_out, tmp_path)
+    pdf_path = out / "documents" / CLEAN / f"{CLEAN}.pdf"
+    with pikepdf.open(pdf_path, allow_overwriting_input=True) as pdf:
+        page = pdf.pages[0]
+        name, stream = next(iter(page.get_images().items()))
+        colour = np.array(pikepdf.PdfImage(stream).as_pil_image().convert("L"))
+        ok, jpeg = cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 70])
+        assert ok and str(pikepdf.PdfImage(stream).colorspace) == "/DeviceRGB"
+        stream.write(jpeg.tobytes(), filter=pikepdf.Name.DCTDecode)
+        stream.ColorSpace = pikepdf.Name.DeviceGray
+        pdf.save(pdf_path)
+    run = run_checks(out, Settings(), jobs=2)
+    colour_fails = failing(run.results, "colour_mode")
+    assert [(r.check_id, r.object) for r in colour_fails] == [("DA/T 31 §9.3", f"{CLEAN}/0001")]
+    assert "seal" in colour_fails[0].evidence and "grey" in colour_fails[0].evidence
+
+
+def test_virus_scan_hook(clean_out, tmp_path):
+    out = copy_out(clean_out, tmp_path)
+    fake = tmp_path / "bin" / "clamscan"
+    fake.parent.mkdir()
+    victim = out / "documents" / CLEAN / f"{CLEAN}.pdf"
+    fake.write_text(f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'ClamAV 1.0.0'; exit 0; fi\n"
+                    f"echo '{victim}: Eicar-Test-Signature FOUND'\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    run = run_checks(out, Settings(), jobs=1, virus_scanner=str(fake))
+    virus = failing(run.results, "virus")
+    assert [(r.check_id, r.file) for r in virus] == [("GD-4-2", f"documents/{CLEAN}/{CLEAN}.pdf")]
+    assert next(r for r in run.results if r.check == "antivirus").status == "pass"
+    if shutil.which("clamscan") is None:
+        plain = run_checks(out, Settings(), jobs=1)
+        assert next(r for r in plain.results if r.check == "virus").status == "not checked"
+
+
+# ------------------------------------------------------------------------------------- sampling, verdict, CLI
+def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
+    out = copy_out(clean_out, tmp_path)
+    first = cli("qc", str(out), "--jobs", "2")
+    assert first.returncode == 4, first.stdout + first.stderr  # checks pass, decisions missing
+    report = json.loads((out / "qc" / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "pending" and report["automated"]["status"] == "pass"
+    with (out / "qc" / "sample.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [row["item_id"] for row in rows] == [CLEAN]
+    for row in rows:
+        row.update(decision="pass", inspector="王芳")
+    filled = tmp_path / "decisions.csv"
+    with filled.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    accepted = cli("qc", str(out), "--record", str(filled), "--json", "--jobs", "2")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    data = json.loads(accepted.stdout)
+    assert data["verdict"] == "pass" and data["sampling"]["status"] == "accept"
+    with Journal(out / "journal.sqlite") as journal:
+        event = journal.events("batch")[-1]
+        assert journal.verify_chain() == []
+    assert event["type"] == "validation" and event["outcome"] == "success" and event["detail"]["verdict"] == "pass"
+
+    rows[0].update(decision="fail", defect_type="blur", defect_class="major")
+    with filled.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    rejected = cli("qc", str(out), "--record", str(filled), "--aql", "1.0", "--level", "II", "--jobs", "2")
+    assert rejected.returncode == 4
+    report = json.loads((out / "qc" / "report.json").read_text(encoding="utf-8"))
+    assert report["verdict"] == "fail" and report["sampling"]["status"] == "reject"
+    assert report["plan"].startswith("ISO 2859-1")
+
+    assert cli("qc", str(out), "--ratio", "2").returncode == 2
+    assert cli("qc", str(tmp_path)).returncode == 2  # no journal
+
+
+def test_critical_documents_are_inspected_and_judged(defect_out):
+    outcome = prepare(defect_out, Settings(), jobs=2)
+    assert {FORMS, GAPPED} <= set(outcome.sample.critical)
+    decisions = [Decision(item, "pass", inspector="李明") for item in outcome.sample.items]
+    judge(outcome, decisions)
+    assert outcome.lot.status == "accept" and outcome.verdict == "fail"  # the automated findings still fail it
+    decisions = [Decision(item, "fail" if item == FORMS else "pass", "duplicate_page" if item == FORMS else "",
+                          "critical" if item == FORMS else "", "李明") for item in outcome.sample.items]
+    judge(outcome, decisions)
+    assert FORMS in outcome.lot.critical_failed
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (bootstrap --dev installs it)")
+def test_report_html_verdict_is_readable(defect_out, tmp_path):
+    html = (defect_out / "qc" / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1200,700", f"--screenshot={shot}", (defect_out / "qc" / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=False)
+    assert shot.is_file()
+    ocr = subprocess.run(["tesseract", str(shot), "-", "-l", "eng", "--psm", "3"], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "QC verdict: FAIL" in ocr, ocr[:500]
+    checks = (defect_out / "qc" / "checks.csv").read_text(encoding="utf-8-sig")
+    assert checks.startswith("check_id,check,title,status")
+
+
+# ------------------------------------------------------------------------------------- measurements
+def test_blur_measure_separates_sharp_from_out_of_focus():
+    sharp = plain_page()
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 6.0)
+    settings = Settings().qc
+    assert iq.edge_width(sharp, 300).width_px < settings.blur_warn_edge_px
+    assert iq.edge_width(blurred, 300).width_px > settings.blur_fail_edge_px
+    assert iq.edge_width(blank_page(), 300).width_px is None  # nothing to judge on an empty page
+
+
+def test_colour_content_and_skew_measures():
+    assert iq.colour_content(letter_page(), 300).needs_colour
+    assert not iq.colour_content(cv2.cvtColor(plain_page(), cv2.COLOR_GRAY2BGR), 300).needs_colour
+    page = plain_page()
+    h, w = page.shape
+    turned = cv2.warpAffine(page, cv2.getRotationMatrix2D((w / 2, h / 2), 2.0, 1.0), (w, h), borderValue=243)
+    estimate = iq.estimate_skew(turned, 300)
+    assert estimate is not None and abs(estimate.angle_deg - 2.0) < 0.2  # positive: lines rise to the right
+
+
+def test_found_defects_uses_the_eval_kit_format(defect_out):
+    run = run_checks(defect_out, Settings(), jobs=2)
+    found = found_defects(run.results)
+    low = next(f for f in found if f["type"] == "low_dpi")
+    assert low == {"type": "low_dpi", "doc_id": GAPPED, "page_id": f"{GAPPED}/0001", "file": f"{GAPPED}/0001.tif"}
