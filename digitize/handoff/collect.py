@@ -208,8 +208,6 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         _add_masters(doc, row, by_doc.get(row["doc_key"], []), recorded_batch, masters_dir, digests, problems)
         documents.append(doc)
     documents.sort(key=lambda d: d.archival_code)
-    processed = [r for r in runs if "process" in (r.get("command") or "") and r.get("finished")]
-    last_processed = processed[-1]["finished"] if processed else None
     engine = ((runs[-1].get("engine") if runs else None) or "tesseract").split(" (")[0]
     return Handoff(
         out=out,
@@ -221,7 +219,7 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         documents=documents,
         left_out=left_out,
         failed=sorted(failed),
-        qc=read_qc_status(out, last_processed),
+        qc=read_qc_status(out, events),
         journal_problems=problems,
         engine=engine,
         include_masters=include_masters,

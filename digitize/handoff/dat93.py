@@ -44,7 +44,7 @@ JOURNAL_PATH = f"{OTHER}/过程记录/journal.sqlite"
 OCR_FOLDER = "全文"
 MASTERS_FOLDER = "原始图像"
 PROPERTIES = {"1": "真实性", "2": "完整性", "3": "可用性", "4": "安全性"}
-RESULT_WORDS = {"pass": "通过", "fail": "不通过", "not checked": "未检测"}
+RESULT_WORDS = {"pass": "通过", "fail": "不通过", "partial": "通过（部分项目未检测）", "not checked": "未检测"}
 _ITEM = re.compile(r"(?:^|[A-Z]{2}-)([1-4])-(\d{1,2})$")
 
 
@@ -208,8 +208,8 @@ class Dat93Layout(Layout):
 def four_properties(layout: Dat93Layout, journal_events: int, size: int) -> dict[str, tuple[str, list[dict[str, str]]]]:
     """The 四性 rows: this hand-off's own checks plus the QC report's results by DA/T 70 item.
 
-    Each property's result: fail when any row failed, pass when at least one row passed,
-    otherwise "not checked" (e.g. 安全性 when no virus check was run).
+    Each property's result: fail when any row failed; pass when every row passed (warnings
+    count as passed); partial when some rows were not checked; "not checked" without rows.
     """
     h = layout.handoff
     checked = sum(1 for f, _ in layout.content())
@@ -232,14 +232,20 @@ def four_properties(layout: Dat93Layout, journal_events: int, size: int) -> dict
         m = _ITEM.search(item["item"])
         if not m:
             continue
-        result = "pass" if item["result"] in ("pass", "passed", "ok", "通过") else (
+        warned = item["result"] in ("warn", "warning")
+        result = "pass" if item["result"] in ("pass", "passed", "ok", "通过") or warned else (
             "fail" if item["result"] in ("fail", "failed", "error", "不通过") else "not checked")
         rows[PROPERTIES[m.group(1)]].append({"item": item["item"], "name": item.get("name", ""), "result": result,
-                                             "detail": "质量检查报告"})
+                                             "detail": "质量检查报告" + ("（有警告）" if warned else "")})
     summary: dict[str, tuple[str, list[dict[str, str]]]] = {}
     for prop, found in rows.items():
         results = {r["result"] for r in found}
-        overall = "fail" if "fail" in results else ("pass" if "pass" in results else "not checked")
+        if "fail" in results:
+            overall = "fail"
+        elif results == {"pass"}:
+            overall = "pass"
+        else:
+            overall = "partial" if "pass" in results else "not checked"
         summary[prop] = (overall, found)
     return summary
 

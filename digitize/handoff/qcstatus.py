@@ -1,13 +1,16 @@
 """What `digitize qc` concluded about a batch, as far as a hand-off needs to know.
 
-The hand-off reads OUT/qc/report.json. Everything that depends on that file's layout is in
-this module: the verdict, the sampling plan, when it was written and the per-item results
-that fill the 四性 rows of the DA/T 93 transfer register.
+The hand-off reads OUT/qc/report.json, written by `digitize qc` (digitize.qc.run), and the
+"validation" event that run recorded on the batch with the report's SHA-256. Everything that
+depends on the report's layout is in this module: "verdict" (pass | fail | pending), "plan"
+(the sampling plan's description), "generated", and "checks" (one entry per DA/T 70 /
+DA/T 31 item with "item", "title" and "result"), which fills the 四性 rows of the DA/T 93
+transfer register.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,18 +19,23 @@ from typing import Any
 REPORT = "qc/report.json"
 QC_DIR = "qc"
 PASS = "pass"
-_LABELS = {"pass": "pass", "fail": "fail", "pending": "pending", "missing": "not run", "stale": "stale", "unreadable": "unreadable"}
-_LABELS_ZH = {"pass": "合格", "fail": "不合格", "pending": "未完成", "missing": "未检查", "stale": "已过期（处理晚于质检）", "unreadable": "报告无法读取"}
+# Journal events of (re)processing a document: after the QC run, they make its report stale.
+PROCESSING_EVENTS = {"message digest calculation", "modification", "creation", "processing", "capture"}
+_LABELS = {"pass": "pass", "fail": "fail", "pending": "pending", "missing": "not run", "stale": "stale",
+           "unreadable": "unreadable", "unrecorded": "unrecorded", "altered": "altered"}
+_LABELS_ZH = {"pass": "合格", "fail": "不合格", "pending": "未完成", "missing": "未检查", "stale": "已过期（质检后重新处理）",
+              "unreadable": "报告无法读取", "unrecorded": "报告无质检记录", "altered": "报告已被改动"}
 
 
 @dataclass(frozen=True)
 class QcStatus:
-    """state: pass | fail | pending (no decision yet) | missing | stale | unreadable."""
+    """state: pass | fail | pending (decisions not recorded yet) | missing | unreadable |
+    unrecorded (no QC event) | altered (not the report QC wrote) | stale (processed since)."""
 
     state: str
     verdict: str | None = None  # the report's own word
     plan: str | None = None  # sampling plan, e.g. "ISO 2859-1 II AQL 1.0 n=8 Ac=0 Re=1"
-    written: str | None = None  # ISO 8601 time of the report
+    written: str | None = None  # ISO 8601 time the report was generated
     message: str = ""
     items: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # per DA/T 70 / DA/T 31 item
 
@@ -57,83 +65,67 @@ class QcStatus:
 
 
 def _verdict(report: dict[str, Any]) -> str | None:
-    """The lot verdict of a report: "pass", "fail", or something not yet decided."""
     value = report.get("verdict")
-    if isinstance(value, dict):  # {"verdict": {"result": "pass", ...}}
-        value = value.get("result") or value.get("verdict")
-    if value is None and isinstance(report.get("lot"), dict):
-        value = report["lot"].get("verdict")
     return str(value).strip().lower() if value is not None else None
 
 
 def _plan(report: dict[str, Any]) -> str | None:
-    for key in ("plan", "sampling_plan", "sampling"):
-        value = report.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict):
-            text = value.get("description") or value.get("plan")
-            if isinstance(text, str) and text:
-                return text
-            if isinstance(text, dict) and text.get("description"):
-                return str(text["description"])
-    return None
-
-
-def _written(report: dict[str, Any], path: Path) -> dt.datetime:
-    for key in ("generated", "created", "written", "date"):
-        value = report.get(key)
-        if isinstance(value, str):
-            try:
-                stamp = dt.datetime.fromisoformat(value)
-            except ValueError:
-                continue
-            return stamp if stamp.tzinfo else stamp.astimezone()
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    plan = report.get("plan") or (report.get("sampling") or {}).get("description")
+    return str(plan) if plan else None
 
 
 def _items(report: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    """Per-check results: dicts with at least "item" (e.g. "YJ-1-7", "DA/T 31 §9.4") and "result"."""
-    checks = report.get("checks") or report.get("items") or []
-    if isinstance(checks, dict):
-        checks = [{"item": k, **(v if isinstance(v, dict) else {"result": v})} for k, v in checks.items()]
+    """Per-item results: {"item": "GD-1-7" | "DA/T 31 §9.4", "name": title, "result": pass|warn|fail|not checked}."""
     found = []
-    for check in checks if isinstance(checks, list) else []:
-        if not isinstance(check, dict):
-            continue
-        item = check.get("item") or check.get("id") or check.get("check")
-        result = check.get("result") or check.get("status") or check.get("outcome") or check.get("verdict")
-        if item is None or result is None:
-            continue
-        found.append({"item": str(item), "result": str(result).lower(), "name": str(check.get("name") or check.get("title") or "")})
+    for check in report.get("checks") or []:
+        if isinstance(check, dict) and check.get("item") and check.get("result"):
+            found.append({"item": str(check["item"]), "name": str(check.get("title") or ""), "result": str(check["result"]).lower()})
     return tuple(found)
 
 
-def read_qc_status(out: Path, last_processed: str | None = None) -> QcStatus:
-    """The QC state of OUT. `last_processed`: when processing last finished (ISO 8601); a
-    report written before that describes outputs that have changed since, and is "stale"."""
+def qc_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The journal event of the last `digitize qc` run (it carries the report's SHA-256)."""
+    for event in reversed(events):
+        detail = event["detail"] if isinstance(event["detail"], dict) else {}
+        if event["type"] == "validation" and event["object"] == "batch" and detail.get("report_sha256"):
+            return event
+    return None
+
+
+def read_qc_status(out: Path, events: list[dict[str, Any]]) -> QcStatus:
+    """The QC state of OUT, from qc/report.json and the journal event its QC run recorded.
+
+    The report counts only when it is the one the last QC run wrote (same SHA-256 as in its
+    event: "altered" otherwise, "unrecorded" without an event) and no document was processed
+    again after that run ("stale").
+    """
     path = out / REPORT
     if not path.is_file():
         return QcStatus("missing", message=f"no QC report ({REPORT}); run `digitize qc {out}`")
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        report = json.loads(data.decode("utf-8"))
         if not isinstance(report, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         return QcStatus("unreadable", message=f"{REPORT} cannot be read: {exc}")
     verdict = _verdict(report)
-    written = _written(report, path)
-    common = {"verdict": verdict, "plan": _plan(report), "written": written.isoformat(timespec="seconds"), "items": _items(report)}
-    if last_processed:
-        try:
-            processed = dt.datetime.fromisoformat(last_processed)
-        except ValueError:
-            processed = None
-        if processed is not None and written < (processed if processed.tzinfo else processed.astimezone()):
-            return QcStatus("stale", message=f"the QC report ({common['written']}) is older than the last processing run "
-                            f"({last_processed}); run `digitize qc {out}` again", **common)
+    common = {"verdict": verdict, "plan": _plan(report), "written": report.get("generated"), "items": _items(report)}
+    event = qc_event(events)
+    if event is None:
+        return QcStatus("unrecorded", message=f"{REPORT} was not written by `digitize qc` (no QC event in the journal)", **common)
+    if hashlib.sha256(data).hexdigest() != event["detail"]["report_sha256"]:
+        return QcStatus("altered", message=f"{REPORT} differs from the report QC recorded in journal event {event['seq']}; "
+                        f"run `digitize qc {out}` again", **common)
+    later = [e for e in events if e["seq"] > event["seq"] and e["object"] != "batch" and e["type"] in PROCESSING_EVENTS]
+    if later:
+        return QcStatus("stale", message=f"documents were processed again after the QC run (journal event {later[0]['seq']}, "
+                        f"{later[0]['object']}); run `digitize qc {out}` again", **common)
     if verdict == PASS:
         return QcStatus(PASS, message="QC passed", **common)
     if verdict in ("fail", "failed", "reject", "rejected"):
-        return QcStatus("fail", message=f"QC verdict: {verdict}", **common)
-    return QcStatus("pending", message=f"QC has not reached a verdict ({verdict or 'none'})", **common)
+        reasons = report.get("verdict_reasons")
+        why = f": {'; '.join(reasons)}" if isinstance(reasons, list) and reasons else ""
+        return QcStatus("fail", message=f"QC verdict fail{why}", **common)
+    return QcStatus("pending", message=f"QC has not reached a verdict ({verdict or 'none'}); record the inspectors' "
+                    f"decisions with `digitize qc {out} --record FILE`", **common)
