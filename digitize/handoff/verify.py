@@ -9,6 +9,7 @@
 - OUT: every checksum the journal records (PDF/A, OCR files, masters in the batch folder)
   recomputed, the event chain checked, unknown files in documents/<档号>/ reported; a
   "fixity check" event is recorded per document.
+- every kind: the QC report must be the one the last QC run recorded in the journal.
 - DA/T 93 transfer package: 说明文件 and 目录文件 (DA/T 70 YJ-1-12), folder structure (YJ-1-13),
   the fixity list (YJ-1-1, YJ-1-14), 件数 and 字节数 against 说明文件 (YJ-2-1, YJ-2-2), and the
   journal copy's chain.
@@ -46,6 +47,8 @@ from digitize.handoff.fixity import (
     read_checksum_list,
     sha256_of,
 )
+from digitize.handoff.qcstatus import REPORT as QC_REPORT
+from digitize.handoff.qcstatus import qc_event
 from digitize.journal import Journal
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
@@ -182,6 +185,32 @@ def _journal_copy(report: VerifyReport, path: Path, head: str | None = None, eve
     return db
 
 
+def _qc_report(report: VerifyReport, events: list[dict[str, Any]], root: Path, rel: str) -> None:
+    """The QC report must be the one the last QC run recorded (its SHA-256 is in the journal)."""
+    event = qc_event(events)
+    if event is None:
+        return
+    path = root / rel
+    if not path.is_file():
+        if not any(p.path == rel for p in report.problems):
+            report.add([Problem("missing", rel, f"the QC report recorded in journal event {event['seq']}")])
+        return
+    digest = sha256_of(path)
+    if digest != event["detail"]["report_sha256"]:
+        report.add([Problem("changed", rel, f"not the QC report recorded in journal event {event['seq']}")])
+
+
+def _copy_events(db: Any) -> list[dict[str, Any]]:
+    rows = []
+    for row in db.execute("SELECT seq, type, object, detail FROM events ORDER BY seq"):
+        try:
+            detail = json.loads(row["detail"])
+        except ValueError:
+            detail = {}
+        rows.append({"seq": row["seq"], "type": row["type"], "object": row["object"], "detail": detail})
+    return rows
+
+
 # --------------------------------------------------------------------------- bag
 def _verify_bag(path: Path, report: VerifyReport, workers: int) -> None:
     logging.getLogger("bagit").setLevel(logging.ERROR)  # every finding is reported here, by name
@@ -229,6 +258,7 @@ def _verify_bag(path: Path, report: VerifyReport, workers: int) -> None:
     db = _journal_copy(report, path / "data" / BAG_JOURNAL, bag.info.get("Journal-Head-Hash"), bag.info.get("Journal-Events"))
     if db is not None:
         with closing(db):
+            _qc_report(report, _copy_events(db), path, "data/qc/report.json")
             left_out = _as_list(bag.info.get("Documents-Left-Out"))
             masters = bag.info.get("Masters-Included", "yes") != "no"
             expected = _recorded_paths(db, {v.split(": ", 1)[0] for v in left_out}, masters, lambda role, name, rel: "data/" + payload_path(role, name, rel))
@@ -316,6 +346,7 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
             owner[rel] = key
             known[base].add(rel)
     problems = _compare(report, expected, workers)
+    _qc_report(report, events, out, QC_REPORT)
     for base, names in sorted(known.items()):
         folder = out / base
         if not folder.is_dir():
@@ -431,7 +462,8 @@ def _verify_dat93(root: Path, report: VerifyReport, workers: int) -> None:
         head = events = None
     db = _journal_copy(report, root / dat93.JOURNAL_PATH, head, events)
     if db is not None:
-        db.close()
+        with closing(db):
+            _qc_report(report, _copy_events(db), root, f"{dat93.QC_FOLDER}/report.json")
 
 
 def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> None:
@@ -460,7 +492,8 @@ def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> Non
             report.add([Problem("structure", am.TRANSFER_INFO, f"cannot be read: {exc}")])
     db = _journal_copy(report, root / am.JOURNAL_PATH, info.get("Journal-Head-Hash"), info.get("Journal-Events"))
     if db is not None:
-        db.close()
+        with closing(db):
+            _qc_report(report, _copy_events(db), root, f"{am.SUBMISSION}/qc/report.json")
 
 
 __all__ = ["KINDS", "VerifyError", "VerifyReport", "detect", "verify"]
