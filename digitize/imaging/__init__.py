@@ -19,8 +19,8 @@ from digitize.imaging.analysis import analyse
 from digitize.imaging.blank import detect_blank
 from digitize.imaging.borders import crop_box
 from digitize.imaging.colour import detect_colour
-from digitize.imaging.enhance import ocr_image
-from digitize.imaging.geometry import warp
+from digitize.imaging.enhance import SealArea, ocr_image
+from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.imaging.marks import text_ink
 from digitize.imaging.metrics import ink_coverage, sharpness
 from digitize.imaging.orientation import OrientationDecision, decide_orientation
@@ -67,6 +67,20 @@ def _fill_value(image: np.ndarray, paper_level: float, bitonal: bool) -> int | t
     return int(round(paper_level))
 
 
+def _seal_areas(seals, analysis, shape: tuple[int, int], skew: float, orientation: int, box) -> list[SealArea]:
+    """Seals found on the analysis copy, in the coordinates of the corrected page."""
+    if not seals:
+        return []
+    matrix, _ = straighten_matrix(shape[1], shape[0], skew, orientation)
+    centres = map_points(matrix, np.array([[s.cx / analysis.scale, s.cy / analysis.scale] for s in seals]))
+    if box is not None:
+        centres -= np.array(box[:2], dtype=np.float64)
+    return [
+        SealArea(float(cx), float(cy), s.radius / analysis.scale, None if s.ink_contrast is None else s.ink_contrast / analysis.paper_level)
+        for (cx, cy), s in zip(centres, seals)
+    ]
+
+
 def process_page(
     image: np.ndarray,
     dpi: float,
@@ -91,7 +105,7 @@ def process_page(
     blank = detect_blank(analysis, colour.mask)
     lap("blank_colour")
 
-    text = text_ink(analysis)
+    text = text_ink(analysis, colour.mask)
     estimate = None
     if not blank.is_blank:
         xs, ys, weights = ink_points(text, analysis.contrast)
@@ -124,7 +138,7 @@ def process_page(
         corrected = np.ascontiguousarray(corrected[y0:y1, x0:x1])
     lap("warp")
 
-    enhanced, scale = ocr_image(corrected, dpi)
+    enhanced, scale = ocr_image(corrected, dpi, _seal_areas(text.seals, analysis, image.shape[:2], applied_skew, decision.degrees, box))
     lap("ocr_image")
 
     geometry = PageGeometry(

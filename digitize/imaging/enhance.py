@@ -1,17 +1,25 @@
 """The image handed to Tesseract (never stored as a master).
 
-Steps, all on 8-bit images and with the heavy filtering done on reduced copies:
+Steps, all on 8-bit images, with the heavy filtering done on reduced copies:
 
-* grey: for colour pages the green channel's complement of red marks is not used; plain
-  luminance keeps red letterheads readable;
+* grey: luminance, so that red letterheads stay readable; inside a red seal found on a colour
+  page the brightest channel is used instead, which makes the red ink vanish and leaves the
+  black text stamped over;
 * illumination flattening: the paper level is estimated by a grey closing on a reduced copy
-  (wider than any stroke) and the page is divided by it, so shading, yellowed paper and light
-  show-through become white while ink keeps its contrast;
-* low-resolution pages are resampled to about 300 dpi, the resolution Tesseract's models
-  expect.
+  (wider than any stroke) and the page is divided by it, so shading and yellowed paper become
+  white (255) while ink keeps its contrast;
+* seal removal in grey scans: inside a seal found in the analysis, everything lighter than
+  text stamped over it (the seal's own ink) is set to white;
+* a tone curve that sends faint marks (show-through from the reverse side, drum dirt, paper
+  texture: less than about 30% darker than the paper) to white and stretches the ink to black;
+  anti-aliased stroke edges stay grey for Tesseract's LSTM;
+* low-resolution pages are resampled to about 300 dpi, the resolution Tesseract's models expect.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,16 +27,51 @@ import numpy as np
 TARGET_DPI = 300.0
 MIN_UPSAMPLE = 1.25  # only resample when it changes the size noticeably
 BACKGROUND_MM = 4.0  # closing size for the paper level: wider than any pen or type stroke
+BLACK_AT, WHITE_AT = 40, 180  # tone curve on the flattened page (paper = 255)
+SEAL_MARGIN = 12.0  # grey levels between a grey seal's ink and the text to keep under it
 
 
-def ocr_image(page: np.ndarray, dpi: float) -> tuple[np.ndarray, float]:
+@dataclass(frozen=True)
+class SealArea:
+    cx: float  # centre and radius in page pixels
+    cy: float
+    radius: float
+    ink_share: float | None  # darkness of the seal ink as a share of the paper level; None: a colour seal
+
+
+def ocr_image(page: np.ndarray, dpi: float, seals: Sequence[SealArea] = ()) -> tuple[np.ndarray, float]:
     """Enhanced grey image for OCR and its scale (OCR pixels per page pixel)."""
-    grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) if page.ndim == 3 else page
-    scale = TARGET_DPI / dpi if TARGET_DPI / dpi >= MIN_UPSAMPLE else 1.0
+    if page.ndim == 3:
+        grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+        colour_seals = [s for s in seals if s.ink_share is None]
+        if colour_seals:
+            b, g, r = cv2.split(page)
+            brightest = cv2.max(cv2.max(b, g), r)
+            inside = _circles(grey.shape, colour_seals)
+            grey[inside] = brightest[inside]
+    else:
+        grey = page
     flat = flatten(grey, dpi)
+    for seal in seals:
+        if seal.ink_share is not None:
+            inside = _circles(flat.shape, [seal])
+            level = 255.0 * (1.0 - seal.ink_share) - SEAL_MARGIN
+            flat[inside & (flat > level)] = 255
+    flat = cv2.LUT(flat, _TONE)
+    scale = TARGET_DPI / dpi if TARGET_DPI / dpi >= MIN_UPSAMPLE else 1.0
     if scale != 1.0:
         flat = cv2.resize(flat, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return flat, scale
+
+
+_TONE = np.clip((np.arange(256, dtype=np.float32) - BLACK_AT) * 255.0 / (WHITE_AT - BLACK_AT), 0, 255).astype(np.uint8)
+
+
+def _circles(shape: tuple[int, ...], seals: Sequence[SealArea]) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    for s in seals:
+        cv2.circle(mask, (int(round(s.cx)), int(round(s.cy))), int(round(s.radius * 1.08)), 1, -1)
+    return mask > 0
 
 
 def flatten(grey: np.ndarray, dpi: float) -> np.ndarray:
