@@ -75,7 +75,8 @@ def _ccitt_g4(ink: np.ndarray) -> bytes:
     the "white" run colour. Handing it ink as 1 gives a stream in the fax convention that PDF
     expects with its default /BlackIs1 false (ink black, paper white).
     """
-    bilevel = Image.fromarray(np.where(ink, 255, 0).astype(np.uint8)).convert("1", dither=Image.Dither.NONE)
+    height, width = ink.shape
+    bilevel = Image.frombytes("1", (width, height), np.packbits(ink, axis=1).tobytes())
     buffer = io.BytesIO()
     bilevel.save(buffer, format="TIFF", compression="group4", strip_size=2**31 - 1)
     buffer.seek(0)
