@@ -9,8 +9,8 @@ estimates: QC re-measures what was delivered.
   median over all tiles that hold text. A sharp scan gives 2-4 px; a page out of focus
   gives 8 or more. Contrast, text amount and scanner-bed borders do not move it, because each
   tile is normalised by its own contrast and flat tiles are left out.
-* ``colour_content`` -- DA/T 31 §9.3: saturated regions (red seals, red letterheads, colour
-  pictures) large enough to be content rather than specks.
+* ``colour_content`` -- DA/T 31 §9.3: saturated regions large enough to be content rather
+  than specks; red ones (seals, red letterheads) apart from other colours (coloured ink, pictures).
 * ``estimate_skew`` -- residual skew of a processed page by projection profiles of the ink.
 * ``page_signature`` / ``compare_signatures`` -- perceptual comparison of two pages that
   tolerates a re-scan's shift, small rotation, scale and noise.
@@ -92,32 +92,41 @@ def edge_width(image: np.ndarray, dpi: float) -> EdgeWidth:
 class ColourContent:
     saturated_fraction: float  # share of the page's pixels that are clearly coloured
     red_fraction: float  # of which red (seals, red letterheads)
-    largest_region_mm: float  # longer side of the largest coloured region
-    needs_colour: bool  # a coloured region big enough to be content
+    largest_region_mm: float  # longer side of the largest coloured region, any hue
+    largest_red_mm: float  # longer side of the largest red region
+    needs_colour: bool  # a red region big enough to be a seal or a red header (DA/T 31 §9.3: 应)
+    other_colour: bool  # other colour content (coloured ink, pictures) big enough to be content
+
+
+def _largest_region_mm(mask: np.ndarray) -> float:
+    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mm_per_px = 25.4 / COLOUR_DPI
+    largest = 0.0
+    for i in range(1, n):
+        w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        if min(w, h) * mm_per_px >= COLOUR_MIN_REGION_MM / 2:
+            largest = max(largest, max(w, h) * mm_per_px)
+    return round(largest, 1)
 
 
 def colour_content(image: np.ndarray, dpi: float) -> ColourContent:
     if image.ndim == 2:
-        return ColourContent(0.0, 0.0, 0.0, False)
+        return ColourContent(0.0, 0.0, 0.0, 0.0, False, False)
     small = _rescale(image[..., :3], COLOUR_DPI / dpi)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     hue = hsv[..., 0]
     saturated = (hsv[..., 1] > COLOUR_MIN_SATURATION) & (hsv[..., 2] > COLOUR_MIN_VALUE)
     red = saturated & ((hue < 12) | (hue > 165))
-    mask = cv2.dilate(saturated.astype(np.uint8), np.ones((3, 3), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    mm_per_px = 25.4 / COLOUR_DPI
-    largest = 0.0
-    for i in range(1, n):
-        side = max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) * mm_per_px
-        shorter = min(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) * mm_per_px
-        if shorter >= COLOUR_MIN_REGION_MM / 2:
-            largest = max(largest, side)
+    largest = _largest_region_mm(saturated)
+    largest_red = _largest_region_mm(red)
     return ColourContent(
         saturated_fraction=float(saturated.mean()),
         red_fraction=float(red.mean()),
-        largest_region_mm=round(largest, 1),
-        needs_colour=largest >= COLOUR_MIN_REGION_MM,
+        largest_region_mm=largest,
+        largest_red_mm=largest_red,
+        needs_colour=largest_red >= COLOUR_MIN_REGION_MM,
+        other_colour=largest >= COLOUR_MIN_REGION_MM,
     )
 
 
@@ -199,31 +208,59 @@ def page_signature(image: np.ndarray, dpi: float, skew: SkewEstimate | None = No
     y0, y1 = np.percentile(ys, [0.5, 99.5])
     if x1 - x0 < 10 or y1 - y0 < 10:
         return None
-    crop = mask[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1].astype(np.float32)
+    # How much darker than the paper each ink pixel is, scaled to the page's own ink: a fainter
+    # or bolder re-scan of the same strokes keeps its shape (a binary mask would not).
+    background = cv2.medianBlur(grey, 31 if min(grey.shape) > 62 else 3).astype(np.float32)
+    darkness = np.clip(background - grey.astype(np.float32), 0, None)
+    darkness *= cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    darkness = np.clip(darkness / max(float(np.percentile(darkness[mask], 90)), 1.0), 0, 1)
+    crop = darkness[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1]
     small = cv2.resize(crop, (SIGNATURE_WIDTH, SIGNATURE_HEIGHT), interpolation=cv2.INTER_AREA)
     return PageSignature(cv2.GaussianBlur(small, (0, 0), 1.0))
 
 
+def _align(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
+    """`b` warped onto `a`: an affine fit by ECC (re-scans differ in crop, scale and a little
+    rotation), else the best whole-pixel shift."""
+    h, w = a.shape
+    warp = np.eye(2, 3, dtype=np.float32)
+    try:
+        # the fit at half size (fast), applied at full size
+        small_a = cv2.resize(cv2.GaussianBlur(a, (0, 0), 2.0), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        small_b = cv2.resize(cv2.GaussianBlur(b, (0, 0), 2.0), (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+        _, warp = cv2.findTransformECC(small_a, small_b, warp, cv2.MOTION_AFFINE, criteria, None, 3)
+        warp[:, 2] *= 2.0
+        linear = warp[:, :2]
+        if np.all(np.abs(linear - np.eye(2)) < 0.15) and np.all(np.abs(warp[:, 2]) < 0.15 * w):
+            return cv2.warpAffine(b, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    except cv2.error:
+        pass
+    padded = cv2.copyMakeBorder(b, max_shift, max_shift, max_shift, max_shift, cv2.BORDER_CONSTANT, value=0)
+    _, _, _, (dx, dy) = cv2.minMaxLoc(cv2.matchTemplate(padded, a, cv2.TM_CCOEFF_NORMED))
+    return padded[dy : dy + h, dx : dx + w]
+
+
 def compare_signatures(a: PageSignature, b: PageSignature, max_shift: int = 10, grid: tuple[int, int] = (8, 10),
                        cell_shift: int = 3) -> SignatureScore:
-    """How alike two pages are. The whole pages are aligned by the best shift; then each cell of
-    a grid that holds ink is matched on its own (allowing a few pixels more), and the second
+    """How alike two pages are. The second page is aligned onto the first; then each cell of a
+    grid that holds ink is matched on its own (allowing a few pixels more), and the second
     lowest cell correlation is kept: two forms of one type agree everywhere except in the cells
     where their data differ, a re-scan of one sheet agrees in every cell."""
     ah, aw = a.pixels.shape
-    padded = cv2.copyMakeBorder(b.pixels, max_shift, max_shift, max_shift, max_shift, cv2.BORDER_CONSTANT, value=0)
-    result = cv2.matchTemplate(padded, a.pixels, cv2.TM_CCOEFF_NORMED)
-    _, global_score, _, (dx, dy) = cv2.minMaxLoc(result)
+    aligned = _align(a.pixels, b.pixels, max_shift)
+    global_score = float(cv2.matchTemplate(aligned, a.pixels, cv2.TM_CCOEFF_NORMED)[0, 0])
     gx, gy = grid
     cw, ch = aw // gx, ah // gy
-    pad2 = cv2.copyMakeBorder(padded, cell_shift, cell_shift, cell_shift, cell_shift, cv2.BORDER_CONSTANT, value=0)
+    padded = cv2.copyMakeBorder(aligned, cell_shift, cell_shift, cell_shift, cell_shift, cv2.BORDER_CONSTANT, value=0)
     scores = []
     for row in range(gy):
         for col in range(gx):
             cell = a.pixels[row * ch : (row + 1) * ch, col * cw : (col + 1) * cw]
-            y, x = dy + row * ch, dx + col * cw
-            window = pad2[y : y + ch + 2 * cell_shift, x : x + cw + 2 * cell_shift]
-            other = window[cell_shift : cell_shift + ch, cell_shift : cell_shift + cw]
+            y, x = row * ch, col * cw
+            window = padded[y : y + ch + 2 * cell_shift, x : x + cw + 2 * cell_shift]
+            other = aligned[y : y + ch, x : x + cw]
             if cell.mean() < 0.02 and other.mean() < 0.02:
                 continue
             if cell.std() < 1e-4 or window.std() < 1e-4:
@@ -231,9 +268,9 @@ def compare_signatures(a: PageSignature, b: PageSignature, max_shift: int = 10, 
                 continue
             scores.append(float(cv2.matchTemplate(window, cell, cv2.TM_CCOEFF_NORMED).max()))
     if len(scores) < 4:
-        return SignatureScore(float(global_score), -1.0)
+        return SignatureScore(global_score, -1.0)
     scores.sort()
-    return SignatureScore(float(global_score), scores[1])
+    return SignatureScore(global_score, scores[1])
 
 
 def text_similarity(a: str, b: str) -> float | None:
