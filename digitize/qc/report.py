@@ -155,7 +155,14 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     else:
         add("<p>None. 无。</p>")
 
-    add("<h2>Documents 文件</h2>")
+    add(f"<h2>Documents 文件 ({len(data['documents'])})</h2>")
+    add('<table class="grid"><tr><th>档号</th><th>Title 题名</th><th>Pages 页数</th><th>State 状态</th><th>Status 结果</th>'
+        "<th>Findings 问题</th></tr>")
+    for item in data["documents"]:
+        add(f"<tr><td>{_e(item['archival_code'])}</td><td>{_e(item['title'])}</td><td>{item['pages']}</td>"
+            f"<td>{_e(item['state'])}</td><td>{_status(item['status'])}</td><td>{item['findings'] or ''}</td></tr>")
+    add("</table>")
+    add("<h2>Flagged documents and pages 问题文件与页面</h2>")
     thumbs = _Thumbnails(outcome) if thumbnails else None
     results_by_doc: dict[str, list] = defaultdict(list)
     for r in outcome.checks.results:
@@ -166,6 +173,8 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
         for item in data["documents"]:
             doc = next(d for d in outcome.checks.data.documents if d["doc_key"] == item["doc_key"])
             results = [r for r in results_by_doc.get(item["archival_code"], []) if r.status in ("fail", "warn")]
+            if not results:
+                continue
             add('<div class="doc">')
             add(f"<h3>{_e(item['archival_code'])} — {_e(item['title'])}</h3>")
             add(f'<p class="muted">{item["pages"]} pages 页 · state {_e(item["state"])} · {_status(item["status"])}</p>')
