@@ -42,6 +42,15 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarra
     return cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
 
 
+def percentile_u8(values: np.ndarray, q: float, mask: np.ndarray | None = None) -> float:
+    """Percentile (0..100) of a uint8 image, optionally under a 0/1 mask, from its histogram."""
+    hist = cv2.calcHist([values], [0], None if mask is None else mask.astype(np.uint8), [256], [0, 256]).ravel()
+    total = hist.sum()
+    if total == 0:
+        return 0.0
+    return float(np.searchsorted(np.cumsum(hist), q / 100.0 * total))
+
+
 def _downscale(image: np.ndarray, factor: float) -> np.ndarray:
     if factor >= 1.0:
         return image
@@ -87,7 +96,7 @@ def analyse(image: np.ndarray, dpi: float) -> PageAnalysis:
     kernel = max(5, int(round(adpi / 2 * 5 / 25.4)) | 1)  # ~5 mm: wider than any stroke
     background = cv2.morphologyEx(coarse, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel)))
     background = cv2.resize(background, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
-    paper_level = float(np.percentile(coarse, 90))
+    paper_level = percentile_u8(coarse, 90)
     contrast = cv2.subtract(background, grey)
     otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     ink_threshold = max(float(otsu), 0.16 * paper_level)

@@ -28,6 +28,7 @@ MIN_MARK_MM2 = 0.5  # smaller components are specks or noise
 MAX_BLANK_INK_MM2 = 12.0  # less ink than this (about two characters) is a blank page
 DARK_SHARE, FAINT_SHARE = 0.30, 0.20  # darkness, as a share of the paper level, of real ink / of any mark
 MIN_DARK_RATIO = 0.15  # real ink: area darker than DARK_SHARE over area darker than FAINT_SHARE
+STRONG_SHARE, SURELY_INK_MM2 = 0.45, 150.0  # this much ink darker than any show-through: a written page
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ def _marks_mm2(mask: np.ndarray, px_per_mm2: float) -> float:
 def detect_blank(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> BlankResult:
     px_per_mm2 = (analysis.dpi / 25.4) ** 2
     region = analysis.ink_region > 0
+    strong = (analysis.contrast > STRONG_SHARE * analysis.paper_level) & region
+    strong_mm2 = cv2.countNonZero(strong.astype(np.uint8)) / px_per_mm2
+    if strong_mm2 >= SURELY_INK_MM2:  # far more dark ink than show-through can make: not blank
+        return BlankResult(False, strong_mm2)
     grey = analysis.grey_plain
     reference = cv2.GaussianBlur(grey, (0, 0), HIGH_PASS_SIGMA_MM * analysis.dpi / 25.4)
     sharp = (cv2.subtract(reference, grey) > SHARP_CONTRAST) & (analysis.contrast > SHARP_CONTRAST)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitize.imaging.analysis import PageAnalysis
+from digitize.imaging.analysis import PageAnalysis, percentile_u8
 
 CHROMA_ABOVE_PAPER = 40  # chroma above the paper's to count as a coloured pixel
 MIN_CHROMA = 60
@@ -34,7 +34,7 @@ def detect_colour(analysis: PageAnalysis) -> ColourResult:
     chroma = cv2.subtract(cv2.max(cv2.max(b, g), r), cv2.min(cv2.min(b, g), r))
     region = analysis.ink_region > 0
     paper = region & (analysis.contrast < 12)
-    paper_chroma = float(np.percentile(chroma[paper], 90)) if paper.any() else 0.0
+    paper_chroma = percentile_u8(chroma, 90, paper)
     threshold = max(MIN_CHROMA, paper_chroma + CHROMA_ABOVE_PAPER)
     coloured = (chroma > threshold) & region
     coloured = cv2.morphologyEx(coloured.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))

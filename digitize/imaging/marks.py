@@ -74,19 +74,18 @@ def _colour_seals(colour_mask: np.ndarray, char_h: float, dpi: float) -> list[Se
 
 
 def text_ink(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> TextInk:
-    """Line-bearing ink: characters and rules; seals, solid blobs and specks removed."""
+    """Line-bearing ink: characters and rules; seals and solid blobs removed."""
     ink = analysis.ink
     n, labels, stats, centroids = components(ink)
     x, y, w, h, area = (stats[1:, i] for i in range(5))
     char_h = _median_char_height(h, w, area, analysis.dpi)
-    keep = np.zeros(n, bool)
-    keep[1:] = area >= 4
+    drop: list[int] = []
     seals: list[Seal] = []
     refill: list[tuple[int, int, int, int, float]] = []
     for i in np.nonzero((w > 5 * char_h) & (h > 5 * char_h))[0]:
         x0, y0, cw, ch = int(x[i]), int(y[i]), int(w[i]), int(h[i])
         if area[i] / float(cw * ch) > BLOB_FILL:
-            keep[i + 1] = False
+            drop.append(i + 1)
             continue
         ring = _ring(labels, i + 1, (x0, y0, cw, ch))
         if ring is None:
@@ -94,11 +93,15 @@ def text_ink(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> T
         xs, ys, on_ring = ring
         cx, cy, radius = x0 + cw / 2.0, y0 + ch / 2.0, (cw + ch) / 4.0
         inside = np.hypot(centroids[1:, 0] - cx, centroids[1:, 1] - cy) < radius * 1.05
-        keep[1:][inside] = False
+        drop.extend(int(j) + 1 for j in np.nonzero(inside)[0])
         ring_level = float(np.percentile(analysis.contrast[y0 + ys[on_ring], x0 + xs[on_ring]], 90))
         seals.append(Seal(cx, cy, radius, ring_level))
         refill.append((x0, y0, cw, ch, ring_level))
-    mask = keep.astype(np.uint8)[labels]
+    mask = ink.copy()
+    for j in drop:  # a handful of components: clear them inside their own boxes
+        x0, y0, cw, ch = (int(v) for v in stats[j, :4])
+        box = mask[y0 : y0 + ch, x0 : x0 + cw]
+        box[labels[y0 : y0 + ch, x0 : x0 + cw] == j] = 0
     for x0, y0, cw, ch, level in refill:
         # text stamped over by the seal is darker than the seal ink in grey scans
         darker = analysis.contrast[y0 : y0 + ch, x0 : x0 + cw] > min(250.0, level + TEXT_OVER_SEAL)

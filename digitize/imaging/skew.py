@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from digitize.imaging.marks import TextInk
 
-COARSE_STEP_DEG = 0.4
-COARSE_POINTS = 12_000
+COARSE_STEP_DEG = 0.5
+COARSE_POINTS = 8_000
 FINE_POINTS = 80_000
 MIN_POINTS = 60  # fewer ink pixels than this: no estimate
 
@@ -69,10 +70,13 @@ def _parabolic_peak(angles: np.ndarray, scores: np.ndarray) -> float:
 
 def ink_points(text: TextInk, contrast: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centred, jittered coordinates and contrast weights of the line-bearing ink pixels."""
-    ys, xs = np.nonzero(text.mask)
-    if xs.size > FINE_POINTS:
-        step = xs.size // FINE_POINTS + 1
-        ys, xs = ys[::step], xs[::step]
+    found = cv2.findNonZero(text.mask)
+    if found is None:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    found = found.reshape(-1, 2)
+    if len(found) > FINE_POINTS:
+        found = found[:: len(found) // FINE_POINTS + 1]
+    xs, ys = found[:, 0], found[:, 1]
     weights = contrast[ys, xs].astype(np.float64)
     rng = np.random.default_rng(seed)
     jitter = rng.random((2, xs.size)) - 0.5

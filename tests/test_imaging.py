@@ -1,0 +1,262 @@
+"""Page imaging: skew, orientation, blank pages, crop, colour and the OCR image on small fixtures.
+
+The fixtures in tests/data/imaging are clean upright pages at 150 dpi (bitonal PNG). Each test
+turns them into a scan with a known geometry (paper tone, noise, rotation, scanner bed) and
+checks that process_page measures and undoes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from digitize.imaging import process_page
+from digitize.imaging.geometry import map_points, straighten_matrix, warp
+from digitize.settings import ImagingSettings
+
+DATA = Path(__file__).parent / "data" / "imaging"
+DPI = 150.0
+SETTINGS = ImagingSettings()
+
+
+def fixture(name: str) -> np.ndarray:
+    """Clean page: (H,W) uint8, ink 0 on paper 255."""
+    page = cv2.imread(str(DATA / name), cv2.IMREAD_GRAYSCALE)
+    assert page is not None, name
+    return page
+
+
+def scan(clean: np.ndarray, skew: float = 0.0, quarter_turns: int = 0, seed: int = 0, paper: float = 238.0) -> np.ndarray:
+    """A grey 'scan' of a clean page: paper tone, soft ink, noise, turned and skewed like the corpus."""
+    rng = np.random.default_rng(seed)
+    ink = 1.0 - clean.astype(np.float32) / 255.0
+    ink = cv2.GaussianBlur(ink, (0, 0), 0.6)
+    page = paper * (1.0 - 0.88 * ink) + rng.normal(0, 2.5, clean.shape)
+    page = np.rot90(page, quarter_turns)
+    h, w = page.shape
+    rot = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), skew, 1.0)
+    page = cv2.warpAffine(np.ascontiguousarray(page, dtype=np.float32), rot, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def wrap90(a: float) -> float:
+    return (a + 45.0) % 90.0 - 45.0
+
+
+@pytest.mark.parametrize("name", ["zh_letter.png", "zh_table.png", "en_letter.png"])
+@pytest.mark.parametrize("skew", [-13.7, -4.3, 0.0, 2.9, 11.4])
+def test_skew_is_measured_to_a_tenth_of_a_degree(name: str, skew: float) -> None:
+    page = process_page(scan(fixture(name), skew=skew, seed=int(abs(skew) * 10)), DPI, SETTINGS)
+    assert abs(wrap90(page.geometry.skew_deg - skew)) <= 0.1
+
+
+@pytest.mark.parametrize("name", ["zh_letter.png", "zh_table.png", "zh_form.png", "en_letter.png"])
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_orientation_from_the_image_alone(name: str, turns: int) -> None:
+    page = process_page(scan(fixture(name), skew=2.3, quarter_turns=turns), DPI, SETTINGS)
+    assert page.geometry.orientation_deg == turns * 90
+    assert page.geometry.orientation_method == "image"
+    # the corrected page is upright: same shape as the clean page
+    assert page.image.shape == fixture(name).shape
+
+
+def near_empty_page() -> np.ndarray:
+    """Two short lines of the letter on an otherwise empty sheet."""
+    clean = fixture("zh_letter.png")
+    rows = np.nonzero((clean < 128).sum(axis=1))[0]
+    out = np.full_like(clean, 255)
+    top = rows[0]
+    out[300:300 + 90, 600:1100] = clean[top : top + 90, 600:1100]
+    return out
+
+
+def test_unsure_orientation_asks_osd_and_ignores_a_weak_answer() -> None:
+    calls: list[tuple[int, ...]] = []
+
+    def osd(image: np.ndarray) -> tuple[int, float]:
+        calls.append(image.shape)
+        return 180, 1.0  # a guess, far below the confidence needed to turn the page
+
+    page = process_page(scan(near_empty_page(), skew=1.5), DPI, SETTINGS, osd=osd)
+    assert calls, "an unsure page must be checked with OSD"
+    assert page.geometry.orientation_deg == 0
+    assert page.geometry.orientation_method == "osd"
+
+
+def test_confident_orientation_never_calls_osd() -> None:
+    def osd(image: np.ndarray) -> tuple[int, float]:
+        raise AssertionError("OSD must not run when the image decides")
+
+    page = process_page(scan(fixture("zh_table.png"), skew=-3.0, quarter_turns=2), DPI, SETTINGS, osd=osd)
+    assert page.geometry.orientation_deg == 180
+
+
+def test_a_strong_osd_answer_is_followed() -> None:
+    page = process_page(scan(near_empty_page(), quarter_turns=2), DPI, SETTINGS, osd=lambda image: (180, 9.0))
+    assert page.geometry.orientation_deg == 180
+
+
+def blank_back_with_show_through(seed: int = 3) -> np.ndarray:
+    """Reverse side of the letter: mirrored, blurred, faint text, specks and a dark scanner bed."""
+    rng = np.random.default_rng(seed)
+    ghost = 1.0 - fixture("zh_letter.png")[:, ::-1].astype(np.float32) / 255.0
+    ghost = cv2.GaussianBlur(ghost, (0, 0), 1.5)
+    page = 240.0 * (1.0 - 0.35 * ghost) + rng.normal(0, 2.0, ghost.shape)
+    for _ in range(60):
+        cv2.circle(page, (int(rng.integers(0, 1240)), int(rng.integers(0, 1754))), int(rng.integers(0, 2)), 70.0, -1)
+    bed = np.full((1754 + 80, 1240 + 60), 30.0, np.float32)
+    bed[40:40 + 1754, 30:30 + 1240] = page
+    return np.clip(bed, 0, 255).astype(np.uint8)
+
+
+def test_show_through_specks_and_bed_are_blank() -> None:
+    page = process_page(blank_back_with_show_through(), DPI, SETTINGS)
+    assert page.geometry.is_blank
+    assert page.image.size > 0  # still returned, never dropped
+
+
+def test_a_signature_and_seal_page_is_not_blank() -> None:
+    clean = np.full((1754, 1240), 255, np.uint8)
+    pts = np.array([[700 + 12 * i, 400 + int(25 * np.sin(i / 2.0))] for i in range(20)], np.int32)
+    cv2.polylines(clean, [pts], False, 0, 3)  # a signature
+    cv2.circle(clean, (850, 420), 110, 0, 5)  # a seal ring
+    assert not process_page(scan(clean), DPI, SETTINGS).geometry.is_blank
+
+
+def test_two_lines_of_text_are_not_blank() -> None:
+    assert not process_page(scan(near_empty_page()), DPI, SETTINGS).geometry.is_blank
+
+
+def on_scanner_bed(page: np.ndarray, skew: float, margin: tuple[int, int] = (45, 35), bed: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    """Place a page on a dark bed and skew both; returns the scan and the 2x3 page-to-scan map."""
+    h, w = page.shape
+    canvas = (w + 2 * margin[0], h + 2 * margin[1])
+    rot = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), skew, 1.0)
+    rot[0, 2] += margin[0]
+    rot[1, 2] += margin[1]
+    out = cv2.warpAffine(page, rot, canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=bed)
+    return out, rot
+
+
+def test_crop_removes_the_bed_and_keeps_all_text() -> None:
+    clean = fixture("en_letter.png")
+    source, to_scan = on_scanner_bed(scan(clean), skew=1.5, margin=(70, 80))
+    page = process_page(source, DPI, SETTINGS)
+    box = page.geometry.crop_box
+    assert box is not None
+    ys, xs = np.nonzero(clean < 128)
+    text = np.stack([xs, ys], axis=1).astype(np.float64)
+    matrix, _ = straighten_matrix(source.shape[1], source.shape[0], page.geometry.skew_deg, 0)
+    mapped = map_points(matrix, map_points(to_scan, text))
+    x0, y0, x1, y1 = box
+    assert mapped[:, 0].min() >= x0 and mapped[:, 0].max() <= x1
+    assert mapped[:, 1].min() >= y0 and mapped[:, 1].max() <= y1
+    # what is kept is the sheet plus the margin (crop_margin_mm) of bed around it
+    margin = SETTINGS.crop_margin_mm * DPI / 25.4
+    assert abs((x1 - x0) - (clean.shape[1] + 2 * margin)) <= 6
+    assert abs((y1 - y0) - (clean.shape[0] + 2 * margin)) <= 6
+    inside = int(margin) + 6
+    ring = np.concatenate([page.image[inside, inside:-inside], page.image[-inside, inside:-inside],
+                           page.image[inside:-inside, inside], page.image[inside:-inside, -inside]])
+    assert np.median(ring) > 200  # paper, not bed, just inside the margin
+
+
+def test_no_bed_no_crop() -> None:
+    page = process_page(scan(fixture("zh_form.png"), skew=1.0), DPI, SETTINGS)
+    assert page.geometry.crop_box is None
+
+
+def colour_page(seal: bool, aged: bool) -> np.ndarray:
+    grey = scan(fixture("zh_form.png"), paper=245.0)
+    tint = np.array([0.86, 0.95, 1.0]) if aged else np.array([1.0, 1.0, 1.0])  # B, G, R
+    bgr = (grey[:, :, None].astype(np.float32) * tint[None, None, :]).astype(np.uint8)
+    if seal:
+        cv2.circle(bgr, (900, 1300), 110, (40, 30, 200), 6)
+        cv2.putText(bgr, "SEAL", (820, 1315), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (40, 30, 200), 3)
+    return bgr
+
+
+def test_red_seal_needs_colour() -> None:
+    page = process_page(colour_page(seal=True, aged=True), DPI, SETTINGS)
+    assert page.geometry.needs_colour
+    assert page.image.ndim == 3  # colour pages stay colour
+
+
+def test_yellowed_paper_alone_does_not_need_colour() -> None:
+    assert not process_page(colour_page(seal=False, aged=True), DPI, SETTINGS).geometry.needs_colour
+
+
+def test_grey_source_never_needs_colour() -> None:
+    assert not process_page(scan(fixture("zh_form.png")), DPI, SETTINGS).geometry.needs_colour
+
+
+def test_ocr_image_drops_the_red_seal_and_keeps_the_text() -> None:
+    page = process_page(colour_page(seal=True, aged=False), DPI, SETTINGS)
+    seal_ring = page.ocr_image[int((1300 - 110) * page.ocr_scale), int(900 * page.ocr_scale)]
+    assert seal_ring == 255
+    assert (page.ocr_image < 128).mean() > 0.01  # the form's text is still there
+
+
+def test_bitonal_source_stays_bitonal() -> None:
+    clean = fixture("zh_letter.png")
+    h, w = clean.shape
+    rot = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), 4.0, 1.0)
+    bitonal = np.where(cv2.warpAffine(clean, rot, (w, h), borderValue=255) > 127, 255, 0).astype(np.uint8)
+    page = process_page(bitonal, DPI, SETTINGS, bitonal=True)
+    assert abs(page.geometry.skew_deg - 4.0) <= 0.1
+    assert set(np.unique(page.image)) <= {0, 255}
+
+
+def test_low_resolution_page_is_upsampled_for_ocr_and_shows_no_show_through() -> None:
+    clean = fixture("en_letter.png")
+    ghost = cv2.GaussianBlur(1.0 - clean[:, ::-1].astype(np.float32) / 255.0, (0, 0), 1.5)
+    text = 1.0 - clean.astype(np.float32) / 255.0
+    page_in = np.clip(240.0 * (1.0 - 0.9 * text) * (1.0 - 0.3 * ghost), 0, 255).astype(np.uint8)
+    page = process_page(page_in, DPI, SETTINGS)
+    assert page.ocr_scale == pytest.approx(2.0)
+    assert page.ocr_image.shape == (2 * page.image.shape[0], 2 * page.image.shape[1])
+    show_through_only = (ghost > 0.3) & (text < 0.05)
+    small = cv2.resize(page.ocr_image, (page.image.shape[1], page.image.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.median(small[show_through_only]) == 255
+
+
+def test_settings_switch_steps_off() -> None:
+    settings = dataclasses.replace(SETTINGS, fix_orientation=False, deskew=False, crop_borders=False)
+    source, _ = on_scanner_bed(scan(fixture("zh_letter.png"), quarter_turns=1), skew=5.0)
+    page = process_page(source, DPI, settings)
+    assert page.geometry.orientation_method == "disabled"
+    assert page.geometry.crop_box is None
+    assert page.image.shape == source.shape
+    assert abs(page.geometry.skew_deg - 5.0) <= 0.1  # still measured and reported
+
+
+def test_small_skews_are_reported_but_not_resampled() -> None:
+    source = scan(fixture("zh_table.png"), skew=0.03)
+    page = process_page(source, DPI, SETTINGS)
+    assert abs(page.geometry.skew_deg) < SETTINGS.min_deskew_deg
+    assert np.array_equal(page.image, source)
+
+
+def test_geometry_is_json_serialisable_and_timed() -> None:
+    page = process_page(scan(fixture("zh_letter.png"), skew=1.0), DPI, SETTINGS)
+    data = json.loads(json.dumps(dataclasses.asdict(page.geometry)))
+    assert data["orientation_deg"] == 0 and 0.0 <= data["skew_confidence"] <= 1.0
+    assert data["blur"] > 0.2 and 0.0 < data["ink_coverage"] < 0.5
+    assert {"analysis", "skew", "orientation", "warp", "ocr_image"} <= set(page.timings)
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_quarter_turns_are_exact(turns: int) -> None:
+    image = np.arange(12 * 7, dtype=np.uint8).reshape(12, 7)
+    out = warp(image, 0.0, turns * 90, 255)
+    assert np.array_equal(out, np.rot90(image, -turns))
+    matrix, size = straighten_matrix(7, 12, 0.0, turns * 90)
+    assert size == (out.shape[1], out.shape[0])
+    (x, y), = map_points(matrix, np.array([[2.0, 5.0]]))
+    assert out[int(round(y)), int(round(x))] == image[5, 2]
