@@ -125,7 +125,7 @@ def process_page(
                 grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
                 return osd(warp(grey, skew, quarter_turns * 90, int(round(analysis.paper_level))))
 
-        decision, _ = decide_orientation(text.mask, text.char_height, skew, estimate.axis_margin, osd_turned)
+        decision = decide_orientation(text.mask, text.char_height, skew, estimate.axis_margin, osd_turned)
     lap("orientation")
 
     applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0

@@ -1,9 +1,10 @@
 """Downscaled working copies of a page that every measurement step shares.
 
 Nothing here works on the full-resolution master: the page is reduced once to about 150 dpi
-(``grey``) and 75 dpi (``coarse``), and all analysis (skew, orientation, blank, borders, colour)
-reads these copies. Red marks (seals, red letterheads) are suppressed in ``grey`` by taking the
-brightest channel, so that they do not pull the skew or orientation estimates.
+(``grey``; the paper level is estimated on a further halved copy), and all analysis (skew,
+orientation, blank, borders, colour) reads these copies. Red marks (seals, red letterheads) are
+suppressed in ``grey`` by taking the brightest channel, so that they do not pull the skew or
+orientation estimates; ``grey_plain`` keeps them for the blank test.
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ class PageAnalysis:
     ink_region: np.ndarray  # (h,w) uint8 0/1: where page content can be (not bed, paper edge or image edge)
     paper_level: float  # typical paper grey level
     ink_threshold: float  # contrast above which a pixel counts as ink
-
-    def px(self, mm: float) -> int:
-        """Length in analysis pixels of `mm` millimetres."""
-        return max(1, int(round(mm * self.dpi / 25.4)))
 
 
 def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -69,7 +66,6 @@ def _bed_mask(grey: np.ndarray, paper_level: float, dpi: float) -> np.ndarray:
         return np.zeros_like(grey)
     threshold = (float(np.median(dark_ring)) + paper_level) / 2.0
     dark = (grey < threshold).astype(np.uint8)
-    # close small gaps so that a bed broken by noise stays one region; open to drop thin strokes
     n, labels, stats, _ = components(dark)
     x, y, cw, ch = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
     touches = (x == 0) | (y == 0) | (x + cw == w) | (y + ch == h)

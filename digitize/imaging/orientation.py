@@ -133,9 +133,9 @@ def decide_orientation(
     skew_deg: float,
     axis_margin: float,
     osd: Callable[[int], tuple[int, float]] | None,
-) -> tuple[OrientationDecision, UprightEvidence | None]:
+) -> OrientationDecision:
     """Combine the axis measure and the upright evidence; `osd(k)` asks Tesseract about the page
-    turned back by k quarter turns and returns (further turn in degrees, confidence)."""
+    turned back by k quarter turns and returns (its further turn in degrees, confidence)."""
     axis_sure = abs(axis_margin) >= AXIS_MARGIN
     base = 0 if axis_margin >= 0 or not axis_sure else 1  # candidate quarter turns
     evidence = upright_evidence(turn_mask(mask, skew_deg, base), char_h)
@@ -143,13 +143,13 @@ def decide_orientation(
     upright_sure = abs(evidence.score) >= UPRIGHT_MARGIN and evidence.lines >= 3
     if axis_sure and upright_sure:
         confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(1.0, abs(axis_margin) / (2 * AXIS_MARGIN))
-        return OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image"), evidence
+        return OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
     if not axis_sure:
         turns = 0  # unsure about the axis: never turn a page by a quarter on image evidence
     elif not upright_sure and base == 0:
         turns = 0  # unsure which way up: leave the page as scanned
     if osd is None:
-        return OrientationDecision((turns % 4) * 90, 0.25, "unsure"), evidence
+        return OrientationDecision((turns % 4) * 90, 0.25, "unsure")
     further, confidence = osd(turns % 4)
     further %= 360
     if further in (90, 270):
@@ -160,4 +160,4 @@ def decide_orientation(
         accept = True
     if accept:
         turns += further // 90
-    return OrientationDecision((turns % 4) * 90, min(1.0, confidence / 10.0) if accept else 0.25, "osd"), evidence
+    return OrientationDecision((turns % 4) * 90, min(1.0, confidence / 10.0) if accept else 0.25, "osd")
