@@ -464,18 +464,20 @@ def check_item_count(data: QcData, r: Results) -> None:
         return
     codes = {rec.get("archival_code").strip() for rec in data.catalog.records if rec.get("archival_code").strip()}
     rows = len(data.catalog.records)
-    journal_codes = {d["archival_code"] for d in data.documents}
+    by_code = {d["archival_code"]: d for d in data.documents}
     text = f"catalogue {rows} items (登记), journal {documents} documents, {with_pdf} with a PDF/A"
-    problems = []
-    if codes - journal_codes:
-        problems.append("not scanned: " + ", ".join(sorted(codes - journal_codes)))
-    if journal_codes - codes:
-        problems.append("not in the catalogue: " + ", ".join(sorted(journal_codes - codes)))
-    failed = [d["archival_code"] for d in data.documents if d["state"] != "done"]
-    if failed:
-        problems.append("without PDF/A: " + ", ".join(sorted(failed)))
-    if problems or rows != with_pdf:
-        r.add("item_count", "fail", text + ("; " + "; ".join(problems) if problems else ""), defect="item_count")
+    for code in sorted(codes - set(by_code)):
+        r.add("item_count", "fail", f"{text}: {code} is counted in the catalogue but was not scanned", object=code,
+              document=code, defect="catalog_row_no_folder")
+    for code in sorted(set(by_code) - codes):
+        r.add("item_count", "fail", f"{text}: {code} was scanned but is not counted in the catalogue",
+              defect="folder_no_catalog_row", **_where_doc(data, by_code[code]))
+    for doc in data.documents:
+        if doc["state"] != "done":
+            r.add("item_count", "fail", f"{text}: {doc['archival_code']} has no PDF/A", defect="document_failed",
+                  **_where_doc(data, doc))
+    if not r.has("item_count") and rows != with_pdf:
+        r.add("item_count", "fail", f"{text}: the counts differ", defect="item_count")
     r.finish("item_count", text)
 
 
@@ -968,12 +970,14 @@ def check_blur(data: QcData, r: Results) -> None:
     for doc_pages in data.pages.values():
         for page in doc_pages:
             pm = _measure_of(data, page)
-            if pm is None or pm.edge_width_px is None or page["is_blank"]:
-                continue
+            if pm is None or pm.edge_width_px is None:
+                continue  # bitonal, unreadable, or too little ink to judge (an empty page)
             measured += 1
             widths.append(pm.edge_width_px)
             text = (f"edges {pm.edge_width_px:.1f} px wide at 300 dpi (median of {pm.edge_tiles} text tiles of the master; "
                     f"sharp scans measure 2–4 px)")
+            if page["is_blank"]:
+                text += "; processing took the page for blank, so it has no OCR text"
             if pm.edge_width_px > qc.blur_fail_edge_px:
                 r.add("blur", "fail", text + f"; above {qc.blur_fail_edge_px} px: out of focus, re-scan",
                       defect="strong_blur", **_where_page(data, page))
@@ -981,7 +985,7 @@ def check_blur(data: QcData, r: Results) -> None:
                 r.add("blur", "warn", text + f"; above {qc.blur_warn_edge_px} px: look at it", defect="blur",
                       **_where_page(data, page))
     median = sorted(widths)[len(widths) // 2] if widths else None
-    r.finish("blur", f"{measured} non-blank masters measured; median edge width {median} px, largest "
+    r.finish("blur", f"{measured} masters with text measured; median edge width {median} px, largest "
              f"{max(widths) if widths else None} px (warn above {qc.blur_warn_edge_px}, fail above {qc.blur_fail_edge_px})")
 
 

@@ -131,8 +131,10 @@ def colour_content(image: np.ndarray, dpi: float) -> ColourContent:
 
 
 # ------------------------------------------------------------------------------------- skew
-def _ink_mask(grey: np.ndarray, min_contrast: int = 40) -> np.ndarray:
-    """Ink clearly darker than the local paper, without blobs touching the image edge."""
+def _ink_mask(grey: np.ndarray, min_contrast: int = 40, text_only: bool = False) -> np.ndarray:
+    """Ink clearly darker than the local paper. Left out: blobs touching the image edge, and long
+    thin lines along the edges (the paper's edge against a dark scanner bed). `text_only` keeps
+    only character-sized blobs (for the content box)."""
     k = 31 if min(grey.shape) > 62 else 3
     background = cv2.medianBlur(grey, k)
     ink = ((background.astype(np.int16) - grey.astype(np.int16)) > min_contrast).astype(np.uint8)
@@ -141,6 +143,12 @@ def _ink_mask(grey: np.ndarray, min_contrast: int = 40) -> np.ndarray:
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     cw, ch = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     keep = (x > 0) & (y > 0) & (x + cw < w) & (y + ch < h) & (stats[:, cv2.CC_STAT_AREA] >= 3)
+    mx, my = 0.06 * w, 0.06 * h
+    vertical_edge = ((x < mx) | (x + cw > w - mx)) & (ch > 0.2 * h) & (cw < 0.05 * w)
+    horizontal_edge = ((y < my) | (y + ch > h - my)) & (cw > 0.2 * w) & (ch < 0.05 * h)
+    keep &= ~(vertical_edge | horizontal_edge)
+    if text_only:
+        keep &= (cw < 0.1 * w) & (ch < 0.1 * h)
     keep[0] = False
     return keep[labels]
 
@@ -201,7 +209,7 @@ def page_signature(image: np.ndarray, dpi: float, skew: SkewEstimate | None = No
         matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -skew.angle_deg, 1.0)
         grey = cv2.warpAffine(grey, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mask = _ink_mask(grey)
-    ys, xs = np.nonzero(mask)
+    ys, xs = np.nonzero(_ink_mask(grey, text_only=True))
     if len(xs) < 100:
         return None
     x0, x1 = np.percentile(xs, [0.5, 99.5])
