@@ -196,6 +196,7 @@ class QcData:
     catalog_note: str = ""
     findings: list[Finding] = field(default_factory=list)  # catalogue validation + linking
     measures: dict[str, DocumentMeasure] = field(default_factory=dict)
+    masters_read: bool = True
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -384,7 +385,10 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
                           f"captured as {page['master_sha256'][:16]}…: the scan changed after capture",
                           defect="master_changed", **_where_page(data, page))
     if not verify_masters:
-        masters = "masters not verified (--no-masters)"
+        r.add("capture_fixity", "not checked", "masters were not read (--no-masters): their capture digests are not "
+              f"verified; event chain of {len(data.events)} events intact, {len(packaged)} PDF digests match it"
+              if not r.has("capture_fixity") else "masters were not read (--no-masters)")
+        masters = ""
     elif data.batch_dir is None and checked == 0:
         masters = "the batch folder is not reachable: master digests not verified"
     else:
@@ -925,6 +929,8 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                           f"not red: coloured ink or a picture) and the PDF stores it {kind}; DA/T 31 §9.3 asks for "
                           "colour where writing is multi-coloured or pictures are coloured", defect="colour_reduced",
                           **_where_page(data, page))
+    if not data.masters_read:
+        r.finish("colour_mode", "masters were not read (--no-masters)", "not checked")
     r.finish("colour_mode", f"{colour_pages} colour masters: {red_pages} with red seals or headers, all kept in colour, "
              f"{other_pages} with other colour content; {not_colour} grey or bitonal masters cannot show whether the "
              "paper had colour")
@@ -984,6 +990,8 @@ def check_blur(data: QcData, r: Results) -> None:
             elif pm.edge_width_px > qc.blur_warn_edge_px:
                 r.add("blur", "warn", text + f"; above {qc.blur_warn_edge_px} px: look at it", defect="blur",
                       **_where_page(data, page))
+    if not data.masters_read:
+        r.finish("blur", "masters were not read (--no-masters)", "not checked")
     median = sorted(widths)[len(widths) // 2] if widths else None
     r.finish("blur", f"{measured} masters with text measured; median edge width {median} px, largest "
              f"{max(widths) if widths else None} px (warn above {qc.blur_warn_edge_px}, fail above {qc.blur_fail_edge_px})")
@@ -1075,6 +1083,7 @@ def run_checks(
     data = load_data(out, settings, stage, catalog_path)
     data.timings["load"] = time.perf_counter() - started
     started = time.perf_counter()
+    data.masters_read = verify_masters
     data.measures = measure_documents(measurement_inputs(data, verify_masters), jobs)
     data.timings["measure"] = time.perf_counter() - started
     started = time.perf_counter()
