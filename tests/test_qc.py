@@ -253,17 +253,26 @@ def test_flipped_byte_in_a_pdf_fails_fixity(clean_out, tmp_path):
 
 def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
     out = copy_out(clean_out, tmp_path)
+    exported = cli("export", str(out))
+    assert exported.returncode == 0, exported.stdout + exported.stderr
     alto = out / "documents" / CLEAN / "ocr" / f"{CLEAN}-0002.alto.xml"
     alto.unlink()
+    (out / "documents" / CLEAN / "ocr" / f"{CLEAN}-0001.alto.xml").write_bytes(b"<alto><unclosed>")
+    with (out / "documents" / CLEAN / f"{CLEAN}.pdf").open("ab") as fh:
+        fh.write(b"\n")
     (out / "documents" / CLEAN / "notes.txt").write_text("not part of the package", encoding="utf-8")
     run = run_checks(out, Settings(), stage="YJ", jobs=2)
-    missing = failing(run.results, "output_fixity")
-    assert [(r.check_id, r.defect, r.file) for r in missing] == [
-        ("YJ-1-14", "file_missing", f"documents/{CLEAN}/ocr/{CLEAN}-0002.alto.xml")]
+    fixity = {(r.check_id, r.defect, r.file) for r in failing(run.results, "output_fixity")}
+    assert ("YJ-1-14", "file_missing", f"documents/{CLEAN}/ocr/{CLEAN}-0002.alto.xml") in fixity
+    assert ("YJ-1-14", "fixity_mismatch", f"documents/{CLEAN}/{CLEAN}.pdf") in fixity
+    assert [r.check_id for r in failing(run.results, "electronic_attributes")] == ["YJ-1-10"]  # PDF size
+    assert [r.file for r in failing(run.results, "metadata_readable")] == [f"documents/{CLEAN}/ocr/{CLEAN}-0001.alto.xml"]
     assert failing(run.results, "package_structure")
     assert failing(run.results, "byte_count")
     extra = failing(run.results, "extra_files")
-    assert [(r.check_id, r.file) for r in extra] == [("YJ-4-3", f"documents/{CLEAN}/notes.txt")]
+    assert [(r.check_id, r.file) for r in extra] == [("YJ-4-3", f"documents/{CLEAN}/notes.txt")]  # exports accounted for
+    catalogue = [r for r in run.results if r.check == "catalogue_file"]
+    assert [r.status for r in catalogue] == ["pass"] and "lists 1 items" in catalogue[0].evidence
 
 
 def test_red_seal_page_stored_grey_fails_colour_mode(clean_out, tmp_path):
@@ -322,6 +331,9 @@ def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     data = json.loads(accepted.stdout)
     assert data["verdict"] == "pass" and data["sampling"]["status"] == "accept"
+    # what the hand-off reads: verdict, plan, generated, and one line per check item
+    assert data["plan"].startswith("DA/T 31 ratio") and data["generated"]
+    assert {"item": "GD-1-14", "result": "pass"}.items() <= next(c for c in data["checks"] if c["item"] == "GD-1-14").items()
     with Journal(out / "journal.sqlite") as journal:
         event = journal.events("batch")[-1]
         assert journal.verify_chain() == []
