@@ -38,6 +38,7 @@ COLOUR_MIN_REGION_MM = 6.0  # a colour region smaller than this on both sides is
 SKEW_DPI = 100.0
 SIGNATURE_WIDTH = 400  # pixels across the content box of a page signature (about 100 dpi)
 SIGNATURE_HEIGHT = 560
+ORB_FEATURES = 1500  # keypoints per page for aligning a re-scan onto its original
 
 
 def to_grey(image: np.ndarray) -> np.ndarray:
@@ -187,10 +188,15 @@ def estimate_skew(image: np.ndarray, dpi: float, max_deg: float = 10.0) -> SkewE
 # ------------------------------------------------------------------------------------- duplicates
 @dataclass(frozen=True)
 class PageSignature:
-    """The page's ink at about 100 dpi, deskewed and cropped to its content box, resized to a
-    fixed size (so that a re-scan with another crop or scale lines up) and slightly smoothed."""
+    """The page's ink at about 100 dpi, deskewed: the whole page (``page``, uint8 darkness) with
+    its content box and ORB keypoints, to align another page onto it; and the content box
+    resized to a fixed size (``pixels``), the fallback when keypoints do not match."""
 
     pixels: np.ndarray  # float32 (SIGNATURE_HEIGHT, SIGNATURE_WIDTH)
+    page: np.ndarray | None = None  # uint8 darkness of the whole page
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1 of the content in `page`
+    points: np.ndarray | None = None  # (n, 2) float32 keypoint positions
+    descriptors: np.ndarray | None = None  # (n, 32) uint8 ORB descriptors
 
 
 @dataclass(frozen=True)
@@ -222,9 +228,41 @@ def page_signature(image: np.ndarray, dpi: float, skew: SkewEstimate | None = No
     darkness = np.clip(background - grey.astype(np.float32), 0, None)
     darkness *= cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
     darkness = np.clip(darkness / max(float(np.percentile(darkness[mask], 90)), 1.0), 0, 1)
-    crop = darkness[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1]
-    small = cv2.resize(crop, (SIGNATURE_WIDTH, SIGNATURE_HEIGHT), interpolation=cv2.INTER_AREA)
-    return PageSignature(cv2.GaussianBlur(small, (0, 0), 1.0))
+    box = (int(x0), int(y0), int(x1) + 1, int(y1) + 1)
+    page = (darkness * 255).astype(np.uint8)
+    orb = cv2.ORB_create(nfeatures=ORB_FEATURES)
+    keypoints, descriptors = orb.detectAndCompute(page, None)
+    points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+    return PageSignature(_box_pixels(darkness, box), page, box, points, descriptors)
+
+
+def _box_pixels(darkness: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    small = cv2.resize(darkness[y0:y1, x0:x1], (SIGNATURE_WIDTH, SIGNATURE_HEIGHT), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small, (0, 0), 1.0)
+
+
+def _feature_aligned(a: PageSignature, b: PageSignature) -> np.ndarray | None:
+    """`b` mapped into the frame of `a` by matching ORB keypoints (a similarity transform fitted
+    with RANSAC), as box pixels of `a`'s content box; None when the pages do not match well."""
+    if a.page is None or b.page is None or a.descriptors is None or b.descriptors is None:
+        return None
+    if len(a.descriptors) < 20 or len(b.descriptors) < 20:
+        return None
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(b.descriptors, a.descriptors)
+    if len(matches) < 20:
+        return None
+    source = np.float32([b.points[m.queryIdx] for m in matches])
+    target = np.float32([a.points[m.trainIdx] for m in matches])
+    matrix, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=3.0)
+    if matrix is None or inliers is None or int(inliers.sum()) < max(15, len(matches) // 10):
+        return None
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    if not 0.8 < scale < 1.25:
+        return None
+    h, w = a.page.shape
+    warped = cv2.warpAffine(b.page, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return _box_pixels(warped.astype(np.float32) / 255.0, a.box)
 
 
 def _align(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
@@ -252,12 +290,15 @@ def _align(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
 
 def compare_signatures(a: PageSignature, b: PageSignature, max_shift: int = 10, grid: tuple[int, int] = (8, 10),
                        cell_shift: int = 3) -> SignatureScore:
-    """How alike two pages are. The second page is aligned onto the first; then each cell of a
+    """How alike two pages are. The second page is aligned onto the first (matched keypoints over
+    the whole page; failing that, the content boxes fitted onto each other); then each cell of a
     grid that holds ink is matched on its own (allowing a few pixels more), and the second
     lowest cell correlation is kept: two forms of one type agree everywhere except in the cells
     where their data differ, a re-scan of one sheet agrees in every cell."""
     ah, aw = a.pixels.shape
-    aligned = _align(a.pixels, b.pixels, max_shift)
+    aligned = _feature_aligned(a, b)
+    if aligned is None:
+        aligned = _align(a.pixels, b.pixels, max_shift)
     global_score = float(cv2.matchTemplate(aligned, a.pixels, cv2.TM_CCOEFF_NORMED)[0, 0])
     gx, gy = grid
     cw, ch = aw // gx, ah // gy
