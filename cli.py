@@ -137,7 +137,7 @@ def process(batch, out, catalog, languages, jobs, profile, dpi, force, engine, e
         sys.exit(EXIT_ENVIRONMENT)
     try:
         summary = process_batch(
-            batch, out, settings, pool, docs, description.descriptions, str(catalog) if catalog else None, progress,
+            batch, out, settings, pool, docs, description.descriptions, str(catalog.resolve()) if catalog else None, progress,
             command=" ".join(["digitize", *sys.argv[1:]]),
             findings=description.findings_for_summary(),
         )

@@ -185,7 +185,7 @@ def _document_from_file(path: Path, force_text: bool) -> SourceDocument:
 
 def discover(batch: str | os.PathLike[str], force_text: bool = False) -> list[SourceDocument]:
     """All documents of a batch folder, in natural order of their names."""
-    root = Path(batch)
+    root = Path(batch).resolve()
     if not root.is_dir():
         raise InputError(root, "not a folder")
     docs: list[SourceDocument] = []

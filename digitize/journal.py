@@ -141,7 +141,7 @@ class Journal:
             )
 
     def runs(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id")]
+        return [_decode(dict(r)) for r in self.db.execute("SELECT * FROM runs ORDER BY id")]
 
     # ---------------------------------------------------------------- documents and pages
     def upsert_document(self, doc_key: str, **fields: Any) -> None:
