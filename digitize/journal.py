@@ -144,31 +144,24 @@ class Journal:
         return [_decode(dict(r)) for r in self.db.execute("SELECT * FROM runs ORDER BY id")]
 
     # ---------------------------------------------------------------- documents and pages
-    def upsert_document(self, doc_key: str, **fields: Any) -> None:
-        fields = {k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
-        fields["updated"] = now_iso()
-        columns = ", ".join(fields)
-        placeholders = ", ".join("?" for _ in fields)
-        updates = ", ".join(f"{k}=excluded.{k}" for k in fields)
+    def _upsert(self, table: str, keys: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Insert a row or update the given columns of the existing one (column names are ours)."""
+        values = {k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
+        values["updated"] = now_iso()
+        columns = [*keys, *values]
+        updates = ", ".join(f"{k}=excluded.{k}" for k in values)
         with self.transaction():
             self.db.execute(
-                f"INSERT INTO documents(doc_key, {columns}) VALUES (?, {placeholders}) "
-                f"ON CONFLICT(doc_key) DO UPDATE SET {updates}",
-                (doc_key, *fields.values()),
+                f"INSERT INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates}",
+                (*keys.values(), *values.values()),
             )
 
+    def upsert_document(self, doc_key: str, **fields: Any) -> None:
+        self._upsert("documents", {"doc_key": doc_key}, fields)
+
     def upsert_page(self, doc_key: str, page_no: int, **fields: Any) -> None:
-        fields = {k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
-        fields["updated"] = now_iso()
-        columns = ", ".join(fields)
-        placeholders = ", ".join("?" for _ in fields)
-        updates = ", ".join(f"{k}=excluded.{k}" for k in fields)
-        with self.transaction():
-            self.db.execute(
-                f"INSERT INTO pages(doc_key, page_no, {columns}) VALUES (?, ?, {placeholders}) "
-                f"ON CONFLICT(doc_key, page_no) DO UPDATE SET {updates}",
-                (doc_key, page_no, *fields.values()),
-            )
+        self._upsert("pages", {"doc_key": doc_key, "page_no": page_no}, fields)
 
     def delete_pages_after(self, doc_key: str, last_page_no: int) -> None:
         with self.transaction():

@@ -124,7 +124,7 @@ class Coordinator:
     def _stage(self, doc_key: str) -> Path:
         return self.out / WORK_DIR / doc_key
 
-    def _fail_document(self, doc: SourceDocument, error: str) -> None:
+    def _record_document(self, doc: SourceDocument, state: str, error: str | None) -> None:
         desc = self.descriptions[doc.key]
         self.journal.upsert_document(
             doc.key,
@@ -132,14 +132,17 @@ class Coordinator:
             title=desc.title,
             source=doc.source,
             catalog=desc.fields,
-            state="failed",
+            state=state,
             n_pages=len(doc.pages),
             error=error,
             warnings=doc.warnings,
             settings_key=self.key,
             run_id=self.run_id,
         )
-        self.journal.add_event("processing", doc.key, "failure", {"error": error}, self.agent)
+
+    def _fail_document(self, doc: SourceDocument, error: str) -> None:
+        self._record_document(doc, "failed", error)
+        self.journal.add_event("validation", doc.key, "failure", {"step": "processing", "error": error}, self.agent)
         self.summary.documents_failed += 1
         self.summary.failures.append({"document": doc.key, "error": error})
         log.error("%s: failed: %s", doc.key, error)
@@ -238,20 +241,7 @@ class Coordinator:
         return self.summary
 
     def _start_document(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]], pending: list[PageTask]) -> None:
-        desc = self.descriptions[doc.key]
-        self.journal.upsert_document(
-            doc.key,
-            archival_code=desc.archival_code,
-            title=desc.title,
-            source=doc.source,
-            catalog=desc.fields,
-            state="pending",
-            n_pages=len(doc.pages),
-            error=None,
-            warnings=doc.warnings,
-            settings_key=self.key,
-            run_id=self.run_id,
-        )
+        self._record_document(doc, "pending", None)
         self.journal.delete_pages_after(doc.key, len(doc.pages))
         stage = self._stage(doc.key)
         stage.mkdir(parents=True, exist_ok=True)

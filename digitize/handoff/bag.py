@@ -26,8 +26,8 @@ from typing import Any
 
 import bagit
 
+from digitize.fsutil import sha256_file
 from digitize.handoff.collect import AGENT, Handoff, HandoffError, SourceFile
-from digitize.handoff.fixity import sha256_of
 from digitize.handoff.package import Layout, Override
 
 CHECKSUMS = ("sha256", "sha512")
@@ -146,6 +146,6 @@ class BagLayout(Layout):
             "files": int(oxum.split(".")[1]),
             "bytes": int(oxum.split(".")[0]),
             "fixity": "manifest-sha256.txt",
-            "fixity_sha256": sha256_of(root / "manifest-sha256.txt"),
+            "fixity_sha256": sha256_file(root / "manifest-sha256.txt"),
             "bag_info": {k: v for k, v in bag.info.items()},
         }

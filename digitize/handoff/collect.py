@@ -25,8 +25,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from digitize import __version__
-from digitize.fsutil import fsync_dir, fsync_tree
-from digitize.handoff.fixity import Problem, backup_journal, copy_verified, journal_digests, sha256_of, write_bytes_new
+from digitize.fsutil import fsync_dir, fsync_tree, sha256_file
+from digitize.handoff.fixity import Problem, backup_journal, copy_verified, journal_digests, write_bytes_new
 from digitize.handoff.qcstatus import QC_DIR, QcStatus, read_qc_status
 from digitize.journal import Journal
 from digitize.settings import Settings
@@ -346,7 +346,7 @@ class Packer:
     def journal_copy(self, out: Path, rel: str) -> None:
         target = self._target(rel)
         backup_journal(out / JOURNAL, target)
-        self.written[rel] = (sha256_of(target), target.stat().st_size)
+        self.written[rel] = (sha256_file(target), target.stat().st_size)
 
     def total_bytes(self) -> int:
         return sum(size for _, size in self.written.values())

@@ -47,14 +47,6 @@ class Problem:
         return f"{self.kind}: {self.path}" + (f": {self.detail}" if self.detail else "")
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def copy_verified(source: Path, target: Path) -> tuple[str, int]:
     """Copy `source` to `target` (a new file) in one pass; return the SHA-256 and size of the bytes copied."""
     digest = hashlib.sha256()

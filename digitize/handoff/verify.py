@@ -32,6 +32,7 @@ from typing import Any
 
 import bagit
 
+from digitize.fsutil import sha256_file
 from digitize.handoff import archivematica as am
 from digitize.handoff import dat93
 from digitize.handoff.bag import JOURNAL_PATH as BAG_JOURNAL
@@ -45,7 +46,6 @@ from digitize.handoff.fixity import (
     journal_digests,
     open_journal_copy,
     read_checksum_list,
-    sha256_of,
 )
 from digitize.handoff.qcstatus import REPORT as QC_REPORT
 from digitize.handoff.qcstatus import qc_event
@@ -136,7 +136,7 @@ def _hash_all(paths: dict[str, Path], workers: int) -> dict[str, tuple[str, int]
     def one(item: tuple[str, Path]) -> tuple[str, tuple[str, int] | OSError]:
         key, p = item
         try:
-            return key, (sha256_of(p), p.stat().st_size)
+            return key, (sha256_file(p), p.stat().st_size)
         except OSError as exc:
             return key, exc
 
@@ -195,7 +195,7 @@ def _qc_report(report: VerifyReport, events: list[dict[str, Any]], root: Path, r
         if not any(p.path == rel for p in report.problems):
             report.add([Problem("missing", rel, f"the QC report recorded in journal event {event['seq']}")])
         return
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if digest != event["detail"]["report_sha256"]:
         report.add([Problem("changed", rel, f"not the QC report recorded in journal event {event['seq']}")])
 
