@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitize.imaging.analysis import analyse
+from digitize.imaging.analysis import analyse, percentile_u8
 from digitize.imaging.blank import detect_blank
 from digitize.imaging.borders import crop_box
 from digitize.imaging.colour import detect_colour
-from digitize.imaging.enhance import SealArea, ocr_image
+from digitize.imaging.enhance import SealArea, ink_share_for_ocr, ocr_image
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.imaging.marks import text_ink
 from digitize.imaging.metrics import ink_coverage, sharpness
@@ -138,7 +138,11 @@ def process_page(
         corrected = np.ascontiguousarray(corrected[y0:y1, x0:x1])
     lap("warp")
 
-    enhanced, scale = ocr_image(corrected, dpi, _seal_areas(text.seals, analysis, image.shape[:2], applied_skew, decision.degrees, box))
+    paper = max(analysis.paper_level, 1.0)
+    ink_share = ink_share_for_ocr(percentile_u8(analysis.contrast, 30, analysis.ink) / paper,
+                                  percentile_u8(analysis.contrast, 95, analysis.ink) / paper)
+    seals = _seal_areas(text.seals, analysis, image.shape[:2], applied_skew, decision.degrees, box)
+    enhanced, scale = ocr_image(corrected, dpi, ink_share, seals)
     lap("ocr_image")
 
     geometry = PageGeometry(

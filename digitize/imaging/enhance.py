@@ -10,9 +10,12 @@ Steps, all on 8-bit images, with the heavy filtering done on reduced copies:
   white (255) while ink keeps its contrast;
 * seal removal in grey scans: inside a seal found in the analysis, everything lighter than
   text stamped over it (the seal's own ink) is set to white;
-* a tone curve that sends faint marks (show-through from the reverse side, drum dirt, paper
-  texture: less than about 30% darker than the paper) to white and stretches the ink to black;
-  anti-aliased stroke edges stay grey for Tesseract's LSTM;
+* a tone curve scaled to the page's own ink: marks less than about a third as dark as the ink
+  (show-through from the reverse side, drum dirt, paper texture) become white, the ink's dark
+  cores become black, and anti-aliased stroke edges stay grey for Tesseract's LSTM. The ink
+  level is read from the analysis copy (see ``ink_share_for_ocr``): normally its dark cores;
+  when the ink's darkness is spread widely (light, broken letterpress or hairline serif type)
+  its lighter part, so that thin strokes are not erased with the show-through;
 * low-resolution pages are resampled to about 300 dpi, the resolution Tesseract's models expect.
 """
 
@@ -27,7 +30,8 @@ import numpy as np
 TARGET_DPI = 300.0
 MIN_UPSAMPLE = 1.25  # only resample when it changes the size noticeably
 BACKGROUND_MM = 4.0  # closing size for the paper level: wider than any pen or type stroke
-BLACK_AT, WHITE_AT = 40, 180  # tone curve on the flattened page (paper = 255)
+BLACK_SHARE, WHITE_SHARE = 0.9, 0.32  # tone curve end points, as shares of the ink's darkness
+SPREAD_RATIO = 0.56  # ink 30th/95th darkness percentile below this: thin or broken type
 SEAL_MARGIN = 12.0  # grey levels between a grey seal's ink and the text to keep under it
 
 
@@ -39,8 +43,12 @@ class SealArea:
     ink_share: float | None  # darkness of the seal ink as a share of the paper level; None: a colour seal
 
 
-def ocr_image(page: np.ndarray, dpi: float, seals: Sequence[SealArea] = ()) -> tuple[np.ndarray, float]:
-    """Enhanced grey image for OCR and its scale (OCR pixels per page pixel)."""
+def ocr_image(page: np.ndarray, dpi: float, ink_share: float = 0.93, seals: Sequence[SealArea] = ()) -> tuple[np.ndarray, float]:
+    """Enhanced grey image for OCR and its scale (OCR pixels per page pixel).
+
+    `ink_share`: how dark the page's ink is, as a share of the paper level (0.93 for black type
+    on white paper; lower for faded or thin type).
+    """
     if page.ndim == 3:
         grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
         colour_seals = [s for s in seals if s.ink_share is None]
@@ -57,14 +65,25 @@ def ocr_image(page: np.ndarray, dpi: float, seals: Sequence[SealArea] = ()) -> t
             inside = _circles(flat.shape, [seal])
             level = 255.0 * (1.0 - seal.ink_share) - SEAL_MARGIN
             flat[inside & (flat > level)] = 255
-    flat = cv2.LUT(flat, _TONE)
+    flat = cv2.LUT(flat, tone_curve(ink_share))
     scale = TARGET_DPI / dpi if TARGET_DPI / dpi >= MIN_UPSAMPLE else 1.0
     if scale != 1.0:
         flat = cv2.resize(flat, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return flat, scale
 
 
-_TONE = np.clip((np.arange(256, dtype=np.float32) - BLACK_AT) * 255.0 / (WHITE_AT - BLACK_AT), 0, 255).astype(np.uint8)
+def ink_share_for_ocr(p30: float, p95: float) -> float:
+    """Ink darkness (share of the paper level) the tone curve is scaled to, from the 30th and 95th
+    percentiles of the ink's darkness on the analysis copy."""
+    return p95 if p30 >= SPREAD_RATIO * p95 else p30
+
+
+def tone_curve(ink_share: float) -> np.ndarray:
+    """256-entry lookup table for a flattened page (paper = 255) whose ink is `ink_share` dark."""
+    share = float(np.clip(ink_share, 0.2, 1.0))
+    black = 255.0 * (1.0 - BLACK_SHARE * share)
+    white = 255.0 * (1.0 - WHITE_SHARE * share)
+    return np.clip((np.arange(256, dtype=np.float32) - black) * 255.0 / (white - black), 0, 255).astype(np.uint8)
 
 
 def _circles(shape: tuple[int, ...], seals: Sequence[SealArea]) -> np.ndarray:
