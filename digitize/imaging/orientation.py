@@ -15,9 +15,10 @@ Two separate questions:
      (Latin ascenders and capitals; to a lesser degree the top radicals of Chinese characters);
    * alignment: more lines start at a common left edge than end at a common right edge.
 
-When either answer is unsure, the caller-supplied OSD function is consulted on the page as it
-would be turned, and its verdict is accepted only with a clear confidence; otherwise the page
-is left as scanned. A page is never turned on weak evidence.
+The image decides only when both answers are clear. Otherwise the caller-supplied OSD function
+is consulted on the page as scanned (deskewed), and its verdict is accepted only with a clear
+confidence (a quarter turn needs more, unless the lines were also seen to run down the page);
+otherwise the page is left as scanned. A page is never turned on weak evidence.
 """
 
 from __future__ import annotations
@@ -135,29 +136,26 @@ def decide_orientation(
     osd: Callable[[int], tuple[int, float]] | None,
 ) -> OrientationDecision:
     """Combine the axis measure and the upright evidence; `osd(k)` asks Tesseract about the page
-    turned back by k quarter turns and returns (its further turn in degrees, confidence)."""
+    turned back by k quarter turns and returns (its turn in degrees, confidence)."""
     axis_sure = abs(axis_margin) >= AXIS_MARGIN
-    base = 0 if axis_margin >= 0 or not axis_sure else 1  # candidate quarter turns
+    base = 1 if axis_sure and axis_margin < 0 else 0  # candidate quarter turns
     evidence = upright_evidence(turn_mask(mask, skew_deg, base), char_h)
-    turns = base if evidence.score >= 0 else base + 2
     upright_sure = abs(evidence.score) >= UPRIGHT_MARGIN and evidence.lines >= 3
     if axis_sure and upright_sure:
+        turns = base if evidence.score >= 0 else base + 2
         confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(1.0, abs(axis_margin) / (2 * AXIS_MARGIN))
         return OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
-    if not axis_sure:
-        turns = 0  # unsure about the axis: never turn a page by a quarter on image evidence
-    elif not upright_sure and base == 0:
-        turns = 0  # unsure which way up: leave the page as scanned
+    # unsure: the page stays as scanned unless OSD clearly says otherwise
     if osd is None:
-        return OrientationDecision((turns % 4) * 90, 0.25, "unsure")
-    further, confidence = osd(turns % 4)
+        return OrientationDecision(0, 0.25, "unsure")
+    further, confidence = osd(0)
     further %= 360
     if further in (90, 270):
-        accept = confidence >= OSD_AXIS_CONFIDENCE and not axis_sure
-    elif further == 180:
-        accept = confidence >= OSD_MIN_CONFIDENCE
+        # a quarter turn needs more confidence unless the lines also run down the page
+        lines_down = axis_margin <= -AXIS_MARGIN
+        accept = confidence >= (OSD_MIN_CONFIDENCE if lines_down else OSD_AXIS_CONFIDENCE)
     else:
-        accept = True
-    if accept:
-        turns += further // 90
-    return OrientationDecision((turns % 4) * 90, min(1.0, confidence / 10.0) if accept else 0.25, "osd")
+        accept = further == 0 or confidence >= OSD_MIN_CONFIDENCE
+    if not accept:
+        return OrientationDecision(0, 0.25, "osd")
+    return OrientationDecision(further, min(1.0, confidence / 10.0), "osd")
