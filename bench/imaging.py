@@ -318,8 +318,9 @@ def _orientation_stats(rows: list[dict], get) -> dict:
 
 def summarise(rows: list[dict]) -> dict:
     text_pages = [r for r in rows if not r["is_blank"]]
-    for r in text_pages:
-        r["ours"]["s"] = r["ours_s"]
+    for r in text_pages:  # skew estimation proper: the analysis and skew steps, in CPU seconds
+        wall = sum(r["timings"].values()) or 1.0
+        r["ours"]["s"] = (r["timings"]["analysis"] + r["timings"]["skew"]) * r["ours_s"] / wall
     skew = {name: _skew_stats(text_pages, name) for name in ("ours", "jdeskew", "deskew")}
     orientation = {
         "ours (image + OSD fallback)": _orientation_stats(text_pages, lambda r: r["ours_osd"]["orientation"]),
@@ -385,7 +386,7 @@ def print_table(s: dict) -> None:
         return "-" if v is None else fmt.format(v)
 
     print(f"\npages {s['pages']} (text pages {s['text_pages']})")
-    print("\nSkew (text pages)            mean|err|°  within 0.1°  worst°   s/page")
+    print("\nSkew (text pages)            mean|err|°  within 0.1°  worst°   s/page (CPU; ours: analysis + skew steps)")
     for name, st in s["skew"].items():
         if st:
             print(f"  {name:26s} {f(st['mean_abs_err'], '{:.4f}'):>10s} {f(st['within_0.1'], '{:.1%}'):>11s} {f(st['max_abs_err'], '{:.2f}'):>7s} {f(st['s_per_page']):>8s}")
@@ -414,14 +415,22 @@ def print_table(s: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", action="append", required=True, type=Path)
+    ap.add_argument("--corpus", action="append", default=[], type=Path)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-ocr", action="store_true", help="skip the Tesseract CER runs (the slow part)")
     ap.add_argument("--no-baselines", action="store_true", help="skip jdeskew, deskew and OSD alone")
     ap.add_argument("--extra-skew", type=float, default=0.0, help="turn pages further so true skews cover ±this")
     ap.add_argument("--limit", type=int, default=0, help="only the first N pages of each corpus")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--summarise", type=Path, help="print the table of an earlier results file and stop")
     args = ap.parse_args()
+    if args.summarise:
+        with open(args.summarise, encoding="utf-8") as fh:
+            rows = json.load(fh)["pages"]
+        print_table(summarise(rows))
+        return
+    if not args.corpus:
+        ap.error("give at least one --corpus (or --summarise FILE)")
 
     jobs, recs = [], {}
     for corpus in args.corpus:
