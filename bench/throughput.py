@@ -67,6 +67,7 @@ class Measured:
 
         proc = subprocess.Popen(args, env=ENV, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         peaks: dict[int, float] = {}
+        cpu_seen: dict[int, float] = {}  # processes the parent does not reap itself (pool workers)
         stop = threading.Event()
 
         def sample() -> None:
@@ -80,6 +81,8 @@ class Measured:
                     for p in procs:
                         try:
                             peaks[p.pid] = max(peaks.get(p.pid, 0.0), p.memory_info().rss / 2**20)
+                            times = p.cpu_times()
+                            cpu_seen[p.pid] = times.user + times.system
                         except psutil.NoSuchProcess:
                             pass
                 except psutil.NoSuchProcess:
@@ -94,7 +97,7 @@ class Measured:
         proc.returncode = os.waitstatus_to_exitcode(status)
         stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
         with self._lock:
-            self.cpu += usage.ru_utime + usage.ru_stime
+            self.cpu += max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
             self.peak_rss_mb = max(self.peak_rss_mb, usage.ru_maxrss / 1024, *(v for k, v in peaks.items() if k != proc.pid), 0.0)
             self.coordinator_rss_mb = max(self.coordinator_rss_mb, peaks.get(proc.pid, 0.0))
         if proc.returncode not in (0, 1):

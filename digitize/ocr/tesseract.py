@@ -149,14 +149,18 @@ class TesseractCliEngine:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="digitize-ocr-") as folder:
             path = self._write_image(image, folder)
+            base = os.path.join(folder, "page")
             try:
-                hocr, text = self._pytesseract.run_and_get_multiple_output(
+                self._pytesseract.pytesseract.run_tesseract(
                     path,
-                    extensions=["hocr", "txt"],
-                    lang=self.languages,
+                    base,
+                    "hocr txt",
+                    self.languages,
                     config=self._config(dpi, self.psm if psm is None else psm),
                     timeout=self.timeout_s,
                 )
+                hocr = Path(base + ".hocr").read_text(encoding="utf-8")
+                text = Path(base + ".txt").read_text(encoding="utf-8")
             except RuntimeError as exc:
                 if "timeout" in str(exc).lower():
                     raise OcrTimeout(f"recognition stopped after {self.timeout_s:.0f} s") from None
