@@ -263,6 +263,8 @@ def ssim_of_outputs(corpus: Path, out: Path, limit: int = 24) -> dict:
                 mode = output_mode(loaded.mode, processed.geometry.needs_colour, settings.imaging.output_colour)
                 image = processed.image
                 grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                if mode == "bitonal":  # the PDF stores the page at 1 bit: compare with what was meant
+                    grey = np.where(grey < 128, 0, 255).astype(np.uint8)
                 prefix = Path(tmp) / f"r{len(values)}"
                 subprocess.run(["pdftoppm", "-r", str(loaded.dpi), "-f", str(ref.page_no), "-l", str(ref.page_no), "-gray",
                                 str(pdf), str(prefix)], check=True)

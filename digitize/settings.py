@@ -44,7 +44,7 @@ class ImagingSettings:
     crop_borders: bool = True
     crop_margin_mm: float = 2.5  # DA/T 31 §10.3: crop outside the paper edge, never into it
     output_colour: str = "auto"  # auto: grey/bitonal where colour is not needed; keep: source mode
-    jpeg_quality: int = 60  # for colour and greyscale page images in the PDF
+    jpeg_quality: int = 70  # colour and greyscale page images in the PDF (see docs/benchmarks.md)
     bitonal_encoding: str = "ccitt"  # ccitt (CCITT G4) or flate
 
 
