@@ -30,7 +30,6 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
@@ -126,8 +125,15 @@ def box_points(bbox: list[int], per_edge: int = 6) -> np.ndarray:
     return np.stack([xs, ys], axis=1).astype(np.float64)
 
 
-def crop_violations(rec: dict, forward: np.ndarray, scan_shape: tuple[int, int], skew: float, orientation: int,
-                    box: tuple[int, int, int, int] | None, tolerance: float = 2.0) -> int:
+def crop_violations(
+    rec: dict,
+    forward: np.ndarray,
+    scan_shape: tuple[int, int],
+    skew: float,
+    orientation: int,
+    box: tuple[int, int, int, int] | None,
+    tolerance: float = 2.0,
+) -> int:
     """Ground-truth lines (their parts visible in the scan) that end up outside our crop box."""
     if box is None or not rec["lines"]:
         return 0
@@ -141,7 +147,12 @@ def crop_violations(rec: dict, forward: np.ndarray, scan_shape: tuple[int, int],
         if pts.size == 0:
             continue
         q = map_points(ours, pts)
-        if np.any(q[:, 0] < x0 - tolerance) or np.any(q[:, 0] > x1 + tolerance) or np.any(q[:, 1] < y0 - tolerance) or np.any(q[:, 1] > y1 + tolerance):
+        if (
+            np.any(q[:, 0] < x0 - tolerance)
+            or np.any(q[:, 0] > x1 + tolerance)
+            or np.any(q[:, 1] < y0 - tolerance)
+            or np.any(q[:, 1] > y1 + tolerance)
+        ):
             bad += 1
     return bad
 
@@ -153,7 +164,10 @@ def colour_truth(rec: dict) -> str:
     first = rec["text"].split("\n", 1)[0] if rec["text"] else ""
     if rec.get("stamp_text") or (rec["page_type"] == "zh_letter" and first.endswith("文件")):
         return "red"
-    if rec["page_type"] in ("zh_application", "zh_registration_form", "zh_benefit_approval") or "Yours sincerely" in rec["text"]:
+    if (
+        rec["page_type"] in ("zh_application", "zh_registration_form", "zh_benefit_approval")
+        or "Yours sincerely" in rec["text"]
+    ):
         return "sig"
     return "none"
 
@@ -231,10 +245,21 @@ def run_page(job: dict) -> dict:
         skew_true = target
     dpi = float(rec["dpi"])
     settings = ImagingSettings()
-    row: dict = {"page_id": rec["page_id"], "corpus": str(corpus), "page_type": rec["page_type"], "lang": rec["lang"],
-                 "dpi": dpi, "color_mode": rec["color_mode"], "defects": rec["defects"], "is_blank": rec["is_blank"],
-                 "n_chars": rec["n_chars"], "skew_true": skew_true, "orientation_true": rec["orientation_deg"],
-                 "colour_truth": colour_truth(rec), "dark_border": bool(rec["degradation"].get("dark_border"))}
+    row: dict = {
+        "page_id": rec["page_id"],
+        "corpus": str(corpus),
+        "page_type": rec["page_type"],
+        "lang": rec["lang"],
+        "dpi": dpi,
+        "color_mode": rec["color_mode"],
+        "defects": rec["defects"],
+        "is_blank": rec["is_blank"],
+        "n_chars": rec["n_chars"],
+        "skew_true": skew_true,
+        "orientation_true": rec["orientation_deg"],
+        "colour_truth": colour_truth(rec),
+        "dark_border": bool(rec["degradation"].get("dark_border")),
+    }
 
     t0, c0 = time.perf_counter(), time.process_time()
     page = process_page(image, dpi, settings, bitonal=bitonal)
@@ -242,9 +267,17 @@ def run_page(job: dict) -> dict:
     row["ours_wall_s"] = time.perf_counter() - t0
     row["timings"] = page.timings
     g = page.geometry
-    row["ours"] = {"skew": g.skew_deg, "orientation": g.orientation_deg, "method": g.orientation_method,
-                   "blank": g.is_blank, "blank_score": g.blank_score, "colour": g.needs_colour, "crop": g.crop_box,
-                   "blur": g.blur, "ink": g.ink_coverage}
+    row["ours"] = {
+        "skew": g.skew_deg,
+        "orientation": g.orientation_deg,
+        "method": g.orientation_method,
+        "blank": g.is_blank,
+        "blank_score": g.blank_score,
+        "colour": g.needs_colour,
+        "crop": g.crop_box,
+        "blur": g.blur,
+        "ink": g.ink_coverage,
+    }
     osd_calls = []
 
     def osd(img: np.ndarray) -> tuple[int, float]:
@@ -253,8 +286,11 @@ def run_page(job: dict) -> dict:
         return res
 
     page_osd = process_page(image, dpi, settings, bitonal=bitonal, osd=osd)
-    row["ours_osd"] = {"orientation": page_osd.geometry.orientation_deg, "method": page_osd.geometry.orientation_method,
-                       "osd_calls": osd_calls}
+    row["ours_osd"] = {
+        "orientation": page_osd.geometry.orientation_deg,
+        "method": page_osd.geometry.orientation_method,
+        "osd_calls": osd_calls,
+    }
     applied = g.skew_deg if abs(g.skew_deg) >= settings.min_deskew_deg else 0.0
     row["crop_violations"] = crop_violations(rec, forward, image.shape[:2], applied, g.orientation_deg, g.crop_box)
 
@@ -278,7 +314,10 @@ def run_page(job: dict) -> dict:
         lang = rec["lang"]
         variants = {
             "raw": (image, dpi),
-            "truth_geometry": (warp(image, skew_true, rec["orientation_deg"], 255 if bitonal else int(np.median(image))), dpi),
+            "truth_geometry": (
+                warp(image, skew_true, rec["orientation_deg"], 255 if bitonal else int(np.median(image))),
+                dpi,
+            ),
             "our_geometry": (page_osd.image, dpi),
             "our_ocr_image": (page_osd.ocr_image, dpi * page_osd.ocr_scale),
         }
@@ -303,17 +342,27 @@ def _skew_stats(rows: list[dict], key: str) -> dict | None:
             secs.append(res["s"])
     if not errs:
         return None
-    return {"pages": len(errs), "mean_abs_err": statistics.mean(errs), "within_0.1": sum(e <= 0.1 for e in errs) / len(errs),
-            "max_abs_err": max(errs), "s_per_page": statistics.mean(secs) if secs else None}
+    return {
+        "pages": len(errs),
+        "mean_abs_err": statistics.mean(errs),
+        "within_0.1": sum(e <= 0.1 for e in errs) / len(errs),
+        "max_abs_err": max(errs),
+        "s_per_page": statistics.mean(secs) if secs else None,
+    }
 
 
 def _orientation_stats(rows: list[dict], get) -> dict:
     ok = [get(r) == r["orientation_true"] for r in rows]
     upright = [r for r in rows if r["orientation_true"] == 0]
     turned = [r for r in rows if r["orientation_true"] != 0]
-    return {"pages": len(rows), "accuracy": sum(ok) / len(rows) if rows else None,
-            "rotated_pages": len(turned), "rotated_right": sum(get(r) == r["orientation_true"] for r in turned),
-            "upright_pages": len(upright), "upright_turned": sum(get(r) != 0 for r in upright)}
+    return {
+        "pages": len(rows),
+        "accuracy": sum(ok) / len(rows) if rows else None,
+        "rotated_pages": len(turned),
+        "rotated_right": sum(get(r) == r["orientation_true"] for r in turned),
+        "upright_pages": len(upright),
+        "upright_turned": sum(get(r) != 0 for r in upright),
+    }
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -332,17 +381,30 @@ def summarise(rows: list[dict]) -> dict:
     tp = sum(r["is_blank"] and r["ours"]["blank"] for r in rows)
     fp = sum((not r["is_blank"]) and r["ours"]["blank"] for r in rows)
     fn = sum(r["is_blank"] and not r["ours"]["blank"] for r in rows)
-    blank = {"blank_pages": tp + fn, "tp": tp, "fp": fp, "fn": fn,
-             "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
-             "errors": [r["page_id"] for r in rows if r["is_blank"] != r["ours"]["blank"]]}
+    blank = {
+        "blank_pages": tp + fn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "errors": [r["page_id"] for r in rows if r["is_blank"] != r["ours"]["blank"]],
+    }
     cropped = [r for r in rows if r["ours"]["crop"] is not None]
-    crop = {"pages_cropped": len(cropped), "pages_with_dark_bed": sum(r["dark_border"] for r in rows),
-            "lines_cut": sum(r["crop_violations"] for r in rows),
-            "pages_cut": [r["page_id"] for r in rows if r["crop_violations"]]}
+    crop = {
+        "pages_cropped": len(cropped),
+        "pages_with_dark_bed": sum(r["dark_border"] for r in rows),
+        "lines_cut": sum(r["crop_violations"] for r in rows),
+        "pages_cut": [r["page_id"] for r in rows if r["crop_violations"]],
+    }
     colour_rows = [r for r in rows if r["colour_truth"] != "grey"]
-    colour = {cat: {"pages": sum(r["colour_truth"] == cat for r in colour_rows),
-                    "flagged": sum(r["colour_truth"] == cat and r["ours"]["colour"] for r in colour_rows)}
-              for cat in ("red", "sig", "none")}
+    colour = {
+        cat: {
+            "pages": sum(r["colour_truth"] == cat for r in colour_rows),
+            "flagged": sum(r["colour_truth"] == cat and r["ours"]["colour"] for r in colour_rows),
+        }
+        for cat in ("red", "sig", "none")
+    }
     colour["grey_pages_flagged"] = sum(r["ours"]["colour"] for r in rows if r["colour_truth"] == "grey")
     cer: dict = {}
     ocr_rows = [r for r in rows if "cer" in r]
@@ -352,7 +414,10 @@ def summarise(rows: list[dict]) -> dict:
         for v in ("raw", "truth_geometry", "our_geometry", "our_ocr_image"):
             d = sum(r["cer"][v]["dist"] for r in rs)
             n = sum(r["cer"][v]["len"] for r in rs)
-            cer[subset][v] = {"cer": d / n if n else None, "ocr_s": statistics.mean(r["cer"][v]["s"] for r in rs) if rs else None}
+            cer[subset][v] = {
+                "cer": d / n if n else None,
+                "ocr_s": statistics.mean(r["cer"][v]["s"] for r in rs) if rs else None,
+            }
     # process_page reports wall seconds per step; scale each page's steps to its CPU total so the
     # breakdown is not inflated by other work on the machine
     steps: dict[str, list[float]] = {}
@@ -364,21 +429,51 @@ def summarise(rows: list[dict]) -> dict:
     timing["total"] = statistics.mean(r["ours_s"] for r in rows)
     a4 = [r["ours_s"] for r in rows if r["dpi"] >= 290]
     timing["total_300dpi"] = statistics.mean(a4) if a4 else None
-    return {"pages": len(rows), "text_pages": len(text_pages), "skew": skew, "orientation": orientation,
-            "osd_calls": osd_calls, "blank": blank, "crop": crop, "colour": colour, "cer": cer, "timing_s": timing,
-            "orientation_errors": [{"page_id": r["page_id"], "true": r["orientation_true"], "ours": r["ours_osd"]["orientation"],
-                                    "method": r["ours_osd"]["method"]}
-                                   for r in text_pages if r["ours_osd"]["orientation"] != r["orientation_true"]],
-            "skew_misses": [{"page_id": r["page_id"], "true": r["skew_true"], "ours": r["ours"]["skew"]}
-                            for r in text_pages if abs(wrap90(r["ours"]["skew"] - r["skew_true"])) > 0.1]}
+    return {
+        "pages": len(rows),
+        "text_pages": len(text_pages),
+        "skew": skew,
+        "orientation": orientation,
+        "osd_calls": osd_calls,
+        "blank": blank,
+        "crop": crop,
+        "colour": colour,
+        "cer": cer,
+        "timing_s": timing,
+        "orientation_errors": [
+            {
+                "page_id": r["page_id"],
+                "true": r["orientation_true"],
+                "ours": r["ours_osd"]["orientation"],
+                "method": r["ours_osd"]["method"],
+            }
+            for r in text_pages
+            if r["ours_osd"]["orientation"] != r["orientation_true"]
+        ],
+        "skew_misses": [
+            {"page_id": r["page_id"], "true": r["skew_true"], "ours": r["ours"]["skew"]}
+            for r in text_pages
+            if abs(wrap90(r["ours"]["skew"] - r["skew_true"])) > 0.1
+        ],
+    }
 
 
 def is_degraded(row: dict, rec: dict) -> bool:
     """A page with a visible scan defect beyond paper texture and mild blur/noise."""
     d = rec["degradation"]
-    return bool(rec["defects"] or d.get("fade", 1.0) < 1.0 or d.get("ink_bleed") or d.get("letterpress") or d.get("low_ink_lines")
-                or d.get("dirty_drum") or d.get("bleed_through", 0) > 0 or d.get("specks") or d.get("dark_border")
-                or d.get("lighting", 0) > 0.1 or rec["color_mode"] == "1")
+    return bool(
+        rec["defects"]
+        or d.get("fade", 1.0) < 1.0
+        or d.get("ink_bleed")
+        or d.get("letterpress")
+        or d.get("low_ink_lines")
+        or d.get("dirty_drum")
+        or d.get("bleed_through", 0) > 0
+        or d.get("specks")
+        or d.get("dark_border")
+        or d.get("lighting", 0) > 0.1
+        or rec["color_mode"] == "1"
+    )
 
 
 def print_table(s: dict) -> None:
@@ -389,26 +484,38 @@ def print_table(s: dict) -> None:
     print("\nSkew (text pages)            mean|err|°  within 0.1°  worst°   s/page (CPU; ours: analysis + skew steps)")
     for name, st in s["skew"].items():
         if st:
-            print(f"  {name:26s} {f(st['mean_abs_err'], '{:.4f}'):>10s} {f(st['within_0.1'], '{:.1%}'):>11s} {f(st['max_abs_err'], '{:.2f}'):>7s} {f(st['s_per_page']):>8s}")
+            print(
+                f"  {name:26s} {f(st['mean_abs_err'], '{:.4f}'):>10s} {f(st['within_0.1'], '{:.1%}'):>11s} {f(st['max_abs_err'], '{:.2f}'):>7s} {f(st['s_per_page']):>8s}"
+            )
     print("\nOrientation (text pages)       accuracy   rotated right   upright turned")
     for name, st in s["orientation"].items():
-        print(f"  {name:28s} {f(st['accuracy'], '{:.1%}'):>8s}   {st['rotated_right']:>5d}/{st['rotated_pages']:<5d}    {st['upright_turned']:>3d}/{st['upright_pages']}")
+        print(
+            f"  {name:28s} {f(st['accuracy'], '{:.1%}'):>8s}   {st['rotated_right']:>5d}/{st['rotated_pages']:<5d}    {st['upright_turned']:>3d}/{st['upright_pages']}"
+        )
     print(f"  OSD calls made by ours: {s['osd_calls']}")
     b = s["blank"]
-    print(f"\nBlank pages: {b['blank_pages']} true blanks; precision {f(b['precision'])} recall {f(b['recall'])} (fp {b['fp']}, fn {b['fn']})")
+    print(
+        f"\nBlank pages: {b['blank_pages']} true blanks; precision {f(b['precision'])} recall {f(b['recall'])} (fp {b['fp']}, fn {b['fn']})"
+    )
     c = s["crop"]
-    print(f"Crop: {c['pages_cropped']} pages cropped ({c['pages_with_dark_bed']} have a dark scanner bed); "
-          f"ground-truth lines cut by a crop: {c['lines_cut']}")
+    print(
+        f"Crop: {c['pages_cropped']} pages cropped ({c['pages_with_dark_bed']} have a dark scanner bed); "
+        f"ground-truth lines cut by a crop: {c['lines_cut']}"
+    )
     col = s["colour"]
-    print(f"Colour: red seal/letterhead flagged {col['red']['flagged']}/{col['red']['pages']}; signature-only flagged "
-          f"{col['sig']['flagged']}/{col['sig']['pages']}; no colour marks flagged {col['none']['flagged']}/{col['none']['pages']}; "
-          f"grey sources flagged {col['grey_pages_flagged']}")
+    print(
+        f"Colour: red seal/letterhead flagged {col['red']['flagged']}/{col['red']['pages']}; signature-only flagged "
+        f"{col['sig']['flagged']}/{col['sig']['pages']}; no colour marks flagged {col['none']['flagged']}/{col['none']['pages']}; "
+        f"grey sources flagged {col['grey_pages_flagged']}"
+    )
     if s["cer"].get("all", {}).get("pages"):
         print("\nCER (Tesseract 5, psm 3)      raw   truth geometry   our geometry   our OCR image   (pages)")
         for subset, res in s["cer"].items():
             if res["pages"]:
-                print(f"  {subset:22s} {f(res['raw']['cer']):>8s} {f(res['truth_geometry']['cer']):>14s} {f(res['our_geometry']['cer']):>14s} "
-                      f"{f(res['our_ocr_image']['cer']):>14s}   ({res['pages']})")
+                print(
+                    f"  {subset:22s} {f(res['raw']['cer']):>8s} {f(res['truth_geometry']['cer']):>14s} {f(res['our_geometry']['cer']):>14s} "
+                    f"{f(res['our_ocr_image']['cer']):>14s}   ({res['pages']})"
+                )
     t = s["timing_s"]
     print("\nprocess_page CPU seconds per page: " + ", ".join(f"{k} {v:.4f}" for k, v in t.items() if v is not None))
 
@@ -439,8 +546,15 @@ def main() -> None:
             truth = truth[: args.limit]
         for rec in truth:
             recs[(str(corpus), rec["page_id"])] = rec
-            jobs.append({"corpus": str(corpus), "rec": rec, "ocr": not args.no_ocr, "baselines": not args.no_baselines,
-                         "extra_skew": args.extra_skew})
+            jobs.append(
+                {
+                    "corpus": str(corpus),
+                    "rec": rec,
+                    "ocr": not args.no_ocr,
+                    "baselines": not args.no_baselines,
+                    "extra_skew": args.extra_skew,
+                }
+            )
     started = time.time()
     rows = []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -450,8 +564,12 @@ def main() -> None:
             print(f"\r{i}/{len(jobs)} pages", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     summary = summarise(rows)
-    summary["args"] = {"corpus": [str(c) for c in args.corpus], "extra_skew": args.extra_skew, "ocr": not args.no_ocr,
-                       "elapsed_s": round(time.time() - started, 1)}
+    summary["args"] = {
+        "corpus": [str(c) for c in args.corpus],
+        "extra_skew": args.extra_skew,
+        "ocr": not args.no_ocr,
+        "elapsed_s": round(time.time() - started, 1),
+    }
     print_table(summary)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"imaging-{time.strftime('%Y%m%d-%H%M%S')}.json"

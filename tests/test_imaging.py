@@ -31,7 +31,9 @@ def fixture(name: str) -> np.ndarray:
     return page
 
 
-def scan(clean: np.ndarray, skew: float = 0.0, quarter_turns: int = 0, seed: int = 0, paper: float = 238.0) -> np.ndarray:
+def scan(
+    clean: np.ndarray, skew: float = 0.0, quarter_turns: int = 0, seed: int = 0, paper: float = 238.0
+) -> np.ndarray:
     """A grey 'scan' of a clean page: paper tone, soft ink, noise, turned and skewed like the corpus."""
     rng = np.random.default_rng(seed)
     ink = 1.0 - clean.astype(np.float32) / 255.0
@@ -40,8 +42,14 @@ def scan(clean: np.ndarray, skew: float = 0.0, quarter_turns: int = 0, seed: int
     page = np.rot90(page, quarter_turns)
     h, w = page.shape
     rot = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), skew, 1.0)
-    page = cv2.warpAffine(np.ascontiguousarray(page, dtype=np.float32), rot, (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+    page = cv2.warpAffine(
+        np.ascontiguousarray(page, dtype=np.float32),
+        rot,
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=paper,
+    )
     return np.clip(page, 0, 255).astype(np.uint8)
 
 
@@ -72,7 +80,7 @@ def near_empty_page() -> np.ndarray:
     rows = np.nonzero((clean < 128).sum(axis=1))[0]
     out = np.full_like(clean, 255)
     top = rows[0]
-    out[300:300 + 90, 600:1100] = clean[top : top + 90, 600:1100]
+    out[300 : 300 + 90, 600:1100] = clean[top : top + 90, 600:1100]
     return out
 
 
@@ -111,7 +119,7 @@ def blank_back_with_show_through(seed: int = 3) -> np.ndarray:
     for _ in range(60):
         cv2.circle(page, (int(rng.integers(0, 1240)), int(rng.integers(0, 1754))), int(rng.integers(0, 2)), 70.0, -1)
     bed = np.full((1754 + 80, 1240 + 60), 30.0, np.float32)
-    bed[40:40 + 1754, 30:30 + 1240] = page
+    bed[40 : 40 + 1754, 30 : 30 + 1240] = page
     return np.clip(bed, 0, 255).astype(np.uint8)
 
 
@@ -133,7 +141,9 @@ def test_two_lines_of_text_are_not_blank() -> None:
     assert not process_page(scan(near_empty_page()), DPI, SETTINGS).geometry.is_blank
 
 
-def on_scanner_bed(page: np.ndarray, skew: float, margin: tuple[int, int] = (45, 35), bed: int = 28) -> tuple[np.ndarray, np.ndarray]:
+def on_scanner_bed(
+    page: np.ndarray, skew: float, margin: tuple[int, int] = (45, 35), bed: int = 28
+) -> tuple[np.ndarray, np.ndarray]:
     """Place a page on a dark bed and skew both; returns the scan and the 2x3 page-to-scan map."""
     h, w = page.shape
     canvas = (w + 2 * margin[0], h + 2 * margin[1])
@@ -162,8 +172,14 @@ def test_crop_removes_the_bed_and_keeps_all_text() -> None:
     assert abs((x1 - x0) - (clean.shape[1] + 2 * margin)) <= 6
     assert abs((y1 - y0) - (clean.shape[0] + 2 * margin)) <= 6
     inside = int(margin) + 6
-    ring = np.concatenate([page.image[inside, inside:-inside], page.image[-inside, inside:-inside],
-                           page.image[inside:-inside, inside], page.image[inside:-inside, -inside]])
+    ring = np.concatenate(
+        [
+            page.image[inside, inside:-inside],
+            page.image[-inside, inside:-inside],
+            page.image[inside:-inside, inside],
+            page.image[inside:-inside, -inside],
+        ]
+    )
     assert np.median(ring) > 200  # paper, not bed, just inside the margin
 
 
@@ -258,5 +274,5 @@ def test_quarter_turns_are_exact(turns: int) -> None:
     assert np.array_equal(out, np.rot90(image, -turns))
     matrix, size = straighten_matrix(7, 12, 0.0, turns * 90)
     assert size == (out.shape[1], out.shape[0])
-    (x, y), = map_points(matrix, np.array([[2.0, 5.0]]))
+    ((x, y),) = map_points(matrix, np.array([[2.0, 5.0]]))
     assert out[int(round(y)), int(round(x))] == image[5, 2]

@@ -76,7 +76,12 @@ def _seal_areas(seals, analysis, shape: tuple[int, int], skew: float, orientatio
     if box is not None:
         centres -= np.array(box[:2], dtype=np.float64)
     return [
-        SealArea(float(cx), float(cy), s.radius / analysis.scale, None if s.ink_contrast is None else s.ink_contrast / analysis.paper_level)
+        SealArea(
+            float(cx),
+            float(cy),
+            s.radius / analysis.scale,
+            None if s.ink_contrast is None else s.ink_contrast / analysis.paper_level,
+        )
         for (cx, cy), s in zip(centres, seals)
     ]
 
@@ -129,7 +134,11 @@ def process_page(
     lap("orientation")
 
     applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0
-    box = crop_box(analysis, image.shape[:2], applied_skew, decision.degrees, settings.crop_margin_mm) if settings.crop_borders else None
+    box = (
+        crop_box(analysis, image.shape[:2], applied_skew, decision.degrees, settings.crop_margin_mm)
+        if settings.crop_borders
+        else None
+    )
     lap("borders")
 
     corrected = warp(image, applied_skew, decision.degrees, _fill_value(image, analysis.paper_level, bitonal), bitonal)
@@ -139,8 +148,10 @@ def process_page(
     lap("warp")
 
     paper = max(analysis.paper_level, 1.0)
-    ink_share = ink_share_for_ocr(percentile_u8(analysis.contrast, 30, analysis.ink) / paper,
-                                  percentile_u8(analysis.contrast, 95, analysis.ink) / paper)
+    ink_share = ink_share_for_ocr(
+        percentile_u8(analysis.contrast, 30, analysis.ink) / paper,
+        percentile_u8(analysis.contrast, 95, analysis.ink) / paper,
+    )
     seals = _seal_areas(text.seals, analysis, image.shape[:2], applied_skew, decision.degrees, box)
     enhanced, scale = ocr_image(corrected, dpi, ink_share, seals)
     lap("ocr_image")

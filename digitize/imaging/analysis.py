@@ -107,4 +107,6 @@ def analyse(image: np.ndarray, dpi: float) -> PageAnalysis:
         guard = 2 * max(1, int(round(BED_GUARD_MM * adpi / 25.4))) + 1
         region[cv2.dilate(bed, cv2.getStructuringElement(cv2.MORPH_RECT, (guard, guard))) > 0] = 0
     ink = ((contrast > ink_threshold) & (region > 0)).astype(np.uint8)
-    return PageAnalysis(factor, adpi, grey, grey_plain, small_bgr, contrast, ink, bed, region, paper_level, ink_threshold)
+    return PageAnalysis(
+        factor, adpi, grey, grey_plain, small_bgr, contrast, ink, bed, region, paper_level, ink_threshold
+    )

@@ -61,9 +61,13 @@ def detect_blank(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) 
     sharp_mm2 = _marks_mm2((sharp & region).astype(np.uint8), px_per_mm2)
     if sharp_mm2 >= MAX_BLANK_INK_MM2:
         return BlankResult(False, sharp_mm2)
-    dark_mm2 = _marks_mm2(((analysis.contrast > DARK_SHARE * analysis.paper_level) & region).astype(np.uint8), px_per_mm2)
+    dark_mm2 = _marks_mm2(
+        ((analysis.contrast > DARK_SHARE * analysis.paper_level) & region).astype(np.uint8), px_per_mm2
+    )
     if dark_mm2 >= MAX_BLANK_INK_MM2:
-        faint_mm2 = _marks_mm2(((analysis.contrast > FAINT_SHARE * analysis.paper_level) & region).astype(np.uint8), px_per_mm2)
+        faint_mm2 = _marks_mm2(
+            ((analysis.contrast > FAINT_SHARE * analysis.paper_level) & region).astype(np.uint8), px_per_mm2
+        )
         if dark_mm2 >= MIN_DARK_RATIO * faint_mm2:
             return BlankResult(False, dark_mm2)
     return BlankResult(True, sharp_mm2)

@@ -24,7 +24,9 @@ def crop_box(
     h, w = analysis.bed.shape
     paper = (1 - analysis.bed).astype(np.uint8)
     matrix, size = straighten_matrix(w, h, skew_deg, orientation_deg)
-    straight = cv2.warpAffine(paper, matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    straight = cv2.warpAffine(
+        paper, matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     n, labels, stats, _ = components(straight)
     if n < 2:
         return None

@@ -43,7 +43,9 @@ class SealArea:
     ink_share: float | None  # darkness of the seal ink as a share of the paper level; None: a colour seal
 
 
-def ocr_image(page: np.ndarray, dpi: float, ink_share: float = 0.93, seals: Sequence[SealArea] = ()) -> tuple[np.ndarray, float]:
+def ocr_image(
+    page: np.ndarray, dpi: float, ink_share: float = 0.93, seals: Sequence[SealArea] = ()
+) -> tuple[np.ndarray, float]:
     """Enhanced grey image for OCR and its scale (OCR pixels per page pixel).
 
     `ink_share`: how dark the page's ink is, as a share of the paper level (0.93 for black type

@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 
 
-def straighten_matrix(width: int, height: int, skew_deg: float, orientation_deg: int) -> tuple[np.ndarray, tuple[int, int]]:
+def straighten_matrix(
+    width: int, height: int, skew_deg: float, orientation_deg: int
+) -> tuple[np.ndarray, tuple[int, int]]:
     """2x3 matrix mapping scan pixel coordinates to straightened ones, and the output (width, height)."""
     rotate = np.vstack([cv2.getRotationMatrix2D((width / 2.0, height / 2.0), -skew_deg, 1.0), [0.0, 0.0, 1.0]])
     k = (orientation_deg // 90) % 4  # quarter turns (counter-clockwise) to undo, i.e. turn clockwise
@@ -35,7 +37,9 @@ def map_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 _ROTATE_CODES = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
-def warp(image: np.ndarray, skew_deg: float, orientation_deg: int, fill: int | tuple[int, int, int], bitonal: bool = False) -> np.ndarray:
+def warp(
+    image: np.ndarray, skew_deg: float, orientation_deg: int, fill: int | tuple[int, int, int], bitonal: bool = False
+) -> np.ndarray:
     """Straighten `image` (grey, BGR or 0/255 bitonal). A zero skew is an exact quarter turn."""
     k = (orientation_deg // 90) % 4
     if skew_deg == 0.0:
@@ -45,11 +49,15 @@ def warp(image: np.ndarray, skew_deg: float, orientation_deg: int, fill: int | t
     if image.ndim == 3:
         # one channel at a time: several times faster than OpenCV's interleaved 3-channel warp
         planes = [
-            cv2.warpAffine(plane, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(v))
+            cv2.warpAffine(
+                plane, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(v)
+            )
             for plane, v in zip(cv2.split(image), fill if isinstance(fill, tuple) else (fill,) * 3)
         ]
         return cv2.merge(planes)
-    out = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill))
+    out = cv2.warpAffine(
+        image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill)
+    )
     if bitonal:
         cv2.threshold(out, 127, 255, cv2.THRESH_BINARY, dst=out)
     return out

@@ -47,7 +47,9 @@ def _median_char_height(heights: np.ndarray, widths: np.ndarray, areas: np.ndarr
     return float(np.median(heights[sel]))
 
 
-def _ring(labels: np.ndarray, index: int, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _ring(
+    labels: np.ndarray, index: int, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Pixel coordinates of a component and which of them lie on its inscribed circle, if it is a seal ring."""
     x0, y0, cw, ch = box
     if max(cw, ch) / min(cw, ch) > SEAL_MAX_ASPECT:

@@ -97,7 +97,9 @@ def upright_evidence(mask: np.ndarray, char_h: float) -> UprightEvidence:
         lefts.append(int(x[in_band].min()))
         rights.append(int(x1[in_band].max()))
         glyph = in_band & (h > 0.5 * height)
-        marks = np.nonzero(in_band & (h >= 0.12 * height) & (h <= 0.4 * height) & (w >= 0.1 * height) & (w <= 0.45 * height))[0]
+        marks = np.nonzero(
+            in_band & (h >= 0.12 * height) & (h <= 0.4 * height) & (w >= 0.1 * height) & (w <= 0.45 * height)
+        )[0]
         if marks.size == 0 or not glyph.any():
             continue
         gx0, gx1, gy0, gy1 = x[glyph], x1[glyph], y[glyph], y1[glyph]
@@ -113,7 +115,9 @@ def upright_evidence(mask: np.ndarray, char_h: float) -> UprightEvidence:
     tolerance = max(2.0, 0.3 * char_h)
     alignment = 0.0
     if lefts:
-        alignment = (_aligned_count(np.array(lefts), tolerance) - _aligned_count(np.array(rights), tolerance)) / len(lefts)
+        alignment = (_aligned_count(np.array(lefts), tolerance) - _aligned_count(np.array(rights), tolerance)) / len(
+            lefts
+        )
     score = (up - turned) / math.sqrt(up + turned + 4) + 25.0 * asymmetry + 2.5 * alignment
     return UprightEvidence(score, up, turned, asymmetry, alignment, len(lefts))
 
@@ -143,7 +147,9 @@ def decide_orientation(
     upright_sure = abs(evidence.score) >= UPRIGHT_MARGIN and evidence.lines >= 3
     if axis_sure and upright_sure:
         turns = base if evidence.score >= 0 else base + 2
-        confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(1.0, abs(axis_margin) / (2 * AXIS_MARGIN))
+        confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(
+            1.0, abs(axis_margin) / (2 * AXIS_MARGIN)
+        )
         return OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
     # unsure: the page stays as scanned unless OSD clearly says otherwise
     if osd is None:
