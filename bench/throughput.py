@@ -287,14 +287,15 @@ def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
     import psutil
 
     colour = [p for p in truth_pages(corpus) if p["present"] and p["readable"] and p["color_mode"] == "RGB"
-              and (corpus / "batch" / p["file"]).suffix.lower() in (".jpg", ".jpeg")]
+              and (corpus / "batch" / p["file"]).suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+              and not p["defects"] and _frames(corpus / "batch" / p["file"]) == 1]
     if not colour:
-        raise SystemExit("the corpus has no colour JPEG pages to repeat")
+        raise SystemExit(f"{corpus} has no single-page colour images to repeat")
     batch = work / "memory-batch"
     per_doc = 10
     for n in range(pages):
         source = corpus / "batch" / colour[n % len(colour)]["file"]
-        target = batch / f"M{n // per_doc:04d}" / f"{n % per_doc + 1:04d}.jpg"
+        target = batch / f"M{n // per_doc:04d}" / f"{n % per_doc + 1:04d}{source.suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(source, target)
     out = work / "memory-out"
@@ -329,6 +330,7 @@ def main() -> None:
     ap.add_argument("--eval-kit", type=Path, default=ROOT.parent / "shared" / "eval-kit")
     ap.add_argument("--skip-cli-engine", action="store_true", help="do not run digitize with the tesseract program")
     ap.add_argument("--memory-pages", type=int, default=0, help="also run a long synthetic batch and watch worker memory")
+    ap.add_argument("--memory-corpus", type=Path, help="corpus whose colour pages the long batch repeats (default --corpus)")
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     args = ap.parse_args()
@@ -396,7 +398,7 @@ def main() -> None:
         "table": table, "ssim": ssim_of_outputs(args.corpus, last_out["digitize"]),
     }
     if args.memory_pages:
-        report["memory"] = memory_run(args.corpus, args.memory_pages, args.jobs, work)
+        report["memory"] = memory_run(args.memory_corpus or args.corpus, args.memory_pages, args.jobs, work)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print_table(report)

@@ -8,6 +8,7 @@ system between the coordinator and the workers.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -15,9 +16,29 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any, Protocol
 
 
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+
 def _worker_init() -> None:
     # One Tesseract thread per process: OpenMP threads in parallel processes thrash the CPU.
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Make glibc give freed page-sized buffers back to the system at once.
+
+    By default glibc raises its mmap threshold after the first large free, so later page
+    buffers (tens of MB each) come from the heap and stay in the worker's RSS after use.
+    A fixed threshold keeps every large buffer in its own mapping, returned when freed.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, musl): nothing to tune
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    libc.mallopt(M_TRIM_THRESHOLD, 8 << 20)
 
 
 class Executor(Protocol):

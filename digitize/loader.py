@@ -48,7 +48,7 @@ MIN_CREDIBLE_DPI = 50
 
 @dataclass
 class LoadedPage:
-    image: np.ndarray  # (H,W) uint8 grey or bitonal (0/255), or (H,W,3) uint8 BGR
+    image: np.ndarray | None  # (H,W) uint8 grey or bitonal (0/255), or (H,W,3) uint8 BGR; None once released
     mode: str  # bitonal | grey | colour
     dpi: float
     dpi_source: str  # file | override | default
@@ -121,10 +121,11 @@ def _pil_to_array(im: Image.Image) -> tuple[np.ndarray, str]:
         return np.asarray(im), "grey"
     if im.mode != "RGB":
         im = im.convert("RGB")
-    rgb = np.asarray(im)
-    if _is_grey_rgb(rgb):
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), "grey"
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "colour"
+    pixels = np.array(im)  # one writable copy; swapped to BGR in place
+    im.close()
+    if _is_grey_rgb(pixels):
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), "grey"
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels), "colour"
 
 
 def _is_grey_rgb(rgb: np.ndarray) -> bool:
@@ -156,7 +157,7 @@ def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
         try:
             im.load()
             if fmt == "JPEG" or fmt == "TIFF":
-                im = ImageOps.exif_transpose(im)
+                ImageOps.exif_transpose(im, in_place=True)
             array, mode = _pil_to_array(im)
         except Exception as exc:  # noqa: BLE001
             raise InputError(path, f"image data is damaged or truncated ({exc.__class__.__name__}: {exc})") from None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize import __version__
+from digitize.assemble import DocumentResult, DocumentTask, StagedPage, run_document
 from digitize.batch import SourceDocument, discover
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
@@ -31,15 +32,7 @@ from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
 from digitize.pdfa import DocumentMeta
 from digitize.settings import Settings
-from digitize.tasks import (
-    DocumentResult,
-    DocumentTask,
-    PageResult,
-    PageTask,
-    StagedPage,
-    run_document,
-    run_page,
-)
+from digitize.tasks import PageResult, PageTask, run_page
 from metadata.archival_code import archival_code_filename
 
 log = logging.getLogger("digitize")
@@ -282,27 +275,22 @@ class Coordinator:
             self._ready_documents.append(doc.key)
 
     def _schedule(self, tasks: list[PageTask]) -> None:
-        """Keep every worker busy: a small window of page tasks, documents as soon as ready."""
+        """Keep every worker busy with a small window of page tasks; assemble documents as soon as ready."""
         window = max(2, self.executor.workers * 2)
         queue = list(reversed(tasks))
-        running: dict[Any, tuple[str, Any]] = {}
+        running: dict[Any, PageTask] = {}
         while queue or running or self._ready_documents:
+            while queue and len(running) < window:
+                task = queue.pop()
+                running[self.executor.submit(run_page, task)] = task
+            # Documents are assembled here while the workers go on with the next pages.
             while self._ready_documents:
                 doc_key = self._ready_documents.pop(0)
-                handle = self.executor.submit(run_document, self._document_task(doc_key))
-                running[handle] = ("document", doc_key)
-            while queue and sum(1 for kind, _ in running.values() if kind == "page") < window:
-                task = queue.pop()
-                running[self.executor.submit(run_page, task)] = ("page", task)
+                self._document_done(doc_key, run_document(self._document_task(doc_key)))
             if not running:
                 continue
             for handle in self.executor.wait_some(running):
-                kind, payload = running.pop(handle)
-                result = self.executor.result(handle)
-                if kind == "page":
-                    self._page_done(payload, result)
-                else:
-                    self._document_done(payload, result)
+                self._page_done(running.pop(handle), self.executor.result(handle))
 
     def _page_done(self, task: PageTask, result: PageResult) -> None:
         ref = task.ref
@@ -426,7 +414,7 @@ class Coordinator:
             creator_tool=SOFTWARE,
         )
         commit_dir = self._stage(doc_key) / "commit"
-        return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings_dict, self.ocr_software)
+        return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings, self.ocr_software)
 
     def _document_done(self, doc_key: str, result: DocumentResult) -> None:
         doc = self.docs[doc_key]

@@ -53,12 +53,15 @@ def ocr_image(
     """
     if page.ndim == 3:
         grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
-        colour_seals = [s for s in seals if s.ink_share is None]
-        if colour_seals:
-            b, g, r = cv2.split(page)
-            brightest = cv2.max(cv2.max(b, g), r)
-            inside = _circles(grey.shape, colour_seals)
-            grey[inside] = brightest[inside]
+        for seal in (s for s in seals if s.ink_share is None):
+            # inside the seal's bounding box only: no full-page copies of the channels
+            r = int(round(seal.radius * 1.08)) + 1
+            x0, y0 = max(0, int(seal.cx) - r), max(0, int(seal.cy) - r)
+            x1, y1 = min(page.shape[1], int(seal.cx) + r + 1), min(page.shape[0], int(seal.cy) + r + 1)
+            box = page[y0:y1, x0:x1]
+            brightest = box.max(axis=2)
+            inside = _circles(brightest.shape, [SealArea(seal.cx - x0, seal.cy - y0, seal.radius, None)])
+            grey[y0:y1, x0:x1][inside] = brightest[inside]
     else:
         grey = page
     flat = flatten(grey, dpi)

@@ -47,14 +47,15 @@ def warp(
     h, w = image.shape[:2]
     matrix, size = straighten_matrix(w, h, skew_deg, orientation_deg)
     if image.ndim == 3:
-        # one channel at a time: several times faster than OpenCV's interleaved 3-channel warp
-        planes = [
-            cv2.warpAffine(
-                plane, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(v)
+        # One channel at a time: several times faster than OpenCV's interleaved 3-channel warp,
+        # and only one extra plane in memory at a time.
+        out = np.empty((size[1], size[0], 3), np.uint8)
+        for channel, value in enumerate(fill if isinstance(fill, tuple) else (fill,) * 3):
+            plane = np.ascontiguousarray(image[:, :, channel])
+            out[:, :, channel] = cv2.warpAffine(
+                plane, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(value)
             )
-            for plane, v in zip(cv2.split(image), fill if isinstance(fill, tuple) else (fill,) * 3)
-        ]
-        return cv2.merge(planes)
+        return out
     out = cv2.warpAffine(
         image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill)
     )

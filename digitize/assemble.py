@@ -1,0 +1,121 @@
+"""The document task: assemble a document's PDF/A, ALTO and page records from its staged pages.
+
+It runs in the coordinating process while the workers go on with OCR of the next pages (PDF
+writing and validation take a few hundredths of a second per page). It reads only the staging
+folder and writes only into the document's commit folder; the coordinator moves that folder
+into place and records it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitize import __version__
+from digitize.fsutil import sha256_bytes, sha256_file
+from digitize.ocr.alto import alto_bytes
+from digitize.ocr.hocr import OcrPage, parse_hocr
+from digitize.pageimage import EncodedImage
+from digitize.pdfa import DocumentMeta, PdfPage, build_pdf
+from digitize.settings import Settings
+
+
+@dataclass(frozen=True)
+class StagedPage:
+    page_no: int
+    stage_dir: str
+    staged: dict[str, Any]
+    metrics: dict[str, Any]  # written as the page's JSON record
+
+
+@dataclass(frozen=True)
+class DocumentTask:
+    doc_key: str
+    name: str  # file-name form of the 档号
+    meta: DocumentMeta
+    pages: tuple[StagedPage, ...]
+    commit_dir: str
+    settings: Settings
+    ocr_software: str  # "tesseract 5.5.4": recorded in the ALTO files
+
+
+@dataclass
+class DocumentResult:
+    doc_key: str
+    ok: bool
+    error: str | None = None
+    pdf: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path -> sha256, bytes
+    seconds: float = 0.0
+
+
+def run_document(task: DocumentTask) -> DocumentResult:
+    started = time.perf_counter()
+    result = DocumentResult(task.doc_key, ok=False)
+    try:
+        _run_document(task, result)
+        result.ok = True
+    except Exception as exc:  # noqa: BLE001 - the document fails with its reason; others go on
+        result.error = f"{task.doc_key}: building the PDF/A failed: {exc.__class__.__name__}: {exc}"
+        shutil.rmtree(task.commit_dir, ignore_errors=True)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _read_staged(page: StagedPage, role: str) -> bytes:
+    info = page.staged[role]
+    data = Path(page.stage_dir, info["name"]).read_bytes()
+    if sha256_bytes(data) != info["sha256"]:
+        raise ValueError(f"staged {role} of page {page.page_no} changed on disk")
+    return data
+
+
+def _run_document(task: DocumentTask, result: DocumentResult) -> None:
+    settings: Settings = task.settings
+    commit = Path(task.commit_dir)
+    if commit.exists():
+        shutil.rmtree(commit)
+    (commit / "ocr").mkdir(parents=True)
+    (commit / "pages").mkdir()
+    pdf_pages = []
+    pdf_name = f"{task.name}.pdf"
+    software = tuple(task.ocr_software.split(" ", 1)) if " " in task.ocr_software else (task.ocr_software, "")
+    for page in task.pages:
+        image = EncodedImage(data=_read_staged(page, "image"), **page.staged["image_meta"])
+        hocr = _read_staged(page, "hocr")
+        ocr = parse_hocr(hocr).scaled(1.0 / page.staged["ocr_scale"]) if hocr else None
+        pdf_pages.append(PdfPage(image, ocr))
+        base = f"{task.name}-{page.page_no:04d}"
+        outputs = {
+            f"ocr/{base}.hocr": hocr,
+            f"ocr/{base}.txt": _read_staged(page, "text"),
+            f"pages/{base}.json": json.dumps(page.metrics, ensure_ascii=False, indent=1).encode("utf-8"),
+        }
+        outputs[f"ocr/{base}.alto.xml"] = alto_bytes(
+            ocr or OcrPage(0, 0),
+            f"{pdf_name}#page={page.page_no}",
+            page.page_no,
+            width=image.width,
+            height=image.height,
+            software=software,
+        )
+        for rel, data in outputs.items():
+            (commit / rel).write_bytes(data)
+            result.files[rel] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+    report = build_pdf(pdf_pages, task.meta, commit / pdf_name, settings.pdf.pdfa_flavour, settings.pdf.validate)
+    pdf_path = commit / pdf_name
+    result.pdf = {
+        "name": pdf_name,
+        "sha256": sha256_file(pdf_path),
+        "bytes": os.path.getsize(pdf_path),
+        "flavour": report.flavour,
+        "validated": report.validated,
+        "findings": list(report.findings),
+        "producer": f"digitize {__version__}",
+    }
+    result.files[pdf_name] = {"sha256": result.pdf["sha256"], "bytes": result.pdf["bytes"]}
