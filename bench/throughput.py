@@ -266,7 +266,10 @@ def ssim_of_outputs(corpus: Path, out: Path, limit: int = 24) -> dict:
                 if mode == "bitonal":  # the PDF stores the page at 1 bit: compare with what was meant
                     grey = np.where(grey < 128, 0, 255).astype(np.uint8)
                 prefix = Path(tmp) / f"r{len(values)}"
-                subprocess.run(["pdftoppm", "-r", str(loaded.dpi), "-f", str(ref.page_no), "-l", str(ref.page_no), "-gray",
+                # At exactly the image's dpi, float rounding makes poppler's scale 1 + 1e-16, which it treats
+                # as upsampling and interpolates: even a lossless G4 page then scores SSIM 0.94. A hair
+                # below the dpi renders pixel for pixel, as a viewer at 100% does (pdftocairo agrees).
+                subprocess.run(["pdftoppm", "-r", f"{loaded.dpi - 0.01:.2f}", "-f", str(ref.page_no), "-l", str(ref.page_no), "-gray",
                                 str(pdf), str(prefix)], check=True)
                 rendered = cv2.imread(str(next(Path(tmp).glob(f"{prefix.name}*.pgm"))), cv2.IMREAD_GRAYSCALE)
                 h = min(rendered.shape[0], grey.shape[0])
