@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitize.imaging import process_page
+from digitize.imaging import enhance, process_page
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.settings import ImagingSettings
 
@@ -240,6 +240,32 @@ def test_low_resolution_page_is_upsampled_for_ocr_and_shows_no_show_through() ->
     show_through_only = (ghost > 0.3) & (text < 0.05)
     small = cv2.resize(page.ocr_image, (page.image.shape[1], page.image.shape[0]), interpolation=cv2.INTER_AREA)
     assert np.median(small[show_through_only]) == 255
+
+
+def test_a_drum_streak_is_lightened_and_the_text_under_it_kept(monkeypatch) -> None:
+    clean = fixture("zh_letter.png")
+    text = (clean < 128)[:, 300:318]
+    page_in = scan(clean)
+    rng = np.random.default_rng(3)
+    h = page_in.shape[0]  # a grey streak down the whole page, through the text, with grains as dark as ink
+    haze = 238 * (1 - 0.2 * rng.uniform(0.5, 1.0, (h, 18)))
+    grains = cv2.resize((rng.random((h // 2, 9)) < 0.15).astype(np.uint8), (18, h), interpolation=cv2.INTER_NEAREST)
+    haze[grains > 0] = 36
+    page_in[:, 300:318] = np.minimum(page_in[:, 300:318], haze.astype(np.uint8))
+    settings = dataclasses.replace(SETTINGS, deskew=False, crop_borders=False)
+
+    def streak(page) -> np.ndarray:
+        small = cv2.resize(page.ocr_image, (clean.shape[1], clean.shape[0]), interpolation=cv2.INTER_AREA)
+        return small[:, 300:318]
+
+    fixed = streak(process_page(page_in, DPI, settings))
+    monkeypatch.setattr(enhance, "flatten_streaks", lambda flat, dpi: flat)
+    unfixed = streak(process_page(page_in, DPI, settings))
+    assert (fixed[~text] < 128).mean() < 0.6 * (unfixed[~text] < 128).mean()  # the haze's grains, mostly gone
+    assert (fixed[text] < 160).mean() > 0.6  # the characters the streak crosses are kept
+    monkeypatch.undo()
+    plain = process_page(scan(clean), DPI, settings).ocr_image
+    assert np.array_equal(enhance.flatten_streaks(plain.copy(), 300), plain)  # no streak: untouched
 
 
 def test_settings_switch_steps_off() -> None:

@@ -8,6 +8,9 @@ Steps, all on 8-bit images, with the heavy filtering done on reduced copies:
 * illumination flattening: the paper level is estimated by a grey closing on a reduced copy
   (wider than any stroke) and the page is divided by it, so shading and yellowed paper become
   white (255) while ink keeps its contrast;
+* streaks from a dirty scanner drum or glass (columns or rows that stay grey along the whole
+  page) are divided by their own level and median-filtered, so their haze and grains do not
+  turn into black bars that Tesseract reads as text;
 * seal removal in grey scans: inside a seal found in the analysis, everything lighter than
   text stamped over it (the seal's own ink) is set to white;
 * a tone curve scaled to the page's own ink: marks less than about a third as dark as the ink
@@ -32,6 +35,11 @@ MIN_UPSAMPLE = 1.25  # only resample when it changes the size noticeably
 BACKGROUND_MM = 4.0  # closing size for the paper level: wider than any pen or type stroke
 BLACK_SHARE, WHITE_SHARE = 0.9, 0.32  # tone curve end points, as shares of the ink's darkness
 SPREAD_RATIO = 0.56  # ink 30th/95th darkness percentile below this: thin or broken type
+STREAK_STEP = 4  # streak levels are read on every 4th pixel
+STREAK_SHARE = 0.8  # a streak stays dark along at least this share of the page
+STREAK_DEPTH = 15.0  # ... by more than this many grey levels (of 255) below the paper
+STREAK_FLOOR = 96.0  # never divide by a level darker than this
+STREAK_MEDIAN_MM = 0.4  # median filter size inside a streak (5 pixels at 300 dpi)
 SEAL_MARGIN = 12.0  # grey levels between a grey seal's ink and the text to keep under it
 
 
@@ -64,7 +72,7 @@ def ocr_image(
             grey[y0:y1, x0:x1][inside] = brightest[inside]
     else:
         grey = page
-    flat = flatten(grey, dpi)
+    flat = flatten_streaks(flatten(grey, dpi), dpi)
     for seal in seals:
         if seal.ink_share is not None:
             inside = _circles(flat.shape, [seal])
@@ -96,6 +104,54 @@ def _circles(shape: tuple[int, ...], seals: Sequence[SealArea]) -> np.ndarray:
     for s in seals:
         cv2.circle(mask, (int(round(s.cx)), int(round(s.cy))), int(round(s.radius * 1.08)), 1, -1)
     return mask > 0
+
+
+def flatten_streaks(flat: np.ndarray, dpi: float) -> np.ndarray:
+    """Lighten streaks that run the whole length of the page (a dirty scanner drum or glass).
+
+    Streak columns and rows (``streak_lines``) are divided by their median level, which
+    whitens the streak's haze and leaves the ink, much darker, dark; a small median filter inside
+    them then takes out the haze's darkest grains.
+    """
+    small = flat[::STREAK_STEP, ::STREAK_STEP]
+    columns, rows = streak_lines(255 - small, STREAK_DEPTH)
+    size = max(3, int(round(STREAK_MEDIAN_MM * dpi / 25.4)) | 1)
+    for axis, found in ((0, columns), (1, rows)):
+        if not found.any():
+            continue
+        length = flat.shape[1 - axis]
+        median = np.median(small, axis=axis).astype(np.float32)
+        median = cv2.resize(median.reshape(1, -1), (length, 1), interpolation=cv2.INTER_LINEAR).ravel()
+        found = cv2.resize(found.astype(np.uint8).reshape(1, -1), (length, 1), interpolation=cv2.INTER_NEAREST).ravel()
+        gain = 255.0 / np.clip(median, STREAK_FLOOR, 255.0)
+        view = flat if axis == 0 else flat.T
+        for first, last in _spans(np.flatnonzero(found)):
+            band = view[:, first : last + 1].astype(np.float32) * gain[first : last + 1]
+            view[:, first : last + 1] = cv2.medianBlur(np.clip(band, 0, 255).astype(np.uint8), size)
+    return flat
+
+
+def streak_lines(darkness: np.ndarray, depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and rows that are streaks: darker than the paper by more than `depth` along
+    STREAK_SHARE of their length (a dirty scanner drum or glass draws such lines down or across
+    the whole page). Text, tables and rules leave far more than a fifth of any column or row
+    at paper level. `darkness`: how much darker than the paper each pixel is. Returns boolean
+    arrays over columns and over rows."""
+    found = []
+    for axis in (0, 1):
+        k = int((1.0 - STREAK_SHARE) * (darkness.shape[axis] - 1))
+        found.append(np.partition(darkness, k, axis=axis).take(k, axis=axis) > depth)
+    return found[0], found[1]
+
+
+def _spans(indices: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive indices."""
+    if indices.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(indices) > 1)
+    starts = np.concatenate([[indices[0]], indices[breaks + 1]])
+    ends = np.concatenate([indices[breaks], [indices[-1]]])
+    return list(zip(starts.tolist(), ends.tolist()))
 
 
 def flatten(grey: np.ndarray, dpi: float) -> np.ndarray:
