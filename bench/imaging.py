@@ -12,8 +12,10 @@ jdeskew ``get_angle``, deskew ``determine_skew`` and Tesseract OSD alone, and sc
 * blank pages: precision and recall;
 * crop safety: every ground-truth line box, mapped into our straightened page, inside the crop;
 * colour: pages with a red seal or red letterhead flagged, pages without colour marks not flagged;
-* CER with Tesseract (chi_sim+eng or eng, from the page's truth) on the raw page, on the page
-  straightened with the true geometry, on our corrected page, and on our OCR image.
+* CER with Tesseract (chi_sim+eng or eng, from the page's truth), whole page, psm 3: on the raw
+  page, on the page straightened with the true geometry, on our corrected page and on our OCR
+  image; and as the pipeline reads our OCR image (``digitize.ocr.reading``: ruled tables cell by
+  cell).
 
 ``--extra-skew 15`` turns every page by a further seeded angle so that the true skews cover
 ±15°. Timings are CPU seconds of one process (OpenCV and Tesseract limited to one thread), so
@@ -215,6 +217,22 @@ def ocr_text(image: np.ndarray, dpi: float, lang: str) -> tuple[str, float]:
     return text, time.process_time() - c0
 
 
+_ENGINES: dict = {}
+
+
+def read_text(image: np.ndarray, dpi: float, lang: str) -> tuple[str, float]:
+    """Text as the pipeline reads it (ruled tables cell by cell) and the CPU seconds it took."""
+    from digitize.ocr.reading import read_page
+    from digitize.ocr.tesseract import make_engine
+
+    languages = "chi_sim+eng" if lang.startswith("chi") else "eng"
+    if languages not in _ENGINES:
+        _ENGINES[languages] = make_engine("tesserocr", languages, 3, 600.0, TESSDATA)
+    c0 = time.process_time()
+    text = read_page(_ENGINES[languages], image, dpi).text
+    return text, time.process_time() - c0
+
+
 def normalize(s: str) -> str:
     return _WS.sub("", unicodedata.normalize("NFKC", s or ""))
 
@@ -326,6 +344,9 @@ def run_page(job: dict) -> dict:
             text, secs = ocr_text(img, d, lang)
             dist, n = cer_counts(rec["text"], text)
             row["cer"][name] = {"dist": dist, "len": n, "s": secs}
+        text, secs = read_text(page_osd.ocr_image, dpi * page_osd.ocr_scale, lang)
+        dist, n = cer_counts(rec["text"], text)
+        row["cer"]["ours"] = {"dist": dist, "len": n, "s": secs}
     return row
 
 
@@ -411,7 +432,9 @@ def summarise(rows: list[dict]) -> dict:
     subsets = {"all": ocr_rows, "degraded": [r for r in ocr_rows if r["degraded"]]}
     for subset, rs in subsets.items():
         cer[subset] = {"pages": len(rs)}
-        for v in ("raw", "truth_geometry", "our_geometry", "our_ocr_image"):
+        for v in CER_VARIANTS:
+            if any(v not in r["cer"] for r in rs):
+                continue
             d = sum(r["cer"][v]["dist"] for r in rs)
             n = sum(r["cer"][v]["len"] for r in rs)
             cer[subset][v] = {
@@ -476,6 +499,9 @@ def is_degraded(row: dict, rec: dict) -> bool:
     )
 
 
+CER_VARIANTS = ("raw", "truth_geometry", "our_geometry", "our_ocr_image", "ours")
+
+
 def print_table(s: dict) -> None:
     def f(v, fmt="{:.3f}"):
         return "-" if v is None else fmt.format(v)
@@ -509,12 +535,14 @@ def print_table(s: dict) -> None:
         f"grey sources flagged {col['grey_pages_flagged']}"
     )
     if s["cer"].get("all", {}).get("pages"):
-        print("\nCER (Tesseract 5, psm 3)      raw   truth geometry   our geometry   our OCR image   (pages)")
+        print(
+            "\nCER (Tesseract 5)          raw   truth geometry   our geometry   our OCR image   ours (+ table cells)   (pages)"
+        )
         for subset, res in s["cer"].items():
             if res["pages"]:
                 print(
-                    f"  {subset:22s} {f(res['raw']['cer']):>8s} {f(res['truth_geometry']['cer']):>14s} {f(res['our_geometry']['cer']):>14s} "
-                    f"{f(res['our_ocr_image']['cer']):>14s}   ({res['pages']})"
+                    f"  {subset:18s} {f(res['raw']['cer']):>8s} {f(res['truth_geometry']['cer']):>14s} {f(res['our_geometry']['cer']):>14s} "
+                    f"{f(res['our_ocr_image']['cer']):>15s} {f(res.get('ours', {}).get('cer')):>22s}   ({res['pages']})"
                 )
     t = s["timing_s"]
     print("\nprocess_page CPU seconds per page: " + ", ".join(f"{k} {v:.4f}" for k, v in t.items() if v is not None))

@@ -55,6 +55,7 @@ class OcrSettings:
     page_timeout_s: float = 180.0
     psm: int = 3
     tessdata_dir: str | None = None
+    read_tables: bool = True  # ruled tables read cell by cell, row by row (tesserocr engine)
 
 
 @dataclass(frozen=True)

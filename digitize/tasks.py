@@ -18,6 +18,7 @@ from digitize.batch import InputError, PageRef
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.loader import load_page
 from digitize.ocr.hocr import OcrPage, parse_hocr
+from digitize.ocr.reading import read_page
 from digitize.ocr.tesseract import OcrEngine, OcrError, OcrTimeout, make_engine
 from digitize.pageimage import encode_page, output_mode
 from digitize.settings import OcrSettings, settings_from_dict
@@ -130,7 +131,7 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     else:
         try:
             ocr_dpi = loaded.dpi * processed.ocr_scale
-            output = engine.recognise(processed.ocr_image, ocr_dpi)
+            output = read_page(engine, processed.ocr_image, ocr_dpi, read_tables=settings.ocr.read_tables)
             timings["ocr"] = output.seconds
             result.ocr_status = "ok"
             if not parse_hocr(output.hocr).words:

@@ -28,6 +28,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 # inserting spaces between Chinese characters in its text output.
 TESSERACT_VARIABLES = {"preserve_interword_spaces": "1"}
 DEBIAN_TESSDATA = "/usr/share/tesseract-ocr/5/tessdata"
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
 
 
 class OcrError(RuntimeError):
@@ -47,9 +48,15 @@ class OcrOutput:
 
 class OcrEngine(Protocol):
     name: str
+    reads_boxes: bool  # can read parts of a page (table cells) one by one without reloading the page
 
     def recognise(self, image: np.ndarray, dpi: float, psm: int | None = None) -> OcrOutput:
         """One recognition pass; `psm` overrides the page segmentation mode for this page."""
+        ...
+
+    def recognise_boxes(self, image: np.ndarray, dpi: float, boxes: list[tuple[Box, int]]) -> list[str]:
+        """hOCR of each box (x0, y0, x1, y1) of the image read on its own with its page
+        segmentation mode, in page coordinates. Only engines with `reads_boxes` implement it."""
         ...
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
@@ -67,6 +74,7 @@ def find_tessdata(explicit: str | None = None) -> str | None:
 
 class TesserocrEngine:
     name = "tesserocr"
+    reads_boxes = True
 
     def __init__(self, languages: str, psm: int, timeout_s: float, tessdata: str):
         import tesserocr
@@ -106,6 +114,23 @@ class TesserocrEngine:
                 self.api.SetPageSegMode(self.psm)
         return OcrOutput(hocr, text, time.perf_counter() - start)
 
+    def recognise_boxes(self, image: np.ndarray, dpi: float, boxes: list[tuple[Box, int]]) -> list[str]:
+        deadline = time.perf_counter() + self.timeout_ms / 1000
+        self._set_image(self.api, image, dpi)
+        hocr = []
+        try:
+            for (x0, y0, x1, y1), psm in boxes:
+                self.api.SetPageSegMode(psm)
+                self.api.SetRectangle(x0, y0, x1 - x0, y1 - y0)
+                remaining_ms = int((deadline - time.perf_counter()) * 1000)
+                if remaining_ms <= 0 or not self.api.Recognize(timeout=remaining_ms):
+                    raise OcrTimeout(f"recognition stopped after {self.timeout_ms / 1000:.0f} s")
+                hocr.append(self.api.GetHOCRText(0))
+        finally:
+            self.api.Clear()
+            self.api.SetPageSegMode(self.psm)
+        return hocr
+
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
         if self._osd_api is None:
             self._osd_api = self._tesserocr.PyTessBaseAPI(
@@ -121,6 +146,7 @@ class TesserocrEngine:
 
 class TesseractCliEngine:
     name = "tesseract"
+    reads_boxes = False  # one process per box would cost more than the cells gain
 
     def __init__(self, languages: str, psm: int, timeout_s: float, tessdata: str | None):
         import pytesseract
@@ -168,6 +194,9 @@ class TesseractCliEngine:
             except self._pytesseract.TesseractError as exc:
                 raise OcrError(f"tesseract failed: {exc.message}") from None
         return OcrOutput(hocr, text, time.perf_counter() - start)
+
+    def recognise_boxes(self, image: np.ndarray, dpi: float, boxes: list[tuple[Box, int]]) -> list[str]:
+        raise NotImplementedError("the tesseract program reads whole pages only")
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
         with tempfile.TemporaryDirectory(prefix="digitize-osd-") as folder:

@@ -1,0 +1,206 @@
+"""One page of OCR: Tesseract's own layout analysis for running text, ruled tables cell by cell.
+
+With an engine that can read parts of a page (`reads_boxes`), every ruled table found on the
+OCR image (`digitize.ocr.tables`) is blanked out of the page for the layout-analysis pass, and
+its cells are read one by one as text blocks (rows of many one-line cells as one strip), all
+from one loaded image. The results are merged into one hOCR page in reading order: the lines
+outside the tables top to bottom (left to right within a row), each table where its top edge
+falls, as an ``ocr_table`` element holding what was read from its cells. The plain text has one
+line per table row, cells a tab apart. Pages without tables, and engines that read whole pages
+only, get one ordinary recognition pass.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from lxml import etree
+
+from digitize.ocr.hocr import LINE_CLASSES, join_words
+from digitize.ocr.tables import INK_LEVEL, Box, Table, find_tables
+from digitize.ocr.tesseract import OcrEngine, OcrOutput
+from digitize.xmlsafe import parse_bytes
+
+CELL_PSM = 6  # a cell is a uniform block of text
+STRIP_PSM = 7  # a row of one-line cells is read as one line
+ONE_LINE_MM = 6.0  # ink in a cell no taller than this is one line of text
+STRIP_MIN_CELLS = 7  # rows of at least this many one-line cells (dense tables) are read as strips
+_ID_PREFIXES = ("block", "par", "line", "word", "table")
+
+
+def read_page(engine: OcrEngine, image: np.ndarray, dpi: float, *, read_tables: bool = True) -> OcrOutput:
+    """Recognise a grey OCR image (paper 255): hOCR (one ocr_page div) and plain text."""
+    start = time.perf_counter()
+    if not (read_tables and engine.reads_boxes):
+        return engine.recognise(image, dpi)
+    tables, rules = find_tables(image, dpi)
+    if not tables:
+        return engine.recognise(image, dpi)
+    outside = image.copy()
+    for table in tables:
+        x0, y0, x1, y1 = table.box
+        outside[y0:y1, x0:x1] = 255
+    page = engine.recognise(outside, dpi)
+    unruled = image.copy()  # the rules' anti-aliased edges inside a cell would be read as text
+    unruled[rules > 0] = 255
+    parts = [_parts(table, unruled, dpi) for table in tables]
+    boxes = [(box, psm) for table_parts in parts for box, psm, _ in table_parts]
+    box_hocr = iter(engine.recognise_boxes(unruled, dpi, boxes) if boxes else [])
+    read = [(table, [(cells, next(box_hocr)) for _, _, cells in table_parts]) for table, table_parts in zip(tables, parts)]
+    hocr, text = merge(page.hocr, read)
+    return OcrOutput(hocr, text, time.perf_counter() - start)
+
+
+def _parts(table: Table, unruled: np.ndarray, dpi: float) -> list[tuple[Box, int, list[Box]]]:
+    """What to read of a table: (box, page segmentation mode, the cells it covers).
+
+    A row of many cells that each hold one line of text (a dense table: hundreds of cells) is
+    read as one strip, one recognition call instead of one per cell; any other cell on its own.
+    Strips read as well as cells there, but worse on forms, whose rows have fewer, wider cells.
+    """
+    one_line = ONE_LINE_MM * dpi / 25.4
+    parts = []
+    for row in table.rows:
+        heights = [_ink_height(unruled, cell) for cell in row]
+        inked = [cell for cell, height in zip(row, heights) if height > 0]
+        if len(inked) >= STRIP_MIN_CELLS and all(height <= one_line for height in heights):
+            strip = (min(c[0] for c in row), min(c[1] for c in row), max(c[2] for c in row), max(c[3] for c in row))
+            parts.append((strip, STRIP_PSM, inked))
+        else:
+            parts += [(cell, CELL_PSM, [cell]) for cell in inked]
+    return parts
+
+
+def _ink_height(image: np.ndarray, box: Box) -> int:
+    """Height of the ink in a box (0: no ink)."""
+    x0, y0, x1, y1 = box
+    rows = np.flatnonzero((image[y0:y1, x0:x1] < INK_LEVEL).sum(axis=1) >= 2)
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
+
+
+def _classes(el: etree._Element) -> set[str]:
+    return set((el.get("class") or "").split())
+
+
+def _is_line(el: etree._Element) -> bool:
+    return bool(_classes(el) & LINE_CLASSES)
+
+
+def _page_div(hocr: str) -> etree._Element:
+    root = parse_bytes(hocr.encode("utf-8"), "hOCR").getroot()
+    if "ocr_page" in _classes(root):
+        return root
+    found = next((el for el in root.iter() if isinstance(el.tag, str) and "ocr_page" in _classes(el)), None)
+    if found is None:
+        raise ValueError("hOCR without an ocr_page element")
+    return found
+
+
+def _lines_text(el: etree._Element) -> list[str]:
+    lines = []
+    for line in el.iter():
+        if isinstance(line.tag, str) and _is_line(line):
+            words = [
+                "".join(w.itertext()).strip()
+                for w in line.iter()
+                if isinstance(w.tag, str) and "ocrx_word" in _classes(w)
+            ]
+            text = join_words([w for w in words if w])
+            if text:
+                lines.append(text)
+    return lines
+
+
+def merge(page_hocr: str, tables: list[tuple[Table, list[tuple[list[Box], str]]]]) -> tuple[str, str]:
+    """Merge the layout pass of a page with its tables read cell by cell: (hOCR, text).
+
+    On a page with tables, the text outside them is mostly a form's title, header and footer
+    lines, which Tesseract groups into blocks by column; here they are read line by line instead:
+    text rows top to bottom, lines of one row (a label at the left, a date at the right) left to
+    right, and each table where its top edge falls.
+    """
+    page = _page_div(page_hocr)
+    lines = [el for el in page.iter() if isinstance(el.tag, str) and _is_line(el) and _bbox(el)]
+    for el in list(page):
+        page.remove(el)
+    rows = _text_rows(lines)
+    tops = [(_bbox(row[0])[1], i, None) for i, row in enumerate(rows)]  # type: ignore[index]
+    tops += [(table.box[1], -1, (table, read)) for table, read in tables]
+    texts: list[str] = []
+    for _, row_index, table in sorted(tops, key=lambda item: (item[0], item[1])):
+        if table is not None:
+            texts.append(_append_table(page, *table))
+            continue
+        for line in rows[row_index]:
+            _append_line(page, line)
+        texts.append("\t".join(t for line in rows[row_index] for t in _lines_text(line)))
+    _renumber(page)
+    return etree.tostring(page, encoding="unicode"), "\n".join(t for t in texts if t) + "\n"
+
+
+def _text_rows(lines: list[etree._Element]) -> list[list[etree._Element]]:
+    """Lines grouped into text rows (centres within half a line height), each row left to right."""
+    rows: list[list[etree._Element]] = []
+    for line in sorted(lines, key=lambda el: _bbox(el)[1]):  # type: ignore[index]
+        x0, y0, x1, y1 = _bbox(line)  # type: ignore[misc]
+        if rows:
+            first = _bbox(rows[-1][0])
+            if abs((y0 + y1) - (first[1] + first[3])) / 2 < (first[3] - first[1]) / 2:  # type: ignore[index]
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda el: _bbox(el)[0]) for row in rows]  # type: ignore[index]
+
+
+def _append_line(page: etree._Element, line: etree._Element) -> None:
+    """A line of the layout pass as a text block of its own (block > paragraph > line)."""
+    title = f"bbox {' '.join(str(v) for v in _bbox(line))}"  # type: ignore[union-attr]
+    par_attrs = {"class": "ocr_par", "id": "par", "title": title}
+    old_par = line.getparent()
+    if old_par is not None and old_par.get("lang"):
+        par_attrs["lang"] = old_par.get("lang")
+    block = etree.SubElement(page, "div", {"class": "ocr_carea", "id": "block", "title": title})
+    etree.SubElement(block, "p", par_attrs).append(line)
+
+
+def _append_table(page: etree._Element, table: Table, parts: list[tuple[list[Box], str]]) -> str:
+    """The table as an ocr_table element holding the blocks read from it; its text, one row per
+    line, cells a tab apart (the words of a strip go to the cell their centre falls in)."""
+    x0, y0, x1, y1 = table.box
+    div = etree.SubElement(page, "div", {"class": "ocr_table", "id": "table", "title": f"bbox {x0} {y0} {x1} {y1}"})
+    words: dict[Box, list[str]] = {}
+    for cells, hocr in parts:
+        areas = [el for el in _page_div(hocr) if isinstance(el.tag, str)]
+        div.extend(areas)
+        for area in areas:
+            for word in area.iter():
+                if not (isinstance(word.tag, str) and "ocrx_word" in _classes(word)):
+                    continue
+                text, box = "".join(word.itertext()).strip(), _bbox(word)
+                if text and box:
+                    centre = (box[0] + box[2]) / 2
+                    cell = min(cells, key=lambda c: 0 if c[0] <= centre < c[2] else min(abs(c[0] - centre), abs(c[2] - centre)))
+                    words.setdefault(cell, []).append(text)
+    rows = ["\t".join(join_words(words[c]) for c in row if words.get(c)) for row in table.rows]
+    return "\n".join(row for row in rows if row)
+
+
+def _bbox(el: etree._Element) -> Box | None:
+    parts = (el.get("title") or "").split(";")[0].split()
+    return tuple(int(v) for v in parts[1:5]) if len(parts) == 5 and parts[0] == "bbox" else None  # type: ignore[return-value]
+
+
+def _renumber(page: etree._Element) -> None:
+    """Unique hOCR ids again after merging passes: block_1_1, par_1_1, line_1_1, word_1_1, ..."""
+    counters = dict.fromkeys(_ID_PREFIXES, 0)
+    for el in page.iter():
+        if not isinstance(el.tag, str) or el is page:
+            continue
+        ident = el.get("id")
+        if ident is None:
+            continue
+        prefix = ident.split("_", 1)[0]
+        if prefix in counters:
+            counters[prefix] += 1
+            el.set("id", f"{prefix}_1_{counters[prefix]}")
