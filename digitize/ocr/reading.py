@@ -47,7 +47,9 @@ def read_page(engine: OcrEngine, image: np.ndarray, dpi: float, *, read_tables: 
     parts = [_parts(table, unruled, dpi) for table in tables]
     boxes = [(box, psm) for table_parts in parts for box, psm, _ in table_parts]
     box_hocr = iter(engine.recognise_boxes(unruled, dpi, boxes) if boxes else [])
-    read = [(table, [(cells, next(box_hocr)) for _, _, cells in table_parts]) for table, table_parts in zip(tables, parts)]
+    read = [
+        (table, [(cells, next(box_hocr)) for _, _, cells in table_parts]) for table, table_parts in zip(tables, parts)
+    ]
     hocr, text = merge(page.hocr, read)
     return OcrOutput(hocr, text, time.perf_counter() - start)
 
@@ -180,7 +182,9 @@ def _append_table(page: etree._Element, table: Table, parts: list[tuple[list[Box
                 text, box = "".join(word.itertext()).strip(), _bbox(word)
                 if text and box:
                     centre = (box[0] + box[2]) / 2
-                    cell = min(cells, key=lambda c: 0 if c[0] <= centre < c[2] else min(abs(c[0] - centre), abs(c[2] - centre)))
+                    cell = min(
+                        cells, key=lambda c: 0 if c[0] <= centre < c[2] else min(abs(c[0] - centre), abs(c[2] - centre))
+                    )
                     words.setdefault(cell, []).append(text)
     rows = ["\t".join(join_words(words[c]) for c in row if words.get(c)) for row in table.rows]
     return "\n".join(row for row in rows if row)
