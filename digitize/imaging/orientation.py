@@ -34,7 +34,7 @@ from digitize.imaging.analysis import components
 
 AXIS_MARGIN = 0.3  # |log(horizontal / vertical line sharpness)| needed to trust the axis
 UPRIGHT_MARGIN = 1.5  # evidence score needed to trust 0 versus 180
-OSD_MIN_CONFIDENCE = 3.0  # Tesseract orientation confidence needed to act on its verdict
+OSD_MIN_CONFIDENCE = 4.0  # Tesseract orientation confidence needed to act on its verdict (see benchmarks)
 OSD_AXIS_CONFIDENCE = 6.0  # ... to turn a page by a quarter against the image evidence
 
 
