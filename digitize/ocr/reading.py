@@ -17,8 +17,8 @@ import time
 import numpy as np
 from lxml import etree
 
-from digitize.ocr.hocr import LINE_CLASSES, join_words
-from digitize.ocr.tables import INK_LEVEL, Box, Table, find_tables
+from digitize.ocr.hocr import LINE_CLASSES, Box, join_words
+from digitize.ocr.tables import INK_LEVEL, Table, find_tables
 from digitize.ocr.tesseract import OcrEngine, OcrOutput
 from digitize.xmlsafe import parse_bytes
 

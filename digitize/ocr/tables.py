@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive), OCR image pixels
+from digitize.ocr.hocr import Box  # x0, y0, x1, y1 (x1, y1 exclusive), OCR image pixels
 
 INK_LEVEL = 160  # the OCR image has paper at 255 and ink near 0 (see digitize.imaging.enhance)
 H_RULE_MM = 9.0  # a horizontal run of ink this long is a rule, not a stroke of a character

@@ -22,13 +22,14 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from digitize.ocr.hocr import Box
+
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 # Variables set on every recognition pass. preserve_interword_spaces keeps Tesseract from
 # inserting spaces between Chinese characters in its text output.
 TESSERACT_VARIABLES = {"preserve_interword_spaces": "1"}
 DEBIAN_TESSDATA = "/usr/share/tesseract-ocr/5/tessdata"
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
 
 
 class OcrError(RuntimeError):
