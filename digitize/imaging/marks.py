@@ -3,7 +3,9 @@
 Skew and orientation want ink that sits on text lines or table rules. A round seal's ring and
 its curved text, a photo or a large blot follow no text line and would pull the estimates, so
 they are taken out. Where a seal was stamped over text in a grey scan, the text is darker than
-the seal ink and is kept by thresholding the seal area again above the seal's own ink level.
+the seal ink and is kept by thresholding the seal area again above the seal's own ink level. A
+seal printed as black as the text (bitonal scans) leaves nothing darker: the text under it goes
+with the seal, and the text outside the ring carries the lines.
 The seals found (grey rings, or coloured rings on colour pages) are also what the OCR image
 takes out.
 """
@@ -98,7 +100,8 @@ def text_ink(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> T
         drop.extend(int(j) + 1 for j in np.nonzero(inside)[0])
         ring_level = float(np.percentile(analysis.contrast[y0 + ys[on_ring], x0 + xs[on_ring]], 90))
         seals.append(Seal(cx, cy, radius, ring_level))
-        refill.append((x0, y0, cw, ch, ring_level))
+        if ring_level + TEXT_OVER_SEAL <= 255:  # a black (or bitonal) seal leaves no darker text to find
+            refill.append((x0, y0, cw, ch, ring_level))
     mask = ink.copy()
     for j in drop:  # a handful of components: clear them inside their own boxes
         x0, y0, cw, ch = (int(v) for v in stats[j, :4])
@@ -106,7 +109,7 @@ def text_ink(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> T
         box[labels[y0 : y0 + ch, x0 : x0 + cw] == j] = 0
     for x0, y0, cw, ch, level in refill:
         # text stamped over by the seal is darker than the seal ink in grey scans
-        darker = analysis.contrast[y0 : y0 + ch, x0 : x0 + cw] > min(250.0, level + TEXT_OVER_SEAL)
+        darker = analysis.contrast[y0 : y0 + ch, x0 : x0 + cw] > level + TEXT_OVER_SEAL
         darker &= ink[y0 : y0 + ch, x0 : x0 + cw] > 0
         mask[y0 : y0 + ch, x0 : x0 + cw] |= darker.astype(np.uint8)
     if colour_mask is not None:
