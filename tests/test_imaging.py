@@ -1,8 +1,9 @@
 """Page imaging: skew, orientation, blank pages, crop, colour and the OCR image on small fixtures.
 
-The fixtures in tests/data/imaging are clean upright pages at 150 dpi (bitonal PNG). Each test
+Most fixtures in tests/data/imaging are clean upright pages at 150 dpi (bitonal PNG). Each test
 turns them into a scan with a known geometry (paper tone, noise, rotation, scanner bed) and
-checks that process_page measures and undoes it.
+checks that process_page measures and undoes it. Two are real generated scans that once fooled
+the imaging (drum streaks; a black seal on a bitonal page).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pytest
 
 from digitize.imaging import enhance, process_page
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
+from digitize.imaging.orientation import upright_evidence
+from digitize.ocr.tesseract import make_engine
 from digitize.settings import ImagingSettings
 
 DATA = Path(__file__).parent / "data" / "imaging"
@@ -74,6 +77,23 @@ def test_orientation_from_the_image_alone(name: str, turns: int) -> None:
     assert page.image.shape == fixture(name).shape
 
 
+def test_the_top_of_a_broken_digit_is_not_a_turned_comma() -> None:
+    """Thin digits break apart in worn prints: the top of a "2" floats high in the line with a
+    digit to its right, as a comma does on a page turned upside down, but its base lies below."""
+    mask = np.zeros((200, 1200), np.uint8)
+    for row in (40, 120):
+        for k in range(12):
+            x0 = 40 + 90 * k
+            mask[row : row + 24, x0 : x0 + 16] = 1  # a digit
+            mask[row + 1 : row + 6, x0 + 24 : x0 + 31] = 1  # the broken top of a "2" ...
+            mask[row + 21 : row + 24, x0 + 22 : x0 + 34] = 1  # ... and its base below
+            mask[row : row + 24, x0 + 38 : x0 + 54] = 1  # the next digit
+            mask[row + 18 : row + 23, x0 + 58 : x0 + 62] = 1  # a full stop
+    evidence = upright_evidence(mask, 24.0)
+    assert evidence.punctuation_turned == 0
+    assert evidence.punctuation_up > 0
+
+
 def near_empty_page() -> np.ndarray:
     """Two short lines of the letter on an otherwise empty sheet."""
     clean = fixture("zh_letter.png")
@@ -97,12 +117,47 @@ def test_unsure_orientation_asks_osd_and_ignores_a_weak_answer() -> None:
     assert page.geometry.orientation_method == "osd"
 
 
-def test_confident_orientation_never_calls_osd() -> None:
+def test_a_page_the_image_finds_upright_never_calls_osd() -> None:
     def osd(image: np.ndarray) -> tuple[int, float]:
-        raise AssertionError("OSD must not run when the image decides")
+        raise AssertionError("OSD must not run when the image finds the page upright")
 
-    page = process_page(scan(fixture("zh_table.png"), skew=-3.0, quarter_turns=2), DPI, SETTINGS, osd=osd)
-    assert page.geometry.orientation_deg == 180
+    page = process_page(scan(fixture("zh_table.png"), skew=-3.0), DPI, SETTINGS, osd=osd)
+    assert page.geometry.orientation_deg == 0
+    assert page.geometry.orientation_method == "image"
+
+
+@pytest.mark.parametrize(
+    ("osd_answer", "expected", "method"),
+    [((0, 9.0), 0, "osd"), ((0, 3.0), 180, "image"), ((180, 9.0), 180, "image"), ((90, 9.0), 180, "image")],
+)
+def test_a_turn_seen_in_the_image_is_undone_only_by_a_confident_upright_osd(
+    osd_answer: tuple[int, float], expected: int, method: str
+) -> None:
+    turned = scan(fixture("zh_table.png"), skew=-3.0, quarter_turns=2)
+    page = process_page(turned, DPI, SETTINGS, osd=lambda image: osd_answer)
+    assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (expected, method)
+
+
+def test_a_black_seal_over_the_last_lines_of_a_bitonal_letter_does_not_pull_the_skew() -> None:
+    """A real generated scan (make_corpus.py seed 35, 300 dpi, bitonal): the date and sender's
+    name under a seal as black as the text, skewed by -5.13 degrees. Nothing under the seal is
+    darker than the seal, so the seal's text and star must go with its ring."""
+    page_in = cv2.imread(str(DATA / "sealed_letter_end_bitonal.png"), cv2.IMREAD_GRAYSCALE)
+    page = process_page(page_in, 300.0, SETTINGS, bitonal=True)
+    assert abs(page.geometry.skew_deg - (-5.13)) <= 0.1
+    assert not page.geometry.is_blank
+
+
+def test_drum_streaks_do_not_turn_an_upright_page() -> None:
+    """A real generated scan (make_corpus.py seed 35, 150 dpi): grainy drum streaks run down the
+    whole page and outweigh its nine lines of text, so the image alone sees lines running down."""
+    page_in = cv2.imread(str(DATA / "drum_streaks_upright.jpg"), cv2.IMREAD_GRAYSCALE)
+    image_only = process_page(page_in, DPI, SETTINGS)
+    assert (image_only.geometry.orientation_deg, image_only.geometry.orientation_method) == (90, "image")
+    engine = make_engine("tesserocr", "chi_sim+eng", 3, 120)
+    checked = process_page(page_in, DPI, SETTINGS, osd=lambda image: engine.orientation(image, DPI))
+    assert checked.geometry.orientation_deg == 0
+    assert abs(checked.geometry.skew_deg - 2.38) <= 0.1
 
 
 def test_a_strong_osd_answer_is_followed() -> None:

@@ -19,6 +19,11 @@ The image decides only when both answers are clear. Otherwise the caller-supplie
 is consulted on the page as scanned (deskewed), and its verdict is accepted only with a clear
 confidence (a quarter turn needs more, unless the lines were also seen to run down the page);
 otherwise the page is left as scanned. A page is never turned on weak evidence.
+
+Turning an upright page is the worst mistake, and the image can be fooled (streaks from a dirty
+scanner drum run down the whole page like columns of text). So when the image says "turn", OSD
+is asked about the page as scanned, and a confident "upright" keeps it as scanned. Pages the
+image finds upright, nearly all of a batch, never pay for an OSD call.
 """
 
 from __future__ import annotations
@@ -105,7 +110,10 @@ def upright_evidence(mask: np.ndarray, char_h: float) -> UprightEvidence:
         gx0, gx1, gy0, gy1 = x[glyph], x1[glyph], y[glyph], y1[glyph]
         mx0, mx1, mcy = x[marks][:, None], x1[marks][:, None], cy[marks]
         position = (mcy - (top + bottom - 1) / 2.0) / (height / 2.0)
-        alone = ~((gx0 < mx1) & (gx1 > mx0)).any(axis=1)  # no character above or below the mark
+        # no ink above or below the mark: not even a fragment (the top of a broken "2" is no comma)
+        ink = np.nonzero(in_band)[0]
+        stacked = (x[ink] < mx1) & (x1[ink] > mx0) & (ink != marks[:, None])
+        alone = ~stacked.any(axis=1)
         gap = 0.5 * height
         left_of = ((gx1 <= mx0 + 1) & (gx1 >= mx0 - gap) & (gy1 >= mcy[:, None])).any(axis=1)
         right_of = ((gx0 >= mx1 - 1) & (gx0 <= mx1 + gap) & (gy0 <= mcy[:, None])).any(axis=1)
@@ -150,7 +158,13 @@ def decide_orientation(
         confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(
             1.0, abs(axis_margin) / (2 * AXIS_MARGIN)
         )
-        return OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
+        decision = OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
+        if decision.degrees and osd is not None:
+            # a turn is checked: OSD sure that the page is upright as scanned keeps it as scanned
+            further, osd_confidence = osd(0)
+            if further % 360 == 0 and osd_confidence >= OSD_MIN_CONFIDENCE:
+                return OrientationDecision(0, min(1.0, osd_confidence / 10.0), "osd")
+        return decision
     # unsure: the page stays as scanned unless OSD clearly says otherwise
     if osd is None:
         return OrientationDecision(0, 0.25, "unsure")
