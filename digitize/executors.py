@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
