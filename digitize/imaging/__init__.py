@@ -24,7 +24,7 @@ from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.imaging.marks import text_ink
 from digitize.imaging.metrics import ink_coverage, sharpness
 from digitize.imaging.orientation import OrientationDecision, decide_orientation
-from digitize.imaging.skew import estimate_skew, ink_points
+from digitize.imaging.skew import estimate_skew
 from digitize.settings import ImagingSettings
 
 __all__ = ["PageGeometry", "ProcessedPage", "process_page"]
@@ -113,8 +113,7 @@ def process_page(
     text = text_ink(analysis, colour.mask)
     estimate = None
     if not blank.is_blank:
-        xs, ys, weights = ink_points(text, analysis.contrast)
-        estimate = estimate_skew(xs, ys, weights, settings.max_skew_deg)
+        estimate = estimate_skew(text, analysis.contrast, settings.max_skew_deg)
     skew = estimate.angle if estimate else 0.0
     lap("skew")
 

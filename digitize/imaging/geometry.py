@@ -34,6 +34,16 @@ def map_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
+def turn_mask(mask: np.ndarray, skew_deg: float, quarter_turns: int) -> np.ndarray:
+    """Straighten an analysis mask: rotate clockwise by skew, then undo `quarter_turns` CCW turns."""
+    h, w = mask.shape
+    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -skew_deg, 1.0)
+    out = cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_NEAREST)
+    if quarter_turns % 4:
+        out = np.ascontiguousarray(np.rot90(out, -(quarter_turns % 4)))
+    return out
+
+
 _ROTATE_CODES = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 

@@ -32,10 +32,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from digitize.imaging.analysis import components
+from digitize.imaging.geometry import turn_mask
 
 AXIS_MARGIN = 0.3  # |log(horizontal / vertical line sharpness)| needed to trust the axis
 UPRIGHT_MARGIN = 1.5  # evidence score needed to trust 0 versus 180
@@ -128,16 +128,6 @@ def upright_evidence(mask: np.ndarray, char_h: float) -> UprightEvidence:
         )
     score = (up - turned) / math.sqrt(up + turned + 4) + 25.0 * asymmetry + 2.5 * alignment
     return UprightEvidence(score, up, turned, asymmetry, alignment, len(lefts))
-
-
-def turn_mask(mask: np.ndarray, skew_deg: float, quarter_turns: int) -> np.ndarray:
-    """Straighten an analysis mask: rotate clockwise by skew, then undo `quarter_turns` CCW turns."""
-    h, w = mask.shape
-    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -skew_deg, 1.0)
-    out = cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_NEAREST)
-    if quarter_turns % 4:
-        out = np.ascontiguousarray(np.rot90(out, -(quarter_turns % 4)))
-    return out
 
 
 def decide_orientation(
