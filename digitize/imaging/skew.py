@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from digitize.imaging.analysis import components
-from digitize.imaging.geometry import turn_mask
 from digitize.imaging.marks import TextInk
 
 COARSE_STEP_DEG = 0.5
@@ -117,31 +116,37 @@ def _refine(
 
 
 def _line_bands(text: TextInk, angle: float, lines_down: bool) -> np.ndarray:
-    """The ink straightened by `angle`, each text line closed into one solid band."""
-    straight = turn_mask(text.mask, angle, 0)
+    """The ink straightened by `angle`, each text line closed into one solid band (0..255: the
+    straightening interpolates, so band edges keep their sub-pixel position as grey levels)."""
+    h, w = text.mask.shape
+    matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -angle, 1.0)
+    straight = cv2.warpAffine(text.mask * np.uint8(255), matrix, (w, h), flags=cv2.INTER_LINEAR)
     length = max(3, int(round(BAND_GAP_CHARS * text.char_height)))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, length) if lines_down else (length, 1))
     return cv2.morphologyEx(straight, cv2.MORPH_CLOSE, kernel)
 
 
-def _is_short(text: TextInk, angle: float, lines_down: bool) -> bool:
-    """Less than SHORT_PAGE_LINE_CHARS character heights of text line (bands at least four long)."""
+def _short_page_bands(text: TextInk, angle: float, lines_down: bool) -> np.ndarray | None:
+    """The line bands when the page has less than SHORT_PAGE_LINE_CHARS character heights of
+    text line (counting bands at least four characters long), else None."""
     char_h = text.char_height
     if cv2.countNonZero(text.mask) > 2 * SHORT_PAGE_LINE_CHARS * char_h * char_h:
-        return False  # twice the ink that much line can hold (a seal may add some): not short
-    _, _, stats, _ = components(_line_bands(text, angle, lines_down))
+        return None  # twice the ink that much line can hold (a seal may add some): not short
+    bands = _line_bands(text, angle, lines_down)
+    _, _, stats, _ = components((bands >= 128).astype(np.uint8))
     lengths = stats[1:, cv2.CC_STAT_HEIGHT if lines_down else cv2.CC_STAT_WIDTH]
-    return float(lengths[lengths >= 4 * char_h].sum()) < SHORT_PAGE_LINE_CHARS * char_h
+    return bands if lengths[lengths >= 4 * char_h].sum() < SHORT_PAGE_LINE_CHARS * char_h else None
 
 
 def _band_residual(bands: np.ndarray, lines_down: bool) -> float:
-    """The angle left in straightened bands (0 when there are too few to say)."""
+    """The angle left in straightened bands, each pixel weighted by its level (0 when too few)."""
     pixels = _pixels(bands)
     if len(pixels) < MIN_POINTS:
         return 0.0
+    weights = bands[pixels[:, 1], pixels[:, 0]].astype(np.float64)
     fx, fy = _jittered(pixels)
     px, py = (-fy, fx) if lines_down else (fx, fy)
-    return _refine(px, py, np.ones(fx.size), 0.0, ((0.5, 0.1), (0.1, 0.02)))
+    return _refine(px, py, weights, 0.0, ((0.5, 0.1), (0.1, 0.02)))
 
 
 def estimate_skew(text: TextInk, contrast: np.ndarray, max_deg: float) -> SkewEstimate | None:
@@ -163,8 +168,9 @@ def estimate_skew(text: TextInk, contrast: np.ndarray, max_deg: float) -> SkewEs
     lines_down = v_ratio > h_ratio
     px, py, scores = (-ys, xs, down) if lines_down else (xs, ys, across)
     angle = _refine(px, py, weights, _parabolic_peak(coarse, scores), ((0.5, 0.1),))
-    if _is_short(text, angle, lines_down):
-        angle += _band_residual(_line_bands(text, angle, lines_down), lines_down)
+    bands = _short_page_bands(text, angle, lines_down)
+    if bands is not None:
+        angle += _band_residual(bands, lines_down)
     else:
         angle = _refine(px, py, weights, angle, ((0.1, 0.02),))
     angle = float(np.clip(angle, -max_deg, max_deg))
