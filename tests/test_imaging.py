@@ -142,7 +142,7 @@ def test_a_turn_seen_in_the_image_is_undone_only_by_a_confident_upright_osd(
 
 
 def test_the_last_page_of_a_letter_is_straightened_by_its_line_bands() -> None:
-    """A real generated scan (make_corpus.py --preset holdout --seed 21, reduced to 150 dpi): the
+    """A real generated scan (make_corpus.py --preset holdout --seed 21, reduced to 150 dpi, JPEG q60): the
     issuing office and date under a seal, and a page number, skewed by -6.06 degrees. Measured
     on the ink alone the estimate was half a degree off; the closed line bands pin it."""
     page_in = cv2.imread(str(DATA / "letter_end_two_lines.jpg"), cv2.IMREAD_GRAYSCALE)

@@ -13,7 +13,8 @@ On a page of a few short lines (the last page of a letter: issuing office, date,
 where the ink sits inside a line (a heavy radical here, a light character there) tilts that
 estimate by a tenth of a degree or more. So before the last step the ink is straightened at the
 estimate and the gaps along each line are closed up to a few character heights, making every
-line one solid band. When the bands add up to less than SHORT_PAGE_LINE_CHARS character heights
+line one solid band; the band keeps the ink's grey levels, so its edges keep their sub-pixel
+place. When the bands add up to less than SHORT_PAGE_LINE_CHARS character heights
 of line, the last step measures the angle left in the bands, whose edges are the tops and
 bottoms of the characters rather than the strokes inside them. Fuller pages average the strokes
 out; there the last step stays on the ink, which is the more precise of the two.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from digitize.imaging.analysis import components
+from digitize.imaging.analysis import components, percentile_u8
 from digitize.imaging.marks import TextInk
 
 COARSE_STEP_DEG = 0.5
@@ -115,24 +116,32 @@ def _refine(
     return angle
 
 
-def _line_bands(text: TextInk, angle: float, lines_down: bool) -> np.ndarray:
-    """The ink straightened by `angle`, each text line closed into one solid band (0..255: the
-    straightening interpolates, so band edges keep their sub-pixel position as grey levels)."""
+def _line_bands(text: TextInk, contrast: np.ndarray, angle: float, lines_down: bool) -> np.ndarray:
+    """The ink straightened by `angle`, each text line closed into one solid band (0..255).
+
+    The ink and the pixels next to it carry their contrast, scaled so that the median ink pixel
+    is at full level: a stroke's edge pixel, partly covered, keeps its grey level, and so the
+    band edges keep the sub-pixel position the scan gives them (the straightening interpolates
+    as well).
+    """
     h, w = text.mask.shape
+    level = max(1.0, percentile_u8(contrast, 50, text.mask))
+    near_ink = cv2.dilate(text.mask, np.ones((3, 3), np.uint8))
+    graded = cv2.convertScaleAbs(contrast, alpha=255.0 / level) * near_ink
     matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), -angle, 1.0)
-    straight = cv2.warpAffine(text.mask * np.uint8(255), matrix, (w, h), flags=cv2.INTER_LINEAR)
+    straight = cv2.warpAffine(graded, matrix, (w, h), flags=cv2.INTER_LINEAR)
     length = max(3, int(round(BAND_GAP_CHARS * text.char_height)))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (1, length) if lines_down else (length, 1))
     return cv2.morphologyEx(straight, cv2.MORPH_CLOSE, kernel)
 
 
-def _short_page_bands(text: TextInk, angle: float, lines_down: bool) -> np.ndarray | None:
+def _short_page_bands(text: TextInk, contrast: np.ndarray, angle: float, lines_down: bool) -> np.ndarray | None:
     """The line bands when the page has less than SHORT_PAGE_LINE_CHARS character heights of
     text line (counting bands at least four characters long), else None."""
     char_h = text.char_height
     if cv2.countNonZero(text.mask) > 2 * SHORT_PAGE_LINE_CHARS * char_h * char_h:
         return None  # twice the ink that much line can hold (a seal may add some): not short
-    bands = _line_bands(text, angle, lines_down)
+    bands = _line_bands(text, contrast, angle, lines_down)
     _, _, stats, _ = components((bands >= 128).astype(np.uint8))
     lengths = stats[1:, cv2.CC_STAT_HEIGHT if lines_down else cv2.CC_STAT_WIDTH]
     return bands if lengths[lengths >= 4 * char_h].sum() < SHORT_PAGE_LINE_CHARS * char_h else None
@@ -168,7 +177,7 @@ def estimate_skew(text: TextInk, contrast: np.ndarray, max_deg: float) -> SkewEs
     lines_down = v_ratio > h_ratio
     px, py, scores = (-ys, xs, down) if lines_down else (xs, ys, across)
     angle = _refine(px, py, weights, _parabolic_peak(coarse, scores), ((0.5, 0.1),))
-    bands = _short_page_bands(text, angle, lines_down)
+    bands = _short_page_bands(text, contrast, angle, lines_down)
     if bands is not None:
         angle += _band_residual(bands, lines_down)
     else:
