@@ -178,7 +178,7 @@ def text_ink(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> T
         cv2.circle(disc, (int(round(cx)), int(round(cy))), int(math.ceil(radius * 1.06)), 1, -1)
         mask[(disc > 0) & (labels == j)] = 0
     for seal in seals:
-        if seal.ink_contrast + TEXT_OVER_SEAL > 255:
+        if seal.ink_contrast is None or seal.ink_contrast + TEXT_OVER_SEAL > 255:
             continue  # a black (or bitonal) seal leaves no darker text to find
         # text stamped over by the seal is darker than the seal ink in grey scans
         r = int(math.ceil(seal.radius * 1.06))
