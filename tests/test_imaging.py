@@ -21,7 +21,7 @@ from digitize.imaging import enhance, process_page
 from digitize.imaging.analysis import analyse
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.imaging.marks import text_ink
-from digitize.imaging.orientation import upright_evidence
+from digitize.imaging.orientation import UprightEvidence, evidence_is_clear, upright_evidence
 from digitize.ocr.tesseract import make_engine
 from digitize.settings import ImagingSettings
 
@@ -199,6 +199,54 @@ def test_drum_streaks_do_not_turn_an_upright_page() -> None:
 def test_a_strong_osd_answer_is_followed() -> None:
     page = process_page(scan(near_empty_page(), quarter_turns=2), DPI, SETTINGS, osd=lambda image: (180, 9.0))
     assert page.geometry.orientation_deg == 180
+
+
+def test_osd_turns_a_page_only_when_its_flattened_copy_agrees() -> None:
+    answers = iter([(180, 9.0), (0, 2.0)])  # the page as scanned, then with its paper evened out
+    calls: list[float] = []
+
+    def osd(image: np.ndarray) -> tuple[int, float]:
+        calls.append(float(np.median(image)))
+        return next(answers)
+
+    page = process_page(scan(near_empty_page(), skew=1.5), DPI, SETTINGS, osd=osd)
+    assert len(calls) == 2
+    assert calls[1] > calls[0], "the second view has its paper evened out to white"
+    assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (0, "osd")
+
+
+def test_drum_streaks_that_fool_osd_do_not_turn_an_upright_page() -> None:
+    """A real generated scan (make_corpus.py --seed 67 --pages 220 --docs 40, page
+    J039-SB·2022-D10-BGS-0023/0001, reduced to 225 dpi, JPEG q55): faded letter text under dirty-drum
+    streaks. The image cannot tell its line direction, and OSD on the page as scanned is sure it is
+    upside down; on the flattened copy OSD reads it upright."""
+    page_in = cv2.imread(str(DATA / "drum_streaks_osd_misreads.jpg"), cv2.IMREAD_GRAYSCALE)
+    engine = make_engine("tesserocr", "chi_sim+eng", 3, 120)
+    answers: list[tuple[int, float]] = []
+
+    def osd(image: np.ndarray) -> tuple[int, float]:
+        answers.append(engine.orientation(image, 225.0))
+        return answers[-1]
+
+    page = process_page(page_in, 225.0, SETTINGS, osd=osd)
+    assert answers[0][0] == 180 and answers[0][1] >= 4.0, "the scan itself misleads OSD"
+    assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (0, "osd")
+    assert abs(page.geometry.skew_deg - 6.67) <= 0.1
+
+
+def test_three_lines_without_punctuation_do_not_decide_upside_down() -> None:
+    """A real generated scan (make_corpus.py --preset holdout --seed 44, page
+    J007-SB·2017-Y-BGS-0025/0004 turned to -9.47 degrees, reduced to 150 dpi, JPEG q80): office, date
+    and page number under a seal, upright. Its ascender measure alone said upside down."""
+    page_in = cv2.imread(str(DATA / "letter_end_three_lines_turned.jpg"), cv2.IMREAD_GRAYSCALE)
+    page = process_page(page_in, DPI, SETTINGS)
+    assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (0, "unsure")
+
+
+def test_three_lines_decide_with_punctuation_and_four_without() -> None:
+    for lines, marks, clear in ((3, 0, False), (3, 2, True), (4, 0, True), (2, 2, False)):
+        assert evidence_is_clear(UprightEvidence(-3.0, 0, marks, -0.1, 0.0, lines)) == clear, (lines, marks)
+    assert not evidence_is_clear(UprightEvidence(-1.0, 0, 9, -0.01, 0.0, 20))  # too weak on any page
 
 
 def blank_back_with_show_through(seed: int = 3) -> np.ndarray:

@@ -19,7 +19,7 @@ from digitize.imaging.analysis import analyse, percentile_u8
 from digitize.imaging.blank import detect_blank
 from digitize.imaging.borders import crop_box
 from digitize.imaging.colour import detect_colour
-from digitize.imaging.enhance import SealArea, ink_share_for_ocr, ocr_image
+from digitize.imaging.enhance import SealArea, flatten, ink_share_for_ocr, ocr_image
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.imaging.marks import text_ink
 from digitize.imaging.metrics import ink_coverage, sharpness
@@ -122,14 +122,15 @@ def process_page(
     elif estimate is None:
         decision = OrientationDecision(0, 0.0, "blank")
     else:
-        osd_turned = None
+        osd_view = None
         if osd is not None:
 
-            def osd_turned(quarter_turns: int) -> tuple[int, float]:
+            def osd_view(flattened: bool) -> tuple[int, float]:
                 grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-                return osd(warp(grey, skew, quarter_turns * 90, int(round(analysis.paper_level))))
+                deskewed = warp(grey, skew, 0, int(round(analysis.paper_level)))
+                return osd(flatten(deskewed, dpi) if flattened else deskewed)
 
-        decision = decide_orientation(text.mask, text.char_height, skew, estimate.axis_margin, osd_turned)
+        decision = decide_orientation(text.mask, text.char_height, skew, estimate.axis_margin, osd_view)
     lap("orientation")
 
     applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0

@@ -15,10 +15,14 @@ Two separate questions:
      (Latin ascenders and capitals; to a lesser degree the top radicals of Chinese characters);
    * alignment: more lines start at a common left edge than end at a common right edge.
 
-The image decides only when both answers are clear. Otherwise the caller-supplied OSD function
-is consulted on the page as scanned (deskewed), and its verdict is accepted only with a clear
-confidence (a quarter turn needs more, unless the lines were also seen to run down the page);
-otherwise the page is left as scanned. A page is never turned on weak evidence.
+The image decides only when both answers are clear; on a page of three lines or fewer (the end of
+a letter: office, date, page number) the ascender measure alone has pointed the wrong way, so
+there it also needs punctuation marks. Otherwise the caller-supplied OSD function is consulted on
+the page as scanned (deskewed), and its verdict is accepted only with a clear confidence (a quarter
+turn needs more, unless the lines were also seen to run down the page); otherwise the page is left
+as scanned. Before OSD turns a page, it is asked again about a copy with the paper evened out to
+white: streaks and shading have made OSD confident of a wrong turn on the page as scanned, and
+the turn is made only when both views agree. A page is never turned on weak evidence.
 
 Turning an upright page is the worst mistake, and the image can be fooled (streaks from a dirty
 scanner drum run down the whole page like columns of text). So when the image says "turn", OSD
@@ -39,6 +43,8 @@ from digitize.imaging.geometry import turn_mask
 
 AXIS_MARGIN = 0.3  # |log(horizontal / vertical line sharpness)| needed to trust the axis
 UPRIGHT_MARGIN = 1.5  # evidence score needed to trust 0 versus 180
+MIN_LINES = 3  # text lines needed to judge 0 versus 180 from the image
+MIN_LINES_WITHOUT_MARKS = 4  # ... when no punctuation mark was found
 OSD_MIN_CONFIDENCE = 4.0  # Tesseract orientation confidence needed to act on its verdict (see benchmarks)
 OSD_AXIS_CONFIDENCE = 6.0  # ... to turn a page by a quarter against the image evidence
 
@@ -130,19 +136,27 @@ def upright_evidence(mask: np.ndarray, char_h: float) -> UprightEvidence:
     return UprightEvidence(score, up, turned, asymmetry, alignment, len(lefts))
 
 
+def evidence_is_clear(evidence: UprightEvidence) -> bool:
+    """Whether the image evidence is strong enough to decide 0 versus 180 on its own."""
+    marks = evidence.punctuation_up + evidence.punctuation_turned
+    enough_lines = evidence.lines >= (MIN_LINES if marks else MIN_LINES_WITHOUT_MARKS)
+    return abs(evidence.score) >= UPRIGHT_MARGIN and enough_lines
+
+
 def decide_orientation(
     mask: np.ndarray,
     char_h: float,
     skew_deg: float,
     axis_margin: float,
-    osd: Callable[[int], tuple[int, float]] | None,
+    osd: Callable[[bool], tuple[int, float]] | None,
 ) -> OrientationDecision:
-    """Combine the axis measure and the upright evidence; `osd(k)` asks Tesseract about the page
-    turned back by k quarter turns and returns (its turn in degrees, confidence)."""
+    """Combine the axis measure and the upright evidence. `osd(flattened)` asks Tesseract about
+    the deskewed page as scanned (False) or with its paper evened out to white (True) and returns
+    (the turn it sees in degrees, confidence)."""
     axis_sure = abs(axis_margin) >= AXIS_MARGIN
     base = 1 if axis_sure and axis_margin < 0 else 0  # candidate quarter turns
     evidence = upright_evidence(turn_mask(mask, skew_deg, base), char_h)
-    upright_sure = abs(evidence.score) >= UPRIGHT_MARGIN and evidence.lines >= 3
+    upright_sure = evidence_is_clear(evidence)
     if axis_sure and upright_sure:
         turns = base if evidence.score >= 0 else base + 2
         confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(
@@ -151,14 +165,14 @@ def decide_orientation(
         decision = OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
         if decision.degrees and osd is not None:
             # a turn is checked: OSD sure that the page is upright as scanned keeps it as scanned
-            further, osd_confidence = osd(0)
+            further, osd_confidence = osd(False)
             if further % 360 == 0 and osd_confidence >= OSD_MIN_CONFIDENCE:
                 return OrientationDecision(0, min(1.0, osd_confidence / 10.0), "osd")
         return decision
     # unsure: the page stays as scanned unless OSD clearly says otherwise
     if osd is None:
         return OrientationDecision(0, 0.25, "unsure")
-    further, confidence = osd(0)
+    further, confidence = osd(False)
     further %= 360
     if further in (90, 270):
         # a quarter turn needs more confidence unless the lines also run down the page
@@ -166,6 +180,6 @@ def decide_orientation(
         accept = confidence >= (OSD_MIN_CONFIDENCE if lines_down else OSD_AXIS_CONFIDENCE)
     else:
         accept = further == 0 or confidence >= OSD_MIN_CONFIDENCE
-    if not accept:
+    if not accept or (further and osd(True)[0] % 360 != further):
         return OrientationDecision(0, 0.25, "osd")
     return OrientationDecision(further, min(1.0, confidence / 10.0), "osd")
