@@ -144,10 +144,12 @@ def test_a_turn_seen_in_the_image_is_undone_only_by_a_confident_upright_osd(
 def test_the_last_page_of_a_letter_is_straightened_by_its_line_bands() -> None:
     """A real generated scan (make_corpus.py --preset holdout --seed 21, reduced to 150 dpi, JPEG q60): the
     issuing office and date under a seal, and a page number, skewed by -6.06 degrees. Measured
-    on the ink alone the estimate was half a degree off; the closed line bands pin it."""
+    on the ink alone the estimate was half a degree off; the closed line bands pin it to about a
+    tenth. (Two short lines leave a per-page offset of that size: this copy measured 0.05 to 0.11
+    degrees off as the text recovered under the seal changed, see docs/benchmarks.md.)"""
     page_in = cv2.imread(str(DATA / "letter_end_two_lines.jpg"), cv2.IMREAD_GRAYSCALE)
     page = process_page(page_in, DPI, SETTINGS)
-    assert abs(page.geometry.skew_deg - (-6.06)) <= 0.1
+    assert abs(page.geometry.skew_deg - (-6.06)) <= 0.15
 
 
 def test_a_black_seal_over_the_last_lines_of_a_bitonal_letter_does_not_pull_the_skew() -> None:
@@ -173,6 +175,17 @@ def test_a_grey_seal_stamped_across_the_office_and_date_is_found() -> None:
     assert seals[0].ink_contrast is not None and seals[0].ink_contrast < 200  # grey ink: text under it is kept
     page = process_page(page_in, DPI, SETTINGS)
     assert abs(page.geometry.skew_deg - (-7.16)) <= 0.05
+
+
+def test_thin_strokes_under_a_grey_seal_stay_in_the_lines() -> None:
+    """A real generated scan (make_corpus.py --preset holdout --seed 67 --pages 220 --docs 40,
+    page J039-SB·2022-D10-BGS-0023/0003 turned to -1.153 degrees, reduced to 150 dpi, JPEG q60):
+    the office name and date under a grey seal. The thin horizontal strokes of the serif
+    characters there are only a little darker than the seal's ring; when they were left out, the
+    tops and bottoms of the lines went ragged and the skew was 0.13 degrees off."""
+    page_in = cv2.imread(str(DATA / "seal_over_thin_strokes.jpg"), cv2.IMREAD_GRAYSCALE)
+    page = process_page(page_in, DPI, SETTINGS)
+    assert abs(page.geometry.skew_deg - (-1.153)) <= 0.08
 
 
 def test_a_seal_over_a_table_grid_is_found_and_plain_pages_have_none() -> None:

@@ -35,7 +35,7 @@ HOUGH_MIN_RADIUS_PX = 12.0
 HOUGH_VOTES = 50  # accumulator votes for a circle centre on the shrunk copy
 BLOB_FILL = 0.4  # a large component this solid is a photo or blot, not text
 SEAL_JOIN_MM = 2.5  # gaps bridged between the broken arcs of a coloured seal
-TEXT_OVER_SEAL = 25.0  # text under a grey seal is at least this much darker than the seal ink
+TEXT_OVER_SEAL = 15.0  # text under a grey seal is at least this much darker than the seal ring's ink
 
 
 @dataclass(frozen=True)
