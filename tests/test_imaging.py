@@ -281,6 +281,24 @@ def test_show_through_specks_and_bed_are_blank() -> None:
     assert page.image.size > 0  # still returned, never dropped
 
 
+def test_heavy_show_through_of_a_bold_heading_is_blank() -> None:
+    """A real generated scan (make_corpus.py --preset holdout --seed 128 --pages 270 --docs 46, page
+    J056-SB·2021-D10-DY-0038/0003, reduced to 150 dpi, JPEG q70): the blank reverse of an
+    application, its mirrored text showing through at 37 % with a bold heading, specks and a dark
+    bed. The heading reaches 30 % of the paper level over more than two characters' area."""
+    page_in = cv2.imread(str(DATA / "heavy_show_through.jpg"), cv2.IMREAD_COLOR)
+    assert process_page(page_in, DPI, SETTINGS).geometry.is_blank
+
+
+def test_a_strongly_blurred_form_on_mottled_paper_is_not_blank() -> None:
+    """The same corpus, page J056-SB·2021-D30-ZJ-0005/0001 (an injected `strong_blur` defect), 150
+    dpi, JPEG q70: no sharp ink at all, and a blur halo far larger than its dark core."""
+    page_in = cv2.imread(str(DATA / "strongly_blurred_form.jpg"), cv2.IMREAD_GRAYSCALE)
+    page = process_page(page_in, DPI, SETTINGS)
+    assert not page.geometry.is_blank
+    assert abs(page.geometry.skew_deg - 0.42) <= 0.1
+
+
 def test_a_signature_and_seal_page_is_not_blank() -> None:
     clean = np.full((1754, 1240), 255, np.uint8)
     pts = np.array([[700 + 12 * i, 400 + int(25 * np.sin(i / 2.0))] for i in range(20)], np.int32)
