@@ -228,6 +228,19 @@ def test_osd_turns_a_page_only_when_its_flattened_copy_agrees() -> None:
     assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (0, "osd")
 
 
+@pytest.mark.parametrize(
+    ("flattened_answer", "turned"),
+    [((180, 1.1), False), ((180, 5.0), True), ((0, 9.0), False)],
+)
+def test_the_flattened_copy_must_agree_with_a_clear_confidence(flattened_answer, turned) -> None:
+    """An upright registration form (seed 128, J056-SB·2021-D10-ZJ-0006/0002) that OSD read as
+    upside down at 8.0 gave the same answer at only 1.1 on its flattened copy."""
+    answers = iter([(180, 8.0), flattened_answer])
+    page = process_page(scan(near_empty_page(), skew=1.5), DPI, SETTINGS, osd=lambda image: next(answers))
+    assert page.geometry.orientation_deg == (180 if turned else 0)
+    assert page.geometry.orientation_method == "osd"
+
+
 def test_drum_streaks_that_fool_osd_do_not_turn_an_upright_page() -> None:
     """A real generated scan (make_corpus.py --seed 67 --pages 220 --docs 40, page
     J039-SB·2022-D10-BGS-0023/0001, reduced to 225 dpi, JPEG q55): faded letter text under dirty-drum

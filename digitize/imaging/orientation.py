@@ -22,7 +22,9 @@ the page as scanned (deskewed), and its verdict is accepted only with a clear co
 turn needs more, unless the lines were also seen to run down the page); otherwise the page is left
 as scanned. Before OSD turns a page, it is asked again about a copy with the paper evened out to
 white: streaks and shading have made OSD confident of a wrong turn on the page as scanned, and
-the turn is made only when both views agree. A page is never turned on weak evidence.
+the turn is made only when both views agree, each with a clear confidence (an upright form
+whose scan OSD took for upside down at 8.0 gave the same answer at 1.1 on the even copy). A page
+is never turned on weak evidence.
 
 Turning an upright page is the worst mistake, and the image can be fooled (streaks from a dirty
 scanner drum run down the whole page like columns of text). So when the image says "turn", OSD
@@ -180,6 +182,10 @@ def decide_orientation(
         accept = confidence >= (OSD_MIN_CONFIDENCE if lines_down else OSD_AXIS_CONFIDENCE)
     else:
         accept = further == 0 or confidence >= OSD_MIN_CONFIDENCE
-    if not accept or (further and osd(True)[0] % 360 != further):
+    if not accept:
         return OrientationDecision(0, 0.25, "osd")
+    if further:
+        flattened_turn, flattened_confidence = osd(True)
+        if flattened_turn % 360 != further or flattened_confidence < OSD_MIN_CONFIDENCE:
+            return OrientationDecision(0, 0.25, "osd")
     return OrientationDecision(further, min(1.0, confidence / 10.0), "osd")
