@@ -20,7 +20,7 @@ import pytest
 from digitize.imaging import enhance, process_page
 from digitize.imaging.analysis import analyse
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
-from digitize.imaging.marks import text_ink
+from digitize.imaging.marks import _character_heights, text_ink
 from digitize.imaging.orientation import UprightEvidence, evidence_is_clear, upright_evidence
 from digitize.ocr.tesseract import make_engine
 from digitize.settings import ImagingSettings
@@ -267,6 +267,21 @@ def test_three_lines_without_punctuation_do_not_decide_upside_down() -> None:
     page_in = cv2.imread(str(DATA / "letter_end_three_lines_turned.jpg"), cv2.IMREAD_GRAYSCALE)
     page = process_page(page_in, DPI, SETTINGS)
     assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (0, "unsure")
+
+
+def test_broken_characters_do_not_shrink_the_height_orientation_uses() -> None:
+    """Worn type breaks characters into fragments (holdout128's letterpress benefit approval,
+    J056-SB·2021-Y-DY-0043/0001, turned by 270°: a median of 6 pixels against 18, so its lines
+    were too tall to count and the image stayed unsure)."""
+    rng = np.random.default_rng(1)
+    whole = rng.integers(17, 21, 200)
+    fragments = rng.integers(3, 10, 350)
+    heights = np.concatenate([whole, fragments])
+    widths = heights.copy()
+    areas = heights * widths // 3
+    char_h, glyph_h = _character_heights(heights, widths, areas, 150.0)
+    assert char_h < 10
+    assert 17 <= glyph_h <= 20
 
 
 def test_three_lines_decide_with_punctuation_and_four_without() -> None:

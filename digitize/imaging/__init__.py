@@ -130,7 +130,7 @@ def process_page(
                 deskewed = warp(grey, skew, 0, int(round(analysis.paper_level)))
                 return osd(flatten(deskewed, dpi) if flattened else deskewed)
 
-        decision = decide_orientation(text.mask, text.char_height, skew, estimate.axis_margin, osd_view)
+        decision = decide_orientation(text.mask, text.glyph_height, skew, estimate.axis_margin, osd_view)
     lap("orientation")
 
     applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0
