@@ -8,7 +8,7 @@ characters is a candidate blank. A badly blurred scan of a real page has no shar
 but its ink is darker: show-through has a ceiling (the paper passes about a third of the
 reverse side's darkness at most), so the candidate stays blank unless marks darker than
 SHOW_THROUGH_CEILING of the paper level cover more than the same area. (Heavy show-through of a
-bold heading reaches 30% over a few square millimetres, and the blur halo of a strongly blurred
+bold heading reaches 30% over some 20 square millimetres, and the blur halo of a strongly blurred
 form on mottled paper is far larger than its dark core, so neither a lower level nor a share of
 the faint marks tells the two apart.) The scanner bed and the image edge are excluded as in the
 analysis; colour marks (a red seal) count as sharp ink even when they are light in grey.

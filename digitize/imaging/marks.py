@@ -57,7 +57,7 @@ class TextInk:
 def _character_heights(heights: np.ndarray, widths: np.ndarray, areas: np.ndarray, dpi: float) -> tuple[float, float]:
     """Median height of character-sized components, and of those at least half as tall as the
     tallest tenth. Worn type and faint ink break characters into fragments, which pull the first
-    down (11 pixels instead of 19 on a letterpress form at 150 dpi). Skew's line bands were tuned
+    down (6 pixels instead of about 18 on a letterpress form at 150 dpi). Skew's line bands were tuned
     on the first; orientation, which needs to know how tall a line is, uses the second."""
     limit = dpi / 25.4 * 12  # characters are smaller than 12 mm
     sel = (areas >= 6) & (heights < limit) & (widths < limit) & (heights >= 3)
