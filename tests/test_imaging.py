@@ -230,6 +230,17 @@ def test_a_seal_over_a_table_grid_is_found_and_plain_pages_have_none() -> None:
         assert text_ink(analyse(fixture(name), DPI)).seals == [], name
 
 
+def test_osd_does_not_turn_a_page_the_image_clearly_reads_upright_when_only_the_axis_is_unsure() -> None:
+    """A real generated scan (make_corpus.py --preset holdout --seed 144 --pages 260 --docs 44, the
+    upright contribution table J035-SB·2015-D10-ZJ-0035/0002 turned to 7.74 degrees, reduced to
+    150 dpi, JPEG q60). Its ruled grid runs both ways, so the line axis is unsure, while 149
+    punctuation marks sit at the foot of its lines and none at the top. Tesseract OSD said 180
+    degrees at 8.7 (7.9 on the flattened copy), and the page was turned upside down."""
+    page_in = cv2.imread(str(DATA / "upright_table_unsure_axis.jpg"), cv2.IMREAD_GRAYSCALE)
+    page = process_page(page_in, DPI, SETTINGS, osd=lambda image: (180, 9.0))
+    assert page.geometry.orientation_deg == 0
+
+
 def test_drum_streaks_do_not_turn_an_upright_page() -> None:
     """A real generated scan (make_corpus.py seed 35, 150 dpi): grainy drum streaks run down the
     whole page and outweigh its nine lines of text, so the image alone sees lines running down."""

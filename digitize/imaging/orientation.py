@@ -180,6 +180,8 @@ def decide_orientation(
         # a quarter turn needs more confidence unless the lines also run down the page
         lines_down = axis_margin <= -AXIS_MARGIN
         accept = confidence >= (OSD_MIN_CONFIDENCE if lines_down else OSD_AXIS_CONFIDENCE)
+    elif further == 180 and upright_sure and evidence.score > 0:
+        accept = False  # only the axis was unsure: the image clearly reads the page upright, not upside down
     else:
         accept = further == 0 or confidence >= OSD_MIN_CONFIDENCE
     if not accept:
