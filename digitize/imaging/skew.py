@@ -185,10 +185,10 @@ def _edge_crossing(profile: np.ndarray, from_start: bool) -> float:
     return k - share if from_start else k + share
 
 
-def _character_edges(straight: np.ndarray, bands: np.ndarray, char_h: float) -> list[tuple[int, str, np.ndarray]]:
-    """Per text line and edge ('top', 'bottom'): (line, edge, (N,3) x, y, width) of the runs of
-    inked columns along the line (characters, or parts of them side by side)."""
-    edges: list[tuple[int, str, np.ndarray]] = []
+def _character_edges(straight: np.ndarray, bands: np.ndarray, char_h: float) -> list[np.ndarray]:
+    """Per text line, its top edge and its bottom edge: (N,3) x, y, width of the runs of inked
+    columns along the line (characters, or parts of them side by side)."""
+    edges: list[np.ndarray] = []
     n, labels, stats, _ = components((bands >= 128).astype(np.uint8))
     for line in range(1, n):
         x0, y0, width, height = (int(v) for v in stats[line, :4])
@@ -206,7 +206,7 @@ def _character_edges(straight: np.ndarray, bands: np.ndarray, char_h: float) -> 
             top.append((x, y0 + _edge_crossing(profile, True), e - s))
             bottom.append((x, y0 + _edge_crossing(profile, False), e - s))
         if top:
-            edges += [(line, "top", np.array(top)), (line, "bottom", np.array(bottom))]
+            edges += [np.array(top), np.array(bottom)]
     return edges
 
 
@@ -222,14 +222,14 @@ def _edge_residual(straight: np.ndarray, bands: np.ndarray, char_h: float, lines
         straight = cv2.rotate(straight, cv2.ROTATE_90_CLOCKWISE)
         bands = cv2.rotate(bands, cv2.ROTATE_90_CLOCKWISE)
     edges = _character_edges(straight, bands, char_h)
-    if sum(len(points) for _, _, points in edges) < EDGE_MIN_RUNS:
+    if sum(len(points) for points in edges) < EDGE_MIN_RUNS:
         return None
     slope = 0.0
-    offsets = [float(np.median(points[:, 1])) for _, _, points in edges]
+    offsets = [float(np.median(points[:, 1])) for points in edges]
     for tolerance in EDGE_TOLERANCES_CHARS:
         kept = [
             points[np.abs(points[:, 1] - offset - slope * points[:, 0]) < tolerance * char_h]
-            for (_, _, points), offset in zip(edges, offsets)
+            for points, offset in zip(edges, offsets)
         ]
         sxy = sxx = 0.0
         for points in kept:
