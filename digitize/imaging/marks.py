@@ -58,7 +58,8 @@ def _character_heights(heights: np.ndarray, widths: np.ndarray, areas: np.ndarra
     """Median height of character-sized components, and of those at least half as tall as the
     tallest tenth. Worn type and faint ink break characters into fragments, which pull the first
     down (6 pixels instead of about 18 on a letterpress form at 150 dpi). Skew's line bands were tuned
-    on the first; orientation, which needs to know how tall a line is, uses the second."""
+    on the first; orientation and skew's character-edge fit, which need to know how tall a line
+    or a character is, use the second."""
     limit = dpi / 25.4 * 12  # characters are smaller than 12 mm
     sel = (areas >= 6) & (heights < limit) & (widths < limit) & (heights >= 3)
     if not np.any(sel):

@@ -43,7 +43,9 @@ FINE_POINTS = 80_000
 MIN_POINTS = 60  # fewer ink pixels than this: no estimate
 BAND_GAP_CHARS = 3.0  # gaps along a line closed to make it one band, in character heights
 SHORT_PAGE_LINE_CHARS = 120.0  # less line than this (character heights, about 4 letter lines): use the bands
+# the character-edge fit measures in whole-character heights (TextInk.glyph_height)
 EDGE_LINE_MAX_CHARS = 3.0  # a band taller than this is lines run together, not one line
+EDGE_LINE_MIN_CHARS = 4.0  # shorter bands (a page number, a stray mark) are left out of the fit
 EDGE_MIN_RUN_CHARS = 0.15  # runs of inked columns narrower than this have no edge to fit
 EDGE_MIN_RUNS = 3
 EDGE_TOLERANCES_CHARS = (0.15, 0.1, 0.06, 0.06)  # edges kept in each round of the fit, from the line
@@ -185,21 +187,21 @@ def _edge_crossing(profile: np.ndarray, from_start: bool) -> float:
     return k - share if from_start else k + share
 
 
-def _character_edges(straight: np.ndarray, bands: np.ndarray, char_h: float) -> list[np.ndarray]:
+def _character_edges(straight: np.ndarray, bands: np.ndarray, glyph_h: float) -> list[np.ndarray]:
     """Per text line, its top edge and its bottom edge: (N,3) x, y, width of the runs of inked
     columns along the line (characters, or parts of them side by side)."""
     edges: list[np.ndarray] = []
     n, labels, stats, _ = components((bands >= 128).astype(np.uint8))
     for line in range(1, n):
         x0, y0, width, height = (int(v) for v in stats[line, :4])
-        if width < 4 * char_h or height > EDGE_LINE_MAX_CHARS * char_h:
+        if width < EDGE_LINE_MIN_CHARS * glyph_h or height > EDGE_LINE_MAX_CHARS * glyph_h:
             continue  # not a line of text, or lines run together
         ink = straight[y0 : y0 + height, x0 : x0 + width] * (labels[y0 : y0 + height, x0 : x0 + width] == line)
         inked = np.concatenate([[0], (ink >= 128).any(axis=0).astype(np.int8), [0]])
         starts, ends = np.flatnonzero(np.diff(inked) == 1), np.flatnonzero(np.diff(inked) == -1)
         top, bottom = [], []
         for s, e in zip(starts, ends):
-            if e - s < EDGE_MIN_RUN_CHARS * char_h:
+            if e - s < EDGE_MIN_RUN_CHARS * glyph_h:
                 continue  # a dot or a thin vertical stroke end: no edge worth fitting
             profile = ink[:, s:e].max(axis=1)
             x = x0 + (s + e) / 2.0
@@ -210,25 +212,28 @@ def _character_edges(straight: np.ndarray, bands: np.ndarray, char_h: float) -> 
     return edges
 
 
-def _edge_residual(straight: np.ndarray, bands: np.ndarray, char_h: float, lines_down: bool) -> float | None:
+def _edge_residual(straight: np.ndarray, bands: np.ndarray, glyph_h: float, lines_down: bool) -> float | None:
     """The angle left in the tops and bottoms of the characters along straightened lines.
 
     Each line's top edge and bottom edge gets its own offset and all share one slope; the fit
     is repeated keeping only the edges near the line, so descenders, capitals, punctuation and
     short characters drop out and the edges most characters share remain (Latin baseline and
-    x-height, the CJK character face). None when fewer than EDGE_MIN_RUNS runs are found.
+    x-height, the CJK character face). `glyph_h` is the height of whole characters: measured on
+    the fragments of broken or composite characters (a third of it on CJK), the fit's window
+    shrank to half a pixel and threw out good edges. None when fewer than EDGE_MIN_RUNS runs
+    are found.
     """
     if lines_down:  # turn the lines to run across; a quarter turn keeps the angle's sense
         straight = cv2.rotate(straight, cv2.ROTATE_90_CLOCKWISE)
         bands = cv2.rotate(bands, cv2.ROTATE_90_CLOCKWISE)
-    edges = _character_edges(straight, bands, char_h)
+    edges = _character_edges(straight, bands, glyph_h)
     if sum(len(points) for points in edges) < EDGE_MIN_RUNS:
         return None
     slope = 0.0
     offsets = [float(np.median(points[:, 1])) for points in edges]
     for tolerance in EDGE_TOLERANCES_CHARS:
         kept = [
-            points[np.abs(points[:, 1] - offset - slope * points[:, 0]) < tolerance * char_h]
+            points[np.abs(points[:, 1] - offset - slope * points[:, 0]) < tolerance * glyph_h]
             for points, offset in zip(edges, offsets)
         ]
         sxy = sxx = 0.0
@@ -270,7 +275,7 @@ def estimate_skew(text: TextInk, contrast: np.ndarray, max_deg: float) -> SkewEs
     if short_page is not None:
         straight, bands = short_page
         residual = _band_residual(bands, lines_down)
-        edge_residual = _edge_residual(straight, bands, text.char_height, lines_down)
+        edge_residual = _edge_residual(straight, bands, text.glyph_height, lines_down)
         angle += residual if edge_residual is None else (residual + edge_residual) / 2.0
     else:
         angle = _refine(px, py, weights, angle, ((0.1, 0.02),))
