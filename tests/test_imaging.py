@@ -131,15 +131,43 @@ def test_a_page_the_image_finds_upright_never_calls_osd() -> None:
 
 
 @pytest.mark.parametrize(
-    ("osd_answer", "expected", "method"),
-    [((0, 9.0), 0, "osd"), ((0, 3.0), 180, "image"), ((180, 9.0), 180, "image"), ((90, 9.0), 180, "image")],
+    ("osd_answers", "expected", "method"),
+    [
+        ([(0, 9.0), (0, 9.0)], 0, "osd"),
+        ([(0, 9.0), (180, 1.1)], 0, "osd"),
+        ([(0, 9.0), (180, 5.0)], 180, "image"),
+        ([(0, 3.0)], 180, "image"),
+        ([(180, 9.0)], 180, "image"),
+        ([(90, 9.0)], 180, "image"),
+    ],
 )
 def test_a_turn_seen_in_the_image_is_undone_only_by_a_confident_upright_osd(
-    osd_answer: tuple[int, float], expected: int, method: str
+    osd_answers: list[tuple[int, float]], expected: int, method: str
 ) -> None:
+    """OSD's answers in the order asked: the page as scanned, then (only when that says upright)
+    the flattened copy, whose clear agreement with the image's turn lets the turn stand. (An
+    upside-down registration form of make_corpus.py --preset holdout --seed 112 --pages 260
+    --docs 44, J034-SB·2015-D30-ZJ-0026/0003, got 0 at 7.8 as scanned and 180 at 5.9 flattened.)"""
+    answers = iter(osd_answers)
     turned = scan(fixture("zh_table.png"), skew=-3.0, quarter_turns=2)
-    page = process_page(turned, DPI, SETTINGS, osd=lambda image: osd_answer)
+    page = process_page(turned, DPI, SETTINGS, osd=lambda image: next(answers))
     assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (expected, method)
+    assert next(answers, None) is None, "every answer was asked for"
+
+
+def test_a_strongly_blurred_upright_table_is_not_turned_by_its_punctuation() -> None:
+    """A real generated scan (make_corpus.py --preset holdout --seed 112 --pages 260 --docs 44,
+    the contribution table J034-SB·2015-D30-ZJ-0041/0004 with an injected `strong_blur` defect,
+    skewed 7.45 degrees, reduced to 150 dpi, JPEG q60). Its decimal points and commas melt into
+    the digits: 15 marks looked turned against 1 upright, and the image turned the page upside
+    down (OSD said 90 at 0.2, too weak to keep it as scanned). Blurred pages go to OSD instead."""
+    page_in = cv2.imread(str(DATA / "blurred_table_upright.jpg"), cv2.IMREAD_GRAYSCALE)
+    image_only = process_page(page_in, DPI, SETTINGS)
+    assert image_only.geometry.blur < 0.25
+    assert (image_only.geometry.orientation_deg, image_only.geometry.orientation_method) == (0, "unsure")
+    checked = process_page(page_in, DPI, SETTINGS, osd=lambda image: (90, 0.2))
+    assert checked.geometry.orientation_deg == 0
+    assert abs(checked.geometry.skew_deg - 7.45) <= 0.1
 
 
 def test_the_last_page_of_a_letter_is_straightened_by_its_line_bands() -> None:

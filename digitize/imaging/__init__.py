@@ -117,6 +117,8 @@ def process_page(
     skew = estimate.angle if estimate else 0.0
     lap("skew")
 
+    blur = sharpness(analysis)  # a blurred page's punctuation cannot tell upright from upside down
+
     if not settings.fix_orientation:
         decision = OrientationDecision(0, 0.0, "disabled")
     elif estimate is None:
@@ -130,7 +132,7 @@ def process_page(
                 deskewed = warp(grey, skew, 0, int(round(analysis.paper_level)))
                 return osd(flatten(deskewed, dpi) if flattened else deskewed)
 
-        decision = decide_orientation(text.mask, text.glyph_height, skew, estimate.axis_margin, osd_view)
+        decision = decide_orientation(text.mask, text.glyph_height, skew, estimate.axis_margin, blur, osd_view)
     lap("orientation")
 
     applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0
@@ -167,7 +169,7 @@ def process_page(
         blank_score=round(blank.ink_mm2, 2),
         needs_colour=colour.needs_colour,
         colour_fraction=round(colour.fraction, 6),
-        blur=round(sharpness(analysis), 4),
+        blur=round(blur, 4),
         ink_coverage=round(ink_coverage(analysis), 5),
     )
     lap("metrics")

@@ -28,8 +28,13 @@ is never turned on weak evidence.
 
 Turning an upright page is the worst mistake, and the image can be fooled (streaks from a dirty
 scanner drum run down the whole page like columns of text). So when the image says "turn", OSD
-is asked about the page as scanned, and a confident "upright" keeps it as scanned. Pages the
-image finds upright, nearly all of a batch, never pay for an OSD call.
+is asked about the page as scanned, and a confident "upright" keeps it as scanned unless OSD on
+the flattened copy clearly sees the same turn as the image (an upside-down registration form
+that OSD read upright at 7.8 as scanned, and upside down at 5.6 flattened). Pages the image
+finds upright, nearly all of a batch, never pay for an OSD call. On a strongly blurred page
+(sharpness below MIN_SHARPNESS, see metrics) punctuation marks melt into their neighbours and
+have pointed the wrong way (a blurred contribution table read as upside down from 15 marks
+against 1), so there the image does not decide 0 versus 180 and the page goes to OSD.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ MIN_LINES = 3  # text lines needed to judge 0 versus 180 from the image
 MIN_LINES_WITHOUT_MARKS = 4  # ... when no punctuation mark was found
 OSD_MIN_CONFIDENCE = 4.0  # Tesseract orientation confidence needed to act on its verdict (see benchmarks)
 OSD_AXIS_CONFIDENCE = 6.0  # ... to turn a page by a quarter against the image evidence
+MIN_SHARPNESS = 0.25  # blurrier pages (edges spread over two analysis pixels or more): 0 versus 180 is not read
 
 
 @dataclass(frozen=True)
@@ -150,15 +156,17 @@ def decide_orientation(
     char_h: float,
     skew_deg: float,
     axis_margin: float,
+    sharpness: float,
     osd: Callable[[bool], tuple[int, float]] | None,
 ) -> OrientationDecision:
-    """Combine the axis measure and the upright evidence. `osd(flattened)` asks Tesseract about
-    the deskewed page as scanned (False) or with its paper evened out to white (True) and returns
-    (the turn it sees in degrees, confidence)."""
+    """Combine the axis measure and the upright evidence. `sharpness` is the page's edge
+    sharpness (metrics.sharpness). `osd(flattened)` asks Tesseract about the deskewed page as
+    scanned (False) or with its paper evened out to white (True) and returns (the turn it sees in
+    degrees, confidence)."""
     axis_sure = abs(axis_margin) >= AXIS_MARGIN
     base = 1 if axis_sure and axis_margin < 0 else 0  # candidate quarter turns
     evidence = upright_evidence(turn_mask(mask, skew_deg, base), char_h)
-    upright_sure = evidence_is_clear(evidence)
+    upright_sure = evidence_is_clear(evidence) and sharpness >= MIN_SHARPNESS
     if axis_sure and upright_sure:
         turns = base if evidence.score >= 0 else base + 2
         confidence = min(1.0, abs(evidence.score) / (2 * UPRIGHT_MARGIN)) * min(
@@ -166,10 +174,13 @@ def decide_orientation(
         )
         decision = OrientationDecision((turns % 4) * 90, 0.5 + 0.5 * confidence, "image")
         if decision.degrees and osd is not None:
-            # a turn is checked: OSD sure that the page is upright as scanned keeps it as scanned
+            # a turn is checked: OSD sure that the page is upright as scanned keeps it as scanned,
+            # unless OSD on the flattened copy clearly sees the image's turn as well
             further, osd_confidence = osd(False)
             if further % 360 == 0 and osd_confidence >= OSD_MIN_CONFIDENCE:
-                return OrientationDecision(0, min(1.0, osd_confidence / 10.0), "osd")
+                flattened_turn, flattened_confidence = osd(True)
+                if flattened_turn % 360 != decision.degrees or flattened_confidence < OSD_MIN_CONFIDENCE:
+                    return OrientationDecision(0, min(1.0, osd_confidence / 10.0), "osd")
         return decision
     # unsure: the page stays as scanned unless OSD clearly says otherwise
     if osd is None:
