@@ -15,7 +15,7 @@ jdeskew ``get_angle``, deskew ``determine_skew`` and Tesseract OSD alone, and sc
 * CER with Tesseract (chi_sim+eng or eng, from the page's truth), whole page, psm 3: on the raw
   page, on the page straightened with the true geometry, on our corrected page and on our OCR
   image; and as the pipeline reads our OCR image (``digitize.ocr.reading``: ruled tables cell by
-  cell).
+  cell, the rest of the page with the pipeline's page segmentation mode, OcrSettings.psm).
 
 ``--extra-skew 15`` turns every page by a further seeded angle so that the true skews cover
 ±15°. Timings are CPU seconds of one process (OpenCV and Tesseract limited to one thread), so
@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from digitize.imaging import process_page  # noqa: E402
 from digitize.imaging.geometry import map_points, straighten_matrix, warp  # noqa: E402
-from digitize.settings import ImagingSettings  # noqa: E402
+from digitize.settings import ImagingSettings, OcrSettings  # noqa: E402
 
 CLEAN_W, CLEAN_H, CLEAN_DPI = 2480, 3508, 300
 TESSDATA = os.environ.get("TESSDATA_PREFIX", "/usr/share/tesseract-ocr/5/tessdata/")
@@ -227,7 +227,7 @@ def read_text(image: np.ndarray, dpi: float, lang: str) -> tuple[str, float]:
 
     languages = "chi_sim+eng" if lang.startswith("chi") else "eng"
     if languages not in _ENGINES:
-        _ENGINES[languages] = make_engine("tesserocr", languages, 3, 600.0, TESSDATA)
+        _ENGINES[languages] = make_engine("tesserocr", languages, OcrSettings().psm, 600.0, TESSDATA)
     c0 = time.process_time()
     text = read_page(_ENGINES[languages], image, dpi).text
     return text, time.process_time() - c0

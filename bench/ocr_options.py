@@ -47,7 +47,8 @@ import cv2  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imaging import TESSDATA, cer_counts, is_degraded, load_image, load_truth, normalize  # noqa: E402  (bench/imaging.py)
+# bench/imaging.py
+from imaging import TESSDATA, cer_counts, is_degraded, load_image, load_truth, normalize  # noqa: E402
 
 from digitize.imaging import process_page  # noqa: E402
 from digitize.ocr.reading import read_page  # noqa: E402
@@ -212,7 +213,12 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, required=True, help="a corpus made by the eval-kit generator")
     ap.add_argument("--pages", type=int, default=40, help="at most this many degraded text pages")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--only", action="append", default=[], help="run only the variants whose name contains this")
     args = ap.parse_args()
+    if args.only:
+        for table in (VARIANTS, PIPELINE_VARIANTS):
+            for name in [name for name in table if not any(part in name for part in args.only)]:
+                del table[name]
 
     pages = pick_pages(args.corpus, args.pages)
     if not pages:
@@ -228,7 +234,8 @@ def main() -> None:
     print_page_types(rows)
     out = Path(__file__).resolve().parent / "results" / f"ocr-options-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"corpus": str(args.corpus), "summary": table, "pages": rows}, ensure_ascii=False, indent=1))
+    results = {"corpus": str(args.corpus), "summary": table, "pages": rows}
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(f"\nwrote {out}")
 
 
