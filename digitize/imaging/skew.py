@@ -20,7 +20,9 @@ bottoms of the characters rather than the strokes inside them, and averages it w
 through the top and bottom edges of the characters themselves that keeps only the edges most
 characters share (the fit leaves out descenders, capitals and short characters, which the bands
 take in). The two err differently, and their mean is about a quarter closer on such pages (see
-docs/benchmarks.md). Fuller pages average the strokes out; there the last step stays on the
+docs/benchmarks.md). Where they disagree by more than EDGE_BAND_MAX_DISAGREEMENT_DEG (on real
+letter ends they have differed by 0.24° at most), the edge fit has been led by something other
+than a text line, such as the fragments left beside a black seal, and the bands alone count. Fuller pages average the strokes out; there the last step stays on the
 ink, which is the more precise of the two.
 
 Positive angles mean text lines rising to the right, as displayed (counter-clockwise content).
@@ -49,6 +51,7 @@ EDGE_LINE_MIN_CHARS = 4.0  # shorter bands (a page number, a stray mark) are lef
 EDGE_MIN_RUN_CHARS = 0.15  # runs of inked columns narrower than this have no edge to fit
 EDGE_MIN_RUNS = 3
 EDGE_TOLERANCES_CHARS = (0.15, 0.1, 0.06, 0.06)  # edges kept in each round of the fit, from the line
+EDGE_BAND_MAX_DISAGREEMENT_DEG = 0.5  # further from the bands' residual: the edge fit found no text line
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,10 @@ def estimate_skew(text: TextInk, contrast: np.ndarray, max_deg: float) -> SkewEs
         straight, bands = short_page
         residual = _band_residual(bands, lines_down)
         edge_residual = _edge_residual(straight, bands, text.glyph_height, lines_down)
-        angle += residual if edge_residual is None else (residual + edge_residual) / 2.0
+        if edge_residual is None or abs(edge_residual - residual) > EDGE_BAND_MAX_DISAGREEMENT_DEG:
+            angle += residual
+        else:
+            angle += (residual + edge_residual) / 2.0
     else:
         angle = _refine(px, py, weights, angle, ((0.1, 0.02),))
     angle = float(np.clip(angle, -max_deg, max_deg))
