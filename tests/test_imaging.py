@@ -147,7 +147,7 @@ def test_a_turn_seen_in_the_image_is_undone_only_by_a_confident_upright_osd(
     """OSD's answers in the order asked: the page as scanned, then (only when that says upright)
     the flattened copy, whose clear agreement with the image's turn lets the turn stand. (An
     upside-down registration form of make_corpus.py --preset holdout --seed 112 --pages 260
-    --docs 44, J034-SB·2015-D30-ZJ-0026/0003, got 0 at 7.8 as scanned and 180 at 5.9 flattened.)"""
+    --docs 44, J034-SB·2015-D30-ZJ-0026/0003, got 0 at 7.8 as scanned and 180 at 5.6 flattened.)"""
     answers = iter(osd_answers)
     turned = scan(fixture("zh_table.png"), skew=-3.0, quarter_turns=2)
     page = process_page(turned, DPI, SETTINGS, osd=lambda image: next(answers))

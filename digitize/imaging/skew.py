@@ -22,8 +22,9 @@ characters share (the fit leaves out descenders, capitals and short characters, 
 take in). The two err differently, and their mean is about a quarter closer on such pages (see
 docs/benchmarks.md). Where they disagree by more than EDGE_BAND_MAX_DISAGREEMENT_DEG (on real
 letter ends they have differed by 0.24° at most), the edge fit has been led by something other
-than a text line, such as the fragments left beside a black seal, and the bands alone count. Fuller pages average the strokes out; there the last step stays on the
-ink, which is the more precise of the two.
+than a text line, such as the fragments left beside a black seal, and the bands alone count.
+Fuller pages average the strokes out; there the last step stays on the ink, which is the more
+precise of the two.
 
 Positive angles mean text lines rising to the right, as displayed (counter-clockwise content).
 """
