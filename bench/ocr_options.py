@@ -13,13 +13,14 @@ against the page's reference text:
   appears verbatim in the recognised text (whitespace removed);
 * Tesseract CPU seconds per page.
 
-Variants: the pipeline's settings (psm 3, Otsu thresholding, chi_sim+eng for Chinese pages);
-psm 4 and psm 6; Leptonica Otsu and Sauvola thresholding; Chinese pages read with chi_sim only;
+Variants: Tesseract's defaults (psm 3, Otsu thresholding) with the pipeline's languages
+(chi_sim+eng for Chinese pages); psm 4 and psm 6; Leptonica Otsu and Sauvola thresholding;
+Chinese pages read with chi_sim only;
 the LSTM language model matrix on (``lstm_use_matrix=1``, which Tesseract 5 needs before user
 words or patterns have any effect on the LSTM engine) without and with a user-patterns file for
 the ID numbers, dates, mobile numbers and amounts of these records. Last, the OCR image as the
 pipeline reads it (``digitize.ocr.reading.read_page``: ruled tables cell by cell, the rest of
-the page whole) with psm 3, the pipeline's setting, and psm 4. A table of CER by page type
+the page whole) with psm 3 and with psm 4, the pipeline's setting. A table of CER by page type
 follows.
 
 The pages taken are the degraded text pages (as bench/imaging.py defines them), evenly spread
@@ -76,7 +77,7 @@ FIELDS = {
 }
 # name: (psm, Tesseract variables, Chinese pages' languages)
 VARIANTS: dict[str, tuple[int, dict[str, str], str]] = {
-    "pipeline (psm 3, Otsu)": (3, {}, "chi_sim+eng"),
+    "defaults (psm 3, Otsu)": (3, {}, "chi_sim+eng"),
     "psm 4": (4, {}, "chi_sim+eng"),
     "psm 6": (6, {}, "chi_sim+eng"),
     "Leptonica Otsu": (3, {"thresholding_method": "1"}, "chi_sim+eng"),
