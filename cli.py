@@ -27,7 +27,9 @@ def _emit_json(data: Any) -> None:
 
 
 def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    level = (
+        logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     handlers[0].setLevel(level)
     if out is not None:
@@ -68,21 +70,65 @@ def main() -> None:
 # --------------------------------------------------------------------------- process
 @main.command()
 @click.argument("batch", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder (created if missing).")
-@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue (归档文件目录) as CSV or XLSX.")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (created if missing).",
+)
+@click.option(
+    "--catalog",
+    "-c",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalogue (归档文件目录) as CSV or XLSX.",
+)
 @click.option("--languages", "-l", default=None, help="Tesseract languages, e.g. chi_sim+eng (the default).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
-@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML) with archive-specific settings.")
-@click.option("--dpi", type=click.IntRange(min=50, max=4800), default=None, help="Use this resolution instead of the files' own.")
+@click.option(
+    "--profile",
+    "-p",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Profile (TOML) with archive-specific settings.",
+)
+@click.option(
+    "--dpi", type=click.IntRange(min=50, max=4800), default=None, help="Use this resolution instead of the files' own."
+)
 @click.option("--force", is_flag=True, help="OCR PDFs that already have a text layer.")
-@click.option("--engine", type=click.Choice(["auto", "tesserocr", "tesseract"]), default=None, help="OCR engine (default auto).")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Run tasks on this machine or on a Dask cluster.")
-@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); without it a local Dask cluster.")
+@click.option(
+    "--engine", type=click.Choice(["auto", "tesserocr", "tesseract"]), default=None, help="OCR engine (default auto)."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run tasks on this machine or on a Dask cluster.",
+)
+@click.option(
+    "--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); without it a local Dask cluster."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
-def process(batch, out, catalog, languages, jobs, profile, dpi, force, engine, executor, scheduler, as_json, no_progress, verbose, quiet):
+def process(
+    batch,
+    out,
+    catalog,
+    languages,
+    jobs,
+    profile,
+    dpi,
+    force,
+    engine,
+    executor,
+    scheduler,
+    as_json,
+    no_progress,
+    verbose,
+    quiet,
+):
     """Process a batch of scans into searchable PDF/A documents.
 
     BATCH holds one folder per document (件) with its page images, or one multi-page TIFF or
@@ -137,7 +183,14 @@ def process(batch, out, catalog, languages, jobs, profile, dpi, force, engine, e
         sys.exit(EXIT_ENVIRONMENT)
     try:
         summary = process_batch(
-            batch, out, settings, pool, docs, description.descriptions, str(catalog.resolve()) if catalog else None, progress,
+            batch,
+            out,
+            settings,
+            pool,
+            docs,
+            description.descriptions,
+            str(catalog.resolve()) if catalog else None,
+            progress,
             command=" ".join(["digitize", *sys.argv[1:]]),
             findings=description.findings_for_summary(),
         )
@@ -165,9 +218,7 @@ def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
         + (f" ({s.documents_skipped} already done)" if s.documents_skipped else "")
         + f" of {s.documents}"
     )
-    click.echo(
-        f"Pages: {s.pages} ({s.pages_processed} processed now, {s.pages_reused} reused), blank: {s.blank_pages}"
-    )
+    click.echo(f"Pages: {s.pages} ({s.pages_processed} processed now, {s.pages_reused} reused), blank: {s.blank_pages}")
     if s.mean_confidence is not None:
         click.echo(f"Mean OCR confidence: {s.mean_confidence:.1f}")
     rate = f", {s.pages_per_minute:.1f} pages/min" if s.pages_per_minute else ""
@@ -232,13 +283,41 @@ EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
 
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "-f", "formats", multiple=True, type=click.Choice([*EXPORT_FORMATS, "all"]), default=("all",), show_default=True,
-              help="Export format; repeat for several.")
-@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue to add rows without scans from (default: the one of the last run).")
-@click.option("--encoding", "encodings", multiple=True, type=click.Choice(["UTF-8", "GB18030"], case_sensitive=False), default=("UTF-8", "GB18030"), show_default=True,
-              help="Encodings of the DA/T 93 目录文件 (the first is 目录文件.xml).")
-@click.option("--max-security", default=None, help="Leave out records above this 密级 (公开, 内部, 秘密, 机密, 绝密) in every format.")
-@click.option("--open-only/--not-open-only", default=None, help="Only records whose 开放标识 is 开放 (default: only for EAD3 and DC).")
+@click.option(
+    "--format",
+    "-f",
+    "formats",
+    multiple=True,
+    type=click.Choice([*EXPORT_FORMATS, "all"]),
+    default=("all",),
+    show_default=True,
+    help="Export format; repeat for several.",
+)
+@click.option(
+    "--catalog",
+    "-c",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalogue to add rows without scans from (default: the one of the last run).",
+)
+@click.option(
+    "--encoding",
+    "encodings",
+    multiple=True,
+    type=click.Choice(["UTF-8", "GB18030"], case_sensitive=False),
+    default=("UTF-8", "GB18030"),
+    show_default=True,
+    help="Encodings of the DA/T 93 目录文件 (the first is 目录文件.xml).",
+)
+@click.option(
+    "--max-security",
+    default=None,
+    help="Leave out records above this 密级 (公开, 内部, 秘密, 机密, 绝密) in every format.",
+)
+@click.option(
+    "--open-only/--not-open-only",
+    default=None,
+    help="Only records whose 开放标识 is 开放 (default: only for EAD3 and DC).",
+)
 @click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(out, formats, catalog, encodings, max_security, open_only, profile, as_json):
@@ -286,7 +365,13 @@ def export(out, formats, catalog, encodings, max_security, open_only, profile, a
         for key in total:
             total[key].extend(data[key])
         ok = ok and report.ok
-    result = {"out": str(out), "records": len(batch.records), "failed_documents": batch.failed_documents, **total, "ok": ok}
+    result = {
+        "out": str(out),
+        "records": len(batch.records),
+        "failed_documents": batch.failed_documents,
+        **total,
+        "ok": ok,
+    }
     if as_json:
         _emit_json(result)
     else:
@@ -313,7 +398,12 @@ def export(out, formats, catalog, encodings, max_security, open_only, profile, a
 # --------------------------------------------------------------------------- stats
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue (default: the one of the last run).")
+@click.option(
+    "--catalog",
+    "-c",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalogue (default: the one of the last run).",
+)
 @click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 def stats(out, catalog, profile, as_json):
@@ -335,8 +425,10 @@ def stats(out, catalog, profile, as_json):
         _emit_json(data)
         return
     totals = data["totals"]
-    click.echo(f"Documents: {totals['documents']} scanned, {totals['catalogue_only']} catalogue rows without scans, "
-               f"{totals['failed']} failed; pages: {totals['pages']} ({totals['blank_pages']} blank)")
+    click.echo(
+        f"Documents: {totals['documents']} scanned, {totals['catalogue_only']} catalogue rows without scans, "
+        f"{totals['failed']} failed; pages: {totals['pages']} ({totals['blank_pages']} blank)"
+    )
     for dimension in ("年度", "保管期限", "密级", "文种"):
         rows = data["by"][dimension]
         if rows:
@@ -350,21 +442,54 @@ def stats(out, catalog, profile, as_json):
 # --------------------------------------------------------------------------- qc (digitize/qc)
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Catalogue (default: the one of the last run).")
-@click.option("--stage", type=click.Choice(["GD", "YJ", "BC"], case_sensitive=False), default="GD", show_default=True,
-              help="DA/T 70 stage prefix of the check ids: GD archiving, YJ transfer, BC preservation.")
-@click.option("--ratio", type=click.FloatRange(min=0, min_open=True, max=1), default=None, help="DA/T 31 ratio sampling: share of documents to inspect (default from the profile, 0.05).")
-@click.option("--aql", type=float, default=None, help="ISO 2859-1 sampling at this AQL (e.g. 1.0) instead of the ratio.")
+@click.option(
+    "--catalog",
+    "-c",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Catalogue (default: the one of the last run).",
+)
+@click.option(
+    "--stage",
+    type=click.Choice(["GD", "YJ", "BC"], case_sensitive=False),
+    default="GD",
+    show_default=True,
+    help="DA/T 70 stage prefix of the check ids: GD archiving, YJ transfer, BC preservation.",
+)
+@click.option(
+    "--ratio",
+    type=click.FloatRange(min=0, min_open=True, max=1),
+    default=None,
+    help="DA/T 31 ratio sampling: share of documents to inspect (default from the profile, 0.05).",
+)
+@click.option(
+    "--aql", type=float, default=None, help="ISO 2859-1 sampling at this AQL (e.g. 1.0) instead of the ratio."
+)
 @click.option("--level", default=None, help="ISO 2859-1 inspection level (S-1 … S-4, I, II, III; default II).")
 @click.option("--seed", type=int, default=None, help="Seed of the sample draw (default from the profile).")
-@click.option("--record", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Inspectors' decisions (a filled qc/sample.csv): judge the lot.")
+@click.option(
+    "--record",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Inspectors' decisions (a filled qc/sample.csv): judge the lot.",
+)
 @click.option("--interactive", is_flag=True, help="Ask for a decision on each sampled document, then judge the lot.")
-@click.option("--found-json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the failing defects as an eval-kit found.json.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes for page measurements (default: all cores).")
+@click.option(
+    "--found-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the failing defects as an eval-kit found.json.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for page measurements (default: all cores).",
+)
 @click.option("--no-masters", is_flag=True, help="Do not read the masters (no capture fixity, colour or blur checks).")
 @click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
-def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, found_json, jobs, no_masters, profile, as_json):
+def qc(
+    out, catalog, stage, ratio, aql, level, seed, record, interactive, found_json, jobs, no_masters, profile, as_json
+):
     """Check a processed batch, draw the inspection sample and judge the lot.
 
     Writes OUT/qc/report.html (for people), report.json (verdict for the hand-off), checks.csv
@@ -390,8 +515,12 @@ def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, found_
     settings = _load_settings(profile)
     try:
         if aql is not None or level is not None:
-            settings = settings.replace("qc", sampling_scheme="iso2859-1", aql=aql if aql is not None else settings.qc.aql,
-                                        inspection_level=level or settings.qc.inspection_level)
+            settings = settings.replace(
+                "qc",
+                sampling_scheme="iso2859-1",
+                aql=aql if aql is not None else settings.qc.aql,
+                inspection_level=level or settings.qc.inspection_level,
+            )
         if ratio is not None:
             settings = settings.replace("qc", sampling_scheme="dat31-ratio", sample_ratio=ratio)
         outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters)
@@ -443,15 +572,15 @@ def _print_qc(data: dict[str, Any], out: Path) -> None:
     click.echo(f"QC verdict: {data['verdict'].upper()}")
     for reason in data["verdict_reasons"]:
         click.echo(f"  {reason}")
-    click.echo(f"Automated checks: {automated['status']} ({automated['fail']} failed, {automated['warn']} warnings, "
-               f"{automated['not_checked']} not checked)")
+    click.echo(
+        f"Automated checks: {automated['status']} ({automated['fail']} failed, {automated['warn']} warnings, "
+        f"{automated['not_checked']} not checked)"
+    )
     click.echo(f"Sampling: {data['plan']} — {data['sampling']['status']}")
     for result in data["results"]:
         if result["status"] == "fail":
             click.echo(f"FAIL [{result['check_id']}] {result['object']}: {result['evidence']}")
     click.echo(f"Report: {out / 'qc' / 'report.html'}; decisions template: {out / 'qc' / 'sample.csv'}")
-
-
 
 
 # --------------------------------------------------------------------------- handoff, verify (digitize/handoff.py)
@@ -460,13 +589,39 @@ HANDOFF_FORMATS = ("bagit", "dat93", "archivematica")
 
 @main.command()
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="Package folder to create (must not exist yet, or be empty).")
-@click.option("--format", "-f", "fmt", type=click.Choice(HANDOFF_FORMATS), default="bagit", show_default=True, help="Package layout.")
+@click.option(
+    "--to",
+    "dest",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Package folder to create (must not exist yet, or be empty).",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(HANDOFF_FORMATS),
+    default="bagit",
+    show_default=True,
+    help="Package layout.",
+)
 @click.option("--force", is_flag=True, help="Hand off although QC has not passed or documents failed; needs --reason.")
-@click.option("--reason", default=None, help="Why the package is handed off anyway (recorded in the journal and the package).")
+@click.option(
+    "--reason", default=None, help="Why the package is handed off anyway (recorded in the journal and the package)."
+)
 @click.option("--no-masters", is_flag=True, help="Leave the preservation masters out of the package.")
-@click.option("--batch", "batch_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Where the masters are now, if the batch folder has moved.")
-@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML) with [archive] and [handoff] settings.")
+@click.option(
+    "--batch",
+    "batch_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Where the masters are now, if the batch folder has moved.",
+)
+@click.option(
+    "--profile",
+    "-p",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Profile (TOML) with [archive] and [handoff] settings.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_json, no_progress):
@@ -518,8 +673,17 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
         bar.update(done - bar.n)
 
     try:
-        result = make_package(out, dest, fmt, settings, force=force, reason=reason, include_masters=not no_masters,
-                              batch_dir=batch_dir, progress=progress)
+        result = make_package(
+            out,
+            dest,
+            fmt,
+            settings,
+            force=force,
+            reason=reason,
+            include_masters=not no_masters,
+            batch_dir=batch_dir,
+            progress=progress,
+        )
     except HandoffRefused as exc:
         if bar is not None:
             bar.close()
@@ -543,8 +707,11 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
         _emit_json(data)
         return
     click.echo(f"{result.format} package: {result.package}")
-    click.echo(f"  {result.documents} documents, {result.pages} pages, {result.files} files, {result.bytes:,} bytes"
-               + ("" if result.masters_included else " (no masters)") + f", {result.seconds:.1f} s")
+    click.echo(
+        f"  {result.documents} documents, {result.pages} pages, {result.files} files, {result.bytes:,} bytes"
+        + ("" if result.masters_included else " (no masters)")
+        + f", {result.seconds:.1f} s"
+    )
     if result.details.get("payload_oxum"):
         click.echo(f"  Payload-Oxum {result.details['payload_oxum']}")
     click.echo(f"  QC: {result.qc['label']}" + (f" ({result.qc['plan']})" if result.qc.get("plan") else ""))
@@ -554,14 +721,23 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
         click.echo(f"  left out {item['archival_code']}: {item['reason']}")
     for code in result.failed_documents:
         click.echo(f"  not included (processing failed): {code}")
-    click.echo(f"  journal head {result.journal_head[:16]}… ({result.journal_events} events); hand-off recorded as event {result.event_seq}")
+    click.echo(
+        f"  journal head {result.journal_head[:16]}… ({result.journal_events} events); hand-off recorded as event {result.event_seq}"
+    )
 
 
 @main.command()
 @click.argument("target", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--batch", "batch_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help="OUT only: where the masters are now, if the batch folder has moved.")
+@click.option(
+    "--batch",
+    "batch_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="OUT only: where the masters are now, if the batch folder has moved.",
+)
 @click.option("--no-record", is_flag=True, help="OUT only: do not add fixity check events to the journal.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=4, show_default=True, help="Files hashed in parallel.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=4, show_default=True, help="Files hashed in parallel."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(target, batch_dir, no_record, jobs, as_json):
     """Check that a package or a processed batch is still exactly as recorded.
@@ -596,13 +772,20 @@ def verify(target, batch_dir, no_record, jobs, as_json):
         _emit_json(report.to_dict())
     else:
         state = "INTACT" if report.ok else "NOT INTACT"
-        click.echo(f"{state}: {report.kind} {report.target}: {report.files_checked} files, "
-                   f"{report.bytes_checked:,} bytes checked in {report.seconds:.1f} s")
+        click.echo(
+            f"{state}: {report.kind} {report.target}: {report.files_checked} files, "
+            f"{report.bytes_checked:,} bytes checked in {report.seconds:.1f} s"
+        )
         if report.journal:
             chain = "chain intact" if report.journal.get("chain_ok") else "CHAIN BROKEN"
-            click.echo(f"  journal: {report.journal.get('events')} events, {chain}, head {str(report.journal.get('head'))[:16]}…")
+            click.echo(
+                f"  journal: {report.journal.get('events')} events, {chain}, head {str(report.journal.get('head'))[:16]}…"
+            )
         for check in report.checks:
-            click.echo(f"  [{check['item']}] {check['name']}: {check['result']}" + (f" ({check['detail']})" if check["detail"] else ""))
+            click.echo(
+                f"  [{check['item']}] {check['name']}: {check['result']}"
+                + (f" ({check['detail']})" if check["detail"] else "")
+            )
         for problem in report.problems:
             click.echo(f"  {problem}")
     if not report.ok:

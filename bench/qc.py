@@ -27,8 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def eval_kit(given: str | None) -> Path:
-    for candidate in (given, os.environ.get("DIGITIZE_EVAL_KIT"), ROOT.parent / "shared" / "eval-kit",
-                      "/work/shared/eval-kit"):
+    for candidate in (
+        given,
+        os.environ.get("DIGITIZE_EVAL_KIT"),
+        ROOT.parent / "shared" / "eval-kit",
+        "/work/shared/eval-kit",
+    ):
         if candidate and (Path(candidate) / "score.py").is_file():
             return Path(candidate)
     sys.exit("score.py not found: pass --eval-kit DIR")
@@ -51,8 +55,21 @@ def main() -> None:
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     timings: dict[str, float] = {}
     if not a.reuse:
-        command = [sys.executable, "-m", "cli", "process", str(batch), "--catalog", str(batch / "catalog.csv"),
-                   "--out", str(out), "--json", "--no-progress", "--jobs", str(a.jobs)]
+        command = [
+            sys.executable,
+            "-m",
+            "cli",
+            "process",
+            str(batch),
+            "--catalog",
+            str(batch / "catalog.csv"),
+            "--out",
+            str(out),
+            "--json",
+            "--no-progress",
+            "--jobs",
+            str(a.jobs),
+        ]
         if a.languages:
             command += ["-l", a.languages]
         started = time.perf_counter()
@@ -70,8 +87,12 @@ def main() -> None:
     found = found_defects(outcome.checks.results)
     found_path = out / "qc" / "found.json"
     found_path.write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
-    scored = subprocess.run([sys.executable, str(kit / "score.py"), "qc", "--corpus", str(a.corpus), "--pred", str(found_path)],
-                            capture_output=True, text=True, check=True)
+    scored = subprocess.run(
+        [sys.executable, str(kit / "score.py"), "qc", "--corpus", str(a.corpus), "--pred", str(found_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     score = json.loads(scored.stdout)
 
     truth = json.loads((a.corpus / "truth" / "defects.json").read_text(encoding="utf-8"))
@@ -87,10 +108,18 @@ def main() -> None:
         if r.status == "warn":
             warnings[r.check] = warnings.get(r.check, 0) + 1
     result = {
-        "corpus": str(a.corpus), "out": str(out), "pages": pages, "documents": len(outcome.checks.data.documents),
-        "score": {k: score[k] for k in ("ground_truth", "found", "tp", "fp", "fn")}, "per_type": score["per_type"],
-        "missed": score["missed"], "spurious": score["spurious"], "false_fails_on_clean_documents": false_fails,
-        "warnings_by_check": warnings, "verdict": outcome.verdict, "timings": timings,
+        "corpus": str(a.corpus),
+        "out": str(out),
+        "pages": pages,
+        "documents": len(outcome.checks.data.documents),
+        "score": {k: score[k] for k in ("ground_truth", "found", "tp", "fp", "fn")},
+        "per_type": score["per_type"],
+        "missed": score["missed"],
+        "spurious": score["spurious"],
+        "false_fails_on_clean_documents": false_fails,
+        "warnings_by_check": warnings,
+        "verdict": outcome.verdict,
+        "timings": timings,
         "qc_pages_per_minute": round(60 * pages / timings["qc_s"], 1) if timings["qc_s"] else None,
     }
     print(json.dumps(result, ensure_ascii=False, indent=1))

@@ -98,7 +98,9 @@ class Measured:
         stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
         with self._lock:
             self.cpu += max(usage.ru_utime + usage.ru_stime, sum(cpu_seen.values()))
-            self.peak_rss_mb = max(self.peak_rss_mb, usage.ru_maxrss / 1024, *(v for k, v in peaks.items() if k != proc.pid), 0.0)
+            self.peak_rss_mb = max(
+                self.peak_rss_mb, usage.ru_maxrss / 1024, *(v for k, v in peaks.items() if k != proc.pid), 0.0
+            )
             self.coordinator_rss_mb = max(self.coordinator_rss_mb, peaks.get(proc.pid, 0.0))
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"{' '.join(args[:3])} … exited {proc.returncode}: {stderr[-2000:]}")
@@ -118,7 +120,9 @@ def prepare_floor_pages(corpus: Path, dest: Path) -> list[tuple[Path, Path]]:
         if not (page["present"] and page["readable"]):
             continue
         path = corpus / "batch" / page["file"]
-        container = "pdf" if path.suffix.lower() == ".pdf" else ("tiff" if page["frame"] or _frames(path) > 1 else "image")
+        container = (
+            "pdf" if path.suffix.lower() == ".pdf" else ("tiff" if page["frame"] or _frames(path) > 1 else "image")
+        )
         loaded = load_page(PageRef(page["doc_id"], page["seq"], str(path), page["frame"], container), InputSettings())
         image = loaded.image
         height, width = image.shape[:2]
@@ -162,8 +166,21 @@ def prepare_ocrmypdf_inputs(corpus: Path, dest: Path) -> list[tuple[Path, str]]:
 # ------------------------------------------------------------------ contenders
 def run_digitize(corpus: Path, out: Path, jobs: int, engine: str) -> Measured:
     measured = Measured()
-    args = [sys.executable, "-m", "cli", "process", str(corpus / "batch"), "--out", str(out), "--jobs", str(jobs),
-            "--no-progress", "--json", "--engine", engine]
+    args = [
+        sys.executable,
+        "-m",
+        "cli",
+        "process",
+        str(corpus / "batch"),
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+        "--no-progress",
+        "--json",
+        "--engine",
+        engine,
+    ]
     catalog = corpus / "batch" / "catalog.csv"
     if catalog.exists():
         args += ["--catalog", str(catalog)]
@@ -178,7 +195,10 @@ def run_ocrmypdf_per_doc(ocrmypdf: str, inputs: list[tuple[Path, str]], out: Pat
     measured = Measured()
     out.mkdir(parents=True)
     for source, key in inputs:
-        measured.run([ocrmypdf, *OCRMYPDF_ARGS, "--jobs", str(jobs), "-q", str(source), str(out / f"{key}.pdf")], watch_children=True)
+        measured.run(
+            [ocrmypdf, *OCRMYPDF_ARGS, "--jobs", str(jobs), "-q", str(source), str(out / f"{key}.pdf")],
+            watch_children=True,
+        )
     return measured
 
 
@@ -186,9 +206,15 @@ def run_ocrmypdf_batch(ocrmypdf: str, inputs: list[tuple[Path, str]], out: Path,
     measured = Measured()
     out.mkdir(parents=True)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(lambda item: measured.run(
-            [ocrmypdf, *OCRMYPDF_ARGS, "--jobs", "1", "-q", str(item[0]), str(out / f"{item[1]}.pdf")], watch_children=True
-        ), inputs))
+        list(
+            pool.map(
+                lambda item: measured.run(
+                    [ocrmypdf, *OCRMYPDF_ARGS, "--jobs", "1", "-q", str(item[0]), str(out / f"{item[1]}.pdf")],
+                    watch_children=True,
+                ),
+                inputs,
+            )
+        )
     return measured
 
 
@@ -269,8 +295,21 @@ def ssim_of_outputs(corpus: Path, out: Path, limit: int = 24) -> dict:
                 # At exactly the image's dpi, float rounding makes poppler's scale 1 + 1e-16, which it treats
                 # as upsampling and interpolates: even a lossless G4 page then scores SSIM 0.94. A hair
                 # below the dpi renders pixel for pixel, as a viewer at 100% does (pdftocairo agrees).
-                subprocess.run(["pdftoppm", "-r", f"{loaded.dpi - 0.01:.2f}", "-f", str(ref.page_no), "-l", str(ref.page_no), "-gray",
-                                str(pdf), str(prefix)], check=True)
+                subprocess.run(
+                    [
+                        "pdftoppm",
+                        "-r",
+                        f"{loaded.dpi - 0.01:.2f}",
+                        "-f",
+                        str(ref.page_no),
+                        "-l",
+                        str(ref.page_no),
+                        "-gray",
+                        str(pdf),
+                        str(prefix),
+                    ],
+                    check=True,
+                )
                 rendered = cv2.imread(str(next(Path(tmp).glob(f"{prefix.name}*.pgm"))), cv2.IMREAD_GRAYSCALE)
                 h = min(rendered.shape[0], grey.shape[0])
                 w = min(rendered.shape[1], grey.shape[1])
@@ -280,7 +319,10 @@ def ssim_of_outputs(corpus: Path, out: Path, limit: int = 24) -> dict:
         "pages": len(values),
         "mean": round(statistics.mean(v for _, v in values), 4) if values else None,
         "min": round(min(v for _, v in values), 4) if values else None,
-        "by_mode": {m: {"pages": len(v), "mean": round(statistics.mean(v), 4), "min": round(min(v), 4)} for m, v in by_mode.items()},
+        "by_mode": {
+            m: {"pages": len(v), "mean": round(statistics.mean(v), 4), "min": round(min(v), 4)}
+            for m, v in by_mode.items()
+        },
     }
 
 
@@ -289,9 +331,16 @@ def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
     """Synthesise a long batch from the corpus's colour A4 pages (hard links) and watch worker RSS."""
     import psutil
 
-    colour = [p for p in truth_pages(corpus) if p["present"] and p["readable"] and p["color_mode"] == "RGB"
-              and (corpus / "batch" / p["file"]).suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff")
-              and not p["defects"] and _frames(corpus / "batch" / p["file"]) == 1]
+    colour = [
+        p
+        for p in truth_pages(corpus)
+        if p["present"]
+        and p["readable"]
+        and p["color_mode"] == "RGB"
+        and (corpus / "batch" / p["file"]).suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+        and not p["defects"]
+        and _frames(corpus / "batch" / p["file"]) == 1
+    ]
     if not colour:
         raise SystemExit(f"{corpus} has no single-page colour images to repeat")
     batch = work / "memory-batch"
@@ -302,8 +351,23 @@ def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(source, target)
     out = work / "memory-out"
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", str(jobs),
-                             "--no-progress", "-q"], cwd=ROOT, env=ENV)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "process",
+            str(batch),
+            "--out",
+            str(out),
+            "--jobs",
+            str(jobs),
+            "--no-progress",
+            "-q",
+        ],
+        cwd=ROOT,
+        env=ENV,
+    )
     parent = psutil.Process(proc.pid)
     samples: list[tuple[float, float]] = []  # (seconds, largest worker RSS MB)
     started = time.time()
@@ -316,11 +380,17 @@ def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
             samples.append((time.time() - started, max(rss)))
         time.sleep(1.0)
     wall = time.time() - started
+
     def at(fraction: float) -> float | None:
         window = [r for t, r in samples if abs(t - fraction * wall) <= max(5.0, 0.05 * wall)]
         return round(max(window), 1) if window else None
-    return {"pages": pages, "wall_s": round(wall, 1), "peak_worker_rss_mb": round(max(r for _, r in samples), 1),
-            "worker_rss_mb_at_10_50_90_percent": [at(0.1), at(0.5), at(0.9)]}
+
+    return {
+        "pages": pages,
+        "wall_s": round(wall, 1),
+        "peak_worker_rss_mb": round(max(r for _, r in samples), 1),
+        "worker_rss_mb_at_10_50_90_percent": [at(0.1), at(0.5), at(0.9)],
+    }
 
 
 # ------------------------------------------------------------------ main
@@ -332,8 +402,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--eval-kit", type=Path, default=ROOT.parent / "shared" / "eval-kit")
     ap.add_argument("--skip-cli-engine", action="store_true", help="do not run digitize with the tesseract program")
-    ap.add_argument("--memory-pages", type=int, default=0, help="also run a long synthetic batch and watch worker memory")
-    ap.add_argument("--memory-corpus", type=Path, help="corpus whose colour pages the long batch repeats (default --corpus)")
+    ap.add_argument(
+        "--memory-pages", type=int, default=0, help="also run a long synthetic batch and watch worker memory"
+    )
+    ap.add_argument(
+        "--memory-corpus", type=Path, help="corpus whose colour pages the long batch repeats (default --corpus)"
+    )
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     args = ap.parse_args()
@@ -374,31 +448,46 @@ def main() -> None:
             last_out[name] = out
 
     floor_wall = statistics.median(results["Tesseract floor"]["wall"])
-    per_doc = statistics.median(results["OCRmyPDF per document"]["wall"]) if "OCRmyPDF per document" in results else None
-    batch = statistics.median(results["OCRmyPDF batch (xargs -P)"]["wall"]) if "OCRmyPDF batch (xargs -P)" in results else None
+    per_doc = (
+        statistics.median(results["OCRmyPDF per document"]["wall"]) if "OCRmyPDF per document" in results else None
+    )
+    batch = (
+        statistics.median(results["OCRmyPDF batch (xargs -P)"]["wall"])
+        if "OCRmyPDF batch (xargs -P)" in results
+        else None
+    )
     table = []
     for name in contenders:
         wall = statistics.median(results[name]["wall"])
         out = last_out[name]
         is_floor = name == "Tesseract floor"
         kib = None if is_floor else pdf_kib_per_page(out if "OCRmyPDF" in name else out / "documents", pages)
-        cer = cer_of(score, args.corpus, out if not name.startswith("digitize") else out / "documents", pdf=not is_floor)
-        table.append({
-            "contender": name,
-            "wall_s_median": round(wall, 2),
-            "wall_s_runs": [round(w, 2) for w in results[name]["wall"]],
-            "pages_per_min": round(60 * pages / wall, 1),
-            "vs_ocrmypdf_per_doc": round(per_doc / wall, 2) if per_doc else None,
-            "vs_ocrmypdf_batch": round(batch / wall, 2) if batch else None,
-            "wall_vs_floor": round(wall / floor_wall, 3),
-            "cpu_s_per_page": round(statistics.median(results[name]["cpu"]) / pages, 2),
-            "peak_rss_mb_per_process": round(max(results[name]["rss"]), 1),
-            "kib_per_page": round(kib, 1) if kib is not None else None,
-            "cer": round(cer, 4) if cer is not None else None,
-        })
+        cer = cer_of(
+            score, args.corpus, out if not name.startswith("digitize") else out / "documents", pdf=not is_floor
+        )
+        table.append(
+            {
+                "contender": name,
+                "wall_s_median": round(wall, 2),
+                "wall_s_runs": [round(w, 2) for w in results[name]["wall"]],
+                "pages_per_min": round(60 * pages / wall, 1),
+                "vs_ocrmypdf_per_doc": round(per_doc / wall, 2) if per_doc else None,
+                "vs_ocrmypdf_batch": round(batch / wall, 2) if batch else None,
+                "wall_vs_floor": round(wall / floor_wall, 3),
+                "cpu_s_per_page": round(statistics.median(results[name]["cpu"]) / pages, 2),
+                "peak_rss_mb_per_process": round(max(results[name]["rss"]), 1),
+                "kib_per_page": round(kib, 1) if kib is not None else None,
+                "cer": round(cer, 4) if cer is not None else None,
+            }
+        )
     report = {
-        "corpus": str(args.corpus), "pages": pages, "jobs": args.jobs, "runs": args.runs, "cpu_count": os.cpu_count(),
-        "table": table, "ssim": ssim_of_outputs(args.corpus, last_out["digitize"]),
+        "corpus": str(args.corpus),
+        "pages": pages,
+        "jobs": args.jobs,
+        "runs": args.runs,
+        "cpu_count": os.cpu_count(),
+        "table": table,
+        "ssim": ssim_of_outputs(args.corpus, last_out["digitize"]),
     }
     if args.memory_pages:
         report["memory"] = memory_run(args.memory_corpus or args.corpus, args.memory_pages, args.jobs, work)
@@ -413,8 +502,17 @@ def print_table(report: dict) -> None:
     print(header)
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in report["table"]:
-        cells = [row["contender"], row["pages_per_min"], row["vs_ocrmypdf_per_doc"], row["vs_ocrmypdf_batch"],
-                 row["wall_vs_floor"], row["cpu_s_per_page"], row["peak_rss_mb_per_process"], row["kib_per_page"], row["cer"]]
+        cells = [
+            row["contender"],
+            row["pages_per_min"],
+            row["vs_ocrmypdf_per_doc"],
+            row["vs_ocrmypdf_batch"],
+            row["wall_vs_floor"],
+            row["cpu_s_per_page"],
+            row["peak_rss_mb_per_process"],
+            row["kib_per_page"],
+            row["cer"],
+        ]
         print("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
     print(f"SSIM of digitize pages (pdftoppm render vs processed image): {report['ssim']}")
     if "memory" in report:

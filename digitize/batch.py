@@ -86,9 +86,7 @@ def pdf_page_count(path: Path, force_text: bool) -> int:
         if not force_text:
             for number, page in enumerate(pdf.pages, start=1):
                 if _page_has_text(page):
-                    raise InputError(
-                        path, f"page {number} already has a text layer; use --force to OCR it again"
-                    )
+                    raise InputError(path, f"page {number} already has a text layer; use --force to OCR it again")
         return len(pdf.pages)
 
 
@@ -122,9 +120,7 @@ def _container_pages(doc_key: str, path: Path, first_page_no: int, force_text: b
         kind = "tiff"
     if count == 0:
         raise InputError(path, "contains no pages")
-    return [
-        PageRef(doc_key, first_page_no + i, str(path), frame=i, container=kind, slot=None) for i in range(count)
-    ]
+    return [PageRef(doc_key, first_page_no + i, str(path), frame=i, container=kind, slot=None) for i in range(count)]
 
 
 def _is_multipage_tiff(path: Path) -> bool:

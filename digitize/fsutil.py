@@ -80,4 +80,3 @@ def commit_directory(staged: Path, final: Path) -> None:
     fsync_dir(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-

@@ -206,7 +206,9 @@ class Journal:
         if obj is None:
             rows = self.db.execute("SELECT * FROM events ORDER BY seq")
         else:
-            rows = self.db.execute("SELECT * FROM events WHERE object=? OR object LIKE ? ORDER BY seq", (obj, obj + "/%"))
+            rows = self.db.execute(
+                "SELECT * FROM events WHERE object=? OR object LIKE ? ORDER BY seq", (obj, obj + "/%")
+            )
         result = []
         for row in rows:
             item = dict(row)
@@ -225,10 +227,19 @@ class Journal:
             if row["prev_hash"] != prev:
                 problems.append(ChainProblem(row["seq"], row["object"], "does not follow the previous event's hash"))
             digest = event_hash(
-                row["prev_hash"], row["seq"], row["ts"], row["type"], row["object"], row["outcome"], row["detail"], row["agent"]
+                row["prev_hash"],
+                row["seq"],
+                row["ts"],
+                row["type"],
+                row["object"],
+                row["outcome"],
+                row["detail"],
+                row["agent"],
             )
             if digest != row["hash"]:
-                problems.append(ChainProblem(row["seq"], row["object"], "event content was changed after it was recorded"))
+                problems.append(
+                    ChainProblem(row["seq"], row["object"], "event content was changed after it was recorded")
+                )
             prev = row["hash"]
             expected_seq = row["seq"] + 1
         return problems

@@ -131,7 +131,10 @@ def _pil_to_array(im: Image.Image) -> tuple[np.ndarray, str]:
 def _is_grey_rgb(rgb: np.ndarray) -> bool:
     """An RGB file whose three channels are (practically) equal is a greyscale scan."""
     sample = rgb[::8, ::8].astype(np.int16)
-    return int(np.abs(sample[..., 0] - sample[..., 1]).max()) <= 2 and int(np.abs(sample[..., 1] - sample[..., 2]).max()) <= 2
+    return (
+        int(np.abs(sample[..., 0] - sample[..., 1]).max()) <= 2
+        and int(np.abs(sample[..., 1] - sample[..., 2]).max()) <= 2
+    )
 
 
 def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
@@ -237,4 +240,3 @@ def _render_pdf_page(
         raise InputError(path, f"page {index + 1} cannot be rendered ({exc})") from None
     array, mode = _pil_to_array(rendered[0])
     return LoadedPage(array, mode, dpi, "default", "rendered", "PDF", notes)
-

@@ -150,7 +150,9 @@ def _set_metadata(pdf: Pdf, meta: DocumentMeta, now: dt.datetime) -> None:
         xmp["xmp:MetadataDate"] = stamp
 
 
-def build_pdf(pages: list[PdfPage], meta: DocumentMeta, dest: Path, flavour: str = "2b", validate: bool = True) -> PdfReport:
+def build_pdf(
+    pages: list[PdfPage], meta: DocumentMeta, dest: Path, flavour: str = "2b", validate: bool = True
+) -> PdfReport:
     """Write the document's PDF/A to `dest`. With `validate`, a file that fails PDF/A is not written."""
     pdf = Pdf.new()
     cids = CidAllocator()
@@ -165,7 +167,9 @@ def build_pdf(pages: list[PdfPage], meta: DocumentMeta, dest: Path, flavour: str
         contents.append((image, width_pt, height_pt, ops))
     font = pdf.make_indirect(_font(pdf, cids)) if cids.cids else None
     for image, width_pt, height_pt, ops in contents:
-        resources = Dictionary(XObject=Dictionary({"/" + IMAGE_RESOURCE: pdf.make_indirect(_image_xobject(pdf, image))}))
+        resources = Dictionary(
+            XObject=Dictionary({"/" + IMAGE_RESOURCE: pdf.make_indirect(_image_xobject(pdf, image))})
+        )
         if font is not None and b" Tj" in ops:
             resources.Font = Dictionary({"/" + FONT_RESOURCE: font})
         page_dict = Dictionary(

@@ -347,7 +347,12 @@ class Coordinator:
                 "creation",
                 obj,
                 "success" if result.ocr_status.startswith(("ok", "skipped")) else "warning",
-                {"step": "OCR", "status": result.ocr_status, "languages": self.settings.ocr.languages, "mean_confidence": result.ocr_confidence},
+                {
+                    "step": "OCR",
+                    "status": result.ocr_status,
+                    "languages": self.settings.ocr.languages,
+                    "mean_confidence": result.ocr_confidence,
+                },
                 self.agent,
             )
             for warning in result.warnings:
@@ -501,6 +506,8 @@ def process_batch(
     out_path.mkdir(parents=True, exist_ok=True)
     if docs is None:
         docs = discover(batch, force_text=settings.input.force_text_pdf)
-    coordinator = Coordinator(Path(batch), out_path, settings, executor, dict(descriptions or {}), catalog_path, progress)
+    coordinator = Coordinator(
+        Path(batch), out_path, settings, executor, dict(descriptions or {}), catalog_path, progress
+    )
     coordinator.summary.findings.extend(findings or [])
     return coordinator.run(docs, command)

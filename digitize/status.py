@@ -8,8 +8,21 @@ from typing import Any
 from digitize.journal import Journal
 
 PAGE_FIELDS = (
-    "page_no", "state", "source_path", "frame", "dpi", "dpi_source", "source_mode", "output_mode",
-    "skew_deg", "orientation_deg", "is_blank", "needs_colour", "ocr_confidence", "ocr_status", "error",
+    "page_no",
+    "state",
+    "source_path",
+    "frame",
+    "dpi",
+    "dpi_source",
+    "source_mode",
+    "output_mode",
+    "skew_deg",
+    "orientation_deg",
+    "is_blank",
+    "needs_colour",
+    "ocr_confidence",
+    "ocr_status",
+    "error",
 )
 
 
@@ -49,7 +62,5 @@ def batch_status(out: Path) -> dict[str, Any]:
         "pages": sum(d["pages"] or 0 for d in docs),
         "blank_pages": sum(d["blank_pages"] for d in docs),
     }
-    run_list = [
-        {k: r[k] for k in ("id", "started", "finished", "status", "command", "engine", "jobs")} for r in runs
-    ]
+    run_list = [{k: r[k] for k in ("id", "started", "finished", "status", "command", "engine", "jobs")} for r in runs]
     return {"out": str(out), "totals": totals, "event_chain_intact": chain_ok, "runs": run_list, "documents": docs}

@@ -122,7 +122,10 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     processed.image = None
     timings["encode"] = time.perf_counter() - started
     result.facts.update(
-        output_mode=mode, output_compression=encoded.compression, output_width=encoded.width, output_height=encoded.height
+        output_mode=mode,
+        output_compression=encoded.compression,
+        output_width=encoded.width,
+        output_height=encoded.height,
     )
 
     hocr_text, plain_text = "", ""

@@ -99,31 +99,43 @@ def find_lookalikes(text: str, allowed: str = "") -> list[CodeIssue]:
             continue
         position = index + 1
         if ch in LOOKALIKES:
-            issues.append(CodeIssue(
-                "lookalike_character",
-                f"{_describe(ch)} at position {position} should be '{LOOKALIKES[ch]}' "
-                f"(U+{ord(LOOKALIKES[ch]):04X})",
-                position, fix=fix,
-            ))
+            issues.append(
+                CodeIssue(
+                    "lookalike_character",
+                    f"{_describe(ch)} at position {position} should be '{LOOKALIKES[ch]}' "
+                    f"(U+{ord(LOOKALIKES[ch]):04X})",
+                    position,
+                    fix=fix,
+                )
+            )
         elif "\uff01" <= ch <= "\uff5e":
             ascii_ch = chr(ord(ch) - 0xFEE0)
-            issues.append(CodeIssue(
-                "lookalike_character",
-                f"full-width {_describe(ch)} at position {position} should be '{ascii_ch}'",
-                position, fix=fix,
-            ))
+            issues.append(
+                CodeIssue(
+                    "lookalike_character",
+                    f"full-width {_describe(ch)} at position {position} should be '{ascii_ch}'",
+                    position,
+                    fix=fix,
+                )
+            )
         elif ch.isspace():
-            issues.append(CodeIssue(
-                "unexpected_whitespace",
-                f"whitespace {_describe(ch)} at position {position} should be removed",
-                position, fix=fix,
-            ))
+            issues.append(
+                CodeIssue(
+                    "unexpected_whitespace",
+                    f"whitespace {_describe(ch)} at position {position} should be removed",
+                    position,
+                    fix=fix,
+                )
+            )
         elif ch in _INVISIBLE:
-            issues.append(CodeIssue(
-                "invisible_character",
-                f"invisible {_describe(ch)} at position {position} should be removed",
-                position, fix=fix,
-            ))
+            issues.append(
+                CodeIssue(
+                    "invisible_character",
+                    f"invisible {_describe(ch)} at position {position} should be removed",
+                    position,
+                    fix=fix,
+                )
+            )
     return issues
 
 
@@ -260,12 +272,14 @@ class CodeTemplate:
         suggestion = self.format(**fixed)
         issues = [dataclasses.replace(issue, fix=suggestion) for issue in issues]
         for name, value, candidate in broken:
-            issues.append(CodeIssue(
-                "archival_code_component",
-                f"{COMPONENTS[name]} ({name}) {value!r} does not match {self._rules[name]}",
-                component=name,
-                fix=suggestion if candidate is not None else None,
-            ))
+            issues.append(
+                CodeIssue(
+                    "archival_code_component",
+                    f"{COMPONENTS[name]} ({name}) {value!r} does not match {self._rules[name]}",
+                    component=name,
+                    fix=suggestion if candidate is not None else None,
+                )
+            )
         return issues
 
     def _component_fix(self, name: str, value: str) -> str | None:

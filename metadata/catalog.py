@@ -184,7 +184,8 @@ def decode_csv_bytes(data: bytes, file: str, encoding: str = "auto") -> tuple[st
         utf8_error = exc
     if _looks_like_utf8(data):
         raise CatalogError(
-            file, f"UTF-8 text with an undecodable byte 0x{data[utf8_error.start]:02X} "
+            file,
+            f"UTF-8 text with an undecodable byte 0x{data[utf8_error.start]:02X} "
             "(the file is damaged or mixes encodings)",
             row=_row_at(data, utf8_error.start, "utf-8"),
         )
@@ -225,12 +226,10 @@ def _row_at(data: bytes, offset: int, encoding: str) -> int:
 
 def _csv_rows(text: str, file: str) -> Iterable[list[str]]:
     reader = csv.reader(io.StringIO(text, newline=""))
-    row = 0
     try:
-        for row, cells in enumerate(reader, start=1):
-            yield cells
+        yield from reader
     except csv.Error as exc:
-        raise CatalogError(file, f"not readable as CSV ({exc})", row=row + 1) from None
+        raise CatalogError(file, f"not readable as CSV ({exc})", row=reader.line_num) from None
 
 
 def _read_xlsx(path: Path, settings: Settings) -> Catalog:
@@ -292,19 +291,20 @@ def catalog_from_rows(
                 found = ", ".join(h for h in header if h.strip()) or "none"
                 raise CatalogError(
                     file,
-                    f"missing required column(s) {', '.join(LABELS[m] for m in missing)} "
-                    f"(headers found: {found})",
+                    f"missing required column(s) {', '.join(LABELS[m] for m in missing)} (headers found: {found})",
                     row=row_no,
                 )
             continue
         if not any(cell.strip() for cell in cells):
             continue
         _check_shape(cells, header, unnamed, reported_unnamed, file, row_no, problems)
-        records.append(CatalogRecord(
-            row=row_no,
-            fields={name: _cell(cells, index) for name, index in columns.items()},
-            extra={text: _cell(cells, index) for text, index in extra_columns.items()},
-        ))
+        records.append(
+            CatalogRecord(
+                row=row_no,
+                fields={name: _cell(cells, index) for name, index in columns.items()},
+                extra={text: _cell(cells, index) for text, index in extra_columns.items()},
+            )
+        )
     if header is None:
         raise CatalogError(file, f"empty: no header row (expected on row {config.header_row})")
     if not records:
@@ -336,18 +336,24 @@ def _map_header(
             continue
         if key in seen:
             raise CatalogError(
-                file, f"columns {_letter(seen[key])} and {_letter(index)} have the same header {text.strip()!r}",
+                file,
+                f"columns {_letter(seen[key])} and {_letter(index)} have the same header {text.strip()!r}",
                 row=row_no,
             )
         seen[key] = index
         name = names.get(key)
         if name is None:
             extra[text.strip()] = index
-            problems.append(CatalogProblem(
-                "warning", "unknown_column",
-                f"column {_letter(index)} {text.strip()!r} is not a known catalogue field; kept as extra",
-                file, row_no, text.strip(),
-            ))
+            problems.append(
+                CatalogProblem(
+                    "warning",
+                    "unknown_column",
+                    f"column {_letter(index)} {text.strip()!r} is not a known catalogue field; kept as extra",
+                    file,
+                    row_no,
+                    text.strip(),
+                )
+            )
         elif name in columns:
             raise CatalogError(
                 file,
@@ -361,24 +367,37 @@ def _map_header(
 
 
 def _check_shape(
-    cells: list[str], header: list[str], unnamed: list[int], reported_unnamed: set[int], file: str,
-    row_no: int, problems: list[CatalogProblem],
+    cells: list[str],
+    header: list[str],
+    unnamed: list[int],
+    reported_unnamed: set[int],
+    file: str,
+    row_no: int,
+    problems: list[CatalogProblem],
 ) -> None:
     overflow = [i for i in range(len(header), len(cells)) if cells[i].strip()]
     if overflow:
-        problems.append(CatalogProblem(
-            "error", "extra_cells",
-            f"values beyond the last header column (from column {_letter(overflow[0])}) are ignored",
-            file, row_no,
-        ))
+        problems.append(
+            CatalogProblem(
+                "error",
+                "extra_cells",
+                f"values beyond the last header column (from column {_letter(overflow[0])}) are ignored",
+                file,
+                row_no,
+            )
+        )
     for index in unnamed:
         if index not in reported_unnamed and _cell(cells, index).strip():
             reported_unnamed.add(index)
-            problems.append(CatalogProblem(
-                "warning", "unnamed_column",
-                f"column {_letter(index)} has values but no header (first on this row); ignored",
-                file, row_no,
-            ))
+            problems.append(
+                CatalogProblem(
+                    "warning",
+                    "unnamed_column",
+                    f"column {_letter(index)} has values but no header (first on this row); ignored",
+                    file,
+                    row_no,
+                )
+            )
 
 
 def _letter(index: int) -> str:

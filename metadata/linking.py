@@ -65,8 +65,13 @@ def link_documents(
         return normalize_lookalikes(text, allowed=separators)
 
     for key_of, is_normalised in ((str, False), (normalised, True)):
-        rows = _group((r for r in catalog.records if r.row not in used_rows), lambda r: key_of(r.get("archival_code")))
-        docs = _group((d for d in documents if d.key not in used_docs), lambda d: key_of(d.archival_code))
+        rows = _group(
+            (r for r in catalog.records if r.row not in used_rows),
+            lambda r, key_of=key_of: key_of(r.get("archival_code")),
+        )
+        docs = _group(
+            (d for d in documents if d.key not in used_docs), lambda d, key_of=key_of: key_of(d.archival_code)
+        )
         for key, doc_group in docs.items():
             row_group = rows.get(key)
             if not key or not row_group:
@@ -79,22 +84,31 @@ def link_documents(
             link = Link(row_group[0], doc_group[0], is_normalised)
             result.links.append(link)
             if is_normalised:
-                report.add("linked_after_normalising",
-                           f"档号 {link.record.get('archival_code')!r} matches document {link.document.key!r} "
-                           "only after fixing lookalike characters",
-                           row=link.record.row, column=catalog.column("archival_code"),
-                           archival_code=link.record.get("archival_code"), document=link.document.key)
+                report.add(
+                    "linked_after_normalising",
+                    f"档号 {link.record.get('archival_code')!r} matches document {link.document.key!r} "
+                    "only after fixing lookalike characters",
+                    row=link.record.row,
+                    column=catalog.column("archival_code"),
+                    archival_code=link.record.get("archival_code"),
+                    document=link.document.key,
+                )
 
     for record in catalog.records:
         if record.row not in used_rows:
             code = record.get("archival_code")
             reason = f"no scanned document has the 档号 {code!r}" if code.strip() else "the row has no 档号 to link by"
-            report.add("row_without_scan", reason, row=record.row, column=catalog.column("archival_code"),
-                       archival_code=code)
+            report.add(
+                "row_without_scan", reason, row=record.row, column=catalog.column("archival_code"), archival_code=code
+            )
     for doc in documents:
         if doc.key not in used_docs:
-            report.add("scan_without_row", f"document {doc.key!r} has no catalogue row with 档号 {doc.archival_code!r}",
-                       archival_code=doc.archival_code, document=doc.key)
+            report.add(
+                "scan_without_row",
+                f"document {doc.key!r} has no catalogue row with 档号 {doc.archival_code!r}",
+                archival_code=doc.archival_code,
+                document=doc.key,
+            )
     for link in result.links:
         _check_pages(link, catalog, first_slot, report)
     result.findings = report.findings
@@ -114,15 +128,24 @@ def _report_ambiguous(
     row_list = ", ".join(str(r.row) for r in rows)
     doc_list = ", ".join(repr(d.key) for d in docs)
     for record in rows:
-        report.add("ambiguous_link", f"档号 matches rows {row_list} and documents {doc_list}; not linked",
-                   row=record.row, column=catalog.column("archival_code"),
-                   archival_code=record.get("archival_code"), document=docs[0].key)
+        report.add(
+            "ambiguous_link",
+            f"档号 matches rows {row_list} and documents {doc_list}; not linked",
+            row=record.row,
+            column=catalog.column("archival_code"),
+            archival_code=record.get("archival_code"),
+            document=docs[0].key,
+        )
 
 
 def _check_pages(link: Link, catalog: Catalog, first_slot: int, report: Reporter) -> None:
     record, doc = link.record, link.document
-    where = {"row": record.row, "column": catalog.column("pages"), "archival_code": record.get("archival_code"),
-             "document": doc.key}
+    where = {
+        "row": record.row,
+        "column": catalog.column("pages"),
+        "archival_code": record.get("archival_code"),
+        "document": doc.key,
+    }
     counts = Counter(doc.slots)
     for slot, count in sorted(counts.items()):
         if count > 1:

@@ -75,10 +75,26 @@ STEP_EVENT_TYPES = {
 
 # ISO 639-2/T codes that differ from the /B codes (Tesseract language names use /T).
 _ISO639_T_TO_B = {
-    "sqi": "alb", "hye": "arm", "eus": "baq", "mya": "bur", "zho": "chi", "ces": "cze",
-    "nld": "dut", "fra": "fre", "kat": "geo", "deu": "ger", "ell": "gre", "isl": "ice",
-    "mkd": "mac", "mri": "mao", "msa": "may", "fas": "per", "ron": "rum", "slk": "slo",
-    "bod": "tib", "cym": "wel",
+    "sqi": "alb",
+    "hye": "arm",
+    "eus": "baq",
+    "mya": "bur",
+    "zho": "chi",
+    "ces": "cze",
+    "nld": "dut",
+    "fra": "fre",
+    "kat": "geo",
+    "deu": "ger",
+    "ell": "gre",
+    "isl": "ice",
+    "mkd": "mac",
+    "mri": "mao",
+    "msa": "may",
+    "fas": "per",
+    "ron": "rum",
+    "slk": "slo",
+    "bod": "tib",
+    "cym": "wel",
 }
 _TESSERACT_NON_LANGUAGES = {"osd", "equ"}
 _DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")

@@ -52,7 +52,9 @@ class BatchRecords:
 
 def _master_info(page: dict[str, Any], batch_dir: Path, created: str | None) -> FileInfo:
     """The master file of a page; a multi-page TIFF or PDF is one file for all its pages (page_no None)."""
-    name, version, mime = MASTER_FORMATS.get(page["file_format"] or "", (page["file_format"] or "unknown", None, "application/octet-stream"))
+    name, version, mime = MASTER_FORMATS.get(
+        page["file_format"] or "", (page["file_format"] or "unknown", None, "application/octet-stream")
+    )
     try:
         rel = Path(page["source_path"]).relative_to(batch_dir).as_posix()
     except ValueError:
@@ -171,7 +173,9 @@ def load_records(out: Path, settings: Settings, catalog_path: str | Path | None 
         catalogue.setdefault("档号", doc["archival_code"])
         if doc["title"]:
             catalogue.setdefault("题名", doc["title"])
-        doc_events = [e for e in events if e["object"] == doc["doc_key"] or e["object"].startswith(doc["doc_key"] + "/")]
+        doc_events = [
+            e for e in events if e["object"] == doc["doc_key"] or e["object"].startswith(doc["doc_key"] + "/")
+        ]
         records.append(
             ArchiveRecord(
                 archival_code=doc["archival_code"],
@@ -194,7 +198,13 @@ def load_records(out: Path, settings: Settings, catalog_path: str | Path | None 
         for row in catalog.records if catalog else []:
             code = row.get("archival_code").strip()
             if code and code not in known_codes:
-                records.append(ArchiveRecord(archival_code=code, catalogue={k: v for k, v in row.labelled().items() if v}, language=languages or ["chi"]))
+                records.append(
+                    ArchiveRecord(
+                        archival_code=code,
+                        catalogue={k: v for k, v in row.labelled().items() if v},
+                        language=languages or ["chi"],
+                    )
+                )
                 known_codes.add(code)
     batch = BatchInfo(
         batch_id=batch_id,
@@ -222,4 +232,3 @@ def _fonds_of(records: list[ArchiveRecord], settings: Settings) -> str:
         if fonds:
             return fonds
     return ""
-

@@ -106,15 +106,31 @@ class Reporter:
         return self._overrides.get(code) or self._overrides.get(rule.item_id) or rule.severity
 
     def add(
-        self, code: str, message: str, *, row: int | None = None, column: str = "",
-        archival_code: str = "", document: str = "",
+        self,
+        code: str,
+        message: str,
+        *,
+        row: int | None = None,
+        column: str = "",
+        archival_code: str = "",
+        document: str = "",
     ) -> None:
         severity = self.severity(code)
         if severity == "off":
             return
-        self.findings.append(Finding(
-            RULES[code].item_id, severity, code, message, self.file, row, column, archival_code, document,
-        ))
+        self.findings.append(
+            Finding(
+                RULES[code].item_id,
+                severity,
+                code,
+                message,
+                self.file,
+                row,
+                column,
+                archival_code,
+                document,
+            )
+        )
 
 
 def _checked_overrides(overrides: Mapping[str, str]) -> dict[str, str]:
@@ -169,8 +185,10 @@ def retention_code_for(term: str) -> str | None:
 
 def _values(record: CatalogRecord) -> list[tuple[str, str, str]]:
     """(field name or header, column label, value) for every cell of the row."""
-    return [*((name, name, value) for name, value in record.fields.items()),
-            *((header, header, value) for header, value in record.extra.items())]
+    return [
+        *((name, name, value) for name, value in record.fields.items()),
+        *((header, header, value) for header, value in record.extra.items()),
+    ]
 
 
 def _check_lengths(record: CatalogRecord, catalog: Catalog, config: CatalogSettings, report: Reporter) -> None:
@@ -179,8 +197,11 @@ def _check_lengths(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
         limit = limits.get(name, limits["*"])
         if len(value) > limit:
             report.add(
-                "field_too_long", f"{_label(name)} has {len(value)} characters; the limit is {limit}",
-                row=record.row, column=catalog.column(name), archival_code=record.get("archival_code"),
+                "field_too_long",
+                f"{_label(name)} has {len(value)} characters; the limit is {limit}",
+                row=record.row,
+                column=catalog.column(name),
+                archival_code=record.get("archival_code"),
             )
 
 
@@ -188,8 +209,12 @@ def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
     where = {"row": record.row, "archival_code": record.get("archival_code")}
     for name, _, value in _values(record):
         if name != "archival_code" and value != value.strip() and value.strip():
-            report.add("surrounding_whitespace", f"{_label(name)} {value!r} starts or ends with whitespace",
-                       column=catalog.column(name), **where)
+            report.add(
+                "surrounding_whitespace",
+                f"{_label(name)} {value!r} starts or ends with whitespace",
+                column=catalog.column(name),
+                **where,
+            )
     for name in DATE_FIELDS:
         value = record.get(name).strip()
         if value and parse_date(value) is None and not (config.unknown_date_parts and _partial_date(value)):
@@ -198,8 +223,9 @@ def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
     for name, code in (("pages", "pages_format"), ("sequence", "sequence_format")):
         value = record.get(name).strip()
         if value and not (value.isascii() and value.isdigit() and int(value) > 0):
-            report.add(code, f"{_label(name)} {value!r} is not a positive whole number",
-                       column=catalog.column(name), **where)
+            report.add(
+                code, f"{_label(name)} {value!r} is not a positive whole number", column=catalog.column(name), **where
+            )
     year = record.get("year").strip()
     if year and not re.fullmatch(r"[0-9]{4}", year):
         report.add("year_format", f"年度 {year!r} is not four digits", column=catalog.column("year"), **where)
@@ -227,25 +253,38 @@ def _check_domains(
     where = {"row": record.row, "archival_code": record.get("archival_code")}
     retention = record.get("retention").strip()
     if retention and retention not in config.retention_values:
-        report.add("retention_value", f"保管期限 {retention!r} is not one of {'/'.join(config.retention_values)}",
-                   column=catalog.column("retention"), **where)
+        report.add(
+            "retention_value",
+            f"保管期限 {retention!r} is not one of {'/'.join(config.retention_values)}",
+            column=catalog.column("retention"),
+            **where,
+        )
     security = record.get("security").strip()
     if security and not _security_ok(security, config.security_values):
-        report.add("security_value",
-                   f"密级 {security!r} is not one of {'/'.join(config.security_values)} "
-                   "(a period is written 机密★10年)",
-                   column=catalog.column("security"), **where)
+        report.add(
+            "security_value",
+            f"密级 {security!r} is not one of {'/'.join(config.security_values)} (a period is written 机密★10年)",
+            column=catalog.column("security"),
+            **where,
+        )
     status = record.get("open_status").strip()
     if status and status not in config.open_status_values:
-        report.add("open_status_value", f"开放标识 {status!r} is not one of {'/'.join(config.open_status_values)}",
-                   column=catalog.column("open_status"), **where)
+        report.add(
+            "open_status_value",
+            f"开放标识 {status!r} is not one of {'/'.join(config.open_status_values)}",
+            column=catalog.column("open_status"),
+            **where,
+        )
     retention_code = code.get("retention") if code else None
     if retention_code and re.fullmatch(r"Y|D[0-9]+", retention_code):
         if not any(retention_code_for(term) == retention_code for term in config.retention_values):
-            report.add("retention_code_value",
-                       f"档号 retention code {retention_code!r} matches no 保管期限 value "
-                       f"({'/'.join(config.retention_values)})",
-                       column=catalog.column("archival_code"), **where)
+            report.add(
+                "retention_code_value",
+                f"档号 retention code {retention_code!r} matches no 保管期限 value "
+                f"({'/'.join(config.retention_values)})",
+                column=catalog.column("archival_code"),
+                **where,
+            )
 
 
 def _security_ok(value: str, vocabulary: tuple[str, ...]) -> bool:
@@ -256,35 +295,50 @@ def _security_ok(value: str, vocabulary: tuple[str, ...]) -> bool:
 
 
 def _check_plausibility(
-    record: CatalogRecord, catalog: Catalog, config: CatalogSettings, code: ArchivalCode | None, today: dt.date,
+    record: CatalogRecord,
+    catalog: Catalog,
+    config: CatalogSettings,
+    code: ArchivalCode | None,
+    today: dt.date,
     report: Reporter,
 ) -> None:
     where = {"row": record.row, "archival_code": record.get("archival_code")}
     value = record.get("date").strip()
     date = parse_date(value)
     if date is not None and date > today:
-        report.add("date_in_future", f"日期 {value} is after today ({today:%Y%m%d})",
-                   column=catalog.column("date"), **where)
+        report.add(
+            "date_in_future", f"日期 {value} is after today ({today:%Y%m%d})", column=catalog.column("date"), **where
+        )
     if code is None:
         return
     known_year = date is not None or (config.unknown_date_parts and _partial_date(value))
     if known_year and code.get("year") and value[:4] != code.get("year"):
-        report.add("date_year_mismatch", f"日期 {value} is not in the 档号 年度 {code.get('year')}",
-                   column=catalog.column("date"), **where)
+        report.add(
+            "date_year_mismatch",
+            f"日期 {value} is not in the 档号 年度 {code.get('year')}",
+            column=catalog.column("date"),
+            **where,
+        )
     term = record.get("retention").strip()
     expected = retention_code_for(term)
     if expected and code.get("retention") and expected != code.get("retention"):
-        report.add("retention_mismatch",
-                   f"保管期限 {term!r} needs retention code {expected} but the 档号 has {code.get('retention')}",
-                   column=catalog.column("retention"), **where)
+        report.add(
+            "retention_mismatch",
+            f"保管期限 {term!r} needs retention code {expected} but the 档号 has {code.get('retention')}",
+            column=catalog.column("retention"),
+            **where,
+        )
     for name in CODE_COLUMNS:
         value = record.get(name).strip()
         in_code = code.get(name)
         if not value or in_code is None or _same_component(name, value, in_code):
             continue
-        report.add("code_field_mismatch",
-                   f"{_label(name)} column says {value!r} but the 档号 has {in_code!r}",
-                   column=catalog.column(name), **where)
+        report.add(
+            "code_field_mismatch",
+            f"{_label(name)} column says {value!r} but the 档号 has {in_code!r}",
+            column=catalog.column(name),
+            **where,
+        )
 
 
 def _same_component(name: str, value: str, in_code: str) -> bool:
@@ -326,20 +380,33 @@ def _check_archival_code(record: CatalogRecord, catalog: Catalog, template: Code
         return  # required_missing reports it
     for issue in template.check(text):
         fix = f"; suggested: {issue.fix}" if issue.fix and issue.fix != text else ""
-        report.add(issue.code, f"档号 {text!r}: {issue.message}{fix}",
-                   row=record.row, column=catalog.column("archival_code"), archival_code=text)
+        report.add(
+            issue.code,
+            f"档号 {text!r}: {issue.message}{fix}",
+            row=record.row,
+            column=catalog.column("archival_code"),
+            archival_code=text,
+        )
 
 
 def _check_required(record: CatalogRecord, catalog: Catalog, config: CatalogSettings, report: Reporter) -> None:
     for name in config.required_fields:
         if not record.get(name).strip():
-            report.add("required_missing", f"{_label(name)} is required (DA/T 18 必著) but empty",
-                       row=record.row, column=catalog.column(name), archival_code=record.get("archival_code"))
+            report.add(
+                "required_missing",
+                f"{_label(name)} is required (DA/T 18 必著) but empty",
+                row=record.row,
+                column=catalog.column(name),
+                archival_code=record.get("archival_code"),
+            )
 
 
 def _check_duplicates(catalog: Catalog, template: CodeTemplate, report: Reporter) -> None:
-    checks = (("archival_code", "duplicate_archival_code"), ("document_number", "duplicate_document_number"),
-              ("title", "duplicate_title"))
+    checks = (
+        ("archival_code", "duplicate_archival_code"),
+        ("document_number", "duplicate_document_number"),
+        ("title", "duplicate_title"),
+    )
     for name, code in checks:
         first: dict[str, CatalogRecord] = {}
         for record in catalog.records:
@@ -352,12 +419,20 @@ def _check_duplicates(catalog: Catalog, template: CodeTemplate, report: Reporter
                 continue
             earlier = first[key]
             note = "" if earlier.get(name).strip() == value else f" (written {earlier.get(name).strip()!r} there)"
-            report.add(code, f"{_label(name)} {value!r} is also on row {earlier.row}{note}",
-                       row=record.row, column=catalog.column(name), archival_code=record.get("archival_code"))
+            report.add(
+                code,
+                f"{_label(name)} {value!r} is also on row {earlier.row}{note}",
+                row=record.row,
+                column=catalog.column(name),
+                archival_code=record.get("archival_code"),
+            )
 
 
 def _check_continuity(
-    catalog: Catalog, template: CodeTemplate, config: CatalogSettings, parsed: dict[int, ArchivalCode],
+    catalog: Catalog,
+    template: CodeTemplate,
+    config: CatalogSettings,
+    parsed: dict[int, ArchivalCode],
     report: Reporter,
 ) -> None:
     unknown = [name for name in config.item_group_by if name not in template.fields or name == "item"]
@@ -378,13 +453,17 @@ def _check_continuity(
         for item, row, text in sorted(entries):
             where = {"row": row, "column": catalog.column("archival_code"), "archival_code": text}
             if item in seen:
-                report.add("item_duplicate", f"件号 {item:0{width}d} in group {group} is also on row {seen[item]}",
-                           **where)
+                report.add(
+                    "item_duplicate", f"件号 {item:0{width}d} in group {group} is also on row {seen[item]}", **where
+                )
                 continue
             seen[item] = row
             if item < config.item_start:
-                report.add("item_gap", f"件号 {item:0{width}d} in group {group} is below the first number "
-                           f"{config.item_start:0{width}d}", **where)
+                report.add(
+                    "item_gap",
+                    f"件号 {item:0{width}d} in group {group} is below the first number {config.item_start:0{width}d}",
+                    **where,
+                )
             elif item > expected:
                 missing = f"{expected:0{width}d}" + (f"–{item - 1:0{width}d}" if item - 1 > expected else "")
                 report.add("item_gap", f"件号 {missing} missing before {item:0{width}d} in group {group}", **where)

@@ -45,7 +45,9 @@ def main(source: Path) -> None:
     shutil.copytree(truth_src / "text", truth_dst / "text", copy_function=shutil.copyfile)
     for path in (truth_dst / "text").rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
-    records = [json.loads(line) for line in (truth_src / "pages.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    records = [
+        json.loads(line) for line in (truth_src / "pages.jsonl").read_text(encoding="utf-8").splitlines() if line
+    ]
     for record in records:
         if record["file"] == "J022-SB·2019-D30-ZJ-0001/0002.png":
             record.update(file="J022-SB·2019-D30-ZJ-0001/0002.jpg", format="jpg", compression="jpeg (q85, from png)")

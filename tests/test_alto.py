@@ -18,10 +18,7 @@ A = f"{{{ALTO}}}"
 
 def _line_items(root):
     """Per TextLine, the sequence of String contents and "SP" markers."""
-    return [
-        ["SP" if el.tag == f"{A}SP" else el.get("CONTENT") for el in line]
-        for line in root.iter(f"{A}TextLine")
-    ]
+    return [["SP" if el.tag == f"{A}SP" else el.get("CONTENT") for el in line] for line in root.iter(f"{A}TextLine")]
 
 
 def test_mixed_chinese_english_page():

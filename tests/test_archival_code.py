@@ -28,8 +28,14 @@ def codes(issues):
 
 def test_dat22_parse_and_format_round_trip():
     code = DAT22.parse("Z109-WS·2011-Y-BGS-0001")
-    assert code.parts == {"fonds": "Z109", "category": "WS", "year": "2011", "retention": "Y", "org": "BGS",
-                          "item": "0001"}
+    assert code.parts == {
+        "fonds": "Z109",
+        "category": "WS",
+        "year": "2011",
+        "retention": "Y",
+        "org": "BGS",
+        "item": "0001",
+    }
     assert code.item == 1
     assert DAT22.check(code.text) == []
     assert DAT22.format(**{**code.parts, "item": 1}) == "Z109-WS·2011-Y-BGS-0001"
@@ -53,21 +59,26 @@ def test_other_style_does_not_match_template():
         DAT22.parse("Z109-WS·2011·Y·办公室-0001")
 
 
-@pytest.mark.parametrize("code", ["J022-SB·2019-D100-ZJ-0001", "J022-SB·2019-D50-ZJ-0001",
-                                  "J022-SB·2019-D10-ZJ-0001", "J022-SB·2019-Y-123-0001"])
+@pytest.mark.parametrize(
+    "code",
+    ["J022-SB·2019-D100-ZJ-0001", "J022-SB·2019-D50-ZJ-0001", "J022-SB·2019-D10-ZJ-0001", "J022-SB·2019-Y-123-0001"],
+)
 def test_social_insurance_retention_codes_and_org_forms_pass(code):
     assert DAT22.check(code) == []
 
 
-@pytest.mark.parametrize(("code", "component"), [
-    ("J22-SB·2019-Y-ZJ-0001", "fonds"),
-    ("J022-SBX·2019-Y-ZJ-0001", "category"),
-    ("J022-SB·19-Y-ZJ-0001", "year"),
-    ("J022-SB·2019-C-ZJ-0001", "retention"),
-    ("J022-SB·2019-D1000-ZJ-0001", "retention"),
-    ("J022-SB·2019-Y-Z_J-0001", "org"),
-    ("J022-SB·2019-Y-ZJ-00001", "item"),
-])
+@pytest.mark.parametrize(
+    ("code", "component"),
+    [
+        ("J22-SB·2019-Y-ZJ-0001", "fonds"),
+        ("J022-SBX·2019-Y-ZJ-0001", "category"),
+        ("J022-SB·19-Y-ZJ-0001", "year"),
+        ("J022-SB·2019-C-ZJ-0001", "retention"),
+        ("J022-SB·2019-D1000-ZJ-0001", "retention"),
+        ("J022-SB·2019-Y-Z_J-0001", "org"),
+        ("J022-SB·2019-Y-ZJ-00001", "item"),
+    ],
+)
 def test_component_rules(code, component):
     issues = DAT22.check(code)
     assert codes(issues) == ["archival_code_component"]
@@ -108,8 +119,12 @@ def test_lookalike_hyphens(wrong):
 def test_full_width_whitespace_and_invisible_characters():
     text = " Ｊ０２２-SB·2019-Y-ZJ-0005\u200b\u3000"
     issues = DAT22.check(text)
-    assert codes(issues) == ["unexpected_whitespace", *["lookalike_character"] * 4, "invisible_character",
-                             "unexpected_whitespace"]
+    assert codes(issues) == [
+        "unexpected_whitespace",
+        *["lookalike_character"] * 4,
+        "invisible_character",
+        "unexpected_whitespace",
+    ]
     assert [i.position for i in issues] == [1, 2, 3, 4, 5, 24, 25]
     assert {i.fix for i in issues} == {"J022-SB·2019-Y-ZJ-0005"}
 
@@ -128,14 +143,17 @@ def test_template_separator_is_not_a_lookalike():
     assert dotted.check("J022.SB.2019-Y-ZJ-0005") == []
 
 
-@pytest.mark.parametrize(("template", "digits", "words"), [
-    ("{fonds}-{box}-{item}", 4, "unknown component"),
-    ("{fonds}-{category}·{year}-{retention}-{org}-{item:03d}", 4, "item_digits"),
-    ("{fonds}{category}-{item}", 4, "separated"),
-    ("{fonds}-{category}·{year}", 4, "{item}"),
-    ("{fonds}-{fonds}-{item}", 4, "twice"),
-    ("{fonds:>4}-{item}", 4, "only {item}"),
-])
+@pytest.mark.parametrize(
+    ("template", "digits", "words"),
+    [
+        ("{fonds}-{box}-{item}", 4, "unknown component"),
+        ("{fonds}-{category}·{year}-{retention}-{org}-{item:03d}", 4, "item_digits"),
+        ("{fonds}{category}-{item}", 4, "separated"),
+        ("{fonds}-{category}·{year}", 4, "{item}"),
+        ("{fonds}-{fonds}-{item}", 4, "twice"),
+        ("{fonds:>4}-{item}", 4, "only {item}"),
+    ],
+)
 def test_bad_templates(template, digits, words):
     with pytest.raises(ArchivalCodeError, match=words.replace("{", r"\{").replace("}", r"\}")):
         CodeTemplate(ArchivalCodeSettings(template=template, item_digits=digits))

@@ -37,8 +37,16 @@ def test_sample_catalogue():
     assert catalog.encoding == "utf-8-sig"
     assert catalog.problems == []
     assert [r.row for r in catalog.records] == [2, 3, 4, 5, 6]
-    assert set(catalog.columns) == {"archival_code", "title", "author", "date", "pages", "security",
-                                    "retention", "remarks"}
+    assert set(catalog.columns) == {
+        "archival_code",
+        "title",
+        "author",
+        "date",
+        "pages",
+        "security",
+        "retention",
+        "remarks",
+    }
     first = catalog.records[0]
     assert first.get("archival_code") == "J022-SB·2019-D10-ZJ-0003"
     assert first.get("title") == "陆宇春社会保险个人缴费明细表（201801—201906）"
@@ -164,8 +172,9 @@ def test_xml_special_characters_are_kept(tmp_path):
 def test_long_fields(tmp_path):
     header = "档号,题名,责任者,日期,保管期限\n"
     long_title = "很长" * 400
-    catalog = read_catalog(write(tmp_path, header + f"J022-SB·2019-Y-ZJ-0001,{long_title},某局,20190101,永久\n"),
-                           SETTINGS)
+    catalog = read_catalog(
+        write(tmp_path, header + f"J022-SB·2019-Y-ZJ-0001,{long_title},某局,20190101,永久\n"), SETTINGS
+    )
     assert catalog.records[0].get("title") == long_title  # kept whole; validation judges its length
     huge = header + "J022-SB·2019-Y-ZJ-0001,短,某局,20190101,永久\n" + "J022-SB·2019-Y-ZJ-0002," + "x" * 200_000 + "\n"
     with pytest.raises(CatalogError, match="not readable as CSV") as info:
@@ -174,9 +183,11 @@ def test_long_fields(tmp_path):
 
 
 def test_header_variants_and_unknown_columns(tmp_path):
-    text = "序 号,*档号,文件编号,责任者,文件题名,日期,机构（问题）,总页数,保管期限,盒号,经办人,,\n" \
-           "1,J022-SB·2019-Y-ZJ-0001,杭社保〔2019〕1号,某局,登记表,20190101,ZJ,2,永久,1,张三,,\n" \
-           "2,J022-SB·2019-Y-ZJ-0002,,某局,登记表,20190101,ZJ,2,永久,1,李四,备忘,\n"
+    text = (
+        "序 号,*档号,文件编号,责任者,文件题名,日期,机构（问题）,总页数,保管期限,盒号,经办人,,\n"
+        "1,J022-SB·2019-Y-ZJ-0001,杭社保〔2019〕1号,某局,登记表,20190101,ZJ,2,永久,1,张三,,\n"
+        "2,J022-SB·2019-Y-ZJ-0002,,某局,登记表,20190101,ZJ,2,永久,1,李四,备忘,\n"
+    )
     catalog = read_catalog(write(tmp_path, text), SETTINGS)
     assert catalog.columns["sequence"] == "序 号"
     assert catalog.columns["org"] == "机构（问题）"
@@ -189,21 +200,34 @@ def test_header_variants_and_unknown_columns(tmp_path):
 
 
 def test_english_headers_from_profile(tmp_path):
-    aliases = {"archival_code": ["Reference code"], "title": ["Title"], "author": ["Creator"],
-               "date": ["Date"], "retention": ["Retention"], "pages": "Pages"}
+    aliases = {
+        "archival_code": ["Reference code"],
+        "title": ["Title"],
+        "author": ["Creator"],
+        "date": ["Date"],
+        "retention": ["Retention"],
+        "pages": "Pages",
+    }
     text = "Reference code,Title,Creator,Date,Retention,Pages\nJ022-SB·2019-Y-ZJ-0001,登记表,某局,20190101,永久,2\n"
     catalog = read_catalog(write(tmp_path, text), with_catalog(column_aliases=aliases))
-    assert catalog.records[0].fields == {"archival_code": "J022-SB·2019-Y-ZJ-0001", "title": "登记表",
-                                         "author": "某局", "date": "20190101", "retention": "永久",
-                                         "pages": "2"}
+    assert catalog.records[0].fields == {
+        "archival_code": "J022-SB·2019-Y-ZJ-0001",
+        "title": "登记表",
+        "author": "某局",
+        "date": "20190101",
+        "retention": "永久",
+        "pages": "2",
+    }
     assert catalog.column("title") == "Title"
     with pytest.raises(CatalogError, match="unknown field 'titel'"):
         read_catalog(write(tmp_path, text), with_catalog(column_aliases={"titel": ["Title"]}))
 
 
 def test_title_row_above_header_and_quoted_line_breaks(tmp_path):
-    text = '归档文件目录,,,,\n档号,题名,责任者,日期,保管期限\nJ022-SB·2019-Y-ZJ-0001,"两行\n题名",某局,20190101,永久\n' \
-           "J022-SB·2019-Y-ZJ-0002,题名,某局,20190101,永久\n"
+    text = (
+        '归档文件目录,,,,\n档号,题名,责任者,日期,保管期限\nJ022-SB·2019-Y-ZJ-0001,"两行\n题名",某局,20190101,永久\n'
+        "J022-SB·2019-Y-ZJ-0002,题名,某局,20190101,永久\n"
+    )
     catalog = read_catalog(write(tmp_path, text), with_catalog(header_row=2))
     assert [r.row for r in catalog.records] == [3, 4]
     assert catalog.records[0].get("title") == "两行\n题名"
@@ -216,7 +240,9 @@ def test_extra_cells_are_reported(tmp_path):
 
 
 def test_short_rows_and_blank_rows(tmp_path):
-    text = "档号,题名,责任者,日期,保管期限,备注\nJ022-SB·2019-Y-ZJ-0001,题名\n,,,,,\n\nJ022-SB·2019-Y-ZJ-0002,题名,某局\n"
+    text = (
+        "档号,题名,责任者,日期,保管期限,备注\nJ022-SB·2019-Y-ZJ-0001,题名\n,,,,,\n\nJ022-SB·2019-Y-ZJ-0002,题名,某局\n"
+    )
     catalog = read_catalog(write(tmp_path, text), SETTINGS)
     assert [r.row for r in catalog.records] == [2, 5]
     assert catalog.records[0].get("remarks") == ""

@@ -31,7 +31,7 @@ from metadata.records import (
 )
 
 CREATED = "2024-05-01T10:00:00+08:00"
-SPECIAL_TITLE = '关于A&B公司<养老保险>缴费基数 "调整" 与 \'核定\' 的通知'
+SPECIAL_TITLE = "关于A&B公司<养老保险>缴费基数 \"调整\" 与 '核定' 的通知"
 LONG_TITLE = "关于" + "城镇职工基本养老保险关系转移接续、" * 40 + "有关问题的请示"
 BATCH = BatchInfo(
     batch_id="SB-2024-001",
@@ -54,9 +54,16 @@ def _file(role: str, path: str, page_no: int | None = None, *, size: int = 4096)
     }
     mime, name, version = kinds[role]
     return FileInfo(
-        role=role, path=path, size=size, sha256=hashlib.sha256(path.encode()).hexdigest(),
-        mime_type=mime, format_name=name, format_version=version, puid=pronom_puid(name, version),
-        created=CREATED, page_no=page_no,
+        role=role,
+        path=path,
+        size=size,
+        sha256=hashlib.sha256(path.encode()).hexdigest(),
+        mime_type=mime,
+        format_name=name,
+        format_version=version,
+        puid=pronom_puid(name, version),
+        created=CREATED,
+        page_no=page_no,
     )
 
 
@@ -65,18 +72,37 @@ def _page(code: str, n: int, colour: str, compression: str, *, blank: bool = Fal
         page_no=n,
         master=_file("master", f"{code}/{n:04d}.tif", n),
         alto=_file("alto", f"documents/{code}/ocr/{code}-{n:04d}.alto.xml", n),
-        dpi=300, colour_mode=colour, compression=compression, width_px=2480, height_px=3508,
-        is_blank=blank, skew_deg=0.6, orientation_deg=0, ocr_confidence=None if blank else 91.5, pdf_page=n,
+        dpi=300,
+        colour_mode=colour,
+        compression=compression,
+        width_px=2480,
+        height_px=3508,
+        is_blank=blank,
+        skew_deg=0.6,
+        orientation_deg=0,
+        ocr_confidence=None if blank else 91.5,
+        pdf_page=n,
     )
 
 
 def _catalogue(code: str, title: str, date: str, security: str, status: str, retention: str = "永久") -> dict:
     fonds, rest = code.split("-", 1)
     return {
-        "档号": code, "题名": title, "责任者": "某市人力资源和社会保障局", "日期": date, "密级": security,
-        "保管期限": retention, "开放标识": status, "全宗号": fonds, "年度": date[:4], "机构或问题": "BGS",
-        "件号": code[-4:], "文号": f"某人社发〔{date[:4]}〕{int(code[-4:])}号", "文种": "通知",
-        "主题词": "养老保险；缴费基数", "备注": "",
+        "档号": code,
+        "题名": title,
+        "责任者": "某市人力资源和社会保障局",
+        "日期": date,
+        "密级": security,
+        "保管期限": retention,
+        "开放标识": status,
+        "全宗号": fonds,
+        "年度": date[:4],
+        "机构或问题": "BGS",
+        "件号": code[-4:],
+        "文号": f"某人社发〔{date[:4]}〕{int(code[-4:])}号",
+        "文种": "通知",
+        "主题词": "养老保险；缴费基数",
+        "备注": "",
     }
 
 
@@ -90,32 +116,81 @@ def make_records() -> list[ArchiveRecord]:
     records = []
 
     code = "Z109-WS·2011-Y-BGS-0001"  # special characters; colour page with a seal, bitonal page, blank back
-    pages = [_page(code, 1, "彩色", "JPEG"), _page(code, 2, "黑白二值", "CCITT Group 4"),
-             _page(code, 3, "灰度", "LZW", blank=True)]
+    pages = [
+        _page(code, 1, "彩色", "JPEG"),
+        _page(code, 2, "黑白二值", "CCITT Group 4"),
+        _page(code, 3, "灰度", "LZW", blank=True),
+    ]
     pdf = _file("pdf", f"documents/{code}/{code}.pdf", size=812_345)
     catalogue = _catalogue(code, SPECIAL_TITLE, "20110305", "公开", "开放")
     del catalogue["备注"]
     events = [
-        Event("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "capture", "2024-04-30T09:00:00+08:00",
-              "扫描 300dpi", "success", ("org-433001",), tuple(p.master.path for p in pages)),
-        Event("ev-2", "message digest calculation", "2024-05-01T09:00:00+08:00", "SHA-256", "success",
-              ("digitize-0.1.0",), tuple(p.master.path for p in pages)),
-        Event("ev-3", "modification", "2024-05-01T09:01:00+08:00", "deskew 0.6°, working copy only",
-              "success", ("digitize-0.1.0",), (pages[0].master.path,)),
-        Event("ev-4", "creation", "2024-05-01T09:02:00+08:00", "OCR chi_sim+eng", "success",
-              ("tesseract-5.3.4",), tuple(p.alto.path for p in pages)),
-        Event("ev-5", "creation", "2024-05-01T09:03:00+08:00", "PDF/A-2b", "success",
-              ("digitize-0.1.0",), (pdf.path,)),
-        Event("ev-6", "validation", "2024-05-01T09:04:00+08:00", "PDF/A-2b", "warning",
-              ("digitize-0.1.0",), (pdf.path,)),
+        Event(
+            "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+            "capture",
+            "2024-04-30T09:00:00+08:00",
+            "扫描 300dpi",
+            "success",
+            ("org-433001",),
+            tuple(p.master.path for p in pages),
+        ),
+        Event(
+            "ev-2",
+            "message digest calculation",
+            "2024-05-01T09:00:00+08:00",
+            "SHA-256",
+            "success",
+            ("digitize-0.1.0",),
+            tuple(p.master.path for p in pages),
+        ),
+        Event(
+            "ev-3",
+            "modification",
+            "2024-05-01T09:01:00+08:00",
+            "deskew 0.6°, working copy only",
+            "success",
+            ("digitize-0.1.0",),
+            (pages[0].master.path,),
+        ),
+        Event(
+            "ev-4",
+            "creation",
+            "2024-05-01T09:02:00+08:00",
+            "OCR chi_sim+eng",
+            "success",
+            ("tesseract-5.3.4",),
+            tuple(p.alto.path for p in pages),
+        ),
+        Event("ev-5", "creation", "2024-05-01T09:03:00+08:00", "PDF/A-2b", "success", ("digitize-0.1.0",), (pdf.path,)),
+        Event(
+            "ev-6", "validation", "2024-05-01T09:04:00+08:00", "PDF/A-2b", "warning", ("digitize-0.1.0",), (pdf.path,)
+        ),
     ]
-    records.append(ArchiveRecord(code, catalogue, pdf, pages, languages_from_tesseract("chi_sim+eng"),
-                                 events, agents, "digitize 0.1.0 (Tesseract 5.3.4)", "纸质 A4"))
+    records.append(
+        ArchiveRecord(
+            code,
+            catalogue,
+            pdf,
+            pages,
+            languages_from_tesseract("chi_sim+eng"),
+            events,
+            agents,
+            "digitize 0.1.0 (Tesseract 5.3.4)",
+            "纸质 A4",
+        )
+    )
 
     code = "Z109-WS·2011-Y-BGS-0002"  # very long title, 内部, 控制
     pages = [_page(code, 1, "灰度", "LZW")]
-    records.append(ArchiveRecord(code, _catalogue(code, LONG_TITLE, "20110412", "内部", "控制"),
-                                 _file("pdf", f"documents/{code}/{code}.pdf"), pages, ["chi"]))
+    records.append(
+        ArchiveRecord(
+            code,
+            _catalogue(code, LONG_TITLE, "20110412", "内部", "控制"),
+            _file("pdf", f"documents/{code}/{code}.pdf"),
+            pages,
+            ["chi"],
+        )
+    )
 
     code = "Z109-WS·2011-D30-BGS-0003"  # catalogue-only: not scanned yet; day unknown
     catalogue = _catalogue(code, "2011年3月养老保险待遇核定表", "20110300", "公开", "开放", "30年")
@@ -123,14 +198,24 @@ def make_records() -> list[ArchiveRecord]:
     records.append(ArchiveRecord(code, catalogue))
 
     code = "Z109-WS·2012-Y-BGS-0001"  # classified
-    records.append(ArchiveRecord(code, _catalogue(code, "某专项稽核情况报告", "20120918", "机密★10年", "控制"),
-                                 _file("pdf", f"documents/{code}/{code}.pdf"),
-                                 [_page(code, 1, "黑白二值", "CCITT Group 4")]))
+    records.append(
+        ArchiveRecord(
+            code,
+            _catalogue(code, "某专项稽核情况报告", "20120918", "机密★10年", "控制"),
+            _file("pdf", f"documents/{code}/{code}.pdf"),
+            [_page(code, 1, "黑白二值", "CCITT Group 4")],
+        )
+    )
 
     code = "Z109-WS·2012-Y-BGS-0002"  # no 密级 marking, open
-    records.append(ArchiveRecord(code, _catalogue(code, "关于2012年缴费工资基数的公告", "20120105", "", "开放"),
-                                 _file("pdf", f"documents/{code}/{code}.pdf"),
-                                 [_page(code, 1, "黑白二值", "CCITT Group 4")]))
+    records.append(
+        ArchiveRecord(
+            code,
+            _catalogue(code, "关于2012年缴费工资基数的公告", "20120105", "", "开放"),
+            _file("pdf", f"documents/{code}/{code}.pdf"),
+            [_page(code, 1, "黑白二值", "CCITT Group 4")],
+        )
+    )
     return records
 
 
@@ -156,8 +241,12 @@ def _kind(rel: str) -> str:
 def test_every_format_is_written_and_valid_on_disk(exported):
     out, report = exported
     assert report.ok, report.to_dict()
-    internal = ["Z109-WS·2011-Y-BGS-0001", "Z109-WS·2011-Y-BGS-0002", "Z109-WS·2011-D30-BGS-0003",
-                "Z109-WS·2012-Y-BGS-0002"]
+    internal = [
+        "Z109-WS·2011-Y-BGS-0001",
+        "Z109-WS·2011-Y-BGS-0002",
+        "Z109-WS·2011-D30-BGS-0003",
+        "Z109-WS·2012-Y-BGS-0002",
+    ]
     public = ["Z109-WS·2011-Y-BGS-0001", "Z109-WS·2011-D30-BGS-0003", "Z109-WS·2012-Y-BGS-0002"]
     expected = {"catalog/目录文件.xml", "catalog/目录文件.gb18030.xml", "catalog/ead3.xml"}
     expected |= {f"documents/{c}/{c}.xml" for c in internal}
@@ -195,7 +284,10 @@ def test_access_policy_rules():
     assert "not a known level" in AccessPolicy().reason_to_exclude(odd)  # fail closed
     kept, excluded = apply_policy(records.values(), AccessPolicy(max_security=None, open_only=True), "dc")
     assert [r.archival_code for r in kept] == [
-        "Z109-WS·2011-Y-BGS-0001", "Z109-WS·2011-D30-BGS-0003", "Z109-WS·2012-Y-BGS-0002"]
+        "Z109-WS·2011-Y-BGS-0001",
+        "Z109-WS·2011-D30-BGS-0003",
+        "Z109-WS·2012-Y-BGS-0002",
+    ]
     assert len(excluded) == 2
     assert default_policy("ead3").open_only and not default_policy("mets").open_only
     custom = AccessPolicy(max_security="B", security_order=(("A",), ("B",), ("C",)))
@@ -209,7 +301,10 @@ def test_explicit_policy_applies_to_every_format(tmp_path):
     assert report.excluded_counts() == {"dat93": 2, "dc": 2}
     catalogue = parse_file(tmp_path / "catalog/目录文件.xml")
     assert [el.text for el in catalogue.iter("档号")] == [
-        "Z109-WS·2011-Y-BGS-0001", "Z109-WS·2011-D30-BGS-0003", "Z109-WS·2012-Y-BGS-0002"]
+        "Z109-WS·2011-Y-BGS-0001",
+        "Z109-WS·2011-D30-BGS-0003",
+        "Z109-WS·2012-Y-BGS-0002",
+    ]
     assert [el.text for el in catalogue.iter("顺序号")] == ["1", "2", "3"]
 
 
@@ -271,7 +366,13 @@ def test_dat46_technical_and_digitization_elements(exported):
     assert root.findtext("文件实体/档号/室编件号") == "0001"
     assert [e.text for e in root.iterfind("文件实体/内容描述/主题词")] == ["养老保险", "缴费基数"]
     assert [e.findtext("业务行为") for e in root.iterfind("业务实体")] == [
-        "扫描", "计算摘要值", "图像处理", "生成", "生成", "格式验证"]
+        "扫描",
+        "计算摘要值",
+        "图像处理",
+        "生成",
+        "生成",
+        "格式验证",
+    ]
     assert root.findtext("机构人员实体/机构人员类型") == "单位"
     classified = build_record(make_records()[3], BATCH).getroot()
     assert classified.findtext("文件实体/内容描述/密级") == "机密"
@@ -298,8 +399,11 @@ def test_mets_links_pages_files_and_provenance(exported):
     root = parse_file(out / f"catalog/mets/{code}.xml").getroot()
     m = f"{{{METS}}}"
     groups = {g.get("USE"): [f.get("ID") for f in g] for g in root.iter(f"{m}fileGrp")}
-    assert groups == {"preservation": ["master-0001", "master-0002", "master-0003"], "access": ["pdf"],
-                      "fulltext": ["alto-0001", "alto-0002", "alto-0003"]}
+    assert groups == {
+        "preservation": ["master-0001", "master-0002", "master-0003"],
+        "access": ["pdf"],
+        "fulltext": ["alto-0001", "alto-0002", "alto-0003"],
+    }
     pdf = root.find(f".//{m}file[@ID='pdf']")
     assert pdf.get("CHECKSUMTYPE") == "SHA-256" and len(pdf.get("CHECKSUM")) == 64
     href = pdf.find(f"{m}FLocat").get("{http://www.w3.org/1999/xlink}href")
@@ -344,16 +448,25 @@ def _set_text(tree, path, text):
 
 
 CORRUPTIONS = {
-    "dat93": [lambda t: _drop(t, "文件/题名"), lambda t: _set_text(t, "文件/日期", "2011-03-05"),
-              lambda t: etree.SubElement(t.find("文件"), "附件")],
-    "dat46": [lambda t: _set_text(t, ".//扫描色彩模式", "全彩"),
-              lambda t: _drop(t, "文件实体/内容描述/题名"),
-              lambda t: _set_text(t, ".//业务实体/机构人员标识符", "nobody")],
-    "ead3": [lambda t: etree.SubElement(t.getroot(), f"{{{EAD}}}notDeclared"),
-             lambda t: t.find(f".//{{{EAD}}}archdesc").attrib.pop("level")],
-    "mets": [lambda t: etree.SubElement(t.find(f".//{{{MODS}}}mods"), f"{{{MODS}}}notAModsElement"),
-             lambda t: _set_text(t, f".//{{{PREMIS}}}size", "big"),
-             lambda t: _drop(t, f".//{{{METS}}}structMap")],
+    "dat93": [
+        lambda t: _drop(t, "文件/题名"),
+        lambda t: _set_text(t, "文件/日期", "2011-03-05"),
+        lambda t: etree.SubElement(t.find("文件"), "附件"),
+    ],
+    "dat46": [
+        lambda t: _set_text(t, ".//扫描色彩模式", "全彩"),
+        lambda t: _drop(t, "文件实体/内容描述/题名"),
+        lambda t: _set_text(t, ".//业务实体/机构人员标识符", "nobody"),
+    ],
+    "ead3": [
+        lambda t: etree.SubElement(t.getroot(), f"{{{EAD}}}notDeclared"),
+        lambda t: t.find(f".//{{{EAD}}}archdesc").attrib.pop("level"),
+    ],
+    "mets": [
+        lambda t: etree.SubElement(t.find(f".//{{{MODS}}}mods"), f"{{{MODS}}}notAModsElement"),
+        lambda t: _set_text(t, f".//{{{PREMIS}}}size", "big"),
+        lambda t: _drop(t, f".//{{{METS}}}structMap"),
+    ],
     "oai_dc": [lambda t: etree.SubElement(t.getroot(), f"{{{DC}}}notDublinCore")],
 }
 
@@ -388,8 +501,9 @@ def test_file_names_follow_the_pipeline_and_never_clash(tmp_path):
     def record(code):
         return ArchiveRecord(code, {"题名": "t", "密级": "公开", "开放标识": "开放"})
 
-    report = run_exports([record("Z109/WS-0001"), record("Z109:WS-0001"), record("Z109-WS·2011-Y-BGS-0009")],
-                         BATCH, tmp_path, ["dc"])
+    report = run_exports(
+        [record("Z109/WS-0001"), record("Z109:WS-0001"), record("Z109-WS·2011-Y-BGS-0009")], BATCH, tmp_path, ["dc"]
+    )
     assert report.written == ["catalog/dc/Z109-WS·2011-Y-BGS-0009.xml"]  # "·" kept
     assert len(report.errors) == 1 and "share the file name 'Z109_WS-0001'" in report.errors[0]
     assert not report.ok

@@ -71,11 +71,28 @@ def processed(samples_dir, tmp_path_factory):
     for name in DOCS:
         shutil.copytree(samples_dir / "batch" / name, batch / name)
     lines = (samples_dir / "batch" / "catalog.csv").read_text(encoding="utf-8-sig").splitlines()
-    (batch / "catalog.csv").write_text("\n".join([lines[0], *(row for row in lines if row.split(",")[0] in DOCS)]) + "\n", encoding="utf-8")
+    (batch / "catalog.csv").write_text(
+        "\n".join([lines[0], *(row for row in lines if row.split(",")[0] in DOCS)]) + "\n", encoding="utf-8"
+    )
     out = base / "out"
     # --dpi 300: one sample page is tagged 150 dpi, which QC (rightly) fails; the hand-off needs a pass
-    ok(run_cli("process", batch, "--catalog", batch / "catalog.csv", "--out", out, "--jobs", "2", "--dpi", "300",
-               "--json", "--profile", PROFILE))
+    ok(
+        run_cli(
+            "process",
+            batch,
+            "--catalog",
+            batch / "catalog.csv",
+            "--out",
+            out,
+            "--jobs",
+            "2",
+            "--dpi",
+            "300",
+            "--json",
+            "--profile",
+            PROFILE,
+        )
+    )
     pass_qc(out, base)
     plan = json.loads((out / "qc" / "report.json").read_text(encoding="utf-8"))["plan"]
     return {"base": base, "batch": batch, "out": out, "plan": plan}
@@ -104,7 +121,9 @@ def flip_byte(path: Path) -> None:
 def test_bag_is_valid_with_both_manifests_and_bagit_1_0(bag):
     dest = bag["dest"]
     assert bagit.Bag(str(dest)).validate() is True
-    assert (dest / "bagit.txt").read_text(encoding="utf-8") == "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    assert (dest / "bagit.txt").read_text(
+        encoding="utf-8"
+    ) == "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
     for name in ("manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt", "tagmanifest-sha512.txt"):
         assert (dest / name).is_file()
 
@@ -116,7 +135,9 @@ def test_bag_payload_holds_masters_documents_catalogue_qc_and_journal(bag, proce
     assert (data / "masters" / zj / "0002.jpg").is_file()
     assert (data / "masters" / bgs / f"{bgs}.tif").is_file()
     for code in DOCS:
-        assert sha256_file(data / "documents" / code / f"{code}.pdf") == sha256_file(processed["out"] / "documents" / code / f"{code}.pdf")
+        assert sha256_file(data / "documents" / code / f"{code}.pdf") == sha256_file(
+            processed["out"] / "documents" / code / f"{code}.pdf"
+        )
         assert validate_xml("dat46", data / "documents" / code / f"{code}.xml") == []
         assert (data / "documents" / code / "ocr" / f"{code}-0001.alto.xml").is_file()
     assert validate_xml("dat93", data / "catalog" / "目录文件.xml") == []
@@ -153,7 +174,11 @@ def test_bag_info_names_batch_fonds_range_qc_and_journal_head(bag, processed):
 
 def test_handoff_is_recorded_after_fixity_checks_of_every_document(bag, processed):
     recorded = events(processed["out"])
-    handoff = [e for e in recorded if e["detail"].get("step") == "hand-off package" and e["detail"]["package"] == str(bag["dest"].resolve())]
+    handoff = [
+        e
+        for e in recorded
+        if e["detail"].get("step") == "hand-off package" and e["detail"]["package"] == str(bag["dest"].resolve())
+    ]
     assert len(handoff) == 1 and handoff[0]["type"] == "creation" and handoff[0]["object"] == "batch"
     assert handoff[0]["detail"]["payload_oxum"] == bagit.Bag(str(bag["dest"])).info["Payload-Oxum"]
     assert handoff[0]["seq"] == bag["result"]["event_seq"]
@@ -211,14 +236,18 @@ def test_verify_names_each_changed_missing_or_extra_file(bag, tmp_path, tamper, 
 def test_verify_finds_an_edited_journal_event_in_the_bag(bag, tmp_path):
     damaged = copy_of(bag["dest"], tmp_path)
     db = sqlite3.connect(damaged / "data" / "journal.sqlite")
-    seq, obj = db.execute("SELECT seq, object FROM events WHERE type='message digest calculation' ORDER BY seq LIMIT 1").fetchone()
+    seq, obj = db.execute(
+        "SELECT seq, object FROM events WHERE type='message digest calculation' ORDER BY seq LIMIT 1"
+    ).fetchone()
     db.execute("""UPDATE events SET detail='{"sha256":"0000"}' WHERE seq=?""", (seq,))
     db.commit()
     db.close()
     result = run_cli("verify", damaged, "--json")
     assert result.returncode == 4
     problems = json.loads(result.stdout)["problems"]
-    assert {"kind": "chain", "seq": seq, "path": obj} in [{k: p.get(k) for k in ("kind", "seq", "path")} for p in problems]
+    assert {"kind": "chain", "seq": seq, "path": obj} in [
+        {k: p.get(k) for k in ("kind", "seq", "path")} for p in problems
+    ]
     assert any(p["kind"] == "changed" and p["path"] == "data/journal.sqlite" for p in problems)
     assert f"event {seq} ({obj})" in run_cli("verify", damaged).stdout
 
@@ -232,7 +261,9 @@ def test_verify_catches_a_file_replaced_together_with_its_manifest(bag, tmp_path
     assert forged.validate()
     result = run_cli("verify", damaged, "--json")
     assert result.returncode == 4
-    assert any(p["kind"] == "journal" and p["path"].endswith(f"{DOCS[1]}.pdf") for p in json.loads(result.stdout)["problems"])
+    assert any(
+        p["kind"] == "journal" and p["path"].endswith(f"{DOCS[1]}.pdf") for p in json.loads(result.stdout)["problems"]
+    )
 
 
 def test_bag_without_masters(processed, tmp_path):
@@ -263,15 +294,25 @@ def test_verify_out_folder_rechecks_journal_checksums_and_records_fixity_checks(
 def test_dat93_transfer_package(processed, tmp_path):
     dest = tmp_path / "移交"
     ok(run_cli("handoff", processed["out"], "--to", dest, "--format", "dat93", "--profile", PROFILE, "--no-progress"))
-    for name in ("说明文件.xml", "目录文件.xml", "其他/移交登记表.xml", "其他/固化信息.sha256", "其他/规则说明.txt",
-                 "其他/质检报告/report.json", "其他/过程记录/journal.sqlite"):
+    for name in (
+        "说明文件.xml",
+        "目录文件.xml",
+        "其他/移交登记表.xml",
+        "其他/固化信息.sha256",
+        "其他/规则说明.txt",
+        "其他/质检报告/report.json",
+        "其他/过程记录/journal.sqlite",
+    ):
         assert (dest / name).is_file(), name
     assert validate_xml("dat93", dest / "目录文件.xml") == []
     for code in DOCS:
         record = dest / "J022" / "2019" / "D30" / code
         assert (record / f"{code}.pdf").is_file() and validate_xml("dat46", record / f"{code}.xml") == []
         assert (record / "全文" / f"{code}-0001.txt").is_file()
-    assert sorted(p.name for p in (dest / "J022" / "2019" / "D30" / DOCS[1] / "原始图像").iterdir()) == ["0001.tif", "0002.jpg"]
+    assert sorted(p.name for p in (dest / "J022" / "2019" / "D30" / DOCS[1] / "原始图像").iterdir()) == [
+        "0001.tif",
+        "0002.jpg",
+    ]
     from lxml import etree
 
     statement = etree.parse(str(dest / "说明文件.xml")).getroot()
@@ -280,7 +321,11 @@ def test_dat93_transfer_package(processed, tmp_path):
     assert statement.findtext("交接信息/接收单位") == "杭州市档案馆"
     register = etree.parse(str(dest / "其他" / "移交登记表.xml")).getroot()
     rows = {item.get("名称"): item.findtext("移交单位检验结果") for item in register.iter("检验项目")}
-    assert {k: rows[k] for k in ("真实性检测", "完整性检测", "可用性检测")} == {"真实性检测": "通过", "完整性检测": "通过", "可用性检测": "通过"}
+    assert {k: rows[k] for k in ("真实性检测", "完整性检测", "可用性检测")} == {
+        "真实性检测": "通过",
+        "完整性检测": "通过",
+        "可用性检测": "通过",
+    }
     assert rows["安全性检测"] in ("通过", "通过（部分项目未检测）")  # no virus scanner here: 4-2 not checked
     items = {item.get("编号") for item in register.iter("检测项")}
     assert {"YJ-1-1", "YJ-1-14", "YJ-2-1", "YJ-2-2", "GD-1-7", "GD-2-11", "GD-3-8"} <= items
@@ -292,7 +337,13 @@ def test_dat93_transfer_package(processed, tmp_path):
     report = json.loads(ok(run_cli("verify", dest, "--json")).stdout)
     assert report["kind"] == "dat93"
     assert {c["item"]: c["result"] for c in report["checks"]} == {
-        "YJ-1-12": "pass", "YJ-1-1": "pass", "YJ-1-14": "pass", "YJ-1-13": "pass", "YJ-2-1": "pass", "YJ-2-2": "pass"}
+        "YJ-1-12": "pass",
+        "YJ-1-1": "pass",
+        "YJ-1-14": "pass",
+        "YJ-1-13": "pass",
+        "YJ-2-1": "pass",
+        "YJ-2-2": "pass",
+    }
     flip_byte(dest / "J022" / "2019" / "D30" / DOCS[0] / f"{DOCS[0]}.pdf")
     result = run_cli("verify", dest, "--json")
     assert result.returncode == 4
@@ -315,7 +366,9 @@ def test_archivematica_standard_transfer(processed, tmp_path):
     assert all(line.split("  ", 1)[1].startswith("objects/") for line in lines)
     assert (dest / "objects" / DOCS[1] / "masters" / "0001.tif").is_file()
     assert (dest / "metadata" / "submissionDocumentation" / "qc" / "report.json").is_file()
-    info = json.loads((dest / "metadata" / "submissionDocumentation" / "transfer-info.json").read_text(encoding="utf-8"))
+    info = json.loads(
+        (dest / "metadata" / "submissionDocumentation" / "transfer-info.json").read_text(encoding="utf-8")
+    )
     assert info["全宗号"] == "J022" and info["Document-Count"] == "2" and info["QC-Lot-Result"] == "pass"
     if shutil.which("sha256sum"):
         subprocess.run(["sha256sum", "-c", "--strict", "--quiet", "metadata/checksum.sha256"], cwd=dest, check=True)
@@ -323,7 +376,9 @@ def test_archivematica_standard_transfer(processed, tmp_path):
     (dest / "objects" / DOCS[0] / "extra.pdf").write_bytes(b"%PDF-1.4")
     result = run_cli("verify", dest, "--json")
     assert result.returncode == 4
-    assert [(p["kind"], p["path"]) for p in json.loads(result.stdout)["problems"]] == [("extra", f"objects/{DOCS[0]}/extra.pdf")]
+    assert [(p["kind"], p["path"]) for p in json.loads(result.stdout)["problems"]] == [
+        ("extra", f"objects/{DOCS[0]}/extra.pdf")
+    ]
 
 
 # --------------------------------------------------------------------------- refusals and overrides

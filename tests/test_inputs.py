@@ -31,15 +31,32 @@ def _image_pdf(path: Path, pages: int = 2, text: bool = False, encrypt: bool = F
         buffer = BytesIO()
         pixels.save(buffer, "JPEG")
         image = pikepdf.Stream(pdf, buffer.getvalue())
-        image.update({"/Type": pikepdf.Name.XObject, "/Subtype": pikepdf.Name.Image, "/Width": 200, "/Height": 283,
-                      "/ColorSpace": pikepdf.Name.DeviceGray, "/BitsPerComponent": 8, "/Filter": pikepdf.Name.DCTDecode})
+        image.update(
+            {
+                "/Type": pikepdf.Name.XObject,
+                "/Subtype": pikepdf.Name.Image,
+                "/Width": 200,
+                "/Height": 283,
+                "/ColorSpace": pikepdf.Name.DeviceGray,
+                "/BitsPerComponent": 8,
+                "/Filter": pikepdf.Name.DCTDecode,
+            }
+        )
         resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
         content = b"q 72 0 0 101.88 0 0 cm /Im0 Do Q"
         if text:
-            resources.Font = pikepdf.Dictionary(F1=pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+            resources.Font = pikepdf.Dictionary(
+                F1=pikepdf.Dictionary(
+                    Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+                )
+            )
             content += b" BT /F1 12 Tf 3 Tr (hello) Tj ET"
-        page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, 72, 101.88], Resources=resources,
-                                  Contents=pikepdf.Stream(pdf, content))
+        page = pikepdf.Dictionary(
+            Type=pikepdf.Name.Page,
+            MediaBox=[0, 0, 72, 101.88],
+            Resources=resources,
+            Contents=pikepdf.Stream(pdf, content),
+        )
         pdf.pages.append(pikepdf.Page(page))
     kwargs = {"encryption": pikepdf.Encryption(owner="o", user="")} if encrypt else {}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +83,9 @@ def test_multipage_tiff_and_pdf_documents(tmp_path):
     batch = tmp_path / "batch"
     frames = [Image.new("1", (300, 420), 1) for _ in range(3)]
     (batch / "J1").mkdir(parents=True)
-    frames[0].save(batch / "J1" / "J1.tif", save_all=True, append_images=frames[1:], compression="group4", dpi=(300, 300))
+    frames[0].save(
+        batch / "J1" / "J1.tif", save_all=True, append_images=frames[1:], compression="group4", dpi=(300, 300)
+    )
     _image_pdf(batch / "J2.pdf", pages=2)
     docs = {d.key: d for d in discover(batch)}
     assert [(p.container, p.frame) for p in docs["J1"].pages] == [("tiff", 0), ("tiff", 1), ("tiff", 2)]
@@ -79,7 +98,14 @@ def test_multipage_tiff_and_pdf_documents(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "suffix,save", [(".tif", {"compression": "tiff_jpeg"}), (".tif", {"compression": "tiff_lzw"}), (".png", {}), (".jp2", {}), (".jpg", {})]
+    "suffix,save",
+    [
+        (".tif", {"compression": "tiff_jpeg"}),
+        (".tif", {"compression": "tiff_lzw"}),
+        (".png", {}),
+        (".jp2", {}),
+        (".jpg", {}),
+    ],
 )
 def test_formats_decode_with_their_resolution(tmp_path, suffix, save):
     path = _page(tmp_path / f"0001{suffix}", mode="RGB", dpi=(400, 400), **save)

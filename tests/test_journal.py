@@ -10,7 +10,9 @@ from digitize.journal import Journal
 def _journal_with_events(path) -> Journal:
     journal = Journal(path)
     for index in range(5):
-        journal.add_event("message digest calculation", f"DOC/{index:04d}", "success", {"sha256": f"{index:064x}"}, "test")
+        journal.add_event(
+            "message digest calculation", f"DOC/{index:04d}", "success", {"sha256": f"{index:064x}"}, "test"
+        )
     return journal
 
 

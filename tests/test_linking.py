@@ -37,8 +37,11 @@ def test_sample_batch():
     catalog = read_catalog(SAMPLE, SETTINGS)
     result = link_documents(catalog, SAMPLE_DOCUMENTS, SETTINGS)
     assert sorted((link.record.row, link.document.key) for link in result.links) == [
-        (2, "J022-SB·2019-D10-ZJ-0003"), (3, "J022-SB·2019-D30-BGS-0002"),
-        (4, "J022-SB·2019-D30-ZJ-0001"), (5, "J022-SB·2019-Y-DY-0004")]
+        (2, "J022-SB·2019-D10-ZJ-0003"),
+        (3, "J022-SB·2019-D30-BGS-0002"),
+        (4, "J022-SB·2019-D30-ZJ-0001"),
+        (5, "J022-SB·2019-Y-DY-0004"),
+    ]
     found = {(f.item_id, f.code, f.archival_code): f for f in result.findings}
     assert set(found) == {
         ("1-11", "row_without_scan", "J022-SB·2019-Y-ZJ-0005"),
@@ -53,11 +56,18 @@ def test_sample_batch():
 
 
 def test_scan_without_row():
-    result = link_documents(small_catalog(("J022-SB·2019-Y-ZJ-0001", "1")),
-                            [doc("J022-SB·2019-Y-ZJ-0001", 1), doc("J022-SB·2019-Y-ZJ-0009", 2)], SETTINGS)
+    result = link_documents(
+        small_catalog(("J022-SB·2019-Y-ZJ-0001", "1")),
+        [doc("J022-SB·2019-Y-ZJ-0001", 1), doc("J022-SB·2019-Y-ZJ-0009", 2)],
+        SETTINGS,
+    )
     [finding] = result.findings
     assert (finding.code, finding.item_id, finding.row, finding.document) == (
-        "scan_without_row", "1-11", None, "J022-SB·2019-Y-ZJ-0009")
+        "scan_without_row",
+        "1-11",
+        None,
+        "J022-SB·2019-Y-ZJ-0009",
+    )
 
 
 def test_link_after_normalising_lookalikes_is_reported():

@@ -52,7 +52,9 @@ def _grey_image() -> np.ndarray:
 
 
 def _pdftotext(path: Path, *args: str) -> str:
-    return subprocess.run(["pdftotext", *args, "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout.decode("utf-8")
+    return subprocess.run(
+        ["pdftotext", *args, "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+    ).stdout.decode("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,9 @@ def test_image_encodings(written):
 
 
 def test_bitonal_page_renders_black_ink_on_white(written, tmp_path):
-    subprocess.run(["pdftoppm", "-r", "30", "-f", "2", "-l", "2", "-gray", str(written), str(tmp_path / "p")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-f", "2", "-l", "2", "-gray", str(written), str(tmp_path / "p")], check=True
+    )
     rendered = cv2.imread(str(next(tmp_path.glob("p*.pgm"))), cv2.IMREAD_GRAYSCALE)
     assert rendered.mean() > 200  # mostly white paper: CCITT polarity is right
 

@@ -40,10 +40,19 @@ def processed(samples_dir, tmp_path_factory):
     before = {str(p): sha256_file(p) for p in batch.rglob("*") if p.is_file()}
     out = tmp_path_factory.mktemp("run") / "out"
     started = time.perf_counter()
-    result = run_cli("process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json", "--jobs", "2")
+    result = run_cli(
+        "process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json", "--jobs", "2"
+    )
     seconds = time.perf_counter() - started
     after = {str(p): sha256_file(p) for p in batch.rglob("*") if p.is_file()}
-    return {"out": out, "summary": json.loads(result.stdout), "seconds": seconds, "before": before, "after": after, "batch": batch}
+    return {
+        "out": out,
+        "summary": json.loads(result.stdout),
+        "seconds": seconds,
+        "before": before,
+        "after": after,
+        "batch": batch,
+    }
 
 
 def test_masters_are_never_modified(processed):
@@ -139,8 +148,17 @@ def test_changed_output_is_redone(processed, tmp_path):
     data = bytearray(pdf.read_bytes())
     data[len(data) // 2] ^= 0xFF
     pdf.write_bytes(bytes(data))
-    summary = json.loads(run_cli("process", str(processed["batch"]), "--out", str(out), "--json", "--catalog",
-                                 str(processed["batch"] / "catalog.csv")).stdout)
+    summary = json.loads(
+        run_cli(
+            "process",
+            str(processed["batch"]),
+            "--out",
+            str(out),
+            "--json",
+            "--catalog",
+            str(processed["batch"] / "catalog.csv"),
+        ).stdout
+    )
     assert summary["documents_skipped"] == 3 and summary["pages_processed"] == 3
     with pikepdf.open(pdf) as reopened:
         assert len(reopened.pages) == 3
@@ -171,7 +189,9 @@ def test_kill_9_then_rerun_completes(samples_dir, tmp_path):
     batch = _small_batch(samples_dir, tmp_path / "batch")
     out = tmp_path / "out"
     args = [sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", "2", "--no-progress"]
-    process = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 120
     killed_after_some_work = False
     while time.time() < deadline and process.poll() is None:

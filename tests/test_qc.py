@@ -82,8 +82,21 @@ def letter_page(seed: int = 1) -> np.ndarray:
     # the seal: a red ring with a star and a name, over the signature line
     centre = (1250, 1700)
     cv2.circle(page, centre, 190, (45, 40, 205), 14, cv2.LINE_AA)
-    star = np.array([[1250, 1590], [1280, 1680], [1370, 1680], [1295, 1730], [1325, 1820], [1250, 1765],
-                     [1175, 1820], [1205, 1730], [1130, 1680], [1220, 1680]], np.int32)
+    star = np.array(
+        [
+            [1250, 1590],
+            [1280, 1680],
+            [1370, 1680],
+            [1295, 1730],
+            [1325, 1820],
+            [1250, 1765],
+            [1175, 1820],
+            [1205, 1730],
+            [1130, 1680],
+            [1220, 1680],
+        ],
+        np.int32,
+    )
     cv2.fillPoly(page, [star], (45, 40, 205))
     cv2.putText(page, "RECORDS OFFICE", (1080, 1960), FONT, 1.0, (45, 40, 205), 3, cv2.LINE_AA)
     text(page, "Fund centre, 12 March 2020", 150, 1900)
@@ -119,12 +132,26 @@ def form_page(person: dict[str, str], seed: int) -> np.ndarray:
     return page
 
 
-PERSON_1 = {"Name": "Zheng Hanpeng", "ID number": "330102198704120517", "Employer": "Jiuzhou Construction Co",
-            "Start date": "2019-07-01", "Monthly wage": "6,480.00", "Account": "6222 0212 0400 1187",
-            "Phone": "138 0571 2234", "Address": "12 Wulin Road, Hangzhou"}
-PERSON_2 = {"Name": "Li Guolan", "ID number": "330106199211030829", "Employer": "Jinqiao Trading Ltd",
-            "Start date": "2018-03-15", "Monthly wage": "5,120.50", "Account": "6217 8560 1002 4471",
-            "Phone": "139 5818 0912", "Address": "88 Moganshan Road, Hangzhou"}
+PERSON_1 = {
+    "Name": "Zheng Hanpeng",
+    "ID number": "330102198704120517",
+    "Employer": "Jiuzhou Construction Co",
+    "Start date": "2019-07-01",
+    "Monthly wage": "6,480.00",
+    "Account": "6222 0212 0400 1187",
+    "Phone": "138 0571 2234",
+    "Address": "12 Wulin Road, Hangzhou",
+}
+PERSON_2 = {
+    "Name": "Li Guolan",
+    "ID number": "330106199211030829",
+    "Employer": "Jinqiao Trading Ltd",
+    "Start date": "2018-03-15",
+    "Monthly wage": "5,120.50",
+    "Account": "6217 8560 1002 4471",
+    "Phone": "139 5818 0912",
+    "Address": "88 Moganshan Road, Hangzhou",
+}
 
 
 def rescan(page: np.ndarray, seed: int = 5) -> np.ndarray:
@@ -150,8 +177,20 @@ def write_catalog(path: Path, rows: list[str]) -> None:
 
 
 def process(batch: Path, out: Path) -> None:
-    result = cli("process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json",
-                 "--no-progress", "-l", "eng", "--jobs", "2")
+    result = cli(
+        "process",
+        str(batch),
+        "--catalog",
+        str(batch / "catalog.csv"),
+        "--out",
+        str(out),
+        "--json",
+        "--no-progress",
+        "-l",
+        "eng",
+        "--jobs",
+        "2",
+    )
     assert result.returncode in (0, 1), result.stderr
 
 
@@ -161,7 +200,10 @@ def clean_out(tmp_path_factory) -> Path:
     batch = root / "batch"
     save(letter_page(), batch / CLEAN / "0001.jpg")
     save(plain_page(), batch / CLEAN / "0002.png")
-    write_catalog(batch / "catalog.csv", [f"{CLEAN},关于社会保险业务档案归档的通知,杭州市社会保险基金管理中心,20200312,2,内部,永久,"])
+    write_catalog(
+        batch / "catalog.csv",
+        [f"{CLEAN},关于社会保险业务档案归档的通知,杭州市社会保险基金管理中心,20200312,2,内部,永久,"],
+    )
     out = root / "out"
     process(batch, out)
     return out
@@ -178,12 +220,17 @@ def defect_out(tmp_path_factory) -> Path:
     small = cv2.resize(plain_page(seed=13), (874, 1240), interpolation=cv2.INTER_AREA)
     save(small, batch / GAPPED / "0001.tif", dpi=150)
     save(plain_page(seed=14), batch / GAPPED / "0003.tif")
-    save(cv2.resize(plain_page(seed=15), (874, 1240), interpolation=cv2.INTER_AREA), batch / NO_ROW / "0001.png", dpi=300)
-    write_catalog(batch / "catalog.csv", [
-        f"{FORMS},郑涵鹏等2人社会保险参保登记表,杭州市九州建筑工程有限公司,20200105,3,内部,定期30年,",
-        f"{GAPPED},社会保险个人缴费明细表,杭州市社会保险基金管理中心,20200210,3,内部,定期30年,",
-        f"{ROW_ONLY},李国兰社会保险参保登记表,杭州市金桥商贸股份有限公司,20200311,2,内部,定期30年,",
-    ])
+    save(
+        cv2.resize(plain_page(seed=15), (874, 1240), interpolation=cv2.INTER_AREA), batch / NO_ROW / "0001.png", dpi=300
+    )
+    write_catalog(
+        batch / "catalog.csv",
+        [
+            f"{FORMS},郑涵鹏等2人社会保险参保登记表,杭州市九州建筑工程有限公司,20200105,3,内部,定期30年,",
+            f"{GAPPED},社会保险个人缴费明细表,杭州市社会保险基金管理中心,20200210,3,内部,定期30年,",
+            f"{ROW_ONLY},李国兰社会保险参保登记表,杭州市金桥商贸股份有限公司,20200311,2,内部,定期30年,",
+        ],
+    )
     out = root / "out"
     process(batch, out)
     result = cli("qc", str(out), "--found-json", str(root / "found.json"), "--jobs", "2")
@@ -218,8 +265,11 @@ def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(def
     allowed_checks = {"duplicate_page", "resolution", "content_count", "metadata_link", "item_count"}
     assert {check for check, _ in fails} <= allowed_checks, fails
     # the second form (same type, another person's data) is not a duplicate
-    assert not [r for r in report["results"] if r["check"] == "duplicate_page" and r["object"] != f"{FORMS}/0003"
-                and r["status"] == "fail"]
+    assert not [
+        r
+        for r in report["results"]
+        if r["check"] == "duplicate_page" and r["object"] != f"{FORMS}/0003" and r["status"] == "fail"
+    ]
     # documents with critical findings are inspected in full, next to the random sample
     assert set(report["sampling"]["critical"]) >= {FORMS, GAPPED}
 
@@ -229,10 +279,27 @@ def test_clean_batch_passes_every_check(clean_out):
     fails = [(r.check_id, r.object, r.evidence) for r in run.results if r.status == "fail"]
     assert fails == []
     status = {r.check: r.status for r in run.results}
-    for check in ("capture_fixity", "output_fixity", "electronic_attributes", "metadata_link", "package_structure",
-                  "item_count", "byte_count", "content_count", "metadata_readable", "format_allowed", "pdfa",
-                  "extra_files", "colour_mode", "resolution", "residual_skew", "blur", "duplicate_page", "page_order",
-                  "unreadable"):
+    for check in (
+        "capture_fixity",
+        "output_fixity",
+        "electronic_attributes",
+        "metadata_link",
+        "package_structure",
+        "item_count",
+        "byte_count",
+        "content_count",
+        "metadata_readable",
+        "format_allowed",
+        "pdfa",
+        "extra_files",
+        "colour_mode",
+        "resolution",
+        "residual_skew",
+        "blur",
+        "duplicate_page",
+        "page_order",
+        "unreadable",
+    ):
         assert status[check] == "pass", (check, [r.evidence for r in run.results if r.check == check])
     colour = next(r for r in run.results if r.check == "colour_mode")
     assert "1 with red seals or headers" in colour.evidence  # the seal page was measured as needing colour
@@ -266,11 +333,15 @@ def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
     assert ("YJ-1-14", "file_missing", f"documents/{CLEAN}/ocr/{CLEAN}-0002.alto.xml") in fixity
     assert ("YJ-1-14", "fixity_mismatch", f"documents/{CLEAN}/{CLEAN}.pdf") in fixity
     assert [r.check_id for r in failing(run.results, "electronic_attributes")] == ["YJ-1-10"]  # PDF size
-    assert [r.file for r in failing(run.results, "metadata_readable")] == [f"documents/{CLEAN}/ocr/{CLEAN}-0001.alto.xml"]
+    assert [r.file for r in failing(run.results, "metadata_readable")] == [
+        f"documents/{CLEAN}/ocr/{CLEAN}-0001.alto.xml"
+    ]
     assert failing(run.results, "package_structure")
     assert failing(run.results, "byte_count")
     extra = failing(run.results, "extra_files")
-    assert [(r.check_id, r.file) for r in extra] == [("YJ-4-3", f"documents/{CLEAN}/notes.txt")]  # exports accounted for
+    assert [(r.check_id, r.file) for r in extra] == [
+        ("YJ-4-3", f"documents/{CLEAN}/notes.txt")
+    ]  # exports accounted for
     catalogue = [r for r in run.results if r.check == "catalogue_file"]
     assert [r.status for r in catalogue] == ["pass"] and "lists 1 items" in catalogue[0].evidence
 
@@ -298,8 +369,11 @@ def test_virus_scan_hook(clean_out, tmp_path):
     fake = tmp_path / "bin" / "clamscan"
     fake.parent.mkdir()
     victim = out / "documents" / CLEAN / f"{CLEAN}.pdf"
-    fake.write_text(f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'ClamAV 1.0.0'; exit 0; fi\n"
-                    f"echo '{victim}: Eicar-Test-Signature FOUND'\nexit 1\n", encoding="utf-8")
+    fake.write_text(
+        f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'ClamAV 1.0.0'; exit 0; fi\n"
+        f"echo '{victim}: Eicar-Test-Signature FOUND'\nexit 1\n",
+        encoding="utf-8",
+    )
     fake.chmod(0o755)
     run = run_checks(out, Settings(), jobs=1, virus_scanner=str(fake))
     virus = failing(run.results, "virus")
@@ -333,7 +407,9 @@ def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
     assert data["verdict"] == "pass" and data["sampling"]["status"] == "accept"
     # what the hand-off reads: verdict, plan, generated, and one line per check item
     assert data["plan"].startswith("DA/T 31 ratio") and data["generated"]
-    assert {"item": "GD-1-14", "result": "pass"}.items() <= next(c for c in data["checks"] if c["item"] == "GD-1-14").items()
+    assert {"item": "GD-1-14", "result": "pass"}.items() <= next(
+        c for c in data["checks"] if c["item"] == "GD-1-14"
+    ).items()
     with Journal(out / "journal.sqlite") as journal:
         event = journal.events("batch")[-1]
         assert journal.verify_chain() == []
@@ -360,8 +436,16 @@ def test_critical_documents_are_inspected_and_judged(defect_out):
     decisions = [Decision(item, "pass", inspector="李明") for item in outcome.sample.items]
     judge(outcome, decisions)
     assert outcome.lot.status == "accept" and outcome.verdict == "fail"  # the automated findings still fail it
-    decisions = [Decision(item, "fail" if item == FORMS else "pass", "duplicate_page" if item == FORMS else "",
-                          "critical" if item == FORMS else "", "李明") for item in outcome.sample.items]
+    decisions = [
+        Decision(
+            item,
+            "fail" if item == FORMS else "pass",
+            "duplicate_page" if item == FORMS else "",
+            "critical" if item == FORMS else "",
+            "李明",
+        )
+        for item in outcome.sample.items
+    ]
     judge(outcome, decisions)
     assert FORMS in outcome.lot.critical_failed
 
@@ -371,12 +455,25 @@ def test_report_html_verdict_is_readable(defect_out, tmp_path):
     html = (defect_out / "qc" / "report.html").read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html and "<script" not in html
     shot = tmp_path / "report.png"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1200,700", f"--screenshot={shot}", (defect_out / "qc" / "report.html").as_uri()],
-                   capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,700",
+            f"--screenshot={shot}",
+            (defect_out / "qc" / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert shot.is_file()
-    ocr = subprocess.run(["tesseract", str(shot), "-", "-l", "eng", "--psm", "3"], capture_output=True, text=True,
-                         timeout=120).stdout
+    ocr = subprocess.run(
+        ["tesseract", str(shot), "-", "-l", "eng", "--psm", "3"], capture_output=True, text=True, timeout=120
+    ).stdout
     assert "QC verdict: FAIL" in ocr, ocr[:500]
     checks = (defect_out / "qc" / "checks.csv").read_text(encoding="utf-8-sig")
     assert checks.startswith("check_id,check,title,status")

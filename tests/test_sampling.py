@@ -74,10 +74,28 @@ def test_table_1_level_names_and_bad_lot() -> None:
 
 
 # S-3 and S-4 letter lists (reference §1.5)
-S3 = [(2, 15, "A"), (16, 50, "B"), (51, 150, "C"), (151, 500, "D"), (501, 3_200, "E"),
-      (3_201, 35_000, "F"), (35_001, 500_000, "G"), (500_001, 2_000_000, "H")]
-S4 = [(2, 15, "A"), (16, 25, "B"), (26, 90, "C"), (91, 150, "D"), (151, 500, "E"), (501, 1_200, "F"),
-      (1_201, 10_000, "G"), (10_001, 35_000, "H"), (35_001, 500_000, "J"), (500_001, 2_000_000, "K")]
+S3 = [
+    (2, 15, "A"),
+    (16, 50, "B"),
+    (51, 150, "C"),
+    (151, 500, "D"),
+    (501, 3_200, "E"),
+    (3_201, 35_000, "F"),
+    (35_001, 500_000, "G"),
+    (500_001, 2_000_000, "H"),
+]
+S4 = [
+    (2, 15, "A"),
+    (16, 25, "B"),
+    (26, 90, "C"),
+    (91, 150, "D"),
+    (151, 500, "E"),
+    (501, 1_200, "F"),
+    (1_201, 10_000, "G"),
+    (10_001, 35_000, "H"),
+    (35_001, 500_000, "J"),
+    (500_001, 2_000_000, "K"),
+]
 
 
 @pytest.mark.parametrize("level, ranges", [("S-3", S3), ("S-4", S4)])
@@ -177,8 +195,7 @@ def test_full_inspection_boundary() -> None:
 
 
 def test_aql_columns_supported_and_refused() -> None:
-    assert AQL_COLUMNS == ("0.065", "0.10", "0.15", "0.25", "0.40", "0.65", "1.0", "1.5", "2.5", "4.0",
-                           "6.5", "10")
+    assert AQL_COLUMNS == ("0.065", "0.10", "0.15", "0.25", "0.40", "0.65", "1.0", "1.5", "2.5", "4.0", "6.5", "10")
     assert iso_plan(5000, "II", 0.1).aql == "0.10"
     assert iso_plan(5000, "II", "10").aql == "10"
     for bad in (0.04, 15, 2.0, "x"):
@@ -237,9 +254,8 @@ def test_reduced_spot_checks(letter: str, aql: float, expected: tuple[str, int, 
 # GB/T 2828.1 and Z1.4; reduced values are GB/T 2828.1 (ISO 2859-1:1999) only.
 AQL_1_0 = {
     "tightened": "F20/0 F20/0 F20/0 F20/0 F20/0 F20/0 J80/1 J80/1 J80/1 K125/2 L200/3 M315/5 N500/8 "
-                 "P800/12 Q1250/18 Q1250/18",
-    "reduced": "E5/0 E5/0 E5/0 E5/0 E5/0 E5/0 J32/1 J32/1 J32/1 K50/2 L80/3 M125/5 N200/6 P315/8 "
-               "Q500/10 Q500/10",
+    "P800/12 Q1250/18 Q1250/18",
+    "reduced": "E5/0 E5/0 E5/0 E5/0 E5/0 E5/0 J32/1 J32/1 J32/1 K50/2 L80/3 M125/5 N200/6 P315/8 Q500/10 Q500/10",
 }
 
 
@@ -353,7 +369,12 @@ def test_plan_from_settings() -> None:
     iso = QcSettings(sampling_scheme="iso2859-1", aql=2.5, inspection_level="I")
     plan = plan_from_settings(iso, 1000, "tightened")
     assert (plan.scheme, plan.severity, plan.level, plan.aql, plan.code_letter) == (
-        "iso2859-1", "tightened", "I", "2.5", "G")
+        "iso2859-1",
+        "tightened",
+        "I",
+        "2.5",
+        "G",
+    )
     with pytest.raises(SamplingError, match="sampling_scheme"):
         plan_from_settings(QcSettings(sampling_scheme="dat31"), 100)
 

@@ -14,11 +14,35 @@ from metadata.validation import RULES, retention_code_for, validate_catalog
 
 SAMPLE = Path(__file__).parent / "data" / "catalog" / "catalog.csv"
 TODAY = dt.date(2024, 6, 1)
-HEADER = ["序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "保管期限", "备注", "开放标识", "全宗号", "年度"]
+HEADER = [
+    "序号",
+    "档号",
+    "文号",
+    "责任者",
+    "题名",
+    "日期",
+    "密级",
+    "页数",
+    "保管期限",
+    "备注",
+    "开放标识",
+    "全宗号",
+    "年度",
+]
 BASE = {
-    "序号": "1", "档号": "J022-SB·2019-D100-ZJ-0001", "文号": "杭社保〔2019〕1号", "责任者": "杭州市社会保险事业管理局",
-    "题名": "参保登记表", "日期": "20190624", "密级": "内部", "页数": "2", "保管期限": "100年", "备注": "",
-    "开放标识": "控制", "全宗号": "J022", "年度": "2019",
+    "序号": "1",
+    "档号": "J022-SB·2019-D100-ZJ-0001",
+    "文号": "杭社保〔2019〕1号",
+    "责任者": "杭州市社会保险事业管理局",
+    "题名": "参保登记表",
+    "日期": "20190624",
+    "密级": "内部",
+    "页数": "2",
+    "保管期限": "100年",
+    "备注": "",
+    "开放标识": "控制",
+    "全宗号": "J022",
+    "年度": "2019",
 }
 
 
@@ -30,8 +54,14 @@ def check(*rows: dict[str, str], config: Settings | None = None):
     """Findings for rows given as changes to BASE; row i gets 件号 i unless its 档号 is given."""
     table = [HEADER]
     for number, changes in enumerate(rows, start=1):
-        row = {**BASE, "序号": str(number), "档号": f"J022-SB·2019-D100-ZJ-{number:04d}",
-               "文号": f"杭社保〔2019〕{number}号", "题名": f"参保登记表{number}", **changes}
+        row = {
+            **BASE,
+            "序号": str(number),
+            "档号": f"J022-SB·2019-D100-ZJ-{number:04d}",
+            "文号": f"杭社保〔2019〕{number}号",
+            "题名": f"参保登记表{number}",
+            **changes,
+        }
         table.append([row[h] for h in HEADER])
     catalog = catalog_from_rows(table, config or Settings(), file="t.csv")
     return validate_catalog(catalog, config or Settings(), today=TODAY)
@@ -70,17 +100,20 @@ def test_field_length():
 
 
 # 1-3 type and format
-@pytest.mark.parametrize(("changes", "code"), [
-    ({"日期": "2019624"}, "date_format"),
-    ({"日期": "20190230"}, "date_format"),
-    ({"日期": "2019年6月24日"}, "date_format"),
-    ({"页数": "0"}, "pages_format"),
-    ({"页数": "2页"}, "pages_format"),
-    ({"页数": "２"}, "pages_format"),
-    ({"年度": "19"}, "year_format"),
-    ({"序号": "一"}, "sequence_format"),
-    ({"题名": "参保登记表 "}, "surrounding_whitespace"),
-])
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"日期": "2019624"}, "date_format"),
+        ({"日期": "20190230"}, "date_format"),
+        ({"日期": "2019年6月24日"}, "date_format"),
+        ({"页数": "0"}, "pages_format"),
+        ({"页数": "2页"}, "pages_format"),
+        ({"页数": "２"}, "pages_format"),
+        ({"年度": "19"}, "year_format"),
+        ({"序号": "一"}, "sequence_format"),
+        ({"题名": "参保登记表 "}, "surrounding_whitespace"),
+    ],
+)
 def test_format_failures(changes, code):
     assert code in codes(check(changes))
 
@@ -100,28 +133,41 @@ def test_unknown_month_or_day_only_when_configured():
 
 
 # 1-4 value domains
-@pytest.mark.parametrize(("changes", "code"), [
-    ({"保管期限": "长期", "档号": "J022-SB·2019-Y-ZJ-0001"}, "retention_value"),
-    ({"保管期限": "20年", "档号": "J022-SB·2019-D20-ZJ-0001"}, "retention_value"),
-    ({"密级": "保密"}, "security_value"),
-    ({"密级": "内部★10年"}, "security_value"),
-    ({"密级": "机密*10年"}, "security_value"),
-    ({"开放标识": "公开"}, "open_status_value"),
-])
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"保管期限": "长期", "档号": "J022-SB·2019-Y-ZJ-0001"}, "retention_value"),
+        ({"保管期限": "20年", "档号": "J022-SB·2019-D20-ZJ-0001"}, "retention_value"),
+        ({"密级": "保密"}, "security_value"),
+        ({"密级": "内部★10年"}, "security_value"),
+        ({"密级": "机密*10年"}, "security_value"),
+        ({"开放标识": "公开"}, "open_status_value"),
+    ],
+)
 def test_domain_failures(changes, code):
     assert code in codes(check(changes))
 
 
-@pytest.mark.parametrize(("retention", "code"), [
-    ("永久", "Y"), ("100年", "D100"), ("50年", "D50"), ("30年", "D30"), ("10年", "D10"),
-    ("定期30年", "D30"), ("定期10年", "D10"),
-])
+@pytest.mark.parametrize(
+    ("retention", "code"),
+    [
+        ("永久", "Y"),
+        ("100年", "D100"),
+        ("50年", "D50"),
+        ("30年", "D30"),
+        ("10年", "D10"),
+        ("定期30年", "D30"),
+        ("定期10年", "D10"),
+    ],
+)
 def test_social_insurance_retention_scale_passes(retention, code):
     assert retention_code_for(retention) == code
     assert check({"保管期限": retention, "档号": f"J022-SB·2019-{code}-ZJ-0001"}) == []
 
 
-@pytest.mark.parametrize("security", ["公开", "内部", "限制", "秘密", "机密", "绝密", "机密★10年", "秘密★5年", "绝密★长期"])
+@pytest.mark.parametrize(
+    "security", ["公开", "内部", "限制", "秘密", "机密", "绝密", "机密★10年", "秘密★5年", "绝密★长期"]
+)
 def test_security_values_pass(security):
     assert check({"密级": security}) == []
 
@@ -190,8 +236,12 @@ def test_archival_code_conformity():
 
 
 def test_dat13_template_from_profile():
-    config = dataclasses.replace(settings(), archival_code=dataclasses.replace(
-        Settings().archival_code, template="{fonds}-{category}·{year}·{retention}·{org}-{item}"))
+    config = dataclasses.replace(
+        settings(),
+        archival_code=dataclasses.replace(
+            Settings().archival_code, template="{fonds}-{category}·{year}·{retention}·{org}-{item}"
+        ),
+    )
     assert check({"档号": "J022-SB·2019·D100·ZJ-0001"}, config=config) == []
 
 
@@ -207,7 +257,9 @@ def test_duplicate_archival_code():
 def test_duplicate_document_number_and_title_are_warnings():
     found = check({}, {"文号": "杭社保〔2019〕1号", "题名": "参保登记表1"})
     assert {(f.code, f.severity, f.row) for f in found} == {
-        ("duplicate_document_number", "warning", 3), ("duplicate_title", "warning", 3)}
+        ("duplicate_document_number", "warning", 3),
+        ("duplicate_title", "warning", 3),
+    }
 
 
 # 2-4 required fields

@@ -49,7 +49,9 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def bag_info(h: Handoff, override: Override | None, payload_bytes: int, journal_head: str, journal_events: int) -> dict[str, Any]:
+def bag_info(
+    h: Handoff, override: Override | None, payload_bytes: int, journal_head: str, journal_events: int
+) -> dict[str, Any]:
     """bag-info.txt fields: the reserved ones we can fill, and ours (全宗号, 起止档号, QC, journal head)."""
     settings = h.settings.handoff
     first, last = h.code_range()

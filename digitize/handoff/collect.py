@@ -134,7 +134,9 @@ class Handoff:
         """Why this batch must not be handed off; with `force`, only what no override can excuse."""
         reasons = []
         if self.journal_problems:
-            reasons.append(f"the journal is inconsistent ({len(self.journal_problems)} problem(s)); run `digitize verify {self.out}`")
+            reasons.append(
+                f"the journal is inconsistent ({len(self.journal_problems)} problem(s)); run `digitize verify {self.out}`"
+            )
         if not self.documents:
             reasons.append("no processed document may be handed off")
         if force:
@@ -142,8 +144,10 @@ class Handoff:
         if not self.qc.passed:
             reasons.append(f"QC has not passed: {self.qc.message} (use --force --reason TEXT to hand off anyway)")
         if self.failed:
-            reasons.append(f"{len(self.failed)} document(s) failed processing: {', '.join(self.failed)} "
-                           "(use --force --reason TEXT to hand off the others)")
+            reasons.append(
+                f"{len(self.failed)} document(s) failed processing: {', '.join(self.failed)} "
+                "(use --force --reason TEXT to hand off the others)"
+            )
         return reasons
 
 
@@ -202,8 +206,14 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         if reason:
             left_out.append({"archival_code": code, "reason": reason})
             continue
-        doc = PackageDocument(row["doc_key"], code, _document_name(row), record, len(by_doc.get(row["doc_key"], [])),
-                              bool((row["pdfa"] or {}).get("validated")))
+        doc = PackageDocument(
+            row["doc_key"],
+            code,
+            _document_name(row),
+            record,
+            len(by_doc.get(row["doc_key"], [])),
+            bool((row["pdfa"] or {}).get("validated")),
+        )
         _add_outputs(doc, row, by_doc.get(row["doc_key"], []), out, digests, problems)
         _add_masters(doc, row, by_doc.get(row["doc_key"], []), recorded_batch, masters_dir, digests, problems)
         documents.append(doc)
@@ -226,26 +236,51 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
     )
 
 
-def _add_outputs(doc: PackageDocument, row: dict[str, Any], pages: list[dict[str, Any]], out: Path,
-                 digests: dict[str, dict[str, str]], problems: list[Problem]) -> None:
+def _add_outputs(
+    doc: PackageDocument,
+    row: dict[str, Any],
+    pages: list[dict[str, Any]],
+    out: Path,
+    digests: dict[str, dict[str, str]],
+    problems: list[Problem],
+) -> None:
     base = row["output_dir"]
     pdf_path = row["pdf_path"]
     chained = digests["out"].get(pdf_path)
     if chained and chained != row["pdf_sha256"]:
-        problems.append(Problem("journal", pdf_path, "the document table's SHA-256 differs from the one in its creation event"))
-    doc.outputs.append(SourceFile(out / pdf_path, "pdf", _rel_to(pdf_path, base) or PurePosixPath(pdf_path).name,
-                                  row["pdf_sha256"], row["pdf_bytes"], pdf_path))
+        problems.append(
+            Problem("journal", pdf_path, "the document table's SHA-256 differs from the one in its creation event")
+        )
+    doc.outputs.append(
+        SourceFile(
+            out / pdf_path,
+            "pdf",
+            _rel_to(pdf_path, base) or PurePosixPath(pdf_path).name,
+            row["pdf_sha256"],
+            row["pdf_bytes"],
+            pdf_path,
+        )
+    )
     for page in pages:
         for role, info in sorted((page["outputs"] or {}).items()):
             rel = _rel_to(info["path"], base)
             if rel is None:
                 problems.append(Problem("journal", info["path"], f"page output outside {base}"))
                 continue
-            doc.outputs.append(SourceFile(out / info["path"], role, rel, info["sha256"], info.get("bytes"), info["path"]))
+            doc.outputs.append(
+                SourceFile(out / info["path"], role, rel, info["sha256"], info.get("bytes"), info["path"])
+            )
 
 
-def _add_masters(doc: PackageDocument, row: dict[str, Any], pages: list[dict[str, Any]], recorded_batch: Path,
-                 masters_dir: Path, digests: dict[str, dict[str, str]], problems: list[Problem]) -> None:
+def _add_masters(
+    doc: PackageDocument,
+    row: dict[str, Any],
+    pages: list[dict[str, Any]],
+    recorded_batch: Path,
+    masters_dir: Path,
+    digests: dict[str, dict[str, str]],
+    problems: list[Problem],
+) -> None:
     seen: dict[str, str] = {}
     names: set[str] = set()
     for page in pages:
@@ -258,14 +293,24 @@ def _add_masters(doc: PackageDocument, row: dict[str, Any], pages: list[dict[str
         batch_rel = _rel_to(path, recorded_batch) or Path(path).name
         chained = digests["batch"].get(batch_rel)
         if chained and chained != page["master_sha256"]:
-            problems.append(Problem("journal", f"master {batch_rel}", "the page table's SHA-256 differs from its message digest event"))
+            problems.append(
+                Problem(
+                    "journal", f"master {batch_rel}", "the page table's SHA-256 differs from its message digest event"
+                )
+            )
         name = master_name(path, row["source"])
         if name in names:
-            problems.append(Problem("journal", f"master {batch_rel}", f"two masters of {doc.archival_code} would both be named {name}"))
+            problems.append(
+                Problem(
+                    "journal", f"master {batch_rel}", f"two masters of {doc.archival_code} would both be named {name}"
+                )
+            )
             continue
         names.add(name)
         source = masters_dir / batch_rel if _rel_to(path, recorded_batch) else Path(path)
-        doc.masters.append(SourceFile(source, "master", name, page["master_sha256"], page["master_bytes"], f"master {batch_rel}"))
+        doc.masters.append(
+            SourceFile(source, "master", name, page["master_sha256"], page["master_bytes"], f"master {batch_rel}")
+        )
 
 
 # --------------------------------------------------------------------------- classification
@@ -328,7 +373,9 @@ class Packer:
                 digest, size = result
                 self.written[rel] = result
                 if digest != f.sha256:
-                    problems.append(Problem("changed", f.label, f"SHA-256 is {digest}, the journal recorded {f.sha256}"))
+                    problems.append(
+                        Problem("changed", f.label, f"SHA-256 is {digest}, the journal recorded {f.sha256}")
+                    )
                 elif f.size is not None and size != f.size:
                     problems.append(Problem("changed", f.label, f"{size} bytes, the journal recorded {f.size}"))
                 done += f.size or size

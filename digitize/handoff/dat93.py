@@ -66,8 +66,10 @@ class Dat93Layout(Layout):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.folders = {doc.archival_code: "/".join([*classification(self.handoff, doc.record), doc.name])
-                        for doc in self.handoff.documents}
+        self.folders = {
+            doc.archival_code: "/".join([*classification(self.handoff, doc.record), doc.name])
+            for doc in self.handoff.documents
+        }
         if len(set(self.folders.values())) != len(self.folders):
             raise HandoffError("two records would share one folder in the transfer package")
 
@@ -86,7 +88,9 @@ class Dat93Layout(Layout):
     def add_metadata(self, exported: dict[str, bytes]) -> None:
         self.packer.write(CATALOGUE, exported[f"catalog/{CATALOGUE}"])
         for doc in self.handoff.documents:
-            self.packer.write(f"{self.folders[doc.archival_code]}/{doc.name}.xml", exported[f"documents/{doc.name}/{doc.name}.xml"])
+            self.packer.write(
+                f"{self.folders[doc.archival_code]}/{doc.name}.xml", exported[f"documents/{doc.name}/{doc.name}.xml"]
+            )
 
     # ------------------------------------------------------------------ content totals
     def record_totals(self) -> tuple[int, int]:
@@ -126,9 +130,19 @@ class Dat93Layout(Layout):
         sub(content, "全宗号", h.fonds)
         sub(content, "全宗名称", h.info.fonds_name)
         sub(content, "年度", "、".join(sorted({d.record.year for d in h.documents if d.record.year})))
-        sub(content, "保管期限", "、".join(sorted({d.record.get("保管期限") for d in h.documents if d.record.get("保管期限")})))
-        sub(content, "说明", f"纸质档案数字化成果：每件一个 PDF/A-{h.settings.pdf.pdfa_flavour} 文件（含 OCR 全文层）、"
-            "DA/T 46-2009 元数据 XML、逐页 OCR 全文" + ("和原始扫描图像" if h.include_masters else "（未含原始扫描图像）") + "。")
+        sub(
+            content,
+            "保管期限",
+            "、".join(sorted({d.record.get("保管期限") for d in h.documents if d.record.get("保管期限")})),
+        )
+        sub(
+            content,
+            "说明",
+            f"纸质档案数字化成果：每件一个 PDF/A-{h.settings.pdf.pdfa_flavour} 文件（含 OCR 全文层）、"
+            "DA/T 46-2009 元数据 XML、逐页 OCR 全文"
+            + ("和原始扫描图像" if h.include_masters else "（未含原始扫描图像）")
+            + "。",
+        )
         codes = sub(root, "起止档号")
         sub(codes, "起始档号", first)
         sub(codes, "终止档号", last)
@@ -144,7 +158,9 @@ class Dat93Layout(Layout):
         sub(env, "硬件", environment["hardware"])
         formats = sub(root, "文件格式")
         sub(formats, "内容文件", f"PDF/A-{h.settings.pdf.pdfa_flavour}")
-        master_formats = sorted({f.source.suffix.lstrip(".").upper() for d in h.documents for f in d.masters if f.source.suffix})
+        master_formats = sorted(
+            {f.source.suffix.lstrip(".").upper() for d in h.documents for f in d.masters if f.source.suffix}
+        )
         if h.include_masters:
             sub(formats, "原始图像", "、".join(master_formats))
         sub(formats, "元数据", "XML（DA/T 46-2009 元数据项）；目录文件 XML（DA/T 93-2022）")
@@ -186,7 +202,12 @@ class Dat93Layout(Layout):
             item = sub(checks, "检验项目", attrib={"名称": f"{prop}检测"})
             sub(item, "移交单位检验结果", RESULT_WORDS[result])
             for row in rows:
-                sub(item, "检测项", row["detail"], {"编号": row["item"], "名称": row["name"], "结果": RESULT_WORDS.get(row["result"], row["result"])})
+                sub(
+                    item,
+                    "检测项",
+                    row["detail"],
+                    {"编号": row["item"], "名称": row["name"], "结果": RESULT_WORDS.get(row["result"], row["result"])},
+                )
             sub(item, "接收单位检验结果", "")
         notes = [f"质量检查：{h.qc.label_zh}" + (f"（{h.qc.plan}）" if h.qc.plan else "")]
         if self.override is not None:
@@ -196,7 +217,10 @@ class Dat93Layout(Layout):
         if h.failed:
             notes.append("处理失败未移交：" + "、".join(h.failed))
         sub(root, "备注", "。".join(notes))
-        for side, unit in (("移交单位", h.settings.archive.creating_unit or h.source_organization()), ("接收单位", h.receiving_unit())):
+        for side, unit in (
+            ("移交单位", h.settings.archive.creating_unit or h.source_organization()),
+            ("接收单位", h.receiving_unit()),
+        ):
             party = sub(root, side)
             sub(party, "单位名称", unit)
             sub(party, "填表人", "")
@@ -214,29 +238,73 @@ def four_properties(layout: Dat93Layout, journal_events: int, size: int) -> dict
     h = layout.handoff
     checked = sum(1 for f, _ in layout.content())
     rows: dict[str, list[dict[str, str]]] = {p: [] for p in PROPERTIES.values()}
-    rows["真实性"].append({"item": "YJ-1-1", "name": "固化信息有效性检测", "result": "pass",
-                          "detail": f"封包前按过程记录重新计算并核对 {checked} 个文件的 SHA-256，全部一致"})
-    rows["真实性"].append({"item": "YJ-1-14", "name": "信息包一致性检测", "result": "pass",
-                          "detail": f"信息包内全部文件的 SHA-256 记录于 {FIXITY}，接收方可用 sha256sum -c 核对"})
-    rows["完整性"].append({"item": "YJ-2-1", "name": "总件数相符性检测", "result": "pass",
-                          "detail": f"目录文件、说明文件和档号文件夹均为 {len(h.documents)} 件"})
-    rows["完整性"].append({"item": "YJ-2-2", "name": "总字节数相符性检测", "result": "pass",
-                          "detail": f"档号文件夹共 {size} 字节，与说明文件一致"})
-    rows["完整性"].append({"item": "YJ-2-5", "name": "过程信息完整性检测", "result": "pass",
-                          "detail": f"过程记录 {journal_events} 条事件，哈希链完整"})
+    rows["真实性"].append(
+        {
+            "item": "YJ-1-1",
+            "name": "固化信息有效性检测",
+            "result": "pass",
+            "detail": f"封包前按过程记录重新计算并核对 {checked} 个文件的 SHA-256，全部一致",
+        }
+    )
+    rows["真实性"].append(
+        {
+            "item": "YJ-1-14",
+            "name": "信息包一致性检测",
+            "result": "pass",
+            "detail": f"信息包内全部文件的 SHA-256 记录于 {FIXITY}，接收方可用 sha256sum -c 核对",
+        }
+    )
+    rows["完整性"].append(
+        {
+            "item": "YJ-2-1",
+            "name": "总件数相符性检测",
+            "result": "pass",
+            "detail": f"目录文件、说明文件和档号文件夹均为 {len(h.documents)} 件",
+        }
+    )
+    rows["完整性"].append(
+        {
+            "item": "YJ-2-2",
+            "name": "总字节数相符性检测",
+            "result": "pass",
+            "detail": f"档号文件夹共 {size} 字节，与说明文件一致",
+        }
+    )
+    rows["完整性"].append(
+        {
+            "item": "YJ-2-5",
+            "name": "过程信息完整性检测",
+            "result": "pass",
+            "detail": f"过程记录 {journal_events} 条事件，哈希链完整",
+        }
+    )
     validated = sum(1 for d in h.documents if d.pdfa_validated)
-    rows["可用性"].append({"item": "YJ-3-3", "name": "内容数据格式检测",
-                          "result": "pass" if validated == len(h.documents) else "not checked",
-                          "detail": f"{validated}/{len(h.documents)} 件 PDF/A-{h.settings.pdf.pdfa_flavour} 经格式校验"})
+    rows["可用性"].append(
+        {
+            "item": "YJ-3-3",
+            "name": "内容数据格式检测",
+            "result": "pass" if validated == len(h.documents) else "not checked",
+            "detail": f"{validated}/{len(h.documents)} 件 PDF/A-{h.settings.pdf.pdfa_flavour} 经格式校验",
+        }
+    )
     for item in h.qc.items:
         m = _ITEM.search(item["item"])
         if not m:
             continue
         warned = item["result"] in ("warn", "warning")
-        result = "pass" if item["result"] in ("pass", "passed", "ok", "通过") or warned else (
-            "fail" if item["result"] in ("fail", "failed", "error", "不通过") else "not checked")
-        rows[PROPERTIES[m.group(1)]].append({"item": item["item"], "name": item.get("name", ""), "result": result,
-                                             "detail": "质量检查报告" + ("（有警告）" if warned else "")})
+        result = (
+            "pass"
+            if item["result"] in ("pass", "passed", "ok", "通过") or warned
+            else ("fail" if item["result"] in ("fail", "failed", "error", "不通过") else "not checked")
+        )
+        rows[PROPERTIES[m.group(1)]].append(
+            {
+                "item": item["item"],
+                "name": item.get("name", ""),
+                "result": result,
+                "detail": "质量检查报告" + ("（有警告）" if warned else ""),
+            }
+        )
     summary: dict[str, tuple[str, list[dict[str, str]]]] = {}
     for prop, found in rows.items():
         results = {r["result"] for r in found}
@@ -252,19 +320,21 @@ def four_properties(layout: Dat93Layout, journal_events: int, size: int) -> dict
 
 def rules_text(handoff: Any) -> str:
     s = handoff.settings
-    return "\n".join([
-        "规则说明",
-        "",
-        f"档号编制规则：{s.archival_code.template}（件号 {s.archival_code.item_digits} 位）",
-        "文件命名：每件一个文件夹，以档号命名；内容文件 <档号>.pdf，元数据 <档号>.xml；"
-        "逐页全文 <档号>-<4 位图像流水号>.txt/.hocr/.alto.xml（DA/T 31-2017）；原始图像保留扫描时的文件名。",
-        "目录结构：全宗号/年度/保管期限代码/档号/（DA/T 93-2022 移交信息包）。",
-        "元数据方案：DA/T 46-2009 文书类电子文件元数据方案（元素名称见各件 <档号>.xml）。",
-        f"内容格式：PDF/A-{s.pdf.pdfa_flavour}（GB/T 23286 / ISO 19005），含不可见 OCR 文字层。",
-        f"固化信息：SHA-256，清单见 {FIXITY}（每行“<哈希>  <相对路径>”）。",
-        f"过程记录：{JOURNAL_PATH}（SQLite；events 表每条事件含前一事件的 SHA-256，构成哈希链）。",
-        "",
-    ])
+    return "\n".join(
+        [
+            "规则说明",
+            "",
+            f"档号编制规则：{s.archival_code.template}（件号 {s.archival_code.item_digits} 位）",
+            "文件命名：每件一个文件夹，以档号命名；内容文件 <档号>.pdf，元数据 <档号>.xml；"
+            "逐页全文 <档号>-<4 位图像流水号>.txt/.hocr/.alto.xml（DA/T 31-2017）；原始图像保留扫描时的文件名。",
+            "目录结构：全宗号/年度/保管期限代码/档号/（DA/T 93-2022 移交信息包）。",
+            "元数据方案：DA/T 46-2009 文书类电子文件元数据方案（元素名称见各件 <档号>.xml）。",
+            f"内容格式：PDF/A-{s.pdf.pdfa_flavour}（GB/T 23286 / ISO 19005），含不可见 OCR 文字层。",
+            f"固化信息：SHA-256，清单见 {FIXITY}（每行“<哈希>  <相对路径>”）。",
+            f"过程记录：{JOURNAL_PATH}（SQLite；events 表每条事件含前一事件的 SHA-256，构成哈希链）。",
+            "",
+        ]
+    )
 
 
 def _check_sizes(packer: Any) -> None:

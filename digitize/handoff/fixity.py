@@ -73,7 +73,7 @@ def write_bytes_new(target: Path, data: bytes) -> tuple[str, int]:
 
 
 def checksum_list_bytes(entries: Iterable[tuple[str, str]]) -> bytes:
-    """"<sha256>  <path>" lines, sorted by path, LF endings, UTF-8 without BOM (sha256sum -c reads it)."""
+    """ "<sha256>  <path>" lines, sorted by path, LF endings, UTF-8 without BOM (sha256sum -c reads it)."""
     items = sorted(entries)
     lines = [f"{digest}  {path}\n" for path, digest in items]
     for path, _ in items:

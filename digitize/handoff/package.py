@@ -221,8 +221,9 @@ def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str)
         )
 
 
-def _record_handoff(handoff: Handoff, dest: Path, fmt: str, layout: Layout, details: dict[str, Any],
-                    override: Override | None) -> int:
+def _record_handoff(
+    handoff: Handoff, dest: Path, fmt: str, layout: Layout, details: dict[str, Any], override: Override | None
+) -> int:
     with Journal(handoff.out / JOURNAL) as journal:
         return journal.add_event(
             "creation",

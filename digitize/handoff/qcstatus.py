@@ -21,10 +21,26 @@ QC_DIR = "qc"
 PASS = "pass"
 # Journal events of (re)processing a document: after the QC run, they make its report stale.
 PROCESSING_EVENTS = {"message digest calculation", "modification", "creation", "processing", "capture"}
-_LABELS = {"pass": "pass", "fail": "fail", "pending": "pending", "missing": "not run", "stale": "stale",
-           "unreadable": "unreadable", "unrecorded": "unrecorded", "altered": "altered"}
-_LABELS_ZH = {"pass": "合格", "fail": "不合格", "pending": "未完成", "missing": "未检查", "stale": "已过期（质检后重新处理）",
-              "unreadable": "报告无法读取", "unrecorded": "报告无质检记录", "altered": "报告已被改动"}
+_LABELS = {
+    "pass": "pass",
+    "fail": "fail",
+    "pending": "pending",
+    "missing": "not run",
+    "stale": "stale",
+    "unreadable": "unreadable",
+    "unrecorded": "unrecorded",
+    "altered": "altered",
+}
+_LABELS_ZH = {
+    "pass": "合格",
+    "fail": "不合格",
+    "pending": "未完成",
+    "missing": "未检查",
+    "stale": "已过期（质检后重新处理）",
+    "unreadable": "报告无法读取",
+    "unrecorded": "报告无质检记录",
+    "altered": "报告已被改动",
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +95,13 @@ def _items(report: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     found = []
     for check in report.get("checks") or []:
         if isinstance(check, dict) and check.get("item") and check.get("result"):
-            found.append({"item": str(check["item"]), "name": str(check.get("title") or ""), "result": str(check["result"]).lower()})
+            found.append(
+                {
+                    "item": str(check["item"]),
+                    "name": str(check.get("title") or ""),
+                    "result": str(check["result"]).lower(),
+                }
+            )
     return tuple(found)
 
 
@@ -113,19 +135,33 @@ def read_qc_status(out: Path, events: list[dict[str, Any]]) -> QcStatus:
     common = {"verdict": verdict, "plan": _plan(report), "written": report.get("generated"), "items": _items(report)}
     event = qc_event(events)
     if event is None:
-        return QcStatus("unrecorded", message=f"{REPORT} was not written by `digitize qc` (no QC event in the journal)", **common)
+        return QcStatus(
+            "unrecorded", message=f"{REPORT} was not written by `digitize qc` (no QC event in the journal)", **common
+        )
     if hashlib.sha256(data).hexdigest() != event["detail"]["report_sha256"]:
-        return QcStatus("altered", message=f"{REPORT} differs from the report QC recorded in journal event {event['seq']}; "
-                        f"run `digitize qc {out}` again", **common)
+        return QcStatus(
+            "altered",
+            message=f"{REPORT} differs from the report QC recorded in journal event {event['seq']}; "
+            f"run `digitize qc {out}` again",
+            **common,
+        )
     later = [e for e in events if e["seq"] > event["seq"] and e["object"] != "batch" and e["type"] in PROCESSING_EVENTS]
     if later:
-        return QcStatus("stale", message=f"documents were processed again after the QC run (journal event {later[0]['seq']}, "
-                        f"{later[0]['object']}); run `digitize qc {out}` again", **common)
+        return QcStatus(
+            "stale",
+            message=f"documents were processed again after the QC run (journal event {later[0]['seq']}, "
+            f"{later[0]['object']}); run `digitize qc {out}` again",
+            **common,
+        )
     if verdict == PASS:
         return QcStatus(PASS, message="QC passed", **common)
     if verdict in ("fail", "failed", "reject", "rejected"):
         reasons = report.get("verdict_reasons")
         why = f": {'; '.join(reasons)}" if isinstance(reasons, list) and reasons else ""
         return QcStatus("fail", message=f"QC verdict fail{why}", **common)
-    return QcStatus("pending", message=f"QC has not reached a verdict ({verdict or 'none'}); record the inspectors' "
-                    f"decisions with `digitize qc {out} --record FILE`", **common)
+    return QcStatus(
+        "pending",
+        message=f"QC has not reached a verdict ({verdict or 'none'}); record the inspectors' "
+        f"decisions with `digitize qc {out} --record FILE`",
+        **common,
+    )

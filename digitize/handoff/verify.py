@@ -111,7 +111,9 @@ def detect(path: Path) -> str:
     raise VerifyError(f"{path} is not a bag, an OUT folder with journal.sqlite, a DA/T 93 or an Archivematica package")
 
 
-def verify(path: str | Path, *, batch_dir: str | Path | None = None, record: bool = True, workers: int = 4) -> VerifyReport:
+def verify(
+    path: str | Path, *, batch_dir: str | Path | None = None, record: bool = True, workers: int = 4
+) -> VerifyReport:
     """Check `path`; `batch_dir` relocates the masters of an OUT folder; `record` adds fixity events to OUT's journal."""
     started = time.perf_counter()
     path = Path(path)
@@ -174,7 +176,15 @@ def _journal_copy(report: VerifyReport, path: Path, head: str | None = None, eve
         problems = chain_problems(db)
         actual_head, count = head_of(db)
     except Exception as exc:  # a damaged SQLite file raises DatabaseError
-        report.add([Problem("changed", path.relative_to(Path(report.target)).as_posix(), f"the journal copy cannot be read: {exc}")])
+        report.add(
+            [
+                Problem(
+                    "changed",
+                    path.relative_to(Path(report.target)).as_posix(),
+                    f"the journal copy cannot be read: {exc}",
+                )
+            ]
+        )
         return None
     report.journal = {"events": count, "head": actual_head, "chain_ok": not problems}
     report.add(problems)
@@ -245,32 +255,55 @@ def _verify_bag(path: Path, report: VerifyReport, workers: int) -> None:
     payload = [p for p in bag.entries if p.startswith("data/")]
     report.files_checked = len(bag.entries)
     report.bytes_checked = sum((path / p).stat().st_size for p in payload if (path / p).is_file())
-    report.check("YJ-1-14", "信息包一致性检测", not (missing or extra or changed), "manifest-sha256/sha512, tagmanifest")
-    report.check("YJ-2-2", "总字节数相符性检测", not oxum_message and not (missing or extra),
-                 f"Payload-Oxum {bag.info.get('Payload-Oxum')}")
+    report.check(
+        "YJ-1-14", "信息包一致性检测", not (missing or extra or changed), "manifest-sha256/sha512, tagmanifest"
+    )
+    report.check(
+        "YJ-2-2",
+        "总字节数相符性检测",
+        not oxum_message and not (missing or extra),
+        f"Payload-Oxum {bag.info.get('Payload-Oxum')}",
+    )
     documents = path / "data" / "documents"
     found = sum(1 for p in documents.iterdir() if p.is_dir()) if documents.is_dir() else 0
     stated = bag.info.get("Document-Count")
     if stated is not None:
-        report.check("YJ-2-1", "总件数相符性检测", str(found) == str(stated), f"{found} document folders, bag-info says {stated}")
+        report.check(
+            "YJ-2-1", "总件数相符性检测", str(found) == str(stated), f"{found} document folders, bag-info says {stated}"
+        )
         if str(found) != str(stated):
-            report.add([Problem("count", "data/documents", f"{found} document folders, bag-info Document-Count is {stated}")])
-    db = _journal_copy(report, path / "data" / BAG_JOURNAL, bag.info.get("Journal-Head-Hash"), bag.info.get("Journal-Events"))
+            report.add(
+                [Problem("count", "data/documents", f"{found} document folders, bag-info Document-Count is {stated}")]
+            )
+    db = _journal_copy(
+        report, path / "data" / BAG_JOURNAL, bag.info.get("Journal-Head-Hash"), bag.info.get("Journal-Events")
+    )
     if db is not None:
         with closing(db):
             _qc_report(report, _copy_events(db), path, "data/qc/report.json")
             left_out = _as_list(bag.info.get("Documents-Left-Out"))
             masters = bag.info.get("Masters-Included", "yes") != "no"
-            expected = _recorded_paths(db, {v.split(": ", 1)[0] for v in left_out}, masters, lambda role, name, rel: "data/" + payload_path(role, name, rel))
+            expected = _recorded_paths(
+                db,
+                {v.split(": ", 1)[0] for v in left_out},
+                masters,
+                lambda role, name, rel: "data/" + payload_path(role, name, rel),
+            )
             for rel, (digest, label) in sorted(expected.items()):
                 entry = bag.entries.get(rel)
                 if entry is None:
                     if rel not in missing:
                         report.add([Problem("missing", rel, f"{label} is recorded in the journal but not in the bag")])
                 elif entry.get("sha256") != digest:
-                    report.add([Problem("journal", rel, f"the manifest's SHA-256 differs from the journal's ({label})")])
-        report.check("YJ-1-1", "固化信息有效性检测", not any(p.kind in ("chain", "journal") for p in report.problems),
-                     "journal event chain and journal checksums against the manifest")
+                    report.add(
+                        [Problem("journal", rel, f"the manifest's SHA-256 differs from the journal's ({label})")]
+                    )
+        report.check(
+            "YJ-1-1",
+            "固化信息有效性检测",
+            not any(p.kind in ("chain", "journal") for p in report.problems),
+            "journal event chain and journal checksums against the manifest",
+        )
 
 
 def _as_list(value: Any) -> list[str]:
@@ -282,7 +315,9 @@ def _as_list(value: Any) -> list[str]:
 def _recorded_paths(db: Any, skip_codes: set[str], masters: bool, place: Any) -> dict[str, tuple[str, str]]:
     """Package path -> (SHA-256 the journal records, what it is) for every done document."""
     expected: dict[str, tuple[str, str]] = {}
-    docs = db.execute("SELECT doc_key, archival_code, output_dir, pdf_path, pdf_sha256, source FROM documents WHERE state='done'").fetchall()
+    docs = db.execute(
+        "SELECT doc_key, archival_code, output_dir, pdf_path, pdf_sha256, source FROM documents WHERE state='done'"
+    ).fetchall()
     for doc in docs:
         if doc["archival_code"] in skip_codes:
             continue
@@ -291,7 +326,10 @@ def _recorded_paths(db: Any, skip_codes: set[str], masters: bool, place: Any) ->
         target = place("pdf", name, PurePosixPath(doc["pdf_path"]).relative_to(base).as_posix())
         if target:
             expected[target] = (doc["pdf_sha256"], doc["pdf_path"])
-        rows = db.execute("SELECT page_no, source_path, master_sha256, outputs FROM pages WHERE doc_key=? ORDER BY page_no", (doc["doc_key"],))
+        rows = db.execute(
+            "SELECT page_no, source_path, master_sha256, outputs FROM pages WHERE doc_key=? ORDER BY page_no",
+            (doc["doc_key"],),
+        )
         for page in rows:
             for role, info in (json.loads(page["outputs"]) if page["outputs"] else {}).items():
                 target = place(role, name, PurePosixPath(info["path"]).relative_to(base).as_posix())
@@ -300,7 +338,10 @@ def _recorded_paths(db: Any, skip_codes: set[str], masters: bool, place: Any) ->
             if masters:
                 target = place("master", name, master_name(page["source_path"], doc["source"]))
                 if target:
-                    expected[target] = (page["master_sha256"], f"master of {doc['archival_code']} page {page['page_no']}")
+                    expected[target] = (
+                        page["master_sha256"],
+                        f"master of {doc['archival_code']} page {page['page_no']}",
+                    )
     return expected
 
 
@@ -328,7 +369,9 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
         files = [(row["pdf_path"], row["pdf_sha256"])]
         chained = digests["out"].get(row["pdf_path"])
         if chained and chained != row["pdf_sha256"]:
-            report.add([Problem("journal", row["pdf_path"], "the document table's SHA-256 differs from its creation event")])
+            report.add(
+                [Problem("journal", row["pdf_path"], "the document table's SHA-256 differs from its creation event")]
+            )
         for page in (p for p in pages if p["doc_key"] == key):
             files += [(info["path"], info["sha256"]) for info in (page["outputs"] or {}).values()]
             try:
@@ -338,7 +381,15 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
                 batch_rel, source = page["source_path"], Path(page["source_path"])
             chained = digests["batch"].get(batch_rel)
             if chained and chained != page["master_sha256"]:
-                report.add([Problem("journal", f"master {batch_rel}", "the page table's SHA-256 differs from its message digest event")])
+                report.add(
+                    [
+                        Problem(
+                            "journal",
+                            f"master {batch_rel}",
+                            "the page table's SHA-256 differs from its message digest event",
+                        )
+                    ]
+                )
             expected[f"master {batch_rel}"] = (source, page["master_sha256"])
             owner[f"master {batch_rel}"] = key
         for rel, digest in files:
@@ -360,8 +411,14 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
     if record:
         by_doc: dict[str, list[Problem]] = {}
         for p in report.problems:
-            doc = owner.get(p.path) or next((k for base, k in ((r["output_dir"], r["doc_key"]) for r in rows if r["output_dir"])
-                                             if p.path.startswith(base + "/")), None)
+            doc = owner.get(p.path) or next(
+                (
+                    k
+                    for base, k in ((r["output_dir"], r["doc_key"]) for r in rows if r["output_dir"])
+                    if p.path.startswith(base + "/")
+                ),
+                None,
+            )
             if doc:
                 by_doc.setdefault(doc, []).append(p)
         with Journal(out / JOURNAL) as journal:
@@ -369,13 +426,23 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
                 if row["state"] != "done":
                     continue
                 found = by_doc.get(row["doc_key"], [])
-                journal.add_event("fixity check", row["doc_key"], "failure" if found else "success",
-                                  {"step": "verify", "files": sum(1 for v in owner.values() if v == row["doc_key"]),
-                                   "problems": [str(p) for p in found]}, AGENT)
+                journal.add_event(
+                    "fixity check",
+                    row["doc_key"],
+                    "failure" if found else "success",
+                    {
+                        "step": "verify",
+                        "files": sum(1 for v in owner.values() if v == row["doc_key"]),
+                        "problems": [str(p) for p in found],
+                    },
+                    AGENT,
+                )
 
 
 # --------------------------------------------------------------------------- fixity lists
-def _verify_list(report: VerifyReport, root: Path, listing: Path, scope: list[str], workers: int) -> tuple[bool, list[str]]:
+def _verify_list(
+    report: VerifyReport, root: Path, listing: Path, scope: list[str], workers: int
+) -> tuple[bool, list[str]]:
     """Check a "<hash>  <path>" list against the files in `scope` (paths relative to root)."""
     if not listing.is_file():
         report.add([Problem("missing", listing.relative_to(root).as_posix(), "the fixity list")])
@@ -406,8 +473,13 @@ def _verify_dat93(root: Path, report: VerifyReport, workers: int) -> None:
             catalogue = tree
             errors = validate_xml("dat93", tree)
             report.add(Problem("structure", name, e) for e in errors[:5])
-    report.check("YJ-1-12", "说明文件和目录文件规范性检测", statement is not None and catalogue is not None
-                 and not any(p.path in (dat93.STATEMENT, dat93.CATALOGUE) for p in report.problems))
+    report.check(
+        "YJ-1-12",
+        "说明文件和目录文件规范性检测",
+        statement is not None
+        and catalogue is not None
+        and not any(p.path in (dat93.STATEMENT, dat93.CATALOGUE) for p in report.problems),
+    )
     everything = [p for p in files_below(root) if p != dat93.FIXITY]
     fixity_ok, _ = _verify_list(report, root, root / dat93.FIXITY, everything, workers)
     report.check("YJ-1-1", "固化信息有效性检测", fixity_ok, dat93.FIXITY)
@@ -445,13 +517,25 @@ def _verify_dat93(root: Path, report: VerifyReport, workers: int) -> None:
         stated_count = statement.findtext("数量/件数")
         stated_bytes = statement.findtext("数量/字节数")
         count_ok = stated_count == str(len(codes)) == str(len(folders))
-        report.check("YJ-2-1", "总件数相符性检测", count_ok,
-                     f"说明文件 {stated_count}, 目录文件 {len(codes)}, record folders {len(folders)}")
+        report.check(
+            "YJ-2-1",
+            "总件数相符性检测",
+            count_ok,
+            f"说明文件 {stated_count}, 目录文件 {len(codes)}, record folders {len(folders)}",
+        )
         if not count_ok:
-            report.add([Problem("count", dat93.STATEMENT, f"件数 {stated_count}, 目录文件 lists {len(codes)}, "
-                                f"{len(folders)} record folders")])
-        actual = sum((root / rel).stat().st_size for rel in everything
-                     if any(rel.startswith(f + "/") for f in folders.values()))
+            report.add(
+                [
+                    Problem(
+                        "count",
+                        dat93.STATEMENT,
+                        f"件数 {stated_count}, 目录文件 lists {len(codes)}, {len(folders)} record folders",
+                    )
+                ]
+            )
+        actual = sum(
+            (root / rel).stat().st_size for rel in everything if any(rel.startswith(f + "/") for f in folders.values())
+        )
         bytes_ok = stated_bytes == str(actual)
         report.check("YJ-2-2", "总字节数相符性检测", bytes_ok, f"说明文件 {stated_bytes}, found {actual}")
         if not bytes_ok:
@@ -483,7 +567,9 @@ def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> Non
                 report.add([Problem("structure", am.METADATA_CSV, "the first column must be 'filename'")])
             for row in reader:
                 if row and (not row[0].startswith(am.OBJECTS + "/") or not (root / row[0]).exists()):
-                    report.add([Problem("structure", am.METADATA_CSV, f"filename {row[0]!r} is not a file below objects/")])
+                    report.add(
+                        [Problem("structure", am.METADATA_CSV, f"filename {row[0]!r} is not a file below objects/")]
+                    )
     info: dict[str, Any] = {}
     if (root / am.TRANSFER_INFO).is_file():
         try:

@@ -62,9 +62,16 @@ def build_alto(
     page_width = width if width is not None else page.width
     page_height = height if height is not None else page.height
     layout = sub(root, _a("Layout"))
-    page_el = sub(layout, _a("Page"), attrib={
-        "ID": f"P{page_no}", "PHYSICAL_IMG_NR": str(page_no), "WIDTH": str(page_width), "HEIGHT": str(page_height),
-    })
+    page_el = sub(
+        layout,
+        _a("Page"),
+        attrib={
+            "ID": f"P{page_no}",
+            "PHYSICAL_IMG_NR": str(page_no),
+            "WIDTH": str(page_width),
+            "HEIGHT": str(page_height),
+        },
+    )
     space = sub(page_el, _a("PrintSpace"), attrib=_geometry((0, 0, page_width, page_height)))
     word_no = 0
     for line_no, line in enumerate(page.lines, start=1):
@@ -78,10 +85,16 @@ def build_alto(
                 sub(line_el, _a("SP"), attrib={k: geometry[k] for k in ("HPOS", "VPOS", "WIDTH")})
             word_no += 1
             confidence = min(1.0, max(0.0, word.confidence / 100.0))
-            sub(line_el, _a("String"), attrib={
-                "ID": f"P{page_no}_S{word_no:05d}", "CONTENT": word.text,
-                "WC": f"{confidence:.2f}", **_geometry(word.bbox),
-            })
+            sub(
+                line_el,
+                _a("String"),
+                attrib={
+                    "ID": f"P{page_no}_S{word_no:05d}",
+                    "CONTENT": word.text,
+                    "WC": f"{confidence:.2f}",
+                    **_geometry(word.bbox),
+                },
+            )
             previous = word
     return etree.ElementTree(root)
 

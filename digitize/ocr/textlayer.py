@@ -120,7 +120,9 @@ def _line_segments(line: OcrLine) -> list[tuple[str, float, float]]:
     return segments
 
 
-def page_text_operators(page: OcrPage, cids: CidAllocator, font_resource: str, px_to_pt: float, page_height_pt: float) -> bytes:
+def page_text_operators(
+    page: OcrPage, cids: CidAllocator, font_resource: str, px_to_pt: float, page_height_pt: float
+) -> bytes:
     """Content-stream operators drawing the page's OCR text invisibly, in reading order.
 
     `page` is in pixels of the page image; `px_to_pt` converts those pixels to points.

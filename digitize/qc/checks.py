@@ -72,9 +72,7 @@ VIRUS_SCAN_TIMEOUT_S = 3600
 # Defect codes grouped by the names `QcSettings.critical_checks` uses: a document with a
 # failing result of one of these groups is inspected in full, on top of the random sample.
 CRITICAL_GROUPS: dict[str, frozenset[str]] = {
-    "archival_code": frozenset(
-        code for code, rule in RULES.items() if rule.item_id in ("1-7", "1-8", "1-11")
-    ),
+    "archival_code": frozenset(code for code, rule in RULES.items() if rule.item_id in ("1-7", "1-8", "1-11")),
     "missing_page": frozenset({"missing_page", "page_count_mismatch", "duplicate_slot", "pdf_page_count"}),
     "duplicate_page": frozenset({"duplicate_page"}),
     "unreadable": frozenset({"corrupt_image", "zero_byte", "master_missing", "document_failed"}),
@@ -129,9 +127,17 @@ _SPECS = (
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in _SPECS}
 # Catalogue validation findings: DA/T 70 item -> check key.
 _ITEM_TO_KEY = {
-    "1-2": "field_length", "1-3": "field_format", "1-4": "value_domain", "1-5": "plausibility",
-    "1-6": "special_characters", "1-7": "archival_code", "1-8": "duplicates", "1-11": "metadata_link",
-    "2-4": "required_fields", "2-6": "item_continuity", "2-11": "content_count",
+    "1-2": "field_length",
+    "1-3": "field_format",
+    "1-4": "value_domain",
+    "1-5": "plausibility",
+    "1-6": "special_characters",
+    "1-7": "archival_code",
+    "1-8": "duplicates",
+    "1-11": "metadata_link",
+    "2-4": "required_fields",
+    "2-6": "item_continuity",
+    "2-11": "content_count",
 }
 
 
@@ -249,8 +255,14 @@ def page_label(page: dict[str, Any]) -> str:
 def _where_page(data: QcData, page: dict[str, Any]) -> dict[str, Any]:
     code = data.code_of(page["doc_key"])
     label = page_label(page)
-    return {"object": f"{code}/{label}", "document": code, "doc_key": page["doc_key"], "page_no": page["page_no"],
-            "page": label, "file": data.master_rel(page)}
+    return {
+        "object": f"{code}/{label}",
+        "document": code,
+        "doc_key": page["doc_key"],
+        "page_no": page["page_no"],
+        "page": label,
+        "file": data.master_rel(page),
+    }
 
 
 def _where_doc(data: QcData, doc: dict[str, Any]) -> dict[str, Any]:
@@ -272,7 +284,9 @@ def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: st
         batch_meta = journal.get_meta("batch")
     batch_dir = Path(batch_meta) if batch_meta and Path(batch_meta).is_dir() else None
     data = QcData(out, settings, stage, documents, dict(pages), events, runs, chain, batch_dir)
-    chosen = str(catalog_path) if catalog_path else next((r["catalog"] for r in reversed(runs) if r.get("catalog")), None)
+    chosen = (
+        str(catalog_path) if catalog_path else next((r["catalog"] for r in reversed(runs) if r.get("catalog")), None)
+    )
     if chosen is None:
         data.catalog_note = "no catalogue given and none recorded by `digitize process`"
     elif not Path(chosen).is_file():
@@ -306,13 +320,27 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
         for page in doc_pages:
             master = data.master_path(page)
             text = ((page.get("outputs") or {}).get("text") or {}).get("path")
-            page_inputs.append(PageInput(
-                page_no=page["page_no"], master=str(master) if master else None, frame=int(page["frame"] or 0),
-                container=page["container"] or "image", slot=page["slot"], dpi=page["dpi"],
-                is_blank=bool(page["is_blank"]), text_path=str(data.out / text) if text else None,
-            ))
-        inputs.append(DocumentInput(doc["doc_key"], str(pdf) if pdf and pdf.is_file() else None, tuple(page_inputs),
-                                    data.settings.input, measure_masters))
+            page_inputs.append(
+                PageInput(
+                    page_no=page["page_no"],
+                    master=str(master) if master else None,
+                    frame=int(page["frame"] or 0),
+                    container=page["container"] or "image",
+                    slot=page["slot"],
+                    dpi=page["dpi"],
+                    is_blank=bool(page["is_blank"]),
+                    text_path=str(data.out / text) if text else None,
+                )
+            )
+        inputs.append(
+            DocumentInput(
+                doc["doc_key"],
+                str(pdf) if pdf and pdf.is_file() else None,
+                tuple(page_inputs),
+                data.settings.input,
+                measure_masters,
+            )
+        )
     return inputs
 
 
@@ -324,7 +352,11 @@ def _catalogue_findings(data: QcData, r: Results) -> None:
         if key is None:
             continue
         where = finding.archival_code or finding.document or "catalogue"
-        place = f"catalogue row {finding.row}" + (f", column {finding.column}" if finding.column else "") if finding.row else ""
+        place = (
+            f"catalogue row {finding.row}" + (f", column {finding.column}" if finding.column else "")
+            if finding.row
+            else ""
+        )
         doc_key = finding.document or None
         if doc_key is None and finding.archival_code:
             doc_key = next((k for k, c in codes_by_key.items() if c == finding.archival_code), None)
@@ -334,17 +366,42 @@ def _catalogue_findings(data: QcData, r: Results) -> None:
             defect = "catalog_row_no_folder"
         elif finding.code == "scan_without_row":
             defect = "folder_no_catalog_row"
-        r.add(key, SEVERITY_STATUS[finding.severity], f"{finding.message}" + (f" ({place})" if place else ""),
-              object=where, document=document or finding.archival_code or None, doc_key=doc_key, defect=defect)
+        r.add(
+            key,
+            SEVERITY_STATUS[finding.severity],
+            f"{finding.message}" + (f" ({place})" if place else ""),
+            object=where,
+            document=document or finding.archival_code or None,
+            doc_key=doc_key,
+            defect=defect,
+        )
     if data.catalog is None:
-        for key in ("field_length", "field_format", "value_domain", "plausibility", "special_characters",
-                    "archival_code", "duplicates", "required_fields", "item_continuity"):
+        for key in (
+            "field_length",
+            "field_format",
+            "value_domain",
+            "plausibility",
+            "special_characters",
+            "archival_code",
+            "duplicates",
+            "required_fields",
+            "item_continuity",
+        ):
             r.finish(key, data.catalog_note, "not checked")
         return
     rows = len(data.catalog.records)
     checked = f"{rows} catalogue rows of {data.catalog_path} checked"
-    for key in ("field_length", "field_format", "value_domain", "plausibility", "special_characters",
-                "archival_code", "duplicates", "required_fields", "item_continuity"):
+    for key in (
+        "field_length",
+        "field_format",
+        "value_domain",
+        "plausibility",
+        "special_characters",
+        "archival_code",
+        "duplicates",
+        "required_fields",
+        "item_continuity",
+    ):
         r.finish(key, checked)
 
 
@@ -352,8 +409,13 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
     """1-1: the hash chain of the journal's events is intact, the PDF digests recorded in the
     chain match the documents table, and every master still has the digest taken at capture."""
     for problem in data.chain_problems:
-        r.add("capture_fixity", "fail", f"journal event {problem.seq}: {problem.reason}", object=f"event {problem.seq}",
-              defect="journal_chain")
+        r.add(
+            "capture_fixity",
+            "fail",
+            f"journal event {problem.seq}: {problem.reason}",
+            object=f"event {problem.seq}",
+            defect="journal_chain",
+        )
     packaged: dict[str, str] = {}
     for event in data.events:
         if event["type"] == "creation" and event["detail"].get("step") == "PDF/A packaging":
@@ -361,11 +423,22 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
     for doc in data.done:
         recorded = packaged.get(doc["doc_key"])
         if recorded is None:
-            r.add("capture_fixity", "fail", "no PDF/A packaging event in the journal for this document",
-                  defect="journal_event_missing", **_where_doc(data, doc))
+            r.add(
+                "capture_fixity",
+                "fail",
+                "no PDF/A packaging event in the journal for this document",
+                defect="journal_event_missing",
+                **_where_doc(data, doc),
+            )
         elif recorded != doc["pdf_sha256"]:
-            r.add("capture_fixity", "fail", f"the journal's document row says sha256 {doc['pdf_sha256'][:16]}…, the "
-                  f"event chain recorded {recorded[:16]}…", defect="journal_mismatch", **_where_doc(data, doc))
+            r.add(
+                "capture_fixity",
+                "fail",
+                f"the journal's document row says sha256 {doc['pdf_sha256'][:16]}…, the "
+                f"event chain recorded {recorded[:16]}…",
+                defect="journal_mismatch",
+                **_where_doc(data, doc),
+            )
     checked = missing = 0
     seen: set[str] = set()
     if verify_masters:
@@ -381,20 +454,34 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
                 checked += 1
                 digest = sha256_file(path)
                 if digest != page["master_sha256"]:
-                    r.add("capture_fixity", "fail", f"master {data.master_rel(page)} has sha256 {digest[:16]}…, "
-                          f"captured as {page['master_sha256'][:16]}…: the scan changed after capture",
-                          defect="master_changed", **_where_page(data, page))
+                    r.add(
+                        "capture_fixity",
+                        "fail",
+                        f"master {data.master_rel(page)} has sha256 {digest[:16]}…, "
+                        f"captured as {page['master_sha256'][:16]}…: the scan changed after capture",
+                        defect="master_changed",
+                        **_where_page(data, page),
+                    )
     if not verify_masters:
-        r.add("capture_fixity", "not checked", "masters were not read (--no-masters): their capture digests are not "
-              f"verified; event chain of {len(data.events)} events intact, {len(packaged)} PDF digests match it"
-              if not r.has("capture_fixity") else "masters were not read (--no-masters)")
+        r.add(
+            "capture_fixity",
+            "not checked",
+            "masters were not read (--no-masters): their capture digests are not "
+            f"verified; event chain of {len(data.events)} events intact, {len(packaged)} PDF digests match it"
+            if not r.has("capture_fixity")
+            else "masters were not read (--no-masters)",
+        )
         masters = ""
     elif data.batch_dir is None and checked == 0:
         masters = "the batch folder is not reachable: master digests not verified"
     else:
-        masters = f"{checked} master files match their capture digests" + (f"; {missing} masters not found" if missing else "")
-    r.finish("capture_fixity", f"event chain of {len(data.events)} events intact; {len(packaged)} PDF digests match the "
-             f"chain; {masters}")
+        masters = f"{checked} master files match their capture digests" + (
+            f"; {missing} masters not found" if missing else ""
+        )
+    r.finish(
+        "capture_fixity",
+        f"event chain of {len(data.events)} events intact; {len(packaged)} PDF digests match the chain; {masters}",
+    )
 
 
 def _journal_outputs(data: QcData) -> list[tuple[dict[str, Any], dict[str, Any] | None, str, str, int]]:
@@ -420,14 +507,25 @@ def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
         where = _where_page(data, page) if page else _where_doc(data, doc)
         where["file"] = rel
         if not path.is_file():
-            r.add("output_fixity", "fail", f"{rel} is missing (the journal lists it with sha256 {digest[:16]}…)",
-                  defect="file_missing", **where)
+            r.add(
+                "output_fixity",
+                "fail",
+                f"{rel} is missing (the journal lists it with sha256 {digest[:16]}…)",
+                defect="file_missing",
+                **where,
+            )
             continue
         disk_bytes += path.stat().st_size
         actual = sha256_file(path)
         if actual != digest:
-            r.add("output_fixity", "fail", f"{rel}: sha256 {actual[:16]}… but the journal recorded {digest[:16]}… "
-                  f"({path.stat().st_size} bytes now, {size} recorded)", defect="fixity_mismatch", **where)
+            r.add(
+                "output_fixity",
+                "fail",
+                f"{rel}: sha256 {actual[:16]}… but the journal recorded {digest[:16]}… "
+                f"({path.stat().st_size} bytes now, {size} recorded)",
+                defect="fixity_mismatch",
+                **where,
+            )
         else:
             ok += 1
     r.finish("output_fixity", f"{ok} output files (PDF/A, hOCR, text, ALTO, page records) match their journal sha256")
@@ -450,8 +548,11 @@ def check_byte_count(data: QcData, r: Results, journal_bytes: int, disk_bytes: i
                 masters_missing += 1
             else:
                 masters_disk += path.stat().st_size
-    text = (f"outputs: journal {journal_bytes:,} bytes, on disk {disk_bytes:,}; masters: journal "
-            f"{masters_journal:,} bytes, on disk {masters_disk:,}" + (f" ({masters_missing} not found)" if masters_missing else ""))
+    text = (
+        f"outputs: journal {journal_bytes:,} bytes, on disk {disk_bytes:,}; masters: journal "
+        f"{masters_journal:,} bytes, on disk {masters_disk:,}"
+        + (f" ({masters_missing} not found)" if masters_missing else "")
+    )
     if journal_bytes != disk_bytes:
         r.add("byte_count", "fail", text, defect="byte_count")
     elif masters_missing == 0 and masters_journal != masters_disk:
@@ -463,23 +564,43 @@ def check_item_count(data: QcData, r: Results) -> None:
     documents = len(data.documents)
     with_pdf = len(data.done)
     if data.catalog is None:
-        r.finish("item_count", f"{documents} documents in the journal, {with_pdf} with a PDF/A; no catalogue to "
-                 f"compare with ({data.catalog_note})", "not checked")
+        r.finish(
+            "item_count",
+            f"{documents} documents in the journal, {with_pdf} with a PDF/A; no catalogue to "
+            f"compare with ({data.catalog_note})",
+            "not checked",
+        )
         return
     codes = {rec.get("archival_code").strip() for rec in data.catalog.records if rec.get("archival_code").strip()}
     rows = len(data.catalog.records)
     by_code = {d["archival_code"]: d for d in data.documents}
     text = f"catalogue {rows} items (登记), journal {documents} documents, {with_pdf} with a PDF/A"
     for code in sorted(codes - set(by_code)):
-        r.add("item_count", "fail", f"{text}: {code} is counted in the catalogue but was not scanned", object=code,
-              document=code, defect="catalog_row_no_folder")
+        r.add(
+            "item_count",
+            "fail",
+            f"{text}: {code} is counted in the catalogue but was not scanned",
+            object=code,
+            document=code,
+            defect="catalog_row_no_folder",
+        )
     for code in sorted(set(by_code) - codes):
-        r.add("item_count", "fail", f"{text}: {code} was scanned but is not counted in the catalogue",
-              defect="folder_no_catalog_row", **_where_doc(data, by_code[code]))
+        r.add(
+            "item_count",
+            "fail",
+            f"{text}: {code} was scanned but is not counted in the catalogue",
+            defect="folder_no_catalog_row",
+            **_where_doc(data, by_code[code]),
+        )
     for doc in data.documents:
         if doc["state"] != "done":
-            r.add("item_count", "fail", f"{text}: {doc['archival_code']} has no PDF/A", defect="document_failed",
-                  **_where_doc(data, doc))
+            r.add(
+                "item_count",
+                "fail",
+                f"{text}: {doc['archival_code']} has no PDF/A",
+                defect="document_failed",
+                **_where_doc(data, doc),
+            )
     if not r.has("item_count") and rows != with_pdf:
         r.add("item_count", "fail", f"{text}: the counts differ", defect="item_count")
     r.finish("item_count", text)
@@ -490,14 +611,27 @@ def check_metadata_link(data: QcData, r: Results) -> None:
     for doc in data.done:
         pdf = data.out / doc["pdf_path"]
         if not pdf.is_file():
-            r.add("metadata_link", "fail", f"the journal points at {doc['pdf_path']}, which does not exist",
-                  defect="file_missing", file=doc["pdf_path"], **_where_doc(data, doc))
+            r.add(
+                "metadata_link",
+                "fail",
+                f"the journal points at {doc['pdf_path']}, which does not exist",
+                defect="file_missing",
+                file=doc["pdf_path"],
+                **_where_doc(data, doc),
+            )
     if data.catalog is None:
-        r.finish("metadata_link", f"{len(data.done)} journal entries point at existing PDFs; catalogue link not "
-                 f"checked ({data.catalog_note})", "not checked" if not data.done else "pass")
+        r.finish(
+            "metadata_link",
+            f"{len(data.done)} journal entries point at existing PDFs; catalogue link not "
+            f"checked ({data.catalog_note})",
+            "not checked" if not data.done else "pass",
+        )
     else:
-        r.finish("metadata_link", f"every catalogue row links to one scanned document and back ({len(data.catalog.records)} "
-                 f"rows, {len(data.documents)} documents); every journal path exists")
+        r.finish(
+            "metadata_link",
+            f"every catalogue row links to one scanned document and back ({len(data.catalog.records)} "
+            f"rows, {len(data.documents)} documents); every journal path exists",
+        )
 
 
 def check_content_count(data: QcData, r: Results) -> None:
@@ -506,13 +640,20 @@ def check_content_count(data: QcData, r: Results) -> None:
         measure = data.measures.get(doc["doc_key"])
         expected = len(data.pages.get(doc["doc_key"], []))
         if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != expected:
-            r.add("content_count", "fail", f"{doc['pdf_path']} has {measure.pdf_pages} pages, the journal {expected} "
-                  "page images", defect="pdf_page_count", **_where_doc(data, doc))
+            r.add(
+                "content_count",
+                "fail",
+                f"{doc['pdf_path']} has {measure.pdf_pages} pages, the journal {expected} page images",
+                defect="pdf_page_count",
+                **_where_doc(data, doc),
+            )
     if data.catalog is None:
         r.finish("content_count", f"PDF page counts match the page images; 页数 not compared ({data.catalog_note})")
     else:
-        r.finish("content_count", "页数 of every linked row equals its page images; no gaps in the image numbers; PDF "
-                 "page counts match")
+        r.finish(
+            "content_count",
+            "页数 of every linked row equals its page images; no gaps in the image numbers; PDF page counts match",
+        )
 
 
 def check_unreadable(data: QcData, r: Results) -> None:
@@ -523,13 +664,29 @@ def check_unreadable(data: QcData, r: Results) -> None:
         for page in failed_pages:
             size = page["master_bytes"]
             defect = "zero_byte" if size == 0 else "corrupt_image"
-            r.add("unreadable", "fail", f"{data.master_rel(page)} ({size} bytes) cannot be read: {page['error']}",
-                  defect=defect, **_where_page(data, page))
+            r.add(
+                "unreadable",
+                "fail",
+                f"{data.master_rel(page)} ({size} bytes) cannot be read: {page['error']}",
+                defect=defect,
+                **_where_page(data, page),
+            )
         if doc["state"] == "failed" and not failed_pages:
-            r.add("unreadable", "fail", f"processing failed: {doc['error']}", defect="document_failed", **_where_doc(data, doc))
+            r.add(
+                "unreadable",
+                "fail",
+                f"processing failed: {doc['error']}",
+                defect="document_failed",
+                **_where_doc(data, doc),
+            )
         elif doc["state"] not in ("done", "failed"):
-            r.add("unreadable", "fail", f"the document is {doc['state']}: processing has not finished",
-                  defect="document_unfinished", **_where_doc(data, doc))
+            r.add(
+                "unreadable",
+                "fail",
+                f"the document is {doc['state']}: processing has not finished",
+                defect="document_unfinished",
+                **_where_doc(data, doc),
+            )
     for doc_key, measure in data.measures.items():
         for pm in measure.pages:
             page = next(p for p in data.pages[doc_key] if p["page_no"] == pm.page_no)
@@ -538,18 +695,35 @@ def check_unreadable(data: QcData, r: Results) -> None:
             if pm.master_error == "master file not found":
                 continue  # capture fixity says the masters are out of reach
             if pm.master_error:
-                r.add("unreadable", "fail", f"master cannot be decoded now: {pm.master_error}", defect="corrupt_image",
-                      **_where_page(data, page))
+                r.add(
+                    "unreadable",
+                    "fail",
+                    f"master cannot be decoded now: {pm.master_error}",
+                    defect="corrupt_image",
+                    **_where_page(data, page),
+                )
             if pm.pdf_error:
-                r.add("unreadable", "fail", f"PDF page {pm.page_no} image cannot be decoded: {pm.pdf_error}",
-                      defect="pdf_page_unreadable", **_where_page(data, page))
+                r.add(
+                    "unreadable",
+                    "fail",
+                    f"PDF page {pm.page_no} image cannot be decoded: {pm.pdf_error}",
+                    defect="pdf_page_unreadable",
+                    **_where_page(data, page),
+                )
         if measure.pdf_error:
             doc = next(d for d in data.documents if d["doc_key"] == doc_key)
-            r.add("unreadable", "fail", f"{doc['pdf_path']} cannot be opened: {measure.pdf_error}",
-                  defect="pdf_unreadable", **_where_doc(data, doc))
+            r.add(
+                "unreadable",
+                "fail",
+                f"{doc['pdf_path']} cannot be opened: {measure.pdf_error}",
+                defect="pdf_unreadable",
+                **_where_doc(data, doc),
+            )
     pages = sum(len(v) for v in data.pages.values())
-    r.finish("unreadable", f"all {pages} page images of {len(data.documents)} documents were read and every PDF page "
-             "image decodes")
+    r.finish(
+        "unreadable",
+        f"all {pages} page images of {len(data.documents)} documents were read and every PDF page image decodes",
+    )
 
 
 def check_electronic_attributes(data: QcData, r: Results) -> None:
@@ -585,11 +759,19 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
                 metrics = page.get("metrics") or {}
                 want = (metrics.get("output_width"), metrics.get("output_height"))
                 if facts and None not in want and (facts["width"], facts["height"]) != tuple(want):
-                    problems.append(f"page {page['page_no']}: image {facts['width']}×{facts['height']} px, metadata "
-                                    f"{want[0]}×{want[1]}")
+                    problems.append(
+                        f"page {page['page_no']}: image {facts['width']}×{facts['height']} px, metadata "
+                        f"{want[0]}×{want[1]}"
+                    )
         for text in problems:
-            r.add("electronic_attributes", "fail", f"{doc['pdf_path']}: {text}", defect="attributes_mismatch",
-                  file=doc["pdf_path"], **{k: v for k, v in where.items()})
+            r.add(
+                "electronic_attributes",
+                "fail",
+                f"{doc['pdf_path']}: {text}",
+                defect="attributes_mismatch",
+                file=doc["pdf_path"],
+                **{k: v for k, v in where.items()},
+            )
     masters = 0
     for doc_key, doc_pages in data.pages.items():
         for page in doc_pages:
@@ -599,15 +781,28 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
             masters += 1
             size = path.stat().st_size
             if page["master_bytes"] is not None and size != page["master_bytes"]:
-                r.add("electronic_attributes", "fail", f"master {data.master_rel(page)}: {size:,} bytes, metadata says "
-                      f"{page['master_bytes']:,}", defect="attributes_mismatch", **_where_page(data, page))
+                r.add(
+                    "electronic_attributes",
+                    "fail",
+                    f"master {data.master_rel(page)}: {size:,} bytes, metadata says {page['master_bytes']:,}",
+                    defect="attributes_mismatch",
+                    **_where_page(data, page),
+                )
             measure = data.measures.get(doc_key)
             pm = next((m for m in measure.pages if m.page_no == page["page_no"]), None) if measure else None
             if pm is not None and pm.master_format and page["file_format"] and pm.master_format != page["file_format"]:
-                r.add("electronic_attributes", "fail", f"master {data.master_rel(page)} is {pm.master_format}, metadata "
-                      f"says {page['file_format']}", defect="attributes_mismatch", **_where_page(data, page))
-    r.finish("electronic_attributes", f"{checked} PDFs: size, page count, page image sizes, format and name agree with the "
-             f"journal; {masters} master pages: size and format agree")
+                r.add(
+                    "electronic_attributes",
+                    "fail",
+                    f"master {data.master_rel(page)} is {pm.master_format}, metadata says {page['file_format']}",
+                    defect="attributes_mismatch",
+                    **_where_page(data, page),
+                )
+    r.finish(
+        "electronic_attributes",
+        f"{checked} PDFs: size, page count, page image sizes, format and name agree with the "
+        f"journal; {masters} master pages: size and format agree",
+    )
 
 
 def check_package_structure(data: QcData, r: Results) -> None:
@@ -623,18 +818,35 @@ def check_package_structure(data: QcData, r: Results) -> None:
         expected = [f"{folder}/{name}.pdf"]
         for page in data.pages.get(doc["doc_key"], []):
             base = f"{name}-{page['page_no']:04d}"
-            expected += [f"{folder}/ocr/{base}.hocr", f"{folder}/ocr/{base}.txt", f"{folder}/ocr/{base}.alto.xml",
-                         f"{folder}/pages/{base}.json"]
+            expected += [
+                f"{folder}/ocr/{base}.hocr",
+                f"{folder}/ocr/{base}.txt",
+                f"{folder}/ocr/{base}.alto.xml",
+                f"{folder}/pages/{base}.json",
+            ]
         if doc["output_dir"] != folder:
-            r.add("package_structure", "fail", f"the journal puts the document in {doc['output_dir']}, expected {folder}",
-                  defect="bad_layout", **_where_doc(data, doc))
+            r.add(
+                "package_structure",
+                "fail",
+                f"the journal puts the document in {doc['output_dir']}, expected {folder}",
+                defect="bad_layout",
+                **_where_doc(data, doc),
+            )
         absent = [rel for rel in expected if not (data.out / rel).is_file()]
         if absent:
-            r.add("package_structure", "fail", f"{len(absent)} expected file(s) missing: " + ", ".join(absent[:5])
-                  + (" …" if len(absent) > 5 else ""), defect="file_missing", **_where_doc(data, doc))
+            r.add(
+                "package_structure",
+                "fail",
+                f"{len(absent)} expected file(s) missing: " + ", ".join(absent[:5]) + (" …" if len(absent) > 5 else ""),
+                defect="file_missing",
+                **_where_doc(data, doc),
+            )
         checked += 1
-    r.finish("package_structure", f"{checked} document folders have the PDF/A, the per-page OCR files (hOCR, text, ALTO) "
-             "and page records under the names the 档号 gives")
+    r.finish(
+        "package_structure",
+        f"{checked} document folders have the PDF/A, the per-page OCR files (hOCR, text, ALTO) "
+        "and page records under the names the 档号 gives",
+    )
 
 
 def check_catalogue_file(data: QcData, r: Results) -> None:
@@ -643,26 +855,53 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
 
     path = data.out / "catalog" / "目录文件.xml"
     if not path.is_file():
-        r.add("catalogue_file", "warn", "no catalog/目录文件.xml in OUT yet: run `digitize export OUT` before the hand-off",
-              object="catalog/目录文件.xml", file="catalog/目录文件.xml", defect="catalogue_file_missing")
+        r.add(
+            "catalogue_file",
+            "warn",
+            "no catalog/目录文件.xml in OUT yet: run `digitize export OUT` before the hand-off",
+            object="catalog/目录文件.xml",
+            file="catalog/目录文件.xml",
+            defect="catalogue_file_missing",
+        )
         return
     try:
         tree = parse_file(path)
         errors = validate("dat93", tree)
     except (UnsafeXmlError, Exception) as exc:  # noqa: BLE001 - any parse problem is the finding
-        r.add("catalogue_file", "fail", f"cannot be read: {exc}", object="catalog/目录文件.xml", file="catalog/目录文件.xml",
-              defect="catalogue_file_invalid")
+        r.add(
+            "catalogue_file",
+            "fail",
+            f"cannot be read: {exc}",
+            object="catalog/目录文件.xml",
+            file="catalog/目录文件.xml",
+            defect="catalogue_file_invalid",
+        )
         return
     if errors:
-        r.add("catalogue_file", "fail", f"not valid DA/T 93: {errors[0]}", object="catalog/目录文件.xml",
-              file="catalog/目录文件.xml", defect="catalogue_file_invalid")
+        r.add(
+            "catalogue_file",
+            "fail",
+            f"not valid DA/T 93: {errors[0]}",
+            object="catalog/目录文件.xml",
+            file="catalog/目录文件.xml",
+            defect="catalogue_file_invalid",
+        )
         return
     listed = {(el.text or "").strip() for el in tree.getroot().iter("档号")}
     missing = sorted(d["archival_code"] for d in data.done if d["archival_code"] not in listed)
     if missing:
-        r.add("catalogue_file", "fail", "目录文件 does not list " + ", ".join(missing) + " (run `digitize export` again)",
-              object="catalog/目录文件.xml", file="catalog/目录文件.xml", defect="catalogue_file_incomplete")
-    r.finish("catalogue_file", f"catalog/目录文件.xml is valid DA/T 93 and lists {len(listed)} items, every processed document")
+        r.add(
+            "catalogue_file",
+            "fail",
+            "目录文件 does not list " + ", ".join(missing) + " (run `digitize export` again)",
+            object="catalog/目录文件.xml",
+            file="catalog/目录文件.xml",
+            defect="catalogue_file_incomplete",
+        )
+    r.finish(
+        "catalogue_file",
+        f"catalog/目录文件.xml is valid DA/T 93 and lists {len(listed)} items, every processed document",
+    )
 
 
 def _xml_kind(rel: str) -> str | None:
@@ -695,11 +934,24 @@ def check_metadata_readable(data: QcData, r: Results) -> None:
             tree = parse_file(path)
             errors = validate(kind, tree) if kind else []
         except Exception as exc:  # noqa: BLE001 - unreadable XML is the finding
-            r.add("metadata_readable", "fail", f"{rel} cannot be parsed: {exc}", object=rel, file=rel, defect="xml_unreadable")
+            r.add(
+                "metadata_readable",
+                "fail",
+                f"{rel} cannot be parsed: {exc}",
+                object=rel,
+                file=rel,
+                defect="xml_unreadable",
+            )
             continue
         if errors:
-            r.add("metadata_readable", "fail", f"{rel} is not valid {kind}: {errors[0]}", object=rel, file=rel,
-                  defect="xml_invalid")
+            r.add(
+                "metadata_readable",
+                "fail",
+                f"{rel} is not valid {kind}: {errors[0]}",
+                object=rel,
+                file=rel,
+                defect="xml_invalid",
+            )
         counts[kind or "xml (no schema)"] += 1
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no XML files"
     r.finish("metadata_readable", f"parsed without entities and validated: {summary}")
@@ -713,18 +965,32 @@ def check_formats(data: QcData, r: Results) -> None:
             if page["file_format"]:
                 formats[page["file_format"]] += 1
                 if page["file_format"] not in MASTER_FORMATS:
-                    r.add("format_allowed", "fail", f"master format {page['file_format']} is not one of "
-                          f"{', '.join(MASTER_FORMATS)}", defect="format_not_allowed", **_where_page(data, page))
+                    r.add(
+                        "format_allowed",
+                        "fail",
+                        f"master format {page['file_format']} is not one of {', '.join(MASTER_FORMATS)}",
+                        defect="format_not_allowed",
+                        **_where_page(data, page),
+                    )
     for doc in data.done:
         pdfa = doc.get("pdfa") or {}
         if not doc["pdf_path"].endswith(".pdf") or not pdfa.get("flavour"):
-            r.add("format_allowed", "fail", f"{doc['pdf_path']} is not recorded as PDF/A", defect="format_not_allowed",
-                  **_where_doc(data, doc))
+            r.add(
+                "format_allowed",
+                "fail",
+                f"{doc['pdf_path']} is not recorded as PDF/A",
+                defect="format_not_allowed",
+                **_where_doc(data, doc),
+            )
     listed = ", ".join(f"{n} {name}" for name, n in formats.most_common())
     r.finish("format_allowed", f"masters: {listed or 'none'}; outputs: {len(data.done)} PDF/A files")
     if len(formats) > 1:
-        r.add("storage_format", "warn", f"DA/T 31 §9.5 asks for one storage format per batch; the masters use {listed}",
-              defect="mixed_formats")
+        r.add(
+            "storage_format",
+            "warn",
+            f"DA/T 31 §9.5 asks for one storage format per batch; the masters use {listed}",
+            defect="mixed_formats",
+        )
     r.finish("storage_format", f"all masters are {listed}" if listed else "no masters recorded")
 
 
@@ -767,13 +1033,19 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
                 descendants = font.get("/DescendantFonts")
                 target = descendants[0] if descendants is not None and len(descendants) else font
                 descriptor = target.get("/FontDescriptor")
-                embedded = descriptor is not None and any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+                embedded = descriptor is not None and any(
+                    k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")
+                )
                 if not embedded:
                     problems.append(("font_not_embedded", f"page {number}: font {name} is not embedded"))
             images = page.get_images() if hasattr(page, "get_images") else page.images
             for name, image in images.items():
                 filters = image.get("/Filter")
-                filters = [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters])] if filters is not None else []
+                filters = (
+                    [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters])]
+                    if filters is not None
+                    else []
+                )
                 for f in filters:
                     if f not in PDF_IMAGE_FILTERS:
                         problems.append(("compression_not_allowed", f"page {number}: image {name} uses {f}"))
@@ -795,9 +1067,19 @@ def check_pdfa(data: QcData, r: Results) -> None:
         checked += 1
         flavour = (doc.get("pdfa") or {}).get("flavour") or data.settings.pdf.pdfa_flavour
         for defect, text in _pdf_problems(path, flavour):
-            r.add("pdfa", "fail", f"{doc['pdf_path']}: {text}", defect=defect, file=doc["pdf_path"], **_where_doc(data, doc))
-    r.finish("pdfa", f"{checked} PDFs pass pikepdf's PDF/A validator, are not encrypted, carry no JavaScript, embed "
-             "their fonts, use open image compression and declare pdfaid in XMP")
+            r.add(
+                "pdfa",
+                "fail",
+                f"{doc['pdf_path']}: {text}",
+                defect=defect,
+                file=doc["pdf_path"],
+                **_where_doc(data, doc),
+            )
+    r.finish(
+        "pdfa",
+        f"{checked} PDFs pass pikepdf's PDF/A validator, are not encrypted, carry no JavaScript, embed "
+        "their fonts, use open image compression and declare pdfaid in XMP",
+    )
 
 
 def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
@@ -814,8 +1096,12 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
     r.add("antivirus", "pass", f"virus scanner installed: {version or program}")
     targets = [str(data.out)]
     try:
-        proc = subprocess.run([program, "-r", "--infected", "--no-summary", *targets], capture_output=True, text=True,
-                              timeout=VIRUS_SCAN_TIMEOUT_S)
+        proc = subprocess.run(
+            [program, "-r", "--infected", "--no-summary", *targets],
+            capture_output=True,
+            text=True,
+            timeout=VIRUS_SCAN_TIMEOUT_S,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         r.add("virus", "not checked", f"{VIRUS_SCANNER} did not run: {exc}")
         return
@@ -829,7 +1115,11 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
             pass
         r.add("virus", "fail", f"{VIRUS_SCANNER}: {what.strip()}", object=rel, file=rel, defect="virus")
     if proc.returncode not in (0, 1) and not infected:
-        r.add("virus", "not checked", f"{VIRUS_SCANNER} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}")
+        r.add(
+            "virus",
+            "not checked",
+            f"{VIRUS_SCANNER} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}",
+        )
         return
     r.finish("virus", f"{VIRUS_SCANNER} found nothing in {data.out}")
 
@@ -861,13 +1151,33 @@ def check_extra_files(data: QcData, r: Results) -> None:
             staged += 1
             continue
         if path.name.startswith(".") and path.name.endswith(".tmp"):
-            r.add("extra_files", "warn", f"{rel}: left over from an interrupted write", object=rel, file=rel, defect="extra_file")
+            r.add(
+                "extra_files",
+                "warn",
+                f"{rel}: left over from an interrupted write",
+                object=rel,
+                file=rel,
+                defect="extra_file",
+            )
             continue
-        r.add("extra_files", "fail", f"{rel} is not produced by processing or export (not in the journal)", object=rel,
-              file=rel, defect="extra_file")
+        r.add(
+            "extra_files",
+            "fail",
+            f"{rel} is not produced by processing or export (not in the journal)",
+            object=rel,
+            file=rel,
+            defect="extra_file",
+        )
     if staged:
-        r.add("extra_files", "warn", f"{staged} staging files of unfinished documents under {WORK_DIR}/ (removed when "
-              "they are processed again; not part of a hand-off)", object=WORK_DIR, file=WORK_DIR, defect="staging_files")
+        r.add(
+            "extra_files",
+            "warn",
+            f"{staged} staging files of unfinished documents under {WORK_DIR}/ (removed when "
+            "they are processed again; not part of a hand-off)",
+            object=WORK_DIR,
+            file=WORK_DIR,
+            defect="staging_files",
+        )
     r.finish("extra_files", f"all {counted} files under OUT are outputs, exports, the journal, logs or QC reports")
 
 
@@ -890,11 +1200,21 @@ def check_resolution(data: QcData, r: Results) -> None:
             dpis[int(round(dpi))] += 1
             source = f" ({page['dpi_source']})" if page.get("dpi_source") and page["dpi_source"] != "file" else ""
             if dpi < qc.fail_dpi:
-                r.add("resolution", "fail", f"scanned at {dpi:g} dpi{source}; DA/T 31 §9.4 requires at least {qc.fail_dpi}",
-                      defect="low_dpi", **_where_page(data, page))
+                r.add(
+                    "resolution",
+                    "fail",
+                    f"scanned at {dpi:g} dpi{source}; DA/T 31 §9.4 requires at least {qc.fail_dpi}",
+                    defect="low_dpi",
+                    **_where_page(data, page),
+                )
             elif dpi < qc.min_dpi:
-                r.add("resolution", "warn", f"scanned at {dpi:g} dpi{source}; the profile asks for {qc.min_dpi}",
-                      defect="low_dpi", **_where_page(data, page))
+                r.add(
+                    "resolution",
+                    "warn",
+                    f"scanned at {dpi:g} dpi{source}; the profile asks for {qc.min_dpi}",
+                    defect="low_dpi",
+                    **_where_page(data, page),
+                )
     listed = ", ".join(f"{n} pages at {d} dpi" for d, n in sorted(dpis.items()))
     r.finish("resolution", f"{listed or 'no pages'}; minimum {qc.min_dpi} dpi (below {qc.fail_dpi} fails)")
 
@@ -919,21 +1239,35 @@ def check_colour_mode(data: QcData, r: Results) -> None:
             if content.get("needs_colour"):
                 red_pages += 1
                 if stored is not None and not kept:
-                    r.add("colour_mode", "fail", f"the master has red content (red region {content['largest_red_mm']} mm, "
-                          f"{content['red_fraction'] * 100:.2f}% red pixels: a seal or red header) but the PDF stores "
-                          f"the page {kind} ({stored})", defect="colour_lost", **_where_page(data, page))
+                    r.add(
+                        "colour_mode",
+                        "fail",
+                        f"the master has red content (red region {content['largest_red_mm']} mm, "
+                        f"{content['red_fraction'] * 100:.2f}% red pixels: a seal or red header) but the PDF stores "
+                        f"the page {kind} ({stored})",
+                        defect="colour_lost",
+                        **_where_page(data, page),
+                    )
             elif content.get("other_colour"):
                 other_pages += 1
                 if stored is not None and not kept:
-                    r.add("colour_mode", "warn", f"the master has coloured content (region {content['largest_region_mm']} mm, "
-                          f"not red: coloured ink or a picture) and the PDF stores it {kind}; DA/T 31 §9.3 asks for "
-                          "colour where writing is multi-coloured or pictures are coloured", defect="colour_reduced",
-                          **_where_page(data, page))
+                    r.add(
+                        "colour_mode",
+                        "warn",
+                        f"the master has coloured content (region {content['largest_region_mm']} mm, "
+                        f"not red: coloured ink or a picture) and the PDF stores it {kind}; DA/T 31 §9.3 asks for "
+                        "colour where writing is multi-coloured or pictures are coloured",
+                        defect="colour_reduced",
+                        **_where_page(data, page),
+                    )
     if not data.masters_read:
         r.finish("colour_mode", "masters were not read (--no-masters)", "not checked")
-    r.finish("colour_mode", f"{colour_pages} colour masters: {red_pages} with red seals or headers, all kept in colour, "
-             f"{other_pages} with other colour content; {not_colour} grey or bitonal masters cannot show whether the "
-             "paper had colour")
+    r.finish(
+        "colour_mode",
+        f"{colour_pages} colour masters: {red_pages} with red seals or headers, all kept in colour, "
+        f"{other_pages} with other colour content; {not_colour} grey or bitonal masters cannot show whether the "
+        "paper had colour",
+    )
 
 
 def check_residual_skew(data: QcData, r: Results) -> None:
@@ -956,17 +1290,32 @@ def check_residual_skew(data: QcData, r: Results) -> None:
             worst = max(worst, angle)
             recorded = page.get("skew_deg")
             corrected = f"; processing corrected {recorded:+.2f}°" if recorded else ""
-            text = (f"residual skew {pm.residual_skew_deg:+.2f}° on the PDF page image (confidence "
-                    f"{pm.residual_skew_confidence}){corrected}")
+            text = (
+                f"residual skew {pm.residual_skew_deg:+.2f}° on the PDF page image (confidence "
+                f"{pm.residual_skew_confidence}){corrected}"
+            )
             if angle > qc.max_raw_skew_deg:
-                r.add("residual_skew", "fail", text + f"; more than {qc.max_raw_skew_deg}°", defect="residual_skew",
-                      **_where_page(data, page))
+                r.add(
+                    "residual_skew",
+                    "fail",
+                    text + f"; more than {qc.max_raw_skew_deg}°",
+                    defect="residual_skew",
+                    **_where_page(data, page),
+                )
             elif angle > qc.max_residual_skew_deg:
-                r.add("residual_skew", "warn", text + f"; more than {qc.max_residual_skew_deg}°", defect="residual_skew",
-                      **_where_page(data, page))
-    r.finish("residual_skew", f"{measured} PDF page images re-measured; largest residual skew {worst:.2f}° "
-             f"(warn above {qc.max_residual_skew_deg}°, fail above {qc.max_raw_skew_deg}°); {unclear} pages with too "
-             "little text to measure")
+                r.add(
+                    "residual_skew",
+                    "warn",
+                    text + f"; more than {qc.max_residual_skew_deg}°",
+                    defect="residual_skew",
+                    **_where_page(data, page),
+                )
+    r.finish(
+        "residual_skew",
+        f"{measured} PDF page images re-measured; largest residual skew {worst:.2f}° "
+        f"(warn above {qc.max_residual_skew_deg}°, fail above {qc.max_raw_skew_deg}°); {unclear} pages with too "
+        "little text to measure",
+    )
 
 
 def check_blur(data: QcData, r: Results) -> None:
@@ -980,21 +1329,36 @@ def check_blur(data: QcData, r: Results) -> None:
                 continue  # bitonal, unreadable, or too little ink to judge (an empty page)
             measured += 1
             widths.append(pm.edge_width_px)
-            text = (f"edges {pm.edge_width_px:.1f} px wide at 300 dpi (median of {pm.edge_tiles} text tiles of the master; "
-                    f"sharp scans measure 2–4 px)")
+            text = (
+                f"edges {pm.edge_width_px:.1f} px wide at 300 dpi (median of {pm.edge_tiles} text tiles of the master; "
+                f"sharp scans measure 2–4 px)"
+            )
             if page["is_blank"]:
                 text += "; processing took the page for blank, so it has no OCR text"
             if pm.edge_width_px > qc.blur_fail_edge_px:
-                r.add("blur", "fail", text + f"; above {qc.blur_fail_edge_px} px: out of focus, re-scan",
-                      defect="strong_blur", **_where_page(data, page))
+                r.add(
+                    "blur",
+                    "fail",
+                    text + f"; above {qc.blur_fail_edge_px} px: out of focus, re-scan",
+                    defect="strong_blur",
+                    **_where_page(data, page),
+                )
             elif pm.edge_width_px > qc.blur_warn_edge_px:
-                r.add("blur", "warn", text + f"; above {qc.blur_warn_edge_px} px: look at it", defect="blur",
-                      **_where_page(data, page))
+                r.add(
+                    "blur",
+                    "warn",
+                    text + f"; above {qc.blur_warn_edge_px} px: look at it",
+                    defect="blur",
+                    **_where_page(data, page),
+                )
     if not data.masters_read:
         r.finish("blur", "masters were not read (--no-masters)", "not checked")
     median = sorted(widths)[len(widths) // 2] if widths else None
-    r.finish("blur", f"{measured} masters with text measured; median edge width {median} px, largest "
-             f"{max(widths) if widths else None} px (warn above {qc.blur_warn_edge_px}, fail above {qc.blur_fail_edge_px})")
+    r.finish(
+        "blur",
+        f"{measured} masters with text measured; median edge width {median} px, largest "
+        f"{max(widths) if widths else None} px (warn above {qc.blur_warn_edge_px}, fail above {qc.blur_fail_edge_px})",
+    )
 
 
 def check_blank_pages(data: QcData, r: Results) -> None:
@@ -1004,9 +1368,14 @@ def check_blank_pages(data: QcData, r: Results) -> None:
             if page["is_blank"]:
                 blank += 1
                 score = (page.get("metrics") or {}).get("blank_score")
-                r.add("blank_page", "warn", "blank page kept in the PDF (counted in 页数); confirm it is an empty reverse "
-                      "side" + (f" (blank score {score:.3f})" if isinstance(score, (int, float)) else ""),
-                      defect="blank_page", **_where_page(data, page))
+                r.add(
+                    "blank_page",
+                    "warn",
+                    "blank page kept in the PDF (counted in 页数); confirm it is an empty reverse "
+                    "side" + (f" (blank score {score:.3f})" if isinstance(score, (int, float)) else ""),
+                    defect="blank_page",
+                    **_where_page(data, page),
+                )
     r.finish("blank_page", "no blank pages")
 
 
@@ -1018,10 +1387,17 @@ def check_duplicates(data: QcData, r: Results) -> None:
             pages = {p["page_no"]: p for p in data.pages[doc_key]}
             page, original = pages[pair.page_no], pages[pair.duplicate_of]
             text = "" if pair.text_similarity is None else f", OCR text similarity {pair.text_similarity:.2f}"
-            r.add("duplicate_page", "fail", f"same sheet as page image {page_label(original)} (picture correlation "
-                  f"{pair.global_score:.3f}, worst regions {pair.cell_score:.3f}{text})", defect="duplicate_page",
-                  **_where_page(data, page))
-    r.finish("duplicate_page", f"{compared} non-blank page images compared within their documents; no sheet scanned twice")
+            r.add(
+                "duplicate_page",
+                "fail",
+                f"same sheet as page image {page_label(original)} (picture correlation "
+                f"{pair.global_score:.3f}, worst regions {pair.cell_score:.3f}{text})",
+                defect="duplicate_page",
+                **_where_page(data, page),
+            )
+    r.finish(
+        "duplicate_page", f"{compared} non-blank page images compared within their documents; no sheet scanned twice"
+    )
 
 
 def check_page_order(data: QcData, r: Results) -> None:
@@ -1029,13 +1405,26 @@ def check_page_order(data: QcData, r: Results) -> None:
         doc_pages = data.pages.get(doc["doc_key"], [])
         slots = [p["slot"] for p in doc_pages if p["slot"] is not None]
         if slots != sorted(slots):
-            r.add("page_order", "fail", f"page image numbers in PDF order: {', '.join(f'{s:04d}' for s in slots)}",
-                  defect="page_order", **_where_doc(data, doc))
+            r.add(
+                "page_order",
+                "fail",
+                f"page image numbers in PDF order: {', '.join(f'{s:04d}' for s in slots)}",
+                defect="page_order",
+                **_where_doc(data, doc),
+            )
         numbers = [p["page_no"] for p in doc_pages]
         if numbers != list(range(1, len(numbers) + 1)):
-            r.add("page_order", "fail", f"journal page numbers {numbers} are not 1..{len(numbers)}", defect="page_order",
-                  **_where_doc(data, doc))
-    r.finish("page_order", "every document's pages follow the numbers of their image files (or frames), without gaps in the PDF")
+            r.add(
+                "page_order",
+                "fail",
+                f"journal page numbers {numbers} are not 1..{len(numbers)}",
+                defect="page_order",
+                **_where_doc(data, doc),
+            )
+    r.finish(
+        "page_order",
+        "every document's pages follow the numbers of their image files (or frames), without gaps in the PDF",
+    )
 
 
 # ------------------------------------------------------------------------------------- run
@@ -1058,11 +1447,18 @@ class CheckRun:
                 continue
             worst = max(items, key=lambda r: order[r.status]).status
             counts = Counter(r.status for r in items)
-            summary.append({
-                "item": spec.check_id(self.data.stage), "check": spec.key, "title": spec.title, "status": worst,
-                "result": worst, "fail": counts.get("fail", 0), "warn": counts.get("warn", 0),
-                "evidence": items[0].evidence if len(items) == 1 else f"{len(items)} findings",
-            })
+            summary.append(
+                {
+                    "item": spec.check_id(self.data.stage),
+                    "check": spec.key,
+                    "title": spec.title,
+                    "status": worst,
+                    "result": worst,
+                    "fail": counts.get("fail", 0),
+                    "warn": counts.get("warn", 0),
+                    "evidence": items[0].evidence if len(items) == 1 else f"{len(items)} findings",
+                }
+            )
         return summary
 
 
@@ -1133,8 +1529,16 @@ def critical_documents(results: Iterable[CheckResult], groups: Iterable[str]) ->
 
 def found_defects(results: Iterable[CheckResult]) -> list[dict[str, Any]]:
     """Failing results in the eval-kit's `found.json` form: type, doc_id, page_id or file."""
-    types = {"missing_page", "duplicate_page", "low_dpi", "corrupt_image", "zero_byte", "strong_blur",
-             "catalog_row_no_folder", "folder_no_catalog_row"}
+    types = {
+        "missing_page",
+        "duplicate_page",
+        "low_dpi",
+        "corrupt_image",
+        "zero_byte",
+        "strong_blur",
+        "catalog_row_no_folder",
+        "folder_no_catalog_row",
+    }
     found: list[dict[str, Any]] = []
     seen: set[tuple] = set()
     for result in results:
@@ -1163,6 +1567,17 @@ def results_json(results: Iterable[CheckResult]) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "CheckResult", "CheckRun", "CheckSpec", "QcData", "Results", "SPECS", "STATUSES", "critical_documents",
-    "found_defects", "load_data", "page_label", "results_json", "run_checks",
+    "CheckResult",
+    "CheckRun",
+    "CheckSpec",
+    "QcData",
+    "Results",
+    "SPECS",
+    "STATUSES",
+    "critical_documents",
+    "found_defects",
+    "load_data",
+    "page_label",
+    "results_json",
+    "run_checks",
 ]

@@ -261,7 +261,9 @@ def _feature_aligned(a: PageSignature, b: PageSignature) -> np.ndarray | None:
     if not 0.8 < scale < 1.25:
         return None
     h, w = a.page.shape
-    warped = cv2.warpAffine(b.page, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpAffine(
+        b.page, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     return _box_pixels(warped.astype(np.float32) / 255.0, a.box)
 
 
@@ -279,8 +281,14 @@ def _align(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
         warp[:, 2] *= 2.0
         linear = warp[:, :2]
         if np.all(np.abs(linear - np.eye(2)) < 0.15) and np.all(np.abs(warp[:, 2]) < 0.15 * w):
-            return cv2.warpAffine(b, warp, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            return cv2.warpAffine(
+                b,
+                warp,
+                (w, h),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
     except cv2.error:
         pass
     padded = cv2.copyMakeBorder(b, max_shift, max_shift, max_shift, max_shift, cv2.BORDER_CONSTANT, value=0)
@@ -288,8 +296,9 @@ def _align(a: np.ndarray, b: np.ndarray, max_shift: int) -> np.ndarray:
     return padded[dy : dy + h, dx : dx + w]
 
 
-def compare_signatures(a: PageSignature, b: PageSignature, max_shift: int = 10, grid: tuple[int, int] = (8, 10),
-                       cell_shift: int = 3) -> SignatureScore:
+def compare_signatures(
+    a: PageSignature, b: PageSignature, max_shift: int = 10, grid: tuple[int, int] = (8, 10), cell_shift: int = 3
+) -> SignatureScore:
     """How alike two pages are. The second page is aligned onto the first (matched keypoints over
     the whole page; failing that, the content boxes fitted onto each other); then each cell of a
     grid that holds ink is matched on its own (allowing a few pixels more), and the second
@@ -324,6 +333,7 @@ def compare_signatures(a: PageSignature, b: PageSignature, max_shift: int = 10, 
 
 def text_similarity(a: str, b: str) -> float | None:
     """Jaccard similarity of the character bigrams of two OCR texts (whitespace ignored)."""
+
     def grams(text: str) -> set[str]:
         compact = "".join(text.split())
         return {compact[i : i + 2] for i in range(len(compact) - 1)}

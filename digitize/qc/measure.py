@@ -208,8 +208,16 @@ def _duplicates(doc: DocumentInput, signatures: dict[int, iq.PageSignature | Non
         if text is not None and text < DUPLICATE_MAX_TEXT_DISAGREEMENT:
             continue
         duplicated.add(b)
-        found.append(DuplicatePair(doc.doc_key, b, a, round(score.global_score, 3), round(score.cell_score, 3),
-                                   None if text is None else round(text, 3)))
+        found.append(
+            DuplicatePair(
+                doc.doc_key,
+                b,
+                a,
+                round(score.global_score, 3),
+                round(score.cell_score, 3),
+                None if text is None else round(text, 3),
+            )
+        )
     return found
 
 

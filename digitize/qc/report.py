@@ -22,8 +22,11 @@ THUMBNAIL_WIDTH = 300
 _VERDICT_WORDS = {"pass": ("PASS", "合格"), "fail": ("FAIL", "不合格"), "pending": ("PENDING", "待人工抽检")}
 _STATUS_WORDS = {"pass": "pass 通过", "warn": "warn 注意", "fail": "fail 不通过", "not checked": "not checked 未检"}
 _LOT_WORDS = {
-    "accept": "accepted 接收", "reject": "rejected 拒收", "incomplete": "incomplete 未完成",
-    "not recorded": "no decisions recorded 未录入抽检结果", "no documents": "no documents 无文件",
+    "accept": "accepted 接收",
+    "reject": "rejected 拒收",
+    "incomplete": "incomplete 未完成",
+    "not recorded": "no decisions recorded 未录入抽检结果",
+    "no documents": "no documents 无文件",
 }
 
 CSS = """
@@ -101,8 +104,14 @@ class _Thumbnails:
         if array is None:
             master = self.data.master_path(page)
             if master is not None and page["state"] != "failed":
-                ref = PageRef(doc["doc_key"], page["page_no"], str(master), int(page["frame"] or 0),
-                              page["container"] or "image", page["slot"])
+                ref = PageRef(
+                    doc["doc_key"],
+                    page["page_no"],
+                    str(master),
+                    int(page["frame"] or 0),
+                    page["container"] or "image",
+                    page["slot"],
+                )
                 try:
                     array = load_page(ref, self.data.settings.input).image
                 except Exception:  # noqa: BLE001
@@ -127,10 +136,15 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     add(f'<div class="verdict-zh">质检结论：{_e(zh)}</div>')
     add('<ul class="reasons">' + "".join(f"<li>{_e(r)}</li>" for r in data["verdict_reasons"]) + "</ul>")
     add('<table class="summary">')
-    add(f"<tr><th>Automated checks 自动检查</th><td>{_status(automated['status'])} — {automated['fail']} failed 不通过, "
-        f"{automated['warn']} warnings 注意, {automated['not_checked']} not checked 未检, {automated['pass']} passed 通过</td></tr>")
-    add(f"<tr><th>Sampling 抽样检查</th><td>{_e(_LOT_WORDS.get(sampling['status'], sampling['status']))}"
-        + (f" — {_e(data['plan'])}" if data.get("plan") else "") + "</td></tr>")
+    add(
+        f"<tr><th>Automated checks 自动检查</th><td>{_status(automated['status'])} — {automated['fail']} failed 不通过, "
+        f"{automated['warn']} warnings 注意, {automated['not_checked']} not checked 未检, {automated['pass']} passed 通过</td></tr>"
+    )
+    add(
+        f"<tr><th>Sampling 抽样检查</th><td>{_e(_LOT_WORDS.get(sampling['status'], sampling['status']))}"
+        + (f" — {_e(data['plan'])}" if data.get("plan") else "")
+        + "</td></tr>"
+    )
     add(f"<tr><th>Output folder 成果目录</th><td>{_e(data['out'])}</td></tr>")
     add(f"<tr><th>Stage 检测环节</th><td>{_e(data['stage'])} (DA/T 70-2018)</td></tr>")
     add(f"<tr><th>Catalogue 目录</th><td>{_e(data['catalogue'])}</td></tr>")
@@ -138,11 +152,15 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     add("</table>")
 
     add("<h2>Checks 检查项</h2>")
-    add('<table class="grid"><tr><th>Item 检测项</th><th>Check 内容</th><th>Status 结果</th><th>Fail</th><th>Warn</th>'
-        "<th>Evidence 依据</th></tr>")
+    add(
+        '<table class="grid"><tr><th>Item 检测项</th><th>Check 内容</th><th>Status 结果</th><th>Fail</th><th>Warn</th>'
+        "<th>Evidence 依据</th></tr>"
+    )
     for check in data["checks"]:
-        add(f"<tr><td>{_e(check['item'])}</td><td>{_e(check['title'])}</td><td>{_status(check['status'])}</td>"
-            f"<td>{check['fail'] or ''}</td><td>{check['warn'] or ''}</td><td>{_e(check['evidence'])}</td></tr>")
+        add(
+            f"<tr><td>{_e(check['item'])}</td><td>{_e(check['title'])}</td><td>{_status(check['status'])}</td>"
+            f"<td>{check['fail'] or ''}</td><td>{check['warn'] or ''}</td><td>{_e(check['evidence'])}</td></tr>"
+        )
     add("</table>")
 
     flagged = [r for r in outcome.checks.results if r.status in ("fail", "warn")]
@@ -150,17 +168,23 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     if flagged:
         add('<table class="grid"><tr><th>Status</th><th>Item</th><th>Object 对象</th><th>Evidence 依据</th></tr>')
         for r in sorted(flagged, key=lambda r: (r.status != "fail", r.object)):
-            add(f"<tr><td>{_status(r.status)}</td><td>{_e(r.check_id)}</td><td>{_e(r.object)}</td><td>{_e(r.evidence)}</td></tr>")
+            add(
+                f"<tr><td>{_status(r.status)}</td><td>{_e(r.check_id)}</td><td>{_e(r.object)}</td><td>{_e(r.evidence)}</td></tr>"
+            )
         add("</table>")
     else:
         add("<p>None. 无。</p>")
 
     add(f"<h2>Documents 文件 ({len(data['documents'])})</h2>")
-    add('<table class="grid"><tr><th>档号</th><th>Title 题名</th><th>Pages 页数</th><th>State 状态</th><th>Status 结果</th>'
-        "<th>Findings 问题</th></tr>")
+    add(
+        '<table class="grid"><tr><th>档号</th><th>Title 题名</th><th>Pages 页数</th><th>State 状态</th><th>Status 结果</th>'
+        "<th>Findings 问题</th></tr>"
+    )
     for item in data["documents"]:
-        add(f"<tr><td>{_e(item['archival_code'])}</td><td>{_e(item['title'])}</td><td>{item['pages']}</td>"
-            f"<td>{_e(item['state'])}</td><td>{_status(item['status'])}</td><td>{item['findings'] or ''}</td></tr>")
+        add(
+            f"<tr><td>{_e(item['archival_code'])}</td><td>{_e(item['title'])}</td><td>{item['pages']}</td>"
+            f"<td>{_e(item['state'])}</td><td>{_status(item['status'])}</td><td>{item['findings'] or ''}</td></tr>"
+        )
     add("</table>")
     add("<h2>Flagged documents and pages 问题文件与页面</h2>")
     thumbs = _Thumbnails(outcome) if thumbnails else None
@@ -177,10 +201,18 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
                 continue
             add('<div class="doc">')
             add(f"<h3>{_e(item['archival_code'])} — {_e(item['title'])}</h3>")
-            add(f'<p class="muted">{item["pages"]} pages 页 · state {_e(item["state"])} · {_status(item["status"])}</p>')
+            add(
+                f'<p class="muted">{item["pages"]} pages 页 · state {_e(item["state"])} · {_status(item["status"])}</p>'
+            )
             if results:
-                add("<ul>" + "".join(f"<li>{_status(r.status)} [{_e(r.check_id)}] {_e(r.object)}: {_e(r.evidence)}</li>"
-                                     for r in results) + "</ul>")
+                add(
+                    "<ul>"
+                    + "".join(
+                        f"<li>{_status(r.status)} [{_e(r.check_id)}] {_e(r.object)}: {_e(r.evidence)}</li>"
+                        for r in results
+                    )
+                    + "</ul>"
+                )
             flagged_pages = sorted({r.page_no for r in results if r.page_no is not None})
             if thumbs is not None and flagged_pages:
                 add('<div class="thumbs">')
@@ -192,8 +224,10 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
                     why = ", ".join(sorted({r.defect or r.check for r in results if r.page_no == page_no}))
                     caption = f"{_e(item['archival_code'])}/{int(page['slot']) if page['slot'] is not None else page_no:04d} — {_e(why)}"
                     if encoded:
-                        add(f'<figure><img alt="page {page_no}" src="data:image/jpeg;base64,{encoded}">'
-                            f"<figcaption>{caption}</figcaption></figure>")
+                        add(
+                            f'<figure><img alt="page {page_no}" src="data:image/jpeg;base64,{encoded}">'
+                            f"<figcaption>{caption}</figcaption></figure>"
+                        )
                     else:
                         add(f"<figure><figcaption>{caption} (no image 无图像)</figcaption></figure>")
                 add("</div>")
@@ -204,26 +238,36 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
 
     add("<h2>Inspection sample 抽样清单</h2>")
     if sampling.get("description"):
-        add(f"<p>{_e(sampling['description'])}; seed {_e(sampling.get('seed'))}. Documents with critical findings are "
-            "inspected in full in addition (100%). 关键问题文件全部检查。</p>")
+        add(
+            f"<p>{_e(sampling['description'])}; seed {_e(sampling.get('seed'))}. Documents with critical findings are "
+            "inspected in full in addition (100%). 关键问题文件全部检查。</p>"
+        )
         decisions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in sampling.get("decisions", []):
             decisions[d["item_id"]].append(d)
-        add('<table class="grid"><tr><th>Item 档号</th><th>Selected 抽取方式</th><th>Decision 结论</th><th>Defect 缺陷</th>'
-            "<th>Class 等级</th><th>Inspector 检查人</th><th>Note 备注</th></tr>")
+        add(
+            '<table class="grid"><tr><th>Item 档号</th><th>Selected 抽取方式</th><th>Decision 结论</th><th>Defect 缺陷</th>'
+            "<th>Class 等级</th><th>Inspector 检查人</th><th>Note 备注</th></tr>"
+        )
         random = set(sampling.get("random", []))
         items = sorted(random | set(sampling.get("critical", {})))
         for item in items:
-            selected = ("random 随机" if item in random else "") + (" critical 关键" if item in sampling.get("critical", {}) else "")
+            selected = ("random 随机" if item in random else "") + (
+                " critical 关键" if item in sampling.get("critical", {}) else ""
+            )
             rows = decisions.get(item) or [{}]
             for d in rows:
-                add(f"<tr><td>{_e(item)}</td><td>{_e(selected.strip())}</td><td>{_e(d.get('decision', ''))}</td>"
+                add(
+                    f"<tr><td>{_e(item)}</td><td>{_e(selected.strip())}</td><td>{_e(d.get('decision', ''))}</td>"
                     f"<td>{_e(d.get('defect_type', ''))}</td><td>{_e(d.get('defect_class', ''))}</td>"
-                    f"<td>{_e(d.get('inspector', ''))}</td><td>{_e(d.get('note', ''))}</td></tr>")
+                    f"<td>{_e(d.get('inspector', ''))}</td><td>{_e(d.get('note', ''))}</td></tr>"
+                )
         add("</table>")
         if sampling.get("status") == "not recorded":
-            add("<p>Fill qc/sample.csv (decision pass/fail, defect_type, defect_class critical/major/minor, inspector) and "
-                "run <code>digitize qc OUT --record qc/sample.csv</code>. 填写抽检结果后重新运行。</p>")
+            add(
+                "<p>Fill qc/sample.csv (decision pass/fail, defect_type, defect_class critical/major/minor, inspector) and "
+                "run <code>digitize qc OUT --record qc/sample.csv</code>. 填写抽检结果后重新运行。</p>"
+            )
     else:
         add("<p>No documents. 无文件。</p>")
     timings = ", ".join(f"{k} {v} s" for k, v in data.get("timings", {}).items())

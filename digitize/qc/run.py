@@ -80,32 +80,56 @@ class QcOutcome:
         for doc in self.checks.data.documents:
             results = [r for r in self.checks.results if r.document == doc["archival_code"]]
             worst = max((r.status for r in results if r.check != "blank_page"), key=lambda s: order[s], default="pass")
-            rows.append({
-                "archival_code": doc["archival_code"], "doc_key": doc["doc_key"], "title": doc["title"] or "",
-                "state": doc["state"], "pages": len(self.checks.data.pages.get(doc["doc_key"], [])),
-                "status": worst, "findings": sum(1 for r in results if r.status in ("fail", "warn")),
-            })
+            rows.append(
+                {
+                    "archival_code": doc["archival_code"],
+                    "doc_key": doc["doc_key"],
+                    "title": doc["title"] or "",
+                    "state": doc["state"],
+                    "pages": len(self.checks.data.pages.get(doc["doc_key"], [])),
+                    "status": worst,
+                    "findings": sum(1 for r in results if r.status in ("fail", "warn")),
+                }
+            )
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        by_status = {s: sum(1 for r in self.checks.results if r.status == s) for s in ("fail", "warn", "not checked", "pass")}
+        by_status = {
+            s: sum(1 for r in self.checks.results if r.status == s) for s in ("fail", "warn", "not checked", "pass")
+        }
         sampling: dict[str, Any] = {"status": self.lot_status}
         if self.plan is not None and self.sample is not None:
-            sampling.update({
-                "scheme": self.plan.scheme, "lot_size": self.plan.lot_size, "n": self.plan.n, "ac": self.plan.ac,
-                "re": self.plan.re, "full_inspection": self.plan.full_inspection, "description": self.plan.description,
-                "severity": self.plan.severity, "level": self.plan.level, "aql": self.plan.aql,
-                "ratio": self.plan.ratio, "pass_rate": self.plan.pass_rate, "seed": self.sample.seed,
-                "random": list(self.sample.random), "critical": self.critical,
-                "extra_critical": list(self.sample.extra_critical),
-                "decisions_source": self.decisions_source,
-                "decisions": [d.__dict__ for d in self.decisions],
-            })
+            sampling.update(
+                {
+                    "scheme": self.plan.scheme,
+                    "lot_size": self.plan.lot_size,
+                    "n": self.plan.n,
+                    "ac": self.plan.ac,
+                    "re": self.plan.re,
+                    "full_inspection": self.plan.full_inspection,
+                    "description": self.plan.description,
+                    "severity": self.plan.severity,
+                    "level": self.plan.level,
+                    "aql": self.plan.aql,
+                    "ratio": self.plan.ratio,
+                    "pass_rate": self.plan.pass_rate,
+                    "seed": self.sample.seed,
+                    "random": list(self.sample.random),
+                    "critical": self.critical,
+                    "extra_critical": list(self.sample.extra_critical),
+                    "decisions_source": self.decisions_source,
+                    "decisions": [d.__dict__ for d in self.decisions],
+                }
+            )
         if self.lot is not None:
-            sampling.update({
-                "nonconforming": list(self.lot.nonconforming), "undecided": list(self.lot.undecided),
-                "critical_failed": list(self.lot.critical_failed), "critical_undecided": list(self.lot.critical_undecided),
-            })
+            sampling.update(
+                {
+                    "nonconforming": list(self.lot.nonconforming),
+                    "undecided": list(self.lot.undecided),
+                    "critical_failed": list(self.lot.critical_failed),
+                    "critical_undecided": list(self.lot.critical_undecided),
+                }
+            )
         data = self.checks.data
         return {
             "schema": SCHEMA,
@@ -138,24 +162,29 @@ def _verdict(outcome: QcOutcome) -> None:
         reasons.append(f"{len(fails)} automated finding(s) failed: {', '.join(checks)}")
     lot = outcome.lot
     if lot is not None and lot.status == "reject":
-        reasons.append(f"lot rejected: {len(lot.nonconforming)} nonconforming of {outcome.plan.n} sampled "
-                       f"(Re={outcome.plan.re})")
+        reasons.append(
+            f"lot rejected: {len(lot.nonconforming)} nonconforming of {outcome.plan.n} sampled (Re={outcome.plan.re})"
+        )
     if lot is not None and lot.critical_failed:
         reasons.append("inspectors failed critical documents: " + ", ".join(lot.critical_failed))
     if reasons:
         outcome.verdict = "fail"
     elif lot is not None and lot.status == "accept":
         outcome.verdict = "pass"
-        reasons.append(f"automated checks passed; lot accepted ({len(lot.nonconforming)} nonconforming of "
-                       f"{outcome.plan.n}, Ac={outcome.plan.ac})")
+        reasons.append(
+            f"automated checks passed; lot accepted ({len(lot.nonconforming)} nonconforming of "
+            f"{outcome.plan.n}, Ac={outcome.plan.ac})"
+        )
     elif outcome.plan is None:
         outcome.verdict = "pass" if outcome.checks.status == "pass" else "fail"
         reasons.append("no documents to sample")
     else:
         outcome.verdict = "pending"
         if lot is None:
-            reasons.append(f"automated checks passed; the inspection sample ({len(outcome.sample.items)} documents) has "
-                           f"no recorded decisions: fill {QC_DIR}/sample.csv and run `digitize qc OUT --record FILE`")
+            reasons.append(
+                f"automated checks passed; the inspection sample ({len(outcome.sample.items)} documents) has "
+                f"no recorded decisions: fill {QC_DIR}/sample.csv and run `digitize qc OUT --record FILE`"
+            )
         else:
             reasons.append(f"automated checks passed; {len(lot.undecided)} sampled documents still undecided")
     outcome.reasons = reasons
@@ -184,7 +213,9 @@ def prepare(
     critical: dict[str, list[str]] = {}
     if items:
         plan = plan_from_settings(settings.qc, len(items))
-        critical = {k: v for k, v in critical_documents(checks.results, settings.qc.critical_checks).items() if k in items}
+        critical = {
+            k: v for k, v in critical_documents(checks.results, settings.qc.critical_checks).items() if k in items
+        }
         sample = draw_sample(plan, items, settings.qc.sample_seed if seed is None else seed, critical)
     return QcOutcome(out, stage.upper(), now_iso(), checks, plan, sample, critical)
 
@@ -214,11 +245,20 @@ def sample_csv(outcome: QcOutcome) -> bytes:
         reasons = outcome.critical.get(item, [])
         selected = "random" + (" + critical" if reasons else "") if item in random else "critical (100%)"
         d = decided.get(item)
-        writer.writerow([
-            item, d.decision if d else "", d.defect_type if d else "", d.defect_class if d else "",
-            d.inspector if d else "", d.note if d else "", selected, info.get("title", ""), info.get("pages", ""),
-            "; ".join(reasons),
-        ])
+        writer.writerow(
+            [
+                item,
+                d.decision if d else "",
+                d.defect_type if d else "",
+                d.defect_class if d else "",
+                d.inspector if d else "",
+                d.note if d else "",
+                selected,
+                info.get("title", ""),
+                info.get("pages", ""),
+                "; ".join(reasons),
+            ]
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -241,7 +281,9 @@ def checks_csv(outcome: QcOutcome) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def write_outputs(outcome: QcOutcome, found_json: str | os.PathLike[str] | None = None, thumbnails: bool = True) -> None:
+def write_outputs(
+    outcome: QcOutcome, found_json: str | os.PathLike[str] | None = None, thumbnails: bool = True
+) -> None:
     from digitize.qc.report import render_html
 
     qc = outcome.out / QC_DIR

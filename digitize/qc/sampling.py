@@ -82,7 +82,18 @@ _SAMPLE_SIZE: dict[str, tuple[int, ...]] = {
 # AQL columns of the master tables, as printed. (The standard goes on from 0.010 to 1000; the
 # columns below 0.065 and the "nonconformities per 100 items" columns above 10 are not needed.)
 AQL_COLUMNS: tuple[str, ...] = (
-    "0.065", "0.10", "0.15", "0.25", "0.40", "0.65", "1.0", "1.5", "2.5", "4.0", "6.5", "10",
+    "0.065",
+    "0.10",
+    "0.15",
+    "0.25",
+    "0.40",
+    "0.65",
+    "1.0",
+    "1.5",
+    "2.5",
+    "4.0",
+    "6.5",
+    "10",
 )
 
 # Master tables, one string per code letter row, one cell per AQL column above:
@@ -258,9 +269,18 @@ def iso_plan(lot_size: int, level: str = "II", aql: float | str = 1.0, severity:
     else:
         text = f"n={n} Ac={printed.ac} Re={printed.re}"
     return SamplingPlan(
-        scheme=ISO, lot_size=lot_size, n=n, ac=printed.ac, re=printed.re, full_inspection=full,
-        description=head + text, severity=severity, level=level, aql=label,
-        code_letter=letter, plan_letter=printed.letter,
+        scheme=ISO,
+        lot_size=lot_size,
+        n=n,
+        ac=printed.ac,
+        re=printed.re,
+        full_inspection=full,
+        description=head + text,
+        severity=severity,
+        level=level,
+        aql=label,
+        code_letter=letter,
+        plan_letter=printed.letter,
     )
 
 
@@ -280,8 +300,15 @@ def ratio_plan(lot_size: int, ratio: float = 0.05, pass_rate: float = 0.95) -> S
         f"{pass_rate * 100:g}% pass (Ac={ac} Re={ac + 1})"
     )
     return SamplingPlan(
-        scheme=RATIO, lot_size=lot_size, n=n, ac=ac, re=ac + 1, full_inspection=n == lot_size,
-        description=description, ratio=ratio, pass_rate=pass_rate,
+        scheme=RATIO,
+        lot_size=lot_size,
+        n=n,
+        ac=ac,
+        re=ac + 1,
+        full_inspection=n == lot_size,
+        description=description,
+        ratio=ratio,
+        pass_rate=pass_rate,
     )
 
 
@@ -332,9 +359,7 @@ class Sample:
         return tuple(sorted(set(self.random) | set(self.critical)))
 
 
-def draw_sample(
-    plan: SamplingPlan, item_ids: Iterable[str], seed: int, critical_ids: Iterable[str] = ()
-) -> Sample:
+def draw_sample(plan: SamplingPlan, item_ids: Iterable[str], seed: int, critical_ids: Iterable[str] = ()) -> Sample:
     """Draw ``plan.n`` items at random from the lot, plus every critical item.
 
     The draw is ``random.Random(seed).sample(sorted(ids), plan.n)``: the same ids and seed give
@@ -433,8 +458,12 @@ def _read_row(cells: dict[str, str], known: set[str], where: str) -> Decision | 
     if value == "fail" and not defect_class:
         raise DecisionsError(f"{where}: column defect_class: a fail needs critical, major or minor")
     return Decision(
-        item_id=item, decision=value, defect_type=cells["defect_type"], defect_class=defect_class,
-        inspector=cells["inspector"], note=cells.get("note", ""),
+        item_id=item,
+        decision=value,
+        defect_type=cells["defect_type"],
+        defect_class=defect_class,
+        inspector=cells["inspector"],
+        note=cells.get("note", ""),
     )
 
 

@@ -99,9 +99,9 @@ def run_exports(
         if fmt == "dat93":
             for n, encoding in enumerate(catalogue_encodings):
                 name = f"{CATALOGUE_NAME}.xml" if n == 0 else f"{CATALOGUE_NAME}.{encoding.lower()}.xml"
-                _emit(report, out, fmt, f"catalog/{name}", lambda e=encoding: dat93.catalogue_bytes(kept, e))
+                _emit(report, out, fmt, f"catalog/{name}", lambda e=encoding, k=kept: dat93.catalogue_bytes(k, e))
         elif fmt == "ead3":
-            _emit(report, out, fmt, "catalog/ead3.xml", lambda: ead3.finding_aid_bytes(kept, batch))
+            _emit(report, out, fmt, "catalog/ead3.xml", lambda k=kept: ead3.finding_aid_bytes(k, batch))
         else:
             _per_document(report, out, fmt, kept, excluded, records, batch)
     return report
@@ -160,7 +160,9 @@ def _file_names(records: Sequence[ArchiveRecord], report: ExportReport, fmt: str
     for name, count in uses.items():
         if count > 1:
             codes = sorted(code for code, n in names.items() if n == name)
-            report.errors.append(f"{fmt}: {count} records ({'、'.join(codes)}) share the file name {name!r}; none written")
+            report.errors.append(
+                f"{fmt}: {count} records ({'、'.join(codes)}) share the file name {name!r}; none written"
+            )
     return {code: name for code, name in names.items() if uses[name] == 1}
 
 

@@ -16,15 +16,28 @@ from metadata.records import Agent, ArchiveRecord, BatchInfo, Event
 
 # 档号 components (M9-M20): DA/T 46 element -> catalogue field.
 _CODE_PARTS = (
-    ("全宗号", "全宗号"), ("目录号", "目录号"), ("年度", "年度"), ("保管期限", "保管期限"),
-    ("机构或问题", "机构或问题"), ("类别号", "类别号"), ("室编案卷号", "案卷号"),
-    ("室编件号", "件号"), ("馆编件号", "馆编件号"), ("文档序号", "文档序号"), ("页号", "页号"),
+    ("全宗号", "全宗号"),
+    ("目录号", "目录号"),
+    ("年度", "年度"),
+    ("保管期限", "保管期限"),
+    ("机构或问题", "机构或问题"),
+    ("类别号", "类别号"),
+    ("室编案卷号", "案卷号"),
+    ("室编件号", "件号"),
+    ("馆编件号", "馆编件号"),
+    ("文档序号", "文档序号"),
+    ("页号", "页号"),
 )
 # 内容描述 elements after 题名, in schema order: (DA/T 46 element, catalogue field, repeatable).
 _CONTENT = (
-    ("主题词", "主题词", True), ("人名", "人名", True), ("摘要", "范围和提要", False),
-    ("分类号", "分类号", False), ("文件编号", "文号", False), ("责任者", "责任者", False),
-    ("日期", "日期", False), ("文种", "文种", False),
+    ("主题词", "主题词", True),
+    ("人名", "人名", True),
+    ("摘要", "范围和提要", False),
+    ("分类号", "分类号", False),
+    ("文件编号", "文号", False),
+    ("责任者", "责任者", False),
+    ("日期", "日期", False),
+    ("文种", "文种", False),
 )
 
 # 业务行为 (M81) wording for the PREMIS event types of `metadata.records`.
@@ -51,8 +64,10 @@ def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
 
     source = sub(entity, "来源")
     for name, value in (
-        ("档案馆名称", batch.archives_name), ("档案馆代码", batch.archives_code),
-        ("全宗名称", batch.fonds_name), ("立档单位名称", batch.creating_unit),
+        ("档案馆名称", batch.archives_name),
+        ("档案馆代码", batch.archives_code),
+        ("全宗名称", batch.fonds_name),
+        ("立档单位名称", batch.creating_unit),
     ):
         if value:
             sub(source, name, value)

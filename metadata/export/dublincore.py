@@ -20,7 +20,14 @@ OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC = "http://purl.org/dc/elements/1.1/"
 SCHEMA_LOCATION = f"{OAI_DC} http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
 METADATA_CSV_COLUMNS = (
-    "filename", "dc.title", "dc.identifier", "dc.creator", "dc.date", "dc.rights", "dc.language", "dc.format",
+    "filename",
+    "dc.title",
+    "dc.identifier",
+    "dc.creator",
+    "dc.date",
+    "dc.rights",
+    "dc.language",
+    "dc.format",
 )
 
 

@@ -21,7 +21,15 @@ from metadata.records import ArchiveRecord, BatchInfo
 
 EAD = "http://ead3.archivists.org/schema/"
 SCHEMA_LOCATION = f"{EAD} https://www.loc.gov/ead/ead3.xsd"
-LANGUAGE_NAMES = {"chi": "中文", "eng": "英文", "jpn": "日文", "kor": "朝鲜文", "rus": "俄文", "fre": "法文", "ger": "德文"}
+LANGUAGE_NAMES = {
+    "chi": "中文",
+    "eng": "英文",
+    "jpn": "日文",
+    "kor": "朝鲜文",
+    "rus": "俄文",
+    "fre": "法文",
+    "ger": "德文",
+}
 
 
 def _e(tag: str) -> str:
@@ -65,9 +73,15 @@ def finding_aid_bytes(records: Sequence[ArchiveRecord], batch: BatchInfo) -> byt
 
 
 def _control(root: etree._Element, batch: BatchInfo) -> None:
-    control = sub(root, _e("control"), attrib={
-        "langencoding": "iso639-2b", "scriptencoding": "iso15924", "dateencoding": "iso8601",
-    })
+    control = sub(
+        root,
+        _e("control"),
+        attrib={
+            "langencoding": "iso639-2b",
+            "scriptencoding": "iso15924",
+            "dateencoding": "iso8601",
+        },
+    )
     sub(control, _e("recordid"), batch.batch_id)
     titlestmt = sub(sub(control, _e("filedesc")), _e("titlestmt"))
     sub(titlestmt, _e("titleproper"), f"{batch.fonds_name}档案目录")

@@ -75,9 +75,15 @@ def build_mets(record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR
     sub(agent, _m("name"), batch.software)
     sub(header, _m("altRecordID"), record.archival_code, {"TYPE": "档号"})
 
-    wrap = sub(sub(root, _m("dmdSec"), attrib={"ID": "dmd-1"}), _m("mdWrap"), attrib={
-        "MDTYPE": "MODS", "MDTYPEVERSION": "3.8", "MIMETYPE": "text/xml",
-    })
+    wrap = sub(
+        sub(root, _m("dmdSec"), attrib={"ID": "dmd-1"}),
+        _m("mdWrap"),
+        attrib={
+            "MDTYPE": "MODS",
+            "MDTYPEVERSION": "3.8",
+            "MIMETYPE": "text/xml",
+        },
+    )
     _mods_record(sub(wrap, _m("xmlData")), record, batch)
 
     file_ids = {f.path: _file_id(f) for f in record.files}
@@ -108,16 +114,29 @@ def build_mets(record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR
         sub(doc, _m("fptr"), attrib={"FILEID": file_ids[record.pdf.path]})
     for page in record.pages:
         label = f"第{page.page_no}页" + ("（空白页）" if page.is_blank else "")
-        div = sub(doc, _m("div"), attrib={
-            "TYPE": "page", "ORDER": str(page.page_no), "ORDERLABEL": str(page.page_no), "LABEL": label,
-        })
+        div = sub(
+            doc,
+            _m("div"),
+            attrib={
+                "TYPE": "page",
+                "ORDER": str(page.page_no),
+                "ORDERLABEL": str(page.page_no),
+                "LABEL": label,
+            },
+        )
         sub(div, _m("fptr"), attrib={"FILEID": file_ids[page.master.path]})
         if page.alto:
             sub(div, _m("fptr"), attrib={"FILEID": file_ids[page.alto.path]})
         if record.pdf and page.pdf_page is not None:
-            sub(sub(div, _m("fptr")), _m("area"), attrib={
-                "FILEID": file_ids[record.pdf.path], "BEGIN": str(page.pdf_page), "END": str(page.pdf_page),
-            })
+            sub(
+                sub(div, _m("fptr")),
+                _m("area"),
+                attrib={
+                    "FILEID": file_ids[record.pdf.path],
+                    "BEGIN": str(page.pdf_page),
+                    "END": str(page.pdf_page),
+                },
+            )
     return etree.ElementTree(root)
 
 
@@ -139,8 +158,12 @@ def _href(f: FileInfo, mets_dir: str) -> str:
 
 def _file(group: etree._Element, f: FileInfo, file_id: str, admid: str, mets_dir: str) -> None:
     attrib = {
-        "ID": file_id, "MIMETYPE": f.mime_type, "SIZE": str(f.size),
-        "CHECKSUM": f.sha256, "CHECKSUMTYPE": "SHA-256", "ADMID": admid,
+        "ID": file_id,
+        "MIMETYPE": f.mime_type,
+        "SIZE": str(f.size),
+        "CHECKSUM": f.sha256,
+        "CHECKSUMTYPE": "SHA-256",
+        "ADMID": admid,
     }
     if f.page_no is not None:
         attrib["GROUPID"] = f"page-{f.page_no:04d}"
@@ -210,10 +233,15 @@ def _premis_object(parent: etree._Element, f: FileInfo, record: ArchiveRecord) -
     chars = sub(obj, _p("objectCharacteristics"))
     sub(chars, _p("compositionLevel"), "0")
     fixity = sub(chars, _p("fixity"))
-    sub(fixity, _p("messageDigestAlgorithm"), "SHA-256", {
-        "authority": "cryptographicHashFunctions",
-        "authorityURI": "http://id.loc.gov/vocabulary/preservation/cryptographicHashFunctions",
-    })
+    sub(
+        fixity,
+        _p("messageDigestAlgorithm"),
+        "SHA-256",
+        {
+            "authority": "cryptographicHashFunctions",
+            "authorityURI": "http://id.loc.gov/vocabulary/preservation/cryptographicHashFunctions",
+        },
+    )
     sub(fixity, _p("messageDigest"), f.sha256)
     sub(chars, _p("size"), f.size)
     fmt = sub(chars, _p("format"))
@@ -239,9 +267,16 @@ def _premis_event(parent: etree._Element, event: Event, record: ArchiveRecord) -
     ident = sub(el, _p("eventIdentifier"))
     sub(ident, _p("eventIdentifierType"), identifier_type(event.identifier))
     sub(ident, _p("eventIdentifierValue"), event.identifier)
-    sub(el, _p("eventType"), event.type, {
-        "authority": "eventType", "authorityURI": _EVENT_TYPE_AUTHORITY, "valueURI": PREMIS_EVENT_TYPES[event.type],
-    })
+    sub(
+        el,
+        _p("eventType"),
+        event.type,
+        {
+            "authority": "eventType",
+            "authorityURI": _EVENT_TYPE_AUTHORITY,
+            "valueURI": PREMIS_EVENT_TYPES[event.type],
+        },
+    )
     sub(el, _p("eventDateTime"), event.datetime)
     if event.detail:
         sub(sub(el, _p("eventDetailInformation")), _p("eventDetail"), event.detail)
