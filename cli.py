@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_ATTENTION = 0, 1, 2, 3, 4
+from digitize.errors import DigitizeError, ExitCode
 
 
 def _emit_json(data: Any) -> None:
@@ -43,15 +43,30 @@ def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
 
 
 def _load_settings(profile: str | None):
-    from digitize.settings import SettingsError, load_settings
+    from digitize.settings import load_settings
 
-    try:
-        return load_settings(profile)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
+    return load_settings(profile)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Command):
+    """Maps every `DigitizeError` to its exit code, once for all commands: bad input is a usage
+    error (exit 2, with the command's usage line); anything else prints "error: …"."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigitizeError as exc:
+            if exc.exit_code == ExitCode.USAGE:
+                raise click.UsageError(str(exc), ctx) from None
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="digitize")
 def main() -> None:
     """Turn paper scans into a searchable, described, checked and verifiable digital archive.
@@ -141,10 +156,9 @@ def process(
       digitize process scans/2019 --catalog scans/2019/catalog.csv --out archive/2019
       digitize process scans/2019 --out archive/2019 -l chi_sim --jobs 4 --json
     """
-    from digitize.batch import InputError, discover
-    from digitize.describe import CatalogUnreadable, describe_batch
+    from digitize.batch import discover
+    from digitize.describe import describe_batch
     from digitize.executors import make_executor
-    from digitize.ocr.tesseract import OcrError
     from digitize.pipeline import process_batch
 
     settings = _load_settings(profile)
@@ -158,11 +172,8 @@ def process(
         settings = settings.replace("input", force_text_pdf=True)
     out.mkdir(parents=True, exist_ok=True)
     _setup_logging(out, verbose, quiet)
-    try:
-        docs = discover(batch, force_text=settings.input.force_text_pdf)
-        description = describe_batch(docs, catalog, settings)
-    except (CatalogUnreadable, InputError) as exc:
-        raise click.UsageError(str(exc)) from None
+    docs = discover(batch, force_text=settings.input.force_text_pdf)
+    description = describe_batch(docs, catalog, settings)
     workers = jobs or os.cpu_count() or 1
     bar = None
     if not no_progress and not as_json:
@@ -176,11 +187,7 @@ def process(
             bar.n = done
             bar.refresh()
 
-    try:
-        pool = make_executor(executor, workers, scheduler)
-    except RuntimeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+    pool = make_executor(executor, workers, scheduler)
     try:
         summary = process_batch(
             batch,
@@ -194,9 +201,6 @@ def process(
             command=" ".join(["digitize", *sys.argv[1:]]),
             findings=description.findings_for_summary(),
         )
-    except OcrError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
     finally:
         pool.close()
         if bar is not None:
@@ -208,7 +212,7 @@ def process(
     else:
         _print_summary(summary, findings, out)
     if summary.documents_failed:
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
 
 
 def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
@@ -392,7 +396,7 @@ def export(out, formats, catalog, encodings, max_security, open_only, profile, a
         if batch.failed_documents:
             click.echo(f"  not exported (processing failed): {', '.join(batch.failed_documents)}")
     if not ok:
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
 
 
 # --------------------------------------------------------------------------- stats
@@ -504,7 +508,7 @@ def qc(
       digitize qc archive/2019 --stage YJ --json        # transfer stage ids, JSON on stdout
     """
     from digitize.qc.run import judge, prepare, write_outputs
-    from digitize.qc.sampling import SamplingError, read_decisions
+    from digitize.qc.sampling import read_decisions
 
     if not (out / "journal.sqlite").exists():
         raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
@@ -513,27 +517,21 @@ def qc(
     if ratio is not None and aql is not None:
         raise click.UsageError("--ratio and --aql exclude each other")
     settings = _load_settings(profile)
-    try:
-        if aql is not None or level is not None:
-            settings = settings.replace(
-                "qc",
-                sampling_scheme="iso2859-1",
-                aql=aql if aql is not None else settings.qc.aql,
-                inspection_level=level or settings.qc.inspection_level,
-            )
-        if ratio is not None:
-            settings = settings.replace("qc", sampling_scheme="dat31-ratio", sample_ratio=ratio)
-        outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters)
-    except (SamplingError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
+    if aql is not None or level is not None:
+        settings = settings.replace(
+            "qc",
+            sampling_scheme="iso2859-1",
+            aql=aql if aql is not None else settings.qc.aql,
+            inspection_level=level or settings.qc.inspection_level,
+        )
+    if ratio is not None:
+        settings = settings.replace("qc", sampling_scheme="dat31-ratio", sample_ratio=ratio)
+    outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters)
     decisions, source = None, None
-    try:
-        if record:
-            decisions, source = read_decisions(record, outcome.sample), str(record)
-        elif interactive and outcome.sample is not None:
-            decisions, source = _ask_decisions(outcome), "interactive"
-    except SamplingError as exc:
-        raise click.UsageError(str(exc)) from None
+    if record:
+        decisions, source = read_decisions(record, outcome.sample), str(record)
+    elif interactive and outcome.sample is not None:
+        decisions, source = _ask_decisions(outcome), "interactive"
     judge(outcome, decisions, source)
     write_outputs(outcome, found_json)
     data = outcome.to_dict()
@@ -542,7 +540,7 @@ def qc(
     else:
         _print_qc(data, out)
     if not outcome.passed:
-        sys.exit(EXIT_ATTENTION)
+        sys.exit(ExitCode.ATTENTION)
 
 
 def _ask_decisions(outcome) -> list:
@@ -649,7 +647,7 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
       digitize handoff archive/2019 --to transfer/2019-dat93 --format dat93 --no-masters
       digitize handoff archive/2019 --to transfer/2019 --force --reason "QC re-inspection waived by 王科长"
     """
-    from digitize.handoff import HandoffError, HandoffRefused, make_package
+    from digitize.handoff import HandoffRefused, make_package
 
     if not (out / "journal.sqlite").exists():
         raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
@@ -673,20 +671,22 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
         bar.update(done - bar.n)
 
     try:
-        result = make_package(
-            out,
-            dest,
-            fmt,
-            settings,
-            force=force,
-            reason=reason,
-            include_masters=not no_masters,
-            batch_dir=batch_dir,
-            progress=progress,
-        )
-    except HandoffRefused as exc:
-        if bar is not None:
-            bar.close()
+        try:
+            result = make_package(
+                out,
+                dest,
+                fmt,
+                settings,
+                force=force,
+                reason=reason,
+                include_masters=not no_masters,
+                batch_dir=batch_dir,
+                progress=progress,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    except HandoffRefused as exc:  # the reasons and problems are the report; the exit code is the class's
         if as_json:
             _emit_json({"ok": False, "refused": exc.reasons, "problems": [p.to_dict() for p in exc.problems]})
         else:
@@ -694,14 +694,7 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
                 click.echo(f"REFUSED: {why}", err=True)
             for problem in exc.problems:
                 click.echo(f"  {problem}", err=True)
-        sys.exit(EXIT_ATTENTION)
-    except HandoffError as exc:
-        if bar is not None:
-            bar.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    if bar is not None:
-        bar.close()
+        sys.exit(exc.exit_code)
     data = {"ok": True, **result.to_dict()}
     if as_json:
         _emit_json(data)
@@ -761,13 +754,9 @@ def verify(target, batch_dir, no_record, jobs, as_json):
       digitize verify transfer/2019-bag
       digitize verify archive/2019 --batch /mnt/scans/2019 --json
     """
-    from digitize.handoff import VerifyError
     from digitize.handoff import verify as run_verify
 
-    try:
-        report = run_verify(target, batch_dir=batch_dir, record=not no_record, workers=jobs)
-    except VerifyError as exc:
-        raise click.UsageError(str(exc)) from None
+    report = run_verify(target, batch_dir=batch_dir, record=not no_record, workers=jobs)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -789,7 +778,7 @@ def verify(target, batch_dir, no_record, jobs, as_json):
         for problem in report.problems:
             click.echo(f"  {problem}")
     if not report.ok:
-        sys.exit(EXIT_ATTENTION)
+        sys.exit(ExitCode.ATTENTION)
 
 
 if __name__ == "__main__":

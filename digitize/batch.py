@@ -19,6 +19,8 @@ from pathlib import Path
 import pikepdf
 from PIL import Image
 
+from digitize.errors import BadInput
+
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
 PDF_SUFFIXES = {".pdf"}
@@ -26,7 +28,7 @@ IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 _DIGITS = re.compile(r"(\d+)")
 
 
-class InputError(Exception):
+class InputError(BadInput):
     """Bad input: carries the file it is about, so every message names it."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str):

@@ -14,15 +14,11 @@ from typing import Any
 from digitize.batch import SourceDocument
 from digitize.pipeline import Description
 from digitize.settings import Settings
-from metadata.catalog import Catalog, CatalogError, read_catalog
+from metadata.catalog import Catalog, read_catalog
 from metadata.linking import ScannedDocument, link_documents
 from metadata.validation import Finding, validate_catalog
 
 STAGE = "GD"
-
-
-class CatalogUnreadable(Exception):
-    """The catalogue cannot be used at all (the message names the file and the reason)."""
 
 
 @dataclass
@@ -56,10 +52,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 def describe_batch(docs: list[SourceDocument], catalog_path: Path | None, settings: Settings) -> BatchDescription:
     if catalog_path is None:
         return BatchDescription(None, {d.key: Description(archival_code=d.key) for d in docs})
-    try:
-        catalog = read_catalog(catalog_path, settings)
-    except CatalogError as exc:
-        raise CatalogUnreadable(str(exc)) from None
+    catalog = read_catalog(catalog_path, settings)  # CatalogError (BadInput) names the file and the reason
     result = BatchDescription(catalog)
     result.findings.extend(validate_catalog(catalog, settings))
     scanned = [ScannedDocument(d.key, d.key, len(d.pages), tuple(d.slots)) for d in docs if d.error is None]

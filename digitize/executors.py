@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
+from digitize.errors import BadInput, MissingSoftware
+
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
@@ -83,7 +85,7 @@ class DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise RuntimeError("Dask is not installed: pip install 'digitize[cluster]'") from None
+            raise MissingSoftware("Dask is not installed: pip install 'digitize[cluster]'") from None
         if scheduler:
             self.cluster = None
             self.client = Client(scheduler)
@@ -116,4 +118,4 @@ def make_executor(kind: str, workers: int, scheduler: str | None = None) -> Exec
         return LocalExecutor(workers)
     if kind == "dask":
         return DaskExecutor(scheduler, workers)
-    raise ValueError(f"unknown executor {kind!r} (local or dask)")
+    raise BadInput(f"unknown executor {kind!r} (local or dask)")

@@ -16,6 +16,7 @@ import pikepdf
 import pikepdf.pdfa
 from pikepdf import Array, Dictionary, Name, Pdf, Stream
 
+from digitize.errors import DigitizeError
 from digitize.ocr.hocr import OcrPage
 from digitize.ocr.textlayer import (
     ASCENT,
@@ -32,7 +33,7 @@ FONT_RESOURCE = "FOcr"
 IMAGE_RESOURCE = "Im0"
 
 
-class PdfAError(RuntimeError):
+class PdfAError(DigitizeError, RuntimeError):
     """The written file did not pass PDF/A validation; carries the validator's findings."""
 
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digitize.errors import BadInput
 
-class SettingsError(ValueError):
+
+class SettingsError(BadInput, ValueError):
     """A profile or override names an unknown setting or gives a value of the wrong type."""
 
 

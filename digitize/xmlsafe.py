@@ -11,8 +11,10 @@ from pathlib import Path
 
 from lxml import etree
 
+from digitize.errors import BadInput
 
-class UnsafeXmlError(ValueError):
+
+class UnsafeXmlError(BadInput, ValueError):
     """The document declares entities; we refuse rather than expand or fetch them."""
 
 

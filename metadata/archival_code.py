@@ -22,6 +22,7 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
+from digitize.errors import BadInput
 from digitize.settings import ArchivalCodeSettings
 
 MIDDLE_DOT = "\u00b7"
@@ -47,7 +48,7 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "
 MAX_NAME_BYTES = 255  # ext4, APFS, NTFS (UTF-16 units) all allow at least this many UTF-8 bytes
 
 
-class ArchivalCodeError(ValueError):
+class ArchivalCodeError(BadInput, ValueError):
     """A template is unusable, or a 档号 does not have the template's structure."""
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digitize.errors import BadInput
 from digitize.settings import CatalogSettings, Settings
 
 # Canonical field -> header names; the first is the DA/T 22 / DA/T 18 name used in messages.
@@ -72,7 +73,7 @@ CSV_SUFFIXES = {".csv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 
 
-class CatalogError(ValueError):
+class CatalogError(BadInput, ValueError):
     """The catalogue cannot be read at all (unreadable file, undecodable bytes, missing
     required column, ambiguous headers, bad column settings)."""
 

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from digitize import __version__
+from digitize.errors import ChecksFailed, DigitizeError
 from digitize.fsutil import fsync_dir, fsync_tree, sha256_file
 from digitize.handoff.fixity import Problem, backup_journal, copy_verified, journal_digests, write_bytes_new
 from digitize.handoff.qcstatus import QC_DIR, QcStatus, read_qc_status
@@ -40,11 +41,11 @@ AGENT = f"digitize {__version__}"
 JOURNAL = "journal.sqlite"
 
 
-class HandoffError(Exception):
+class HandoffError(DigitizeError):
     """The package cannot be made; nothing was left at DEST."""
 
 
-class HandoffRefused(HandoffError):
+class HandoffRefused(ChecksFailed, HandoffError):
     """The batch is not fit for hand-off (QC, failed documents, checksums, journal)."""
 
     def __init__(self, reasons: list[str], problems: Iterable[Problem] = ()):

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digitize.errors import BadInput
 from digitize.handoff.collect import (
     AGENT,
     JOURNAL,
@@ -120,7 +121,7 @@ def _layout_class(fmt: str) -> type[Layout]:
 
     layouts: dict[str, type[Layout]] = {"bagit": BagLayout, "dat93": Dat93Layout, "archivematica": ArchivematicaLayout}
     if fmt not in layouts:
-        raise ValueError(f"unknown package format {fmt!r}; known: {', '.join(layouts)}")
+        raise BadInput(f"unknown package format {fmt!r}; known: {', '.join(layouts)}")
     return layouts[fmt]
 
 
@@ -139,7 +140,7 @@ def make_package(
     """Build the hand-off package of OUT at DEST (which must not exist yet, or be empty).
 
     Raises HandoffRefused (nothing written at DEST) when the batch is not fit for hand-off or
-    a file differs from the journal; HandoffError for other failures; ValueError for bad
+    a file differs from the journal; HandoffError for other failures; BadInput for bad
     arguments.
     """
     started = time.perf_counter()
@@ -147,7 +148,7 @@ def make_package(
     out, dest = Path(out), Path(dest)
     layout_class = _layout_class(fmt)
     if force and not (reason or "").strip():
-        raise ValueError("--force needs --reason: say why the package is handed off anyway")
+        raise BadInput("--force needs --reason: say why the package is handed off anyway")
     handoff = gather(out, settings, Path(batch_dir) if batch_dir else None, include_masters)
     refusals = handoff.refusals(force)
     if refusals:

@@ -32,6 +32,7 @@ from typing import Any
 
 import bagit
 
+from digitize.errors import BadInput
 from digitize.fsutil import sha256_file
 from digitize.handoff import archivematica as am
 from digitize.handoff import dat93
@@ -57,7 +58,7 @@ from metadata.export.validate import validate as validate_xml
 KINDS = ("bag", "out", "dat93", "archivematica")
 
 
-class VerifyError(ValueError):
+class VerifyError(BadInput, ValueError):
     """The path is none of the things `verify` knows how to check."""
 
 

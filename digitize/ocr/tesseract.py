@@ -22,6 +22,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from digitize.errors import MissingSoftware
 from digitize.ocr.hocr import Box
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -32,8 +33,8 @@ TESSERACT_VARIABLES = {"preserve_interword_spaces": "1"}
 DEBIAN_TESSDATA = "/usr/share/tesseract-ocr/5/tessdata"
 
 
-class OcrError(RuntimeError):
-    """Tesseract failed on a page (not a timeout)."""
+class OcrError(MissingSoftware, RuntimeError):
+    """Tesseract cannot be used, or failed on a page (not a timeout)."""
 
 
 class OcrTimeout(OcrError):

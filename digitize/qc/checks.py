@@ -32,6 +32,7 @@ from typing import Any
 import pikepdf
 import pikepdf.pdfa
 
+from digitize.errors import BadInput
 from digitize.fsutil import sha256_file
 from digitize.journal import Journal
 from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, measure_documents
@@ -1473,7 +1474,7 @@ def run_checks(
 ) -> CheckRun:
     stage = stage.upper()
     if stage not in STAGES:
-        raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+        raise BadInput(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
     out = Path(out)
     started = time.perf_counter()
     data = load_data(out, settings, stage, catalog_path)
@@ -1518,7 +1519,7 @@ def critical_documents(results: Iterable[CheckResult], groups: Iterable[str]) ->
     codes: set[str] = set()
     for group in groups:
         if group not in CRITICAL_GROUPS:
-            raise ValueError(f"unknown critical check group {group!r}; known: {', '.join(CRITICAL_GROUPS)}")
+            raise BadInput(f"unknown critical check group {group!r}; known: {', '.join(CRITICAL_GROUPS)}")
         codes |= CRITICAL_GROUPS[group]
     found: dict[str, list[str]] = defaultdict(list)
     for result in results:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from digitize.errors import BadInput
 from digitize.settings import QcSettings
 
 ISO = "iso2859-1"
@@ -40,7 +41,7 @@ DEFECT_CLASSES = ("critical", "major", "minor")
 DECISIONS = ("pass", "fail")
 
 
-class SamplingError(ValueError):
+class SamplingError(BadInput, ValueError):
     """A plan, sample or decision set that cannot be used as asked."""
 
 

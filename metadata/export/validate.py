@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from digitize.errors import DigitizeError
 from digitize.xmlsafe import parse_file, safe_parser
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -35,7 +36,7 @@ _METS_SET = (
 KINDS = (*_SCHEMA_FILES, "mets")
 
 
-class ExportValidationError(ValueError):
+class ExportValidationError(DigitizeError, ValueError):
     """An export does not validate against its schema; it must not be written."""
 
     def __init__(self, kind: str, label: str, errors: list[str]):

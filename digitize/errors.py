@@ -1,0 +1,51 @@
+"""The error tree: every error digitize raises on purpose is a `DigitizeError` carrying its exit code.
+
+    DigitizeError            exit 1  the work could not be done (a package, a PDF/A, an export)
+      BadInput               exit 2  an option, file or folder that cannot be used (the message names it)
+      MissingSoftware        exit 3  the environment lacks something (Tesseract, a language pack, a library)
+      ChecksFailed           exit 4  the work is done, but checks failed or refused it
+
+Each module derives its own errors from one of these (`digitize.batch.InputError` is a
+`BadInput`, `digitize.ocr.tesseract.OcrError` a `MissingSoftware`, ...); the command line maps
+them to exit codes in one place (`cli.main`). Exit codes are the README's table.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    OK = 0  # done; nothing needs attention
+    FAILED = 1  # some documents failed (each named with its reason); all others were completed
+    USAGE = 2  # usage error: bad option, missing file or folder, unreadable input
+    ENVIRONMENT = 3  # the environment lacks something
+    ATTENTION = 4  # work done, but checks failed (qc rejected the lot, verify found changes, handoff refused)
+
+
+class DigitizeError(Exception):
+    """An error digitize raises on purpose; its text says what and where."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILED
+
+
+class BadInput(DigitizeError):
+    """An option value, file or folder that cannot be used."""
+
+    exit_code = ExitCode.USAGE
+
+
+class MissingSoftware(DigitizeError):
+    """The environment lacks a program, a language pack or a library."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class ChecksFailed(DigitizeError):
+    """The work was done, but checks failed or refused it."""
+
+    exit_code = ExitCode.ATTENTION
+
+
+__all__ = ["BadInput", "ChecksFailed", "DigitizeError", "ExitCode", "MissingSoftware"]
