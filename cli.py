@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from digitize.errors import DigitizeError, ExitCode
+from digitize.layout import DOCUMENTS_DIR, QC_REPORT_HTML, QC_SAMPLE, OutLayout, require_journal
 
 
 def _emit_json(data: Any) -> None:
@@ -33,8 +34,9 @@ def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     handlers[0].setLevel(level)
     if out is not None:
-        (out / "logs").mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(out / "logs" / "digitize.log", encoding="utf-8")
+        log_file = OutLayout(out).log_file
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setLevel(logging.INFO)
         handlers.append(file_handler)
     logging.basicConfig(
@@ -233,7 +235,7 @@ def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
         click.echo(f"{finding['severity'].upper()} [{finding['item']}] {finding['object']}: {finding['message']}")
     for warning in s.warnings:
         click.echo(f"warning: {warning}")
-    click.echo(f"Output: {out / 'documents'}; journal: {out / 'journal.sqlite'}")
+    click.echo(f"Output: {out / DOCUMENTS_DIR}; journal: {OutLayout(out).journal}")
 
 
 # --------------------------------------------------------------------------- status
@@ -251,9 +253,7 @@ def status(out, as_json, show_pages):
     """
     from digitize.status import batch_status
 
-    journal_path = out / "journal.sqlite"
-    if not journal_path.exists():
-        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    require_journal(out)
     data = batch_status(out)
     if as_json:
         _emit_json(data)
@@ -346,8 +346,7 @@ def export(out, formats, catalog, encodings, max_security, open_only, profile, a
     from metadata.export.access import AccessPolicy, default_policy
     from metadata.technical import load_records
 
-    if not (out / "journal.sqlite").exists():
-        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    require_journal(out)
     settings = _load_settings(profile)
     chosen = list(FORMATS) if "all" in formats else [f for f in FORMATS if f in formats]
     batch = load_records(out, settings, catalog)
@@ -421,8 +420,7 @@ def stats(out, catalog, profile, as_json):
     from metadata.stats import batch_statistics
     from metadata.technical import load_records
 
-    if not (out / "journal.sqlite").exists():
-        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    require_journal(out)
     settings = _load_settings(profile)
     data = batch_statistics(load_records(out, settings, catalog))
     if as_json:
@@ -473,7 +471,7 @@ def stats(out, catalog, profile, as_json):
 @click.option(
     "--record",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Inspectors' decisions (a filled qc/sample.csv): judge the lot.",
+    help=f"Inspectors' decisions (a filled {QC_SAMPLE}): judge the lot.",
 )
 @click.option("--interactive", is_flag=True, help="Ask for a decision on each sampled document, then judge the lot.")
 @click.option(
@@ -510,8 +508,7 @@ def qc(
     from digitize.qc.run import judge, prepare, write_outputs
     from digitize.qc.sampling import read_decisions
 
-    if not (out / "journal.sqlite").exists():
-        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    require_journal(out)
     if record and interactive:
         raise click.UsageError("--record and --interactive exclude each other")
     if ratio is not None and aql is not None:
@@ -578,7 +575,7 @@ def _print_qc(data: dict[str, Any], out: Path) -> None:
     for result in data["results"]:
         if result["status"] == "fail":
             click.echo(f"FAIL [{result['check_id']}] {result['object']}: {result['evidence']}")
-    click.echo(f"Report: {out / 'qc' / 'report.html'}; decisions template: {out / 'qc' / 'sample.csv'}")
+    click.echo(f"Report: {out / QC_REPORT_HTML}; decisions template: {out / QC_SAMPLE}")
 
 
 # --------------------------------------------------------------------------- handoff, verify (digitize/handoff.py)
@@ -649,8 +646,7 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
     """
     from digitize.handoff import HandoffRefused, make_package
 
-    if not (out / "journal.sqlite").exists():
-        raise click.UsageError(f"{out} has no journal.sqlite; run `digitize process` first")
+    require_journal(out)
     if reason and not force:
         raise click.UsageError("--reason goes with --force")
     if force and not (reason or "").strip():

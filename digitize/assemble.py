@@ -18,6 +18,7 @@ from typing import Any
 
 from digitize import __version__
 from digitize.fsutil import sha256_bytes, sha256_file
+from digitize.layout import PAGE_FILES, page_file, pdf_file
 from digitize.ocr.alto import alto_bytes
 from digitize.ocr.hocr import OcrPage, parse_hocr
 from digitize.pageimage import EncodedImage
@@ -80,23 +81,23 @@ def _run_document(task: DocumentTask, result: DocumentResult) -> None:
     commit = Path(task.commit_dir)
     if commit.exists():
         shutil.rmtree(commit)
-    (commit / "ocr").mkdir(parents=True)
-    (commit / "pages").mkdir()
+    for folder in sorted({folder for folder, _ in PAGE_FILES.values()}):
+        (commit / folder).mkdir(parents=True)
     pdf_pages = []
-    pdf_name = f"{task.name}.pdf"
+    pdf_name = pdf_file(task.name)
     software = tuple(task.ocr_software.split(" ", 1)) if " " in task.ocr_software else (task.ocr_software, "")
     for page in task.pages:
         image = EncodedImage(data=_read_staged(page, "image"), **page.staged["image_meta"])
         hocr = _read_staged(page, "hocr")
         ocr = parse_hocr(hocr).scaled(1.0 / page.staged["ocr_scale"]) if hocr else None
         pdf_pages.append(PdfPage(image, ocr))
-        base = f"{task.name}-{page.page_no:04d}"
+        files = {role: page_file(task.name, page.page_no, role) for role in PAGE_FILES}
         outputs = {
-            f"ocr/{base}.hocr": hocr,
-            f"ocr/{base}.txt": _read_staged(page, "text"),
-            f"pages/{base}.json": json.dumps(page.metrics, ensure_ascii=False, indent=1).encode("utf-8"),
+            files["hocr"]: hocr,
+            files["text"]: _read_staged(page, "text"),
+            files["json"]: json.dumps(page.metrics, ensure_ascii=False, indent=1).encode("utf-8"),
         }
-        outputs[f"ocr/{base}.alto.xml"] = alto_bytes(
+        outputs[files["alto"]] = alto_bytes(
             ocr or OcrPage(0, 0),
             f"{pdf_name}#page={page.page_no}",
             page.page_no,

@@ -28,6 +28,7 @@ from digitize.batch import SourceDocument, discover
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
 from digitize.journal import Journal
+from digitize.layout import PAGE_FILES, STAGED_FILES, OutLayout, document_dir, page_file
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
 from digitize.pdfa import DocumentMeta
@@ -37,8 +38,6 @@ from metadata.archival_code import archival_code_filename
 
 log = logging.getLogger("digitize")
 SOFTWARE = f"digitize {__version__}"
-WORK_DIR = ".work"
-DOCUMENTS_DIR = "documents"
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,8 @@ class Coordinator:
         self.descriptions = descriptions
         self.catalog_path = catalog_path
         self.progress = progress
-        self.journal = Journal(out / "journal.sqlite")
+        self.layout = OutLayout(out)
+        self.journal = Journal(self.layout.journal)
         self.summary = BatchSummary()
         self.agent = SOFTWARE
         self._ready_documents: list[str] = []
@@ -115,7 +115,7 @@ class Coordinator:
         return archival_code_filename(self.descriptions[doc.key].archival_code)
 
     def _stage(self, doc_key: str) -> Path:
-        return self.out / WORK_DIR / doc_key
+        return self.layout.stage_dir(doc_key)
 
     def _record_document(self, doc: SourceDocument, state: str, error: str | None) -> None:
         desc = self.descriptions[doc.key]
@@ -164,7 +164,7 @@ class Coordinator:
         if row["source_path"] != ref.path or row["frame"] != ref.frame or row["master_sha256"] != master_sha:
             return None
         stage = self._stage(ref.doc_key)
-        for role in ("image", "hocr", "text"):
+        for role in STAGED_FILES:
             info = (row["staged"] or {}).get(role)
             if not info or not (stage / info["name"]).is_file():
                 return None
@@ -418,7 +418,7 @@ class Coordinator:
             language=_xmp_language(self.settings.ocr.languages),
             creator_tool=SOFTWARE,
         )
-        commit_dir = self._stage(doc_key) / "commit"
+        commit_dir = self.layout.commit_dir(doc_key)
         return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings, self.ocr_software)
 
     def _document_done(self, doc_key: str, result: DocumentResult) -> None:
@@ -427,19 +427,13 @@ class Coordinator:
             self._fail_document(doc, result.error or "unknown error")
             return
         name = self._name(doc)
-        final = self.out / DOCUMENTS_DIR / name
-        commit_directory(Path(self._stage(doc_key) / "commit"), final)
-        rel = f"{DOCUMENTS_DIR}/{name}"
+        rel = document_dir(name)
+        commit_directory(self.layout.commit_dir(doc_key), self.layout.path(rel))
         for page_no in self.doc_pages[doc_key]:
-            base = f"{name}-{page_no:04d}"
+            files = {role: page_file(name, page_no, role) for role in PAGE_FILES}
             outputs = {
                 role: {"path": f"{rel}/{path}", **result.files[path]}
-                for role, path in (
-                    ("hocr", f"ocr/{base}.hocr"),
-                    ("text", f"ocr/{base}.txt"),
-                    ("alto", f"ocr/{base}.alto.xml"),
-                    ("json", f"pages/{base}.json"),
-                )
+                for role, path in files.items()
                 if path in result.files
             }
             self.journal.upsert_page(doc_key, page_no, state="done", outputs=outputs)
@@ -478,7 +472,7 @@ class Coordinator:
         log.info("%s: done (%d pages)", doc_key, len(doc.pages))
 
     def _cleanup_work(self) -> None:
-        work = self.out / WORK_DIR
+        work = self.layout.work
         if work.is_dir() and not any(work.iterdir()):
             work.rmdir()
 

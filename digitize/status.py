@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize.journal import Journal
+from digitize.layout import OutLayout
 
 PAGE_FIELDS = (
     "page_no",
@@ -27,7 +28,7 @@ PAGE_FIELDS = (
 
 
 def batch_status(out: Path) -> dict[str, Any]:
-    with Journal(out / "journal.sqlite") as journal:
+    with Journal(OutLayout(out).journal) as journal:
         documents = journal.documents()
         pages = journal.pages()
         runs = journal.runs()

@@ -16,6 +16,7 @@ from typing import Any
 
 from digitize.batch import InputError, PageRef
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
+from digitize.layout import staged_file
 from digitize.loader import load_page
 from digitize.ocr.hocr import OcrPage, parse_hocr
 from digitize.ocr.reading import read_page
@@ -155,15 +156,11 @@ def _run_page(task: PageTask, result: PageResult) -> None:
 
     started = time.perf_counter()
     stage = Path(task.stage_dir)
-    stem = f"{ref.page_no:04d}"
     image_meta = {k: v for k, v in dataclasses.asdict(encoded).items() if k != "data"}
-    files = {
-        "image": (f"{stem}.img", encoded.data),
-        "hocr": (f"{stem}.hocr", hocr_text.encode("utf-8")),
-        "text": (f"{stem}.txt", plain_text.encode("utf-8")),
-    }
+    files = {"image": encoded.data, "hocr": hocr_text.encode("utf-8"), "text": plain_text.encode("utf-8")}
     staged: dict[str, Any] = {"image_meta": image_meta, "ocr_scale": processed.ocr_scale}
-    for role, (name, data) in files.items():
+    for role, data in files.items():
+        name = staged_file(ref.page_no, role)
         atomic_write_bytes(stage / name, data)
         staged[role] = {"name": name, "sha256": sha256_bytes(data), "bytes": len(data)}
     result.staged = staged

@@ -15,6 +15,7 @@ from typing import Any
 
 from digitize import __version__
 from digitize.journal import Journal
+from digitize.layout import OutLayout
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate
 from metadata.catalog import CatalogError, read_catalog
@@ -107,7 +108,7 @@ def _events(journal_events: list[dict[str, Any]], object_paths: dict[str, list[s
 
 def load_records(out: Path, settings: Settings, catalog_path: str | Path | None = None) -> BatchRecords:
     """Records of every processed document, plus catalogue rows that have no scan."""
-    with Journal(out / "journal.sqlite") as journal:
+    with Journal(OutLayout(out).journal) as journal:
         documents = journal.documents()
         pages = journal.pages()
         events = journal.events()

@@ -30,13 +30,15 @@ from digitize.handoff.bag import bag_info
 from digitize.handoff.collect import AGENT, SourceFile
 from digitize.handoff.fixity import checksum_list_bytes
 from digitize.handoff.package import Layout
+from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, QC_DIR, catalogue_file, dat46_file
 from metadata.export.dublincore import METADATA_CSV_COLUMNS, metadata_csv_row
 
 OBJECTS = "objects"
 METADATA_CSV = "metadata/metadata.csv"
 CHECKSUMS = "metadata/checksum.sha256"
 SUBMISSION = "metadata/submissionDocumentation"
-JOURNAL_PATH = f"{SUBMISSION}/journal.sqlite"
+JOURNAL_PATH = f"{SUBMISSION}/{JOURNAL}"
+QC_FOLDER = f"{SUBMISSION}/{QC_DIR}"
 TRANSFER_INFO = f"{SUBMISSION}/transfer-info.json"
 
 
@@ -44,7 +46,7 @@ def object_path(role: str, name: str, rel: str) -> str | None:
     """Where a journal-recorded file sits in the transfer; None for files it does not carry."""
     if role == "master":
         return f"{OBJECTS}/{name}/masters/{rel}"
-    if role in ("pdf", "hocr", "text", "alto"):
+    if role == "pdf" or role in OCR_ROLES:
         return f"{OBJECTS}/{name}/{rel}"
     return None  # page measurements stay in the journal
 
@@ -66,12 +68,12 @@ class ArchivematicaLayout(Layout):
         return JOURNAL_PATH
 
     def qc_folder(self) -> str:
-        return f"{SUBMISSION}/qc"
+        return QC_FOLDER
 
     def add_metadata(self, exported: dict[str, bytes]) -> None:
-        self.packer.write(f"{SUBMISSION}/目录文件.xml", exported["catalog/目录文件.xml"])
+        self.packer.write(f"{SUBMISSION}/{CATALOGUE_NAME}.xml", exported[catalogue_file()])
         for doc in self.handoff.documents:
-            self.packer.write(f"{OBJECTS}/{doc.name}/{doc.name}.xml", exported[f"documents/{doc.name}/{doc.name}.xml"])
+            self.packer.write(f"{OBJECTS}/{doc.name}/{doc.name}.xml", exported[dat46_file(doc.name)])
 
     def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
         buffer = io.StringIO()

@@ -29,15 +29,16 @@ import bagit
 from digitize.fsutil import sha256_file
 from digitize.handoff.collect import AGENT, Handoff, HandoffError, SourceFile
 from digitize.handoff.package import Layout, Override
+from digitize.layout import JOURNAL, QC_DIR, document_dir
 
 CHECKSUMS = ("sha256", "sha512")
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-JOURNAL_PATH = "journal.sqlite"  # inside data/
+JOURNAL_PATH = JOURNAL  # inside data/, as in OUT
 
 
 def payload_path(role: str, name: str, rel: str) -> str:
     """Where a journal-recorded file of document `name` sits in the payload (without "data/")."""
-    return f"masters/{name}/{rel}" if role == "master" else f"documents/{name}/{rel}"
+    return f"masters/{name}/{rel}" if role == "master" else f"{document_dir(name)}/{rel}"
 
 
 def human_size(size: int) -> str:
@@ -120,7 +121,7 @@ class BagLayout(Layout):
             self.packer.write(rel, data)
 
     def qc_folder(self) -> str:
-        return "qc"
+        return QC_DIR
 
     def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
         root = self.packer.root

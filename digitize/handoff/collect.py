@@ -28,8 +28,9 @@ from digitize import __version__
 from digitize.errors import ChecksFailed, DigitizeError
 from digitize.fsutil import fsync_dir, fsync_tree, sha256_file
 from digitize.handoff.fixity import Problem, backup_journal, copy_verified, journal_digests, write_bytes_new
-from digitize.handoff.qcstatus import QC_DIR, QcStatus, read_qc_status
+from digitize.handoff.qcstatus import QcStatus, read_qc_status
 from digitize.journal import Journal
+from digitize.layout import QC_DIR, OutLayout, require_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename
 from metadata.export import run_exports
@@ -38,7 +39,6 @@ from metadata.records import ArchiveRecord, BatchInfo
 from metadata.technical import load_records
 
 AGENT = f"digitize {__version__}"
-JOURNAL = "journal.sqlite"
 
 
 class HandoffError(DigitizeError):
@@ -174,11 +174,10 @@ def _document_name(row: dict[str, Any]) -> str:
 
 def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include_masters: bool = True) -> Handoff:
     """Read OUT's journal and catalogue; check the journal against its own event chain."""
-    if not (out / JOURNAL).is_file():
-        raise HandoffError(f"{out} has no {JOURNAL}; run `digitize process` first")
+    layout = require_journal(out)
     batch = load_records(out, settings)
     by_code = {r.archival_code: r for r in batch.records}
-    with Journal(out / JOURNAL) as journal:
+    with Journal(layout.journal) as journal:
         rows = journal.documents()
         pages = journal.pages()
         events = journal.events()
@@ -393,7 +392,7 @@ class Packer:
 
     def journal_copy(self, out: Path, rel: str) -> None:
         target = self._target(rel)
-        backup_journal(out / JOURNAL, target)
+        backup_journal(OutLayout(out).journal, target)
         self.written[rel] = (sha256_file(target), target.stat().st_size)
 
     def total_bytes(self) -> int:
@@ -448,7 +447,7 @@ def record_fixity_events(handoff: Handoff, problems: list[Problem], stage: str) 
     by_label: dict[str, list[Problem]] = {}
     for p in problems:
         by_label.setdefault(p.path, []).append(p)
-    with Journal(handoff.out / JOURNAL) as journal:
+    with Journal(OutLayout(handoff.out).journal) as journal:
         for doc in handoff.documents:
             files = doc.outputs + (doc.masters if handoff.include_masters else [])
             found = [p for f in files for p in by_label.get(f.label, [])]

@@ -31,16 +31,17 @@ from lxml import etree
 from digitize.handoff.collect import AGENT, HandoffError, PackageDocument, SourceFile, classification
 from digitize.handoff.fixity import checksum_list_bytes
 from digitize.handoff.package import Layout
+from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, catalogue_file, dat46_file
 from metadata.export.xmlbuild import serialize, sub
 
 STATEMENT = "说明文件.xml"
-CATALOGUE = "目录文件.xml"
+CATALOGUE = f"{CATALOGUE_NAME}.xml"
 OTHER = "其他"
 REGISTER = f"{OTHER}/移交登记表.xml"
 FIXITY = f"{OTHER}/固化信息.sha256"
 RULES = f"{OTHER}/规则说明.txt"
 QC_FOLDER = f"{OTHER}/质检报告"
-JOURNAL_PATH = f"{OTHER}/过程记录/journal.sqlite"
+JOURNAL_PATH = f"{OTHER}/过程记录/{JOURNAL}"
 OCR_FOLDER = "全文"
 MASTERS_FOLDER = "原始图像"
 PROPERTIES = {"1": "真实性", "2": "完整性", "3": "可用性", "4": "安全性"}
@@ -54,7 +55,7 @@ def record_files(doc: PackageDocument, folder: str, include_masters: bool) -> li
     for f in doc.outputs:
         if f.role == "pdf":
             items.append((f, f"{folder}/{doc.name}.pdf"))
-        elif f.role in ("hocr", "text", "alto"):
+        elif f.role in OCR_ROLES:
             items.append((f, f"{folder}/{OCR_FOLDER}/{PurePosixPath(f.rel).name}"))
     if include_masters:
         items += [(f, f"{folder}/{MASTERS_FOLDER}/{f.rel}") for f in doc.masters]
@@ -86,11 +87,9 @@ class Dat93Layout(Layout):
         return QC_FOLDER
 
     def add_metadata(self, exported: dict[str, bytes]) -> None:
-        self.packer.write(CATALOGUE, exported[f"catalog/{CATALOGUE}"])
+        self.packer.write(CATALOGUE, exported[catalogue_file()])
         for doc in self.handoff.documents:
-            self.packer.write(
-                f"{self.folders[doc.archival_code]}/{doc.name}.xml", exported[f"documents/{doc.name}/{doc.name}.xml"]
-            )
+            self.packer.write(f"{self.folders[doc.archival_code]}/{doc.name}.xml", exported[dat46_file(doc.name)])
 
     # ------------------------------------------------------------------ content totals
     def record_totals(self) -> tuple[int, int]:

@@ -25,7 +25,6 @@ from typing import Any
 from digitize.errors import BadInput
 from digitize.handoff.collect import (
     AGENT,
-    JOURNAL,
     Handoff,
     HandoffError,
     HandoffRefused,
@@ -39,6 +38,7 @@ from digitize.handoff.collect import (
 )
 from digitize.handoff.fixity import head_of, open_journal_copy
 from digitize.journal import Journal
+from digitize.layout import QC_DIR, OutLayout
 from digitize.settings import Settings
 
 FORMATS = ("bagit", "dat93", "archivematica")
@@ -172,7 +172,7 @@ def make_package(
             head, n_events = head_of(db)
         layout.add_metadata(exports(handoff))
         for path in qc_files(out):
-            packer.copy_plain(path, f"{layout.qc_folder()}/{path.relative_to(out / 'qc').as_posix()}")
+            packer.copy_plain(path, f"{layout.qc_folder()}/{path.relative_to(out / QC_DIR).as_posix()}")
         details = layout.finish(head, n_events)
         staging.commit()
     except ValueError as exc:  # e.g. a file name no checksum list can hold
@@ -203,7 +203,7 @@ def make_package(
 
 
 def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str) -> None:
-    with Journal(handoff.out / JOURNAL) as journal:
+    with Journal(OutLayout(handoff.out).journal) as journal:
         journal.add_event(
             "validation",
             "batch",
@@ -225,7 +225,7 @@ def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str)
 def _record_handoff(
     handoff: Handoff, dest: Path, fmt: str, layout: Layout, details: dict[str, Any], override: Override | None
 ) -> int:
-    with Journal(handoff.out / JOURNAL) as journal:
+    with Journal(OutLayout(handoff.out).journal) as journal:
         return journal.add_event(
             "creation",
             "batch",

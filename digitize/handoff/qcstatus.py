@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPORT = "qc/report.json"
-QC_DIR = "qc"
+from digitize.layout import QC_REPORT
+
 PASS = "pass"
 # Journal events of (re)processing a document: after the QC run, they make its report stale.
 PROCESSING_EVENTS = {"message digest calculation", "modification", "creation", "processing", "capture"}
@@ -121,27 +121,27 @@ def read_qc_status(out: Path, events: list[dict[str, Any]]) -> QcStatus:
     event: "altered" otherwise, "unrecorded" without an event) and no document was processed
     again after that run ("stale").
     """
-    path = out / REPORT
+    path = out / QC_REPORT
     if not path.is_file():
-        return QcStatus("missing", message=f"no QC report ({REPORT}); run `digitize qc {out}`")
+        return QcStatus("missing", message=f"no QC report ({QC_REPORT}); run `digitize qc {out}`")
     try:
         data = path.read_bytes()
         report = json.loads(data.decode("utf-8"))
         if not isinstance(report, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
-        return QcStatus("unreadable", message=f"{REPORT} cannot be read: {exc}")
+        return QcStatus("unreadable", message=f"{QC_REPORT} cannot be read: {exc}")
     verdict = _verdict(report)
     common = {"verdict": verdict, "plan": _plan(report), "written": report.get("generated"), "items": _items(report)}
     event = qc_event(events)
     if event is None:
         return QcStatus(
-            "unrecorded", message=f"{REPORT} was not written by `digitize qc` (no QC event in the journal)", **common
+            "unrecorded", message=f"{QC_REPORT} was not written by `digitize qc` (no QC event in the journal)", **common
         )
     if hashlib.sha256(data).hexdigest() != event["detail"]["report_sha256"]:
         return QcStatus(
             "altered",
-            message=f"{REPORT} differs from the report QC recorded in journal event {event['seq']}; "
+            message=f"{QC_REPORT} differs from the report QC recorded in journal event {event['seq']}; "
             f"run `digitize qc {out}` again",
             **common,
         )

@@ -38,7 +38,7 @@ from digitize.handoff import archivematica as am
 from digitize.handoff import dat93
 from digitize.handoff.bag import JOURNAL_PATH as BAG_JOURNAL
 from digitize.handoff.bag import payload_path
-from digitize.handoff.collect import AGENT, JOURNAL, master_name
+from digitize.handoff.collect import AGENT, master_name
 from digitize.handoff.fixity import (
     Problem,
     chain_problems,
@@ -48,9 +48,9 @@ from digitize.handoff.fixity import (
     open_journal_copy,
     read_checksum_list,
 )
-from digitize.handoff.qcstatus import REPORT as QC_REPORT
 from digitize.handoff.qcstatus import qc_event
 from digitize.journal import Journal
+from digitize.layout import JOURNAL, QC_REPORT, OutLayout
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
 from metadata.export.validate import validate as validate_xml
@@ -109,7 +109,7 @@ def detect(path: Path) -> str:
         return "dat93"
     if (path / am.CHECKSUMS).is_file() or ((path / am.OBJECTS).is_dir() and (path / "metadata").is_dir()):
         return "archivematica"
-    raise VerifyError(f"{path} is not a bag, an OUT folder with journal.sqlite, a DA/T 93 or an Archivematica package")
+    raise VerifyError(f"{path} is not a bag, an OUT folder with {JOURNAL}, a DA/T 93 or an Archivematica package")
 
 
 def verify(
@@ -281,7 +281,7 @@ def _verify_bag(path: Path, report: VerifyReport, workers: int) -> None:
     )
     if db is not None:
         with closing(db):
-            _qc_report(report, _copy_events(db), path, "data/qc/report.json")
+            _qc_report(report, _copy_events(db), path, f"data/{QC_REPORT}")
             left_out = _as_list(bag.info.get("Documents-Left-Out"))
             masters = bag.info.get("Masters-Included", "yes") != "no"
             expected = _recorded_paths(
@@ -348,7 +348,7 @@ def _recorded_paths(db: Any, skip_codes: set[str], masters: bool, place: Any) ->
 
 # --------------------------------------------------------------------------- OUT
 def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record: bool, workers: int) -> None:
-    with Journal(out / JOURNAL) as journal:
+    with Journal(OutLayout(out).journal) as journal:
         chain = journal.verify_chain()
         rows = journal.documents()
         pages = journal.pages()
@@ -422,7 +422,7 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
             )
             if doc:
                 by_doc.setdefault(doc, []).append(p)
-        with Journal(out / JOURNAL) as journal:
+        with Journal(OutLayout(out).journal) as journal:
             for row in rows:
                 if row["state"] != "done":
                     continue
@@ -580,7 +580,7 @@ def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> Non
     db = _journal_copy(report, root / am.JOURNAL_PATH, info.get("Journal-Head-Hash"), info.get("Journal-Events"))
     if db is not None:
         with closing(db):
-            _qc_report(report, _copy_events(db), root, f"{am.SUBMISSION}/qc/report.json")
+            _qc_report(report, _copy_events(db), root, f"{am.QC_FOLDER}/report.json")
 
 
 __all__ = ["KINDS", "VerifyError", "VerifyReport", "detect", "verify"]

@@ -35,6 +35,21 @@ import pikepdf.pdfa
 from digitize.errors import BadInput
 from digitize.fsutil import sha256_file
 from digitize.journal import Journal
+from digitize.layout import (
+    JOURNAL_FILES,
+    LOGS_DIR,
+    PAGE_FILES,
+    QC_DIR,
+    WORK_DIR,
+    catalogue_file,
+    dat46_file,
+    document_dir,
+    is_catalog_export,
+    page_file,
+    pdf_file,
+    require_journal,
+    xml_schema,
+)
 from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, measure_documents
 from digitize.settings import Settings
 from digitize.xmlsafe import UnsafeXmlError, parse_file
@@ -52,17 +67,6 @@ BATCH = "batch"
 # PNG, and image-only PDFs are what some scanners deliver. Anything else is not an open format.
 MASTER_FORMATS = ("TIFF", "JPEG", "JPEG 2000", "PNG", "PDF")
 PDF_IMAGE_FILTERS = ("/DCTDecode", "/CCITTFaxDecode", "/FlateDecode", "/JPXDecode")
-OUTPUT_ROLES = ("hocr", "text", "alto", "json")
-EXPORT_PATTERNS = (  # files the metadata exports write (metadata.export), relative to OUT
-    re.compile(r"catalog/目录文件(\.[a-z0-9]+)?\.xml"),
-    re.compile(r"catalog/ead3\.xml"),
-    re.compile(r"catalog/mets/[^/]+\.xml"),
-    re.compile(r"catalog/dc/[^/]+\.xml"),
-    re.compile(r"catalog/metadata\.csv"),
-)
-JOURNAL_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "journal.sqlite-journal")
-QC_DIR = "qc"
-WORK_DIR = ".work"
 VIRUS_SCANNER = "clamscan"
 # Skew estimates whose best angle scores less than this over the median angle are not judged
 # Calibrated on two eval-kit holdouts (166 pages with 60+ characters): text pages scored 1.64 to
@@ -271,10 +275,7 @@ def _where_doc(data: QcData, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: str | Path | None = None) -> QcData:
-    journal_path = out / "journal.sqlite"
-    if not journal_path.is_file():
-        raise FileNotFoundError(f"{out} has no journal.sqlite; run `digitize process` first")
-    with Journal(journal_path) as journal:
+    with Journal(require_journal(out).journal) as journal:
         documents = journal.documents()
         pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for page in journal.pages():
@@ -491,7 +492,7 @@ def _journal_outputs(data: QcData) -> list[tuple[dict[str, Any], dict[str, Any] 
     for doc in data.done:
         files.append((doc, None, doc["pdf_path"], doc["pdf_sha256"], int(doc["pdf_bytes"] or 0)))
         for page in data.pages.get(doc["doc_key"], []):
-            for role in OUTPUT_ROLES:
+            for role in PAGE_FILES:
                 info = (page.get("outputs") or {}).get(role)
                 if info:
                     files.append((doc, page, info["path"], info["sha256"], int(info["bytes"])))
@@ -815,16 +816,10 @@ def check_package_structure(data: QcData, r: Results) -> None:
         except ValueError as exc:
             r.add("package_structure", "fail", str(exc), defect="bad_name", **_where_doc(data, doc))
             continue
-        folder = f"documents/{name}"
-        expected = [f"{folder}/{name}.pdf"]
+        folder = document_dir(name)
+        expected = [f"{folder}/{pdf_file(name)}"]
         for page in data.pages.get(doc["doc_key"], []):
-            base = f"{name}-{page['page_no']:04d}"
-            expected += [
-                f"{folder}/ocr/{base}.hocr",
-                f"{folder}/ocr/{base}.txt",
-                f"{folder}/ocr/{base}.alto.xml",
-                f"{folder}/pages/{base}.json",
-            ]
+            expected += [f"{folder}/{page_file(name, page['page_no'], role)}" for role in PAGE_FILES]
         if doc["output_dir"] != folder:
             r.add(
                 "package_structure",
@@ -854,14 +849,15 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
     """1-12: the DA/T 93 目录文件 exists, is valid and lists every document."""
     from metadata.export.validate import validate
 
-    path = data.out / "catalog" / "目录文件.xml"
+    rel = catalogue_file()
+    path = data.out / rel
     if not path.is_file():
         r.add(
             "catalogue_file",
             "warn",
-            "no catalog/目录文件.xml in OUT yet: run `digitize export OUT` before the hand-off",
-            object="catalog/目录文件.xml",
-            file="catalog/目录文件.xml",
+            f"no {rel} in OUT yet: run `digitize export OUT` before the hand-off",
+            object=rel,
+            file=rel,
             defect="catalogue_file_missing",
         )
         return
@@ -873,8 +869,8 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
             "catalogue_file",
             "fail",
             f"cannot be read: {exc}",
-            object="catalog/目录文件.xml",
-            file="catalog/目录文件.xml",
+            object=rel,
+            file=rel,
             defect="catalogue_file_invalid",
         )
         return
@@ -883,8 +879,8 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
             "catalogue_file",
             "fail",
             f"not valid DA/T 93: {errors[0]}",
-            object="catalog/目录文件.xml",
-            file="catalog/目录文件.xml",
+            object=rel,
+            file=rel,
             defect="catalogue_file_invalid",
         )
         return
@@ -895,30 +891,14 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
             "catalogue_file",
             "fail",
             "目录文件 does not list " + ", ".join(missing) + " (run `digitize export` again)",
-            object="catalog/目录文件.xml",
-            file="catalog/目录文件.xml",
+            object=rel,
+            file=rel,
             defect="catalogue_file_incomplete",
         )
     r.finish(
         "catalogue_file",
-        f"catalog/目录文件.xml is valid DA/T 93 and lists {len(listed)} items, every processed document",
+        f"{rel} is valid DA/T 93 and lists {len(listed)} items, every processed document",
     )
-
-
-def _xml_kind(rel: str) -> str | None:
-    if rel.endswith(".alto.xml"):
-        return "alto"
-    if rel.startswith("catalog/mets/"):
-        return "mets"
-    if rel.startswith("catalog/dc/"):
-        return "oai_dc"
-    if rel == "catalog/ead3.xml":
-        return "ead3"
-    if rel.startswith("catalog/目录文件"):
-        return "dat93"
-    if re.fullmatch(r"documents/([^/]+)/\1\.xml", rel):
-        return "dat46"
-    return None
 
 
 def check_metadata_readable(data: QcData, r: Results) -> None:
@@ -930,7 +910,7 @@ def check_metadata_readable(data: QcData, r: Results) -> None:
         rel = path.relative_to(data.out).as_posix()
         if rel.startswith((QC_DIR + "/", WORK_DIR + "/")):
             continue
-        kind = _xml_kind(rel)
+        kind = xml_schema(rel)
         try:
             tree = parse_file(path)
             errors = validate(kind, tree) if kind else []
@@ -1132,7 +1112,7 @@ def expected_files(data: QcData) -> set[str]:
             name = archival_code_filename(doc["archival_code"])
         except ValueError:
             continue
-        expected.add(f"documents/{name}/{name}.xml")  # DA/T 46 export
+        expected.add(dat46_file(name))  # DA/T 46 export
     return expected
 
 
@@ -1144,9 +1124,9 @@ def check_extra_files(data: QcData, r: Results) -> None:
     for path in sorted(p for p in data.out.rglob("*") if p.is_file()):
         rel = path.relative_to(data.out).as_posix()
         counted += 1
-        if rel in expected or rel in JOURNAL_FILES or rel.startswith((QC_DIR + "/", "logs/")):
+        if rel in expected or rel in JOURNAL_FILES or rel.startswith((QC_DIR + "/", LOGS_DIR + "/")):
             continue
-        if any(p.fullmatch(rel) for p in EXPORT_PATTERNS):
+        if is_catalog_export(rel):
             continue
         if rel.startswith(WORK_DIR + "/"):
             staged += 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize.batch import PageRef
+from digitize.layout import QC_SAMPLE
 from digitize.loader import load_page
 
 MAX_THUMBNAILS = 300
@@ -265,8 +266,8 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
         add("</table>")
         if sampling.get("status") == "not recorded":
             add(
-                "<p>Fill qc/sample.csv (decision pass/fail, defect_type, defect_class critical/major/minor, inspector) and "
-                "run <code>digitize qc OUT --record qc/sample.csv</code>. 填写抽检结果后重新运行。</p>"
+                f"<p>Fill {QC_SAMPLE} (decision pass/fail, defect_type, defect_class critical/major/minor, inspector) and "
+                f"run <code>digitize qc OUT --record {QC_SAMPLE}</code>. 填写抽检结果后重新运行。</p>"
             )
     else:
         add("<p>No documents. 无文件。</p>")

@@ -27,6 +27,7 @@ from typing import Any
 from digitize import __version__
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.journal import Journal, now_iso
+from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
 from digitize.qc.checks import CheckRun, critical_documents, found_defects, run_checks
 from digitize.qc.sampling import (
     DEFECT_CLASSES,
@@ -41,7 +42,6 @@ from digitize.qc.sampling import (
 )
 from digitize.settings import Settings
 
-QC_DIR = "qc"
 SAMPLE_COLUMNS = ("item_id", "decision", "defect_type", "defect_class", "inspector", "note")
 SAMPLE_INFO_COLUMNS = ("selected_as", "title", "pages", "automated_findings")
 SCHEMA = "digitize-qc/1"
@@ -183,7 +183,7 @@ def _verdict(outcome: QcOutcome) -> None:
         if lot is None:
             reasons.append(
                 f"automated checks passed; the inspection sample ({len(outcome.sample.items)} documents) has "
-                f"no recorded decisions: fill {QC_DIR}/sample.csv and run `digitize qc OUT --record FILE`"
+                f"no recorded decisions: fill {QC_SAMPLE} and run `digitize qc OUT --record FILE`"
             )
         else:
             reasons.append(f"automated checks passed; {len(lot.undecided)} sampled documents still undecided")
@@ -286,17 +286,17 @@ def write_outputs(
 ) -> None:
     from digitize.qc.report import render_html
 
-    qc = outcome.out / QC_DIR
-    outcome.files = [f"{QC_DIR}/report.json", f"{QC_DIR}/report.html", f"{QC_DIR}/checks.csv", f"{QC_DIR}/sample.csv"]
+    out = OutLayout(outcome.out)
+    outcome.files = [QC_REPORT, QC_REPORT_HTML, QC_CHECKS, QC_SAMPLE]
     if outcome.decisions_source:
-        outcome.files.append(f"{QC_DIR}/decisions.csv")
-        atomic_write_bytes(qc / "decisions.csv", decisions_csv(outcome.decisions))
-    atomic_write_bytes(qc / "checks.csv", checks_csv(outcome))
-    atomic_write_bytes(qc / "sample.csv", sample_csv(outcome))
+        outcome.files.append(QC_DECISIONS)
+        atomic_write_bytes(out.path(QC_DECISIONS), decisions_csv(outcome.decisions))
+    atomic_write_bytes(out.path(QC_CHECKS), checks_csv(outcome))
+    atomic_write_bytes(out.path(QC_SAMPLE), sample_csv(outcome))
     data = outcome.to_dict()
-    atomic_write_bytes(qc / "report.html", render_html(outcome, data, thumbnails).encode("utf-8"))
+    atomic_write_bytes(out.path(QC_REPORT_HTML), render_html(outcome, data, thumbnails).encode("utf-8"))
     report = json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
-    atomic_write_bytes(qc / "report.json", report)
+    atomic_write_bytes(out.path(QC_REPORT), report)
     if found_json is not None:
         atomic_write_bytes(Path(found_json), json.dumps(data["found"], ensure_ascii=False, indent=1).encode("utf-8"))
     _record_event(outcome, sha256_bytes(report))
@@ -314,10 +314,10 @@ def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
         "warn": warns,
         "plan": outcome.plan.description if outcome.plan else None,
         "lot": outcome.lot_status,
-        "report": f"{QC_DIR}/report.json",
+        "report": QC_REPORT,
         "report_sha256": report_sha256,
     }
-    with Journal(outcome.out / "journal.sqlite") as journal:
+    with Journal(OutLayout(outcome.out).journal) as journal:
         journal.add_event("validation", "batch", outcome_word, detail, f"digitize {__version__}")
 
 

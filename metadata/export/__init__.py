@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from digitize.fsutil import atomic_write_bytes
+from digitize.layout import EAD3_FILE, catalogue_file, dat46_file, dc_file, mets_file
 from metadata.archival_code import archival_code_filename
 from metadata.export import dat46, dat93, dublincore, ead3, mets
 from metadata.export.access import AccessPolicy, Exclusion, apply_policy, default_policy
@@ -34,7 +35,6 @@ from metadata.export.validate import ExportValidationError
 from metadata.records import ArchiveRecord, BatchInfo
 
 FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
-CATALOGUE_NAME = "目录文件"
 
 
 @dataclass(frozen=True)
@@ -98,20 +98,16 @@ def run_exports(
         report.excluded.extend(excluded)
         if fmt == "dat93":
             for n, encoding in enumerate(catalogue_encodings):
-                name = f"{CATALOGUE_NAME}.xml" if n == 0 else f"{CATALOGUE_NAME}.{encoding.lower()}.xml"
-                _emit(report, out, fmt, f"catalog/{name}", lambda e=encoding, k=kept: dat93.catalogue_bytes(k, e))
+                rel = catalogue_file(None if n == 0 else encoding)
+                _emit(report, out, fmt, rel, lambda e=encoding, k=kept: dat93.catalogue_bytes(k, e))
         elif fmt == "ead3":
-            _emit(report, out, fmt, "catalog/ead3.xml", lambda k=kept: ead3.finding_aid_bytes(k, batch))
+            _emit(report, out, fmt, EAD3_FILE, lambda k=kept: ead3.finding_aid_bytes(k, batch))
         else:
             _per_document(report, out, fmt, kept, excluded, records, batch)
     return report
 
 
-_DOCUMENT_PATHS: dict[str, Callable[[str], str]] = {
-    "dat46": lambda name: f"documents/{name}/{name}.xml",
-    "mets": lambda name: f"catalog/mets/{name}.xml",
-    "dc": lambda name: f"catalog/dc/{name}.xml",
-}
+_DOCUMENT_PATHS: dict[str, Callable[[str], str]] = {"dat46": dat46_file, "mets": mets_file, "dc": dc_file}
 
 
 def _per_document(

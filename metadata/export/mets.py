@@ -21,6 +21,7 @@ import posixpath
 
 from lxml import etree
 
+from digitize.layout import METS_DIR  # where run_exports writes METS files, relative to OUT
 from metadata.export.validate import assert_valid
 from metadata.export.xmlbuild import XLINK, XSI, serialize, sub
 from metadata.records import (
@@ -42,7 +43,6 @@ SCHEMA_LOCATION = (
     f"{MODS} http://www.loc.gov/standards/mods/v3/mods-3-8.xsd "
     f"{PREMIS} http://www.loc.gov/standards/premis/v3/premis-v3-0.xsd"
 )
-METS_DIR = "catalog/mets"  # where run_exports writes METS files, relative to OUT
 _EVENT_TYPE_AUTHORITY = "http://id.loc.gov/vocabulary/preservation/eventType"
 _FILE_GROUPS = (("preservation", "master"), ("access", "pdf"), ("fulltext", "alto"))
 
