@@ -21,6 +21,7 @@ them; `OutLayout` turns them into paths on disk.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +175,7 @@ class OutLayout:
         return self.root / rel
 
 
-def require_journal(out: str | Path) -> OutLayout:
+def require_journal(out: str | os.PathLike[str]) -> OutLayout:
     """The layout of an OUT that has a journal; JournalMissing (exit 2) otherwise."""
     layout = OutLayout(Path(out))
     if not layout.journal.is_file():

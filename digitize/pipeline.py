@@ -1,9 +1,10 @@
 """The coordinator: discover the batch, schedule page and document tasks, record everything.
 
-Data flows one way: masters → page tasks (in workers) → document tasks (in workers) →
-atomic commit of documents/<档号>/ → journal. Only this module writes the journal. A rerun
-skips every document whose outputs the journal and their checksums still confirm, reuses
-staged pages of unfinished documents, and does the rest.
+Data flows one way: masters → page tasks (in workers) → document tasks (in the coordinator) →
+atomic commit of documents/<档号>/ → journal. This module is the only writer of the journal's
+documents, pages and runs (other commands only append events). A rerun skips every document
+whose outputs the journal and their checksums still confirm, reuses staged pages of unfinished
+documents, and does the rest.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitize import __version__
 from digitize.assemble import DocumentResult, DocumentTask, StagedPage, run_document
-from digitize.batch import SourceDocument, discover
+from digitize.batch import PageRef, SourceDocument, discover
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
-from digitize.journal import Journal
+from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, PageRecord, PageState, RunStatus
 from digitize.layout import PAGE_FILES, STAGED_FILES, OutLayout, document_dir, page_file
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
@@ -37,7 +37,7 @@ from digitize.tasks import PageResult, PageTask, run_page
 from metadata.archival_code import archival_code_filename
 
 log = logging.getLogger("digitize")
-SOFTWARE = f"digitize {__version__}"
+SOFTWARE = AGENT  # the software that made every output and recorded every event
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,6 @@ class Coordinator:
         self.layout = OutLayout(out)
         self.journal = Journal(self.layout.journal)
         self.summary = BatchSummary()
-        self.agent = SOFTWARE
         self._ready_documents: list[str] = []
 
     # ------------------------------------------------------------------ helpers
@@ -117,7 +116,7 @@ class Coordinator:
     def _stage(self, doc_key: str) -> Path:
         return self.layout.stage_dir(doc_key)
 
-    def _record_document(self, doc: SourceDocument, state: str, error: str | None) -> None:
+    def _record_document(self, doc: SourceDocument, state: DocumentState, error: str | None) -> None:
         desc = self.descriptions[doc.key]
         self.journal.upsert_document(
             doc.key,
@@ -134,38 +133,40 @@ class Coordinator:
         )
 
     def _fail_document(self, doc: SourceDocument, error: str) -> None:
-        self._record_document(doc, "failed", error)
-        self.journal.add_event("validation", doc.key, "failure", {"step": "processing", "error": error}, self.agent)
+        self._record_document(doc, DocumentState.FAILED, error)
+        self.journal.record_event(
+            EventType.VALIDATION, doc.key, Outcome.FAILURE, {"step": "processing", "error": error}
+        )
         self.summary.documents_failed += 1
         self.summary.failures.append({"document": doc.key, "error": error})
         log.error("%s: failed: %s", doc.key, error)
 
     def _document_still_valid(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]]) -> bool:
         row = self.journal.document(doc.key)
-        if not row or row["state"] != "done" or row["settings_key"] != self.key:
+        if not row or row.state != DocumentState.DONE or row.settings_key != self.key:
             return False
-        pdf = self.out / (row["pdf_path"] or "")
-        if not row["pdf_path"] or not pdf.is_file() or os.path.getsize(pdf) != row["pdf_bytes"]:
+        pdf = self.out / (row.pdf_path or "")
+        if not row.pdf_path or not pdf.is_file() or os.path.getsize(pdf) != row.pdf_bytes:
             return False
         pages = self.journal.pages(doc.key)
         if len(pages) != len(doc.pages):
             return False
         for ref, page in zip(doc.pages, pages):
-            if page["state"] != "done" or page["source_path"] != ref.path or page["frame"] != ref.frame:
+            if page.state != PageState.DONE or page.source_path != ref.path or page.frame != ref.frame:
                 return False
-            if page["master_sha256"] != hashes[ref.path][0]:
+            if page.master_sha256 != hashes[ref.path][0]:
                 return False
-        return sha256_file(pdf) == row["pdf_sha256"]
+        return sha256_file(pdf) == row.pdf_sha256
 
-    def _reusable_page(self, ref, master_sha: str) -> dict[str, Any] | None:
+    def _reusable_page(self, ref: PageRef, master_sha: str) -> PageRecord | None:
         row = self.journal.page(ref.doc_key, ref.page_no)
-        if not row or row["state"] != "staged" or row["settings_key"] != self.key:
+        if not row or row.state != PageState.STAGED or row.settings_key != self.key:
             return None
-        if row["source_path"] != ref.path or row["frame"] != ref.frame or row["master_sha256"] != master_sha:
+        if row.source_path != ref.path or row.frame != ref.frame or row.master_sha256 != master_sha:
             return None
         stage = self._stage(ref.doc_key)
         for role in STAGED_FILES:
-            info = (row["staged"] or {}).get(role)
+            info = row.staged.get(role)
             if not info or not (stage / info["name"]).is_file():
                 return None
             if os.path.getsize(stage / info["name"]) != info["bytes"]:
@@ -177,7 +178,7 @@ class Coordinator:
         started = time.perf_counter()
         ocr = self.settings.ocr
         engine_version = ocr_engine_version(resolve_engine(ocr.engine, ocr.languages, ocr.tessdata_dir)[0])
-        self.agent = f"{SOFTWARE}; {engine_version}"
+        self.engine_version = engine_version
         self.ocr_software = engine_version.split(" (")[0]
         self.run_id = self.journal.start_run(
             command=command,
@@ -189,7 +190,7 @@ class Coordinator:
             jobs=self.executor.workers,
         )
         self.journal.set_meta("batch", str(self.batch.resolve()))
-        if self.journal.get_meta("batch_id") is None:
+        if self.journal.meta("batch_id") is None:
             self.journal.set_meta("batch_id", str(uuid.uuid4()))
         for doc in docs:
             self.descriptions.setdefault(doc.key, Description(archival_code=doc.key))
@@ -198,7 +199,7 @@ class Coordinator:
         hashes = _hash_masters(docs)
 
         pending_pages: list[PageTask] = []
-        self.doc_pages: dict[str, dict[int, dict[str, Any]]] = {}
+        self.doc_pages: dict[str, dict[int, PageRecord]] = {}
         self.doc_failed: dict[str, list[str]] = {}
         self.docs = {d.key: d for d in docs}
         for doc in docs:
@@ -209,7 +210,7 @@ class Coordinator:
             if self._document_still_valid(doc, hashes):
                 self.summary.documents_skipped += 1
                 self.summary.documents_ok += 1
-                self.summary.blank_pages += sum(1 for p in self.journal.pages(doc.key) if p["is_blank"])
+                self.summary.blank_pages += sum(1 for p in self.journal.pages(doc.key) if p.is_blank)
                 log.info("%s: already done and its checksums still match; skipped", doc.key)
                 continue
             self._start_document(doc, hashes, pending_pages)
@@ -225,16 +226,16 @@ class Coordinator:
         self.summary.wall_seconds = round(time.perf_counter() - started, 3)
         if self.summary.pages_processed and self.summary.wall_seconds:
             self.summary.pages_per_minute = round(60 * self.summary.pages_processed / self.summary.wall_seconds, 1)
-        confidences = [p["ocr_confidence"] for p in self.journal.pages() if p["ocr_confidence"] is not None]
+        confidences = [p.ocr_confidence for p in self.journal.pages() if p.ocr_confidence is not None]
         if confidences:
             self.summary.mean_confidence = round(sum(confidences) / len(confidences), 2)
-        status = "ok" if self.summary.documents_failed == 0 else "failures"
+        status = RunStatus.OK if self.summary.documents_failed == 0 else RunStatus.FAILURES
         self.journal.finish_run(self.run_id, status, self.summary.to_dict())
         self.journal.close()
         return self.summary
 
     def _start_document(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]], pending: list[PageTask]) -> None:
-        self._record_document(doc, "pending", None)
+        self._record_document(doc, DocumentState.PENDING, None)
         self.journal.delete_pages_after(doc.key, len(doc.pages))
         stage = self._stage(doc.key)
         stage.mkdir(parents=True, exist_ok=True)
@@ -242,12 +243,11 @@ class Coordinator:
         self.doc_failed[doc.key] = []
         for path in doc.master_files:
             digest, size = hashes[path]
-            self.journal.add_event(
-                "message digest calculation",
+            self.journal.record_event(
+                EventType.MESSAGE_DIGEST,
                 doc.key,
-                "success",
+                Outcome.SUCCESS,
                 {"file": os.path.relpath(path, self.batch), "sha256": digest, "bytes": size},
-                self.agent,
             )
         for ref in doc.pages:
             digest, size = hashes[ref.path]
@@ -265,7 +265,7 @@ class Coordinator:
                 container=ref.container,
                 master_sha256=digest,
                 master_bytes=size,
-                state="pending",
+                state=PageState.PENDING,
                 error=None,
                 settings_key=self.key,
                 run_id=self.run_id,
@@ -299,7 +299,7 @@ class Coordinator:
             self.progress(self._progress_done, self._progress_total)
         geometry = result.geometry
         fields: dict[str, Any] = {
-            "state": "staged" if result.ok else "failed",
+            "state": PageState.STAGED if result.ok else PageState.FAILED,
             "error": result.error,
             "warnings": result.warnings,
             "timings": {k: round(v, 4) for k, v in result.timings.items()},
@@ -326,13 +326,13 @@ class Coordinator:
             )
             fields["metrics"] = {**geometry, **facts}
         self.journal.upsert_page(ref.doc_key, ref.page_no, **fields)
-        obj = f"{ref.doc_key}/{ref.page_no:04d}"
+        obj = f"{ref.doc_key}/{ref.page_no:04d}"  # PageRecord.object_id
         if result.ok:
             self.summary.pages_processed += 1
-            self.journal.add_event(
-                "modification",
+            self.journal.record_event(
+                EventType.MODIFICATION,
                 obj,
-                "success",
+                Outcome.SUCCESS,
                 {
                     "step": "image processing",
                     "orientation_deg": geometry.get("orientation_deg"),
@@ -341,27 +341,28 @@ class Coordinator:
                     "blank": geometry.get("is_blank"),
                     "output_mode": result.facts.get("output_mode"),
                 },
-                self.agent,
             )
-            self.journal.add_event(
-                "creation",
+            self.journal.record_event(
+                EventType.CREATION,
                 obj,
-                "success" if result.ocr_status.startswith(("ok", "skipped")) else "warning",
+                Outcome.SUCCESS if result.ocr_status.startswith(("ok", "skipped")) else Outcome.WARNING,
                 {
                     "step": "OCR",
+                    "engine": self.engine_version,
                     "status": result.ocr_status,
                     "languages": self.settings.ocr.languages,
                     "mean_confidence": result.ocr_confidence,
                 },
-                self.agent,
             )
             for warning in result.warnings:
                 if not warning.startswith("Traceback"):
                     self.summary.warnings.append(warning)
             self._resolution_finding(ref, result.facts["dpi"])
-            self.doc_pages[ref.doc_key][ref.page_no] = self.journal.page(ref.doc_key, ref.page_no)
+            recorded = self.journal.page(ref.doc_key, ref.page_no)
+            assert recorded is not None  # written just above
+            self.doc_pages[ref.doc_key][ref.page_no] = recorded
         else:
-            self.journal.add_event("modification", obj, "failure", {"error": result.error}, self.agent)
+            self.journal.record_event(EventType.MODIFICATION, obj, Outcome.FAILURE, {"error": result.error})
             self.doc_failed[ref.doc_key].append(result.error or "unknown error")
         doc = self.docs[ref.doc_key]
         if len(self.doc_pages[ref.doc_key]) + len(self.doc_failed[ref.doc_key]) == len(doc.pages):
@@ -399,15 +400,15 @@ class Coordinator:
             metrics = {
                 "document": desc.archival_code,
                 "page_no": page_no,
-                "master": os.path.relpath(row["source_path"], self.batch),
-                "frame": row["frame"],
-                "master_sha256": row["master_sha256"],
-                **(row["metrics"] or {}),
-                "ocr_confidence": row["ocr_confidence"],
-                "ocr_status": row["ocr_status"],
-                "timings": row["timings"],
+                "master": os.path.relpath(row.source_path or "", self.batch),
+                "frame": row.frame,
+                "master_sha256": row.master_sha256,
+                **row.metrics,
+                "ocr_confidence": row.ocr_confidence,
+                "ocr_status": row.ocr_status,
+                "timings": row.timings,
             }
-            pages.append(StagedPage(page_no, str(self._stage(doc_key)), row["staged"], metrics))
+            pages.append(StagedPage(page_no, str(self._stage(doc_key)), row.staged, metrics))
         fields = desc.fields
         meta = DocumentMeta(
             identifier=desc.archival_code,
@@ -436,13 +437,13 @@ class Coordinator:
                 for role, path in files.items()
                 if path in result.files
             }
-            self.journal.upsert_page(doc_key, page_no, state="done", outputs=outputs)
+            self.journal.upsert_page(doc_key, page_no, state=PageState.DONE, outputs=outputs)
         pdf = result.pdf
         desc = self.descriptions[doc_key]
         self.journal.upsert_document(
             doc_key,
             archival_code=desc.archival_code,
-            state="done",
+            state=DocumentState.DONE,
             output_dir=rel,
             pdf_path=f"{rel}/{pdf['name']}",
             pdf_sha256=pdf["sha256"],
@@ -452,23 +453,21 @@ class Coordinator:
             seconds=round(result.seconds, 3),
             run_id=self.run_id,
         )
-        self.journal.add_event(
-            "creation",
+        self.journal.record_event(
+            EventType.CREATION,
             doc_key,
-            "success",
+            Outcome.SUCCESS,
             {"step": "PDF/A packaging", "file": f"{rel}/{pdf['name']}", "sha256": pdf["sha256"], "bytes": pdf["bytes"]},
-            self.agent,
         )
-        self.journal.add_event(
-            "validation",
+        self.journal.record_event(
+            EventType.VALIDATION,
             doc_key,
-            "success" if pdf["validated"] else "not checked",
+            Outcome.SUCCESS if pdf["validated"] else Outcome.NOT_CHECKED,
             {"check": f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)", "file": f"{rel}/{pdf['name']}"},
-            self.agent,
         )
         shutil.rmtree(self._stage(doc_key), ignore_errors=True)
         self.summary.documents_ok += 1
-        self.summary.blank_pages += sum(1 for row in self.doc_pages[doc_key].values() if row["is_blank"])
+        self.summary.blank_pages += sum(1 for row in self.doc_pages[doc_key].values() if row.is_blank)
         log.info("%s: done (%d pages)", doc_key, len(doc.pages))
 
     def _cleanup_work(self) -> None:

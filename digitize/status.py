@@ -1,12 +1,11 @@
-"""A read-only view of a batch's journal, for `digitize status`."""
+"""What the journal says about a processed batch, for `digitize status` (read-only)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
-from digitize.journal import Journal
-from digitize.layout import OutLayout
+from digitize.journal import DocumentState, PageRecord, read_journal
 
 PAGE_FIELDS = (
     "page_no",
@@ -25,43 +24,48 @@ PAGE_FIELDS = (
     "ocr_status",
     "error",
 )
+RUN_FIELDS = ("id", "started", "finished", "status", "command", "engine", "jobs")
 
 
-def batch_status(out: Path) -> dict[str, Any]:
-    with Journal(OutLayout(out).journal) as journal:
-        documents = journal.documents()
-        pages = journal.pages()
-        runs = journal.runs()
-        chain_ok = not journal.verify_chain()
-    by_doc: dict[str, list[dict[str, Any]]] = {}
-    for page in pages:
-        by_doc.setdefault(page["doc_key"], []).append({k: page[k] for k in PAGE_FIELDS})
+def _page(page: PageRecord) -> dict[str, Any]:
+    return {name: getattr(page, name) for name in PAGE_FIELDS}
+
+
+def batch_status(out: str | os.PathLike[str]) -> dict[str, Any]:
+    journal = read_journal(out)
     docs = []
-    for doc in documents:
-        doc_pages = by_doc.get(doc["doc_key"], [])
+    for doc in journal.documents:
+        doc_pages = journal.pages_of(doc.doc_key)
         docs.append(
             {
-                "document": doc["doc_key"],
-                "archival_code": doc["archival_code"],
-                "title": doc["title"],
-                "state": doc["state"],
-                "pages": doc["n_pages"],
-                "blank_pages": sum(1 for p in doc_pages if p["is_blank"]),
-                "pdf": doc["pdf_path"],
-                "pdf_sha256": doc["pdf_sha256"],
-                "pdfa": doc["pdfa"],
-                "error": doc["error"],
-                "seconds": doc["seconds"],
-                "page_list": doc_pages,
+                "document": doc.doc_key,
+                "archival_code": doc.archival_code,
+                "title": doc.title,
+                "state": doc.state,
+                "pages": doc.n_pages,
+                "blank_pages": sum(1 for p in doc_pages if p.is_blank),
+                "pdf": doc.pdf_path,
+                "pdf_sha256": doc.pdf_sha256,
+                "pdfa": doc.pdfa or None,
+                "error": doc.error,
+                "seconds": doc.seconds,
+                "page_list": [_page(p) for p in doc_pages],
             }
         )
+    states = [doc.state for doc in journal.documents]
     totals = {
         "documents": len(docs),
-        "done": sum(1 for d in docs if d["state"] == "done"),
-        "failed": sum(1 for d in docs if d["state"] == "failed"),
-        "pending": sum(1 for d in docs if d["state"] not in ("done", "failed")),
+        "done": states.count(DocumentState.DONE),
+        "failed": states.count(DocumentState.FAILED),
+        "pending": sum(1 for s in states if s not in (DocumentState.DONE, DocumentState.FAILED)),
         "pages": sum(d["pages"] or 0 for d in docs),
         "blank_pages": sum(d["blank_pages"] for d in docs),
     }
-    run_list = [{k: r[k] for k in ("id", "started", "finished", "status", "command", "engine", "jobs")} for r in runs]
-    return {"out": str(out), "totals": totals, "event_chain_intact": chain_ok, "runs": run_list, "documents": docs}
+    runs = [{name: getattr(run, name) for name in RUN_FIELDS} for run in journal.runs]
+    return {
+        "out": str(out),
+        "totals": totals,
+        "event_chain_intact": journal.chain.intact,
+        "runs": runs,
+        "documents": docs,
+    }

@@ -8,14 +8,14 @@ modes, compression, page metrics, events); the catalogue adds rows that have no 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from digitize import __version__
-from digitize.journal import Journal
-from digitize.layout import OutLayout
+from digitize.journal import Event, JournalSnapshot, PageRecord, read_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate
 from metadata.catalog import CatalogError, read_catalog
@@ -24,11 +24,13 @@ from metadata.records import (
     Agent,
     ArchiveRecord,
     BatchInfo,
-    Event,
     FileInfo,
     PageInfo,
     languages_from_tesseract,
     pronom_puid,
+)
+from metadata.records import (
+    Event as PremisEvent,
 )
 
 COLOUR_MODES = {"bitonal": "黑白二值", "grey": "灰度", "colour": "彩色"}
@@ -51,26 +53,27 @@ class BatchRecords:
     failed_documents: list[str]
 
 
-def _master_info(page: dict[str, Any], batch_dir: Path, created: str | None) -> FileInfo:
+def _master_info(page: PageRecord, batch_dir: Path, created: str | None) -> FileInfo:
     """The master file of a page; a multi-page TIFF or PDF is one file for all its pages (page_no None)."""
     name, version, mime = MASTER_FORMATS.get(
-        page["file_format"] or "", (page["file_format"] or "unknown", None, "application/octet-stream")
+        page.file_format or "", (page.file_format or "unknown", None, "application/octet-stream")
     )
+    source = Path(page.source_path or "")
     try:
-        rel = Path(page["source_path"]).relative_to(batch_dir).as_posix()
+        rel = source.relative_to(batch_dir).as_posix()
     except ValueError:
-        rel = Path(page["source_path"]).as_posix()
+        rel = source.as_posix()
     return FileInfo(
         role="master",
         path=rel,
-        size=int(page["master_bytes"]),
-        sha256=page["master_sha256"],
+        size=int(page.master_bytes or 0),
+        sha256=page.master_sha256 or "",
         mime_type=mime,
         format_name=name,
         format_version=version,
         puid=pronom_puid(name, version),
         created=created,
-        page_no=page["page_no"] if page["container"] == "image" else None,
+        page_no=page.page_no if page.container == "image" else None,
     )
 
 
@@ -84,113 +87,111 @@ def _output_info(role: str, info: dict[str, Any], page_no: int | None, created: 
     return FileInfo(role, info["path"], int(info["bytes"]), info["sha256"], mime, name, version, None, created, page_no)
 
 
-def _events(journal_events: list[dict[str, Any]], object_paths: dict[str, list[str]]) -> list[Event]:
+def _events(journal_events: list[Event], object_paths: dict[str, list[str]]) -> list[PremisEvent]:
     events = []
     for item in journal_events:
-        if item["type"] not in PREMIS_EVENT_TYPES:
+        if item.type not in PREMIS_EVENT_TYPES:
             continue
-        detail = item["detail"]
+        detail = item.detail
         text = "; ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
         agents = (SOFTWARE_AGENT, OCR_AGENT) if detail.get("step") == "OCR" else (SOFTWARE_AGENT,)
         events.append(
-            Event(
-                identifier=f"event-{item['seq']}",
-                type=item["type"],
-                datetime=item["ts"],
+            PremisEvent(
+                identifier=f"event-{item.seq}",
+                type=item.type,
+                datetime=item.ts,
                 detail=text,
-                outcome=item["outcome"] if item["outcome"] in ("success", "failure", "warning") else "warning",
+                outcome=item.outcome if item.outcome in ("success", "failure", "warning") else "warning",
                 agent_ids=agents,
-                object_ids=tuple(object_paths.get(item["object"], ())),
+                object_ids=tuple(object_paths.get(item.object, ())),
             )
         )
     return events
 
 
-def load_records(out: Path, settings: Settings, catalog_path: str | Path | None = None) -> BatchRecords:
-    """Records of every processed document, plus catalogue rows that have no scan."""
-    with Journal(OutLayout(out).journal) as journal:
-        documents = journal.documents()
-        pages = journal.pages()
-        events = journal.events()
-        runs = journal.runs()
-        batch_id = journal.get_meta("batch_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, str(out.resolve())))
-        batch_dir = Path(journal.get_meta("batch") or ".")
-    last_run = runs[-1] if runs else {}
-    catalog_file = str(catalog_path) if catalog_path else last_run.get("catalog")
-    engine = (last_run.get("engine") or "tesseract").split(" (")[0]
+def load_records(
+    out: str | os.PathLike[str], settings: Settings, catalog_path: str | Path | None = None
+) -> BatchRecords:
+    """Records of every processed document of OUT, plus catalogue rows that have no scan."""
+    return batch_records(read_journal(out), settings, catalog_path)
+
+
+def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: str | Path | None = None) -> BatchRecords:
+    """Records of every processed document in a journal, plus catalogue rows that have no scan."""
+    out = journal.path.parent
+    batch_id = journal.batch_id or str(uuid.uuid5(uuid.NAMESPACE_URL, str(out.resolve())))
+    batch_dir = journal.batch_dir or Path(".")
+    last_run = journal.last_run
+    catalog_file = str(catalog_path) if catalog_path else (last_run.catalog if last_run else None)
+    engine = ((last_run.engine if last_run else None) or "tesseract").split(" (")[0]
     languages = languages_from_tesseract(settings.ocr.languages)
     agents = [
         Agent(SOFTWARE_AGENT, "digitize", "software", __version__),
         Agent(OCR_AGENT, engine.split(" ")[0], "software", engine.split(" ", 1)[1] if " " in engine else None),
     ]
-    by_doc: dict[str, list[dict[str, Any]]] = {}
-    for page in pages:
-        by_doc.setdefault(page["doc_key"], []).append(page)
     records: list[ArchiveRecord] = []
     failed: list[str] = []
     known_codes = set()
-    for doc in documents:
-        if doc["state"] != "done":
-            failed.append(doc["doc_key"])
+    for doc in journal.documents:
+        if not doc.done:
+            failed.append(doc.doc_key)
             continue
-        created = doc["updated"]
+        created = doc.updated
+        flavour = doc.pdfa.get("flavour", settings.pdf.pdfa_flavour)
         pdf = FileInfo(
             role="pdf",
-            path=doc["pdf_path"],
-            size=int(doc["pdf_bytes"]),
-            sha256=doc["pdf_sha256"],
+            path=doc.pdf_path or "",
+            size=int(doc.pdf_bytes or 0),
+            sha256=doc.pdf_sha256 or "",
             mime_type="application/pdf",
             format_name="PDF/A",
-            format_version=(doc["pdfa"] or {}).get("flavour", settings.pdf.pdfa_flavour),
-            puid=pronom_puid("PDF/A", (doc["pdfa"] or {}).get("flavour", settings.pdf.pdfa_flavour)),
+            format_version=flavour,
+            puid=pronom_puid("PDF/A", flavour),
             created=created,
         )
         page_infos: list[PageInfo] = []
-        object_paths: dict[str, list[str]] = {doc["doc_key"]: [pdf.path]}
-        for page in by_doc.get(doc["doc_key"], []):
+        object_paths: dict[str, list[str]] = {doc.doc_key: [pdf.path]}
+        for page in journal.pages_of(doc.doc_key):
             master = _master_info(page, batch_dir, None)
-            outputs = page["outputs"] or {}
-            alto = _output_info("alto", outputs["alto"], page["page_no"], created) if "alto" in outputs else None
+            outputs = page.outputs
+            alto = _output_info("alto", outputs["alto"], page.page_no, created) if "alto" in outputs else None
             page_infos.append(
                 PageInfo(
-                    page_no=page["page_no"],
+                    page_no=page.page_no,
                     master=master,
                     alto=alto,
-                    dpi=int(round(page["dpi"])),
-                    colour_mode=COLOUR_MODES[page["source_mode"]],
-                    compression=page["compression"] or "unknown",
-                    width_px=int(page["width"]),
-                    height_px=int(page["height"]),
-                    is_blank=bool(page["is_blank"]),
-                    skew_deg=float(page["skew_deg"] or 0.0),
-                    orientation_deg=int(page["orientation_deg"] or 0),
-                    ocr_confidence=page["ocr_confidence"],
-                    pdf_page=page["page_no"],
+                    dpi=int(round(page.dpi or 0)),
+                    colour_mode=COLOUR_MODES[page.source_mode or ""],
+                    compression=page.compression or "unknown",
+                    width_px=int(page.width or 0),
+                    height_px=int(page.height or 0),
+                    is_blank=bool(page.is_blank),
+                    skew_deg=float(page.skew_deg or 0.0),
+                    orientation_deg=int(page.orientation_deg or 0),
+                    ocr_confidence=page.ocr_confidence,
+                    pdf_page=page.page_no,
                 )
             )
-            object_paths[f"{doc['doc_key']}/{page['page_no']:04d}"] = [master.path] + ([alto.path] if alto else [])
-            object_paths[doc["doc_key"]].append(master.path)
-        catalogue = dict(doc["catalog"] or {})
-        catalogue.setdefault("档号", doc["archival_code"])
-        if doc["title"]:
-            catalogue.setdefault("题名", doc["title"])
-        doc_events = [
-            e for e in events if e["object"] == doc["doc_key"] or e["object"].startswith(doc["doc_key"] + "/")
-        ]
+            object_paths[page.object_id] = [master.path] + ([alto.path] if alto else [])
+            object_paths[doc.doc_key].append(master.path)
+        catalogue = dict(doc.catalog)
+        catalogue.setdefault("档号", doc.archival_code)
+        if doc.title:
+            catalogue.setdefault("题名", doc.title)
         records.append(
             ArchiveRecord(
-                archival_code=doc["archival_code"],
+                archival_code=doc.archival_code,
                 catalogue=catalogue,
                 pdf=pdf,
                 pages=page_infos,
                 language=languages or ["chi"],
-                events=_events(doc_events, object_paths),
+                events=_events(journal.events_about(doc.doc_key), object_paths),
                 agents=agents,
                 creating_application=f"digitize {__version__} ({engine}, pikepdf)",
                 physical_form=settings.archive.physical_form,
             )
         )
-        known_codes.add(doc["archival_code"])
+        known_codes.add(doc.archival_code)
     if catalog_file and Path(catalog_file).is_file():
         try:
             catalog = read_catalog(catalog_file, settings)

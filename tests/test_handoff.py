@@ -21,7 +21,7 @@ import bagit
 import pytest
 
 from digitize.fsutil import sha256_file
-from digitize.journal import Journal
+from digitize.journal import Event, EventType, Journal, Outcome, read_journal
 from metadata.export.validate import validate as validate_xml
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -58,9 +58,8 @@ def leftovers(parent: Path, name: str) -> list[str]:
     return [p.name for p in parent.iterdir() if p.name == name or p.name.startswith(f".{name}.partial-")]
 
 
-def events(out: Path) -> list[dict]:
-    with Journal(out / "journal.sqlite") as journal:
-        return journal.events()
+def events(out: Path) -> list[Event]:
+    return list(read_journal(out).events)
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +153,7 @@ def test_bag_info_names_batch_fonds_range_qc_and_journal_head(bag, processed):
     assert info["Source-Organization"] == "杭州市社会保险事业管理局"
     assert info["Contact-Email"] == "dangan@example.org"
     assert info["Bagging-Date"] == dt.date.today().isoformat()
-    with Journal(processed["out"] / "journal.sqlite") as journal:
-        batch_id = journal.get_meta("batch_id")
-    assert info["External-Identifier"] == batch_id
+    assert info["External-Identifier"] == read_journal(processed["out"]).batch_id
     assert info["Bag-Group-Identifier"] == "J022"
     assert info["全宗号"] == "J022"
     assert info["起止档号"] == f"{DOCS[0]} 至 {DOCS[1]}"
@@ -177,14 +174,14 @@ def test_handoff_is_recorded_after_fixity_checks_of_every_document(bag, processe
     handoff = [
         e
         for e in recorded
-        if e["detail"].get("step") == "hand-off package" and e["detail"]["package"] == str(bag["dest"].resolve())
+        if e.detail.get("step") == "hand-off package" and e.detail["package"] == str(bag["dest"].resolve())
     ]
-    assert len(handoff) == 1 and handoff[0]["type"] == "creation" and handoff[0]["object"] == "batch"
-    assert handoff[0]["detail"]["payload_oxum"] == bagit.Bag(str(bag["dest"])).info["Payload-Oxum"]
-    assert handoff[0]["seq"] == bag["result"]["event_seq"]
-    checks = [e for e in recorded if e["type"] == "fixity check" and e["seq"] < handoff[0]["seq"]]
-    assert {e["object"] for e in checks} >= {code for code in DOCS}
-    assert all(e["outcome"] == "success" for e in checks)
+    assert len(handoff) == 1 and handoff[0].type == "creation" and handoff[0].object == "batch"
+    assert handoff[0].detail["payload_oxum"] == bagit.Bag(str(bag["dest"])).info["Payload-Oxum"]
+    assert handoff[0].seq == bag["result"]["event_seq"]
+    checks = [e for e in recorded if e.type == "fixity check" and e.seq < handoff[0].seq]
+    assert {e.object for e in checks} >= {code for code in DOCS}
+    assert all(e.outcome == "success" for e in checks)
 
 
 def test_verify_intact_bag(bag):
@@ -286,8 +283,8 @@ def test_verify_out_folder_rechecks_journal_checksums_and_records_fixity_checks(
     assert result.returncode == 4
     report = json.loads(result.stdout)
     assert [p["path"] for p in report["problems"]] == [f"documents/{DOCS[0]}/ocr/{DOCS[0]}-0002.hocr"]
-    recorded = [e for e in events(out)[before:] if e["type"] == "fixity check"]
-    assert {e["object"]: e["outcome"] for e in recorded} == {DOCS[0]: "failure", DOCS[1]: "success"}
+    recorded = [e for e in events(out)[before:] if e.type == "fixity check"]
+    assert {e.object: e.outcome for e in recorded} == {DOCS[0]: "failure", DOCS[1]: "success"}
 
 
 # --------------------------------------------------------------------------- DA/T 93
@@ -395,7 +392,7 @@ def test_refused_without_a_current_qc_pass_and_nothing_left_behind(processed, tm
     assert result.returncode == 4 and "differs from the report QC recorded" in result.stderr
     report.write_bytes(passed)
     with Journal(out / "journal.sqlite") as journal:  # a document processed again after QC
-        journal.add_event("creation", DOCS[0], "success", {"step": "PDF/A packaging"}, "test")
+        journal.record_event(EventType.CREATION, DOCS[0], Outcome.SUCCESS, {"step": "PDF/A packaging"})
     result = run_cli("handoff", out, "--to", dest)
     assert result.returncode == 4 and "processed again after the QC run" in result.stderr
     assert leftovers(tmp_path, "pkg") == []
@@ -413,11 +410,11 @@ def test_forced_handoff_needs_a_reason_and_is_recorded(processed, tmp_path):
     info = bagit.Bag(str(dest)).info
     assert info["QC-Lot-Result"] == "pending" and reason in info["QC-Override"]
     recorded = events(out)
-    override = [e for e in recorded if e["detail"].get("step") == "hand-off QC gate"]
-    assert len(override) == 1 and override[0]["outcome"] == "warning" and override[0]["detail"]["reason"] == reason
-    assert recorded[-1]["detail"]["qc_override"] == reason
+    override = [e for e in recorded if e.detail.get("step") == "hand-off QC gate"]
+    assert len(override) == 1 and override[0].outcome == "warning" and override[0].detail["reason"] == reason
+    assert recorded[-1].detail["qc_override"] == reason
     db = sqlite3.connect(dest / "data" / "journal.sqlite")  # the package's own journal holds the override
-    assert reason in db.execute("SELECT detail FROM events WHERE seq=?", (override[0]["seq"],)).fetchone()[0]
+    assert reason in db.execute("SELECT detail FROM events WHERE seq=?", (override[0].seq,)).fetchone()[0]
     db.close()
     dat93 = tmp_path / "forced93"
     ok(run_cli("handoff", out, "--to", dat93, "--format", "dat93", "--force", "--reason", reason, "--no-progress"))
@@ -434,8 +431,8 @@ def test_changed_master_stops_the_handoff_without_a_partial_package(processed, t
     problems = json.loads(result.stdout)["problems"]
     assert [(p["kind"], p["path"]) for p in problems] == [("changed", f"master {DOCS[1]}/0001.tif")]
     assert leftovers(tmp_path, "pkg") == []
-    failed = [e for e in events(out) if e["type"] == "fixity check" and e["outcome"] == "failure"]
-    assert [e["object"] for e in failed] == [DOCS[1]] and "0001.tif" in failed[0]["detail"]["problems"][0]
+    failed = [e for e in events(out) if e.type == "fixity check" and e.outcome == "failure"]
+    assert [e.object for e in failed] == [DOCS[1]] and "0001.tif" in failed[0].detail["problems"][0]
 
 
 def test_broken_journal_chain_cannot_be_forced(processed, tmp_path):

@@ -1,66 +1,175 @@
-"""The journal's event hash chain notices any edit, deletion or insertion."""
+"""The journal: the event hash chain notices any edit, deletion or insertion; reading never writes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
+import time
 
-from digitize.journal import Journal
+import pytest
+
+from digitize.errors import ExitCode
+from digitize.journal import (
+    AGENT,
+    DocumentState,
+    EventType,
+    Journal,
+    JournalUnreadable,
+    Outcome,
+    PageState,
+    read_journal,
+)
+from digitize.layout import JournalMissing
 
 
 def _journal_with_events(path) -> Journal:
     journal = Journal(path)
     for index in range(5):
-        journal.add_event(
-            "message digest calculation", f"DOC/{index:04d}", "success", {"sha256": f"{index:064x}"}, "test"
-        )
+        journal.record_event(EventType.MESSAGE_DIGEST, f"DOC/{index:04d}", Outcome.SUCCESS, {"sha256": f"{index:064x}"})
     return journal
 
 
 def test_intact_chain(tmp_path):
-    with _journal_with_events(tmp_path / "j.sqlite") as journal:
-        assert journal.verify_chain() == []
-        events = journal.events()
-        assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
-        assert events[1]["prev_hash"] == events[0]["hash"]
+    _journal_with_events(tmp_path / "journal.sqlite").close()
+    journal = read_journal(tmp_path)
+    assert journal.chain.intact and journal.chain.events == 5
+    assert [e.seq for e in journal.events] == [1, 2, 3, 4, 5]
+    assert journal.events[1].prev_hash == journal.events[0].hash
+    assert journal.chain.head == journal.events[-1].hash
+    assert {e.agent for e in journal.events} == {AGENT}
 
 
 def test_edited_event_is_found(tmp_path):
-    path = tmp_path / "j.sqlite"
-    _journal_with_events(path).close()
-    db = sqlite3.connect(path)
+    _journal_with_events(tmp_path / "journal.sqlite").close()
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
     db.execute("""UPDATE events SET detail='{"sha256":"forged"}' WHERE seq=3""")
     db.commit()
     db.close()
-    with Journal(path) as journal:
-        problems = journal.verify_chain()
+    problems = read_journal(tmp_path).chain.problems
     assert [(p.seq, p.object) for p in problems] == [(3, "DOC/0002")]
     assert "changed" in problems[0].reason
 
 
 def test_deleted_event_is_found(tmp_path):
-    path = tmp_path / "j.sqlite"
-    _journal_with_events(path).close()
-    db = sqlite3.connect(path)
+    _journal_with_events(tmp_path / "journal.sqlite").close()
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
     db.execute("DELETE FROM events WHERE seq=2")
     db.commit()
     db.close()
-    with Journal(path) as journal:
-        problems = journal.verify_chain()
+    problems = read_journal(tmp_path).chain.problems
     assert problems and problems[0].seq == 3 and "missing" in problems[0].reason
 
 
 def test_rehashed_edit_still_breaks_the_next_link(tmp_path):
     from digitize.journal import event_hash
 
-    path = tmp_path / "j.sqlite"
-    _journal_with_events(path).close()
-    db = sqlite3.connect(path)
+    _journal_with_events(tmp_path / "journal.sqlite").close()
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
     row = db.execute("SELECT seq, ts, type, object, outcome, agent, prev_hash FROM events WHERE seq=2").fetchone()
     detail = '{"sha256":"forged"}'
     forged = event_hash(row[6], row[0], row[1], row[2], row[3], row[4], detail, row[5])
     db.execute("UPDATE events SET detail=?, hash=? WHERE seq=2", (detail, forged))
     db.commit()
     db.close()
-    with Journal(path) as journal:
-        problems = journal.verify_chain()
-    assert [p.seq for p in problems] == [3]
+    assert [p.seq for p in read_journal(tmp_path).chain.problems] == [3]
+
+
+def _old_hash(prev: str, seq: int, ts: str, type_: str, obj: str, outcome: str, detail: str, agent: str) -> str:
+    """The chain's hash as the first journals computed it, written out independently of digitize."""
+    payload = json.dumps([prev, seq, ts, type_, obj, outcome, detail, agent], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def test_a_journal_written_by_an_earlier_version_reads_and_verifies(tmp_path):
+    """Tables, stored strings and the hash format of the first journals (WAL mode, agent with the OCR engine)."""
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, command TEXT,
+            batch TEXT, catalog TEXT, settings TEXT, software TEXT, engine TEXT, jobs INTEGER, status TEXT, summary TEXT);
+        CREATE TABLE documents (doc_key TEXT PRIMARY KEY, archival_code TEXT NOT NULL, title TEXT, source TEXT,
+            catalog TEXT, state TEXT NOT NULL, n_pages INTEGER, output_dir TEXT, pdf_path TEXT, pdf_sha256 TEXT,
+            pdf_bytes INTEGER, pdfa TEXT, error TEXT, warnings TEXT, settings_key TEXT, seconds REAL, run_id INTEGER,
+            updated TEXT);
+        CREATE TABLE pages (doc_key TEXT NOT NULL, page_no INTEGER NOT NULL, source_path TEXT, frame INTEGER,
+            slot INTEGER, container TEXT, master_sha256 TEXT, master_bytes INTEGER, state TEXT NOT NULL,
+            file_format TEXT, compression TEXT, dpi REAL, dpi_source TEXT, source_mode TEXT, output_mode TEXT,
+            width INTEGER, height INTEGER, skew_deg REAL, orientation_deg INTEGER, is_blank INTEGER,
+            needs_colour INTEGER, ocr_confidence REAL, ocr_status TEXT, metrics TEXT, staged TEXT, outputs TEXT,
+            timings TEXT, error TEXT, warnings TEXT, settings_key TEXT, run_id INTEGER, updated TEXT,
+            PRIMARY KEY (doc_key, page_no));
+        CREATE TABLE events (seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, type TEXT NOT NULL, object TEXT NOT NULL,
+            outcome TEXT NOT NULL, detail TEXT NOT NULL, agent TEXT NOT NULL, prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL);
+        """
+    )
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('batch', '/scans/2019')")
+    db.execute(
+        "INSERT INTO runs(started, finished, command, batch, catalog, settings, status, summary) "
+        "VALUES ('2024-03-01T10:00:00+08:00', '2024-03-01T10:05:00+08:00', 'process', '/scans/2019', "
+        "'/scans/2019/catalog.csv', '{}', 'ok', '{\"documents\":1}')"
+    )
+    db.execute(
+        "INSERT INTO documents(doc_key, archival_code, title, catalog, state, pdfa, warnings) "
+        """VALUES ('D1', 'J022-SB·2019-D30-ZJ-0001', '登记表', '{"题名":"登记表"}', 'done', '{"flavour":"2b"}', '[]')"""
+    )
+    db.execute("INSERT INTO pages(doc_key, page_no, state, is_blank, outputs) VALUES ('D1', 1, 'done', 0, '{}')")
+    prev = "0" * 64
+    agent = "digitize 0.1.0; tesseract 5.3.0 (tesserocr 2.7.0)"
+    for seq, (type_, obj, detail) in enumerate(
+        [("message digest calculation", "D1", '{"file":"D1/0001.tif","sha256":"ab"}'), ("creation", "D1/0001", "{}")],
+        start=1,
+    ):
+        ts = f"2024-03-01T10:0{seq}:00+08:00"
+        digest = _old_hash(prev, seq, ts, type_, obj, "success", detail, agent)
+        db.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, 'success', ?, ?, ?, ?)",
+            (seq, ts, type_, obj, detail, agent, prev, digest),
+        )
+        prev = digest
+    db.commit()
+    db.close()
+
+    journal = read_journal(tmp_path)
+    assert journal.chain.intact and journal.chain.head == prev and journal.chain.events == 2
+    assert journal.documents[0].state is DocumentState.DONE and journal.documents[0].catalog == {"题名": "登记表"}
+    assert journal.pages[0].state is PageState.DONE and journal.last_run.catalog == "/scans/2019/catalog.csv"
+    assert journal.events[0].detail["file"] == "D1/0001.tif" and journal.batch_dir.as_posix() == "/scans/2019"
+    with Journal(tmp_path / "journal.sqlite") as writer:  # new events continue the old chain
+        writer.record_event(EventType.FIXITY_CHECK, "D1", Outcome.SUCCESS, {})
+    assert read_journal(tmp_path).chain.intact
+
+
+def test_reading_creates_nothing_and_takes_no_write_lock(tmp_path):
+    _journal_with_events(tmp_path / "journal.sqlite").close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite"]  # one self-contained file when idle
+    writer = sqlite3.connect(tmp_path / "journal.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is in the middle of a write
+    started = time.perf_counter()
+    journal = read_journal(tmp_path)
+    assert time.perf_counter() - started < 5 and journal.chain.events == 5
+    writer.execute("ROLLBACK")
+    writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite"]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sqlite3.connect(empty / "journal.sqlite").close()  # an SQLite file without the journal's tables
+    with pytest.raises(JournalUnreadable, match="not a digitize journal"):
+        read_journal(empty)
+    db = sqlite3.connect(empty / "journal.sqlite")
+    assert db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)  # nothing was created
+    db.close()
+
+
+def test_missing_or_damaged_journal_is_bad_input(tmp_path):
+    with pytest.raises(JournalMissing) as missing:
+        read_journal(tmp_path)
+    (tmp_path / "journal.sqlite").write_bytes(b"not a database " * 100)
+    with pytest.raises(JournalUnreadable) as damaged:
+        read_journal(tmp_path)
+    assert missing.value.exit_code == damaged.value.exit_code == ExitCode.USAGE
+    assert "journal.sqlite" in str(damaged.value)

@@ -27,7 +27,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from digitize.journal import Journal
+from digitize.journal import read_journal
 from digitize.qc import imagequality as iq
 from digitize.qc.checks import found_defects, run_checks
 from digitize.qc.run import judge, prepare
@@ -410,10 +410,10 @@ def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
     assert {"item": "GD-1-14", "result": "pass"}.items() <= next(
         c for c in data["checks"] if c["item"] == "GD-1-14"
     ).items()
-    with Journal(out / "journal.sqlite") as journal:
-        event = journal.events("batch")[-1]
-        assert journal.verify_chain() == []
-    assert event["type"] == "validation" and event["outcome"] == "success" and event["detail"]["verdict"] == "pass"
+    journal = read_journal(out)
+    event = [e for e in journal.events if e.object == "batch"][-1]
+    assert journal.chain.intact
+    assert event.type == "validation" and event.outcome == "success" and event.detail["verdict"] == "pass"
 
     rows[0].update(decision="fail", defect_type="blur", defect_class="major")
     with filled.open("w", encoding="utf-8-sig", newline="") as fh:

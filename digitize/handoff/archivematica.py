@@ -27,9 +27,10 @@ import json
 from typing import Any
 
 from digitize.handoff.bag import bag_info
-from digitize.handoff.collect import AGENT, SourceFile
+from digitize.handoff.collect import SourceFile
 from digitize.handoff.fixity import checksum_list_bytes
 from digitize.handoff.package import Layout
+from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, QC_DIR, catalogue_file, dat46_file
 from metadata.export.dublincore import METADATA_CSV_COLUMNS, metadata_csv_row
 

@@ -27,8 +27,9 @@ from typing import Any
 import bagit
 
 from digitize.fsutil import sha256_file
-from digitize.handoff.collect import AGENT, Handoff, HandoffError, SourceFile
+from digitize.handoff.collect import Handoff, HandoffError, SourceFile
 from digitize.handoff.package import Layout, Override
+from digitize.journal import AGENT
 from digitize.layout import JOURNAL, QC_DIR, document_dir
 
 CHECKSUMS = ("sha256", "sha512")

@@ -24,21 +24,27 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from digitize import __version__
 from digitize.errors import ChecksFailed, DigitizeError
 from digitize.fsutil import fsync_dir, fsync_tree, sha256_file
-from digitize.handoff.fixity import Problem, backup_journal, copy_verified, journal_digests, write_bytes_new
+from digitize.handoff.fixity import Problem, copy_verified, journal_digests, write_bytes_new
 from digitize.handoff.qcstatus import QcStatus, read_qc_status
-from digitize.journal import Journal
-from digitize.layout import QC_DIR, OutLayout, require_journal
+from digitize.journal import (
+    AGENT,
+    DocumentRecord,
+    EventType,
+    Outcome,
+    PageRecord,
+    copy_journal,
+    open_journal,
+    read_journal,
+)
+from digitize.layout import QC_DIR, OutLayout
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename
 from metadata.export import run_exports
 from metadata.export.access import INTERNAL_POLICY
 from metadata.records import ArchiveRecord, BatchInfo
-from metadata.technical import load_records
-
-AGENT = f"digitize {__version__}"
+from metadata.technical import batch_records
 
 
 class HandoffError(DigitizeError):
@@ -168,34 +174,25 @@ def master_name(source_path: str, document_source: str | None) -> str:
     return _rel_to(source_path, document_source) or Path(source_path).name
 
 
-def _document_name(row: dict[str, Any]) -> str:
-    return PurePosixPath(row["output_dir"]).name
+def _document_name(row: DocumentRecord) -> str:
+    return PurePosixPath(row.output_dir or "").name
 
 
 def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include_masters: bool = True) -> Handoff:
     """Read OUT's journal and catalogue; check the journal against its own event chain."""
-    layout = require_journal(out)
-    batch = load_records(out, settings)
+    journal = read_journal(out)
+    batch = batch_records(journal, settings)
     by_code = {r.archival_code: r for r in batch.records}
-    with Journal(layout.journal) as journal:
-        rows = journal.documents()
-        pages = journal.pages()
-        events = journal.events()
-        runs = journal.runs()
-        chain = journal.verify_chain()
-        recorded_batch = Path(journal.get_meta("batch") or ".")
-    problems = [Problem("chain", p.object, p.reason, p.seq) for p in chain]
-    digests = journal_digests(events)
+    recorded_batch = journal.batch_dir or Path(".")
+    problems = [Problem("chain", p.object, p.reason, p.seq) for p in journal.chain.problems]
+    digests = journal_digests(journal.events)
     masters_dir = batch_dir or recorded_batch
-    by_doc: dict[str, list[dict[str, Any]]] = {}
-    for page in pages:
-        by_doc.setdefault(page["doc_key"], []).append(page)
     documents: list[PackageDocument] = []
     left_out: list[dict[str, str]] = []
     failed: list[str] = []
-    for row in rows:
-        code = row["archival_code"]
-        if row["state"] != "done":
+    for row in journal.documents:
+        code = row.archival_code
+        if not row.done:
             failed.append(code)
             continue
         record = by_code.get(code)
@@ -206,19 +203,15 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         if reason:
             left_out.append({"archival_code": code, "reason": reason})
             continue
+        pages = journal.pages_of(row.doc_key)
         doc = PackageDocument(
-            row["doc_key"],
-            code,
-            _document_name(row),
-            record,
-            len(by_doc.get(row["doc_key"], [])),
-            bool((row["pdfa"] or {}).get("validated")),
+            row.doc_key, code, _document_name(row), record, len(pages), bool(row.pdfa.get("validated"))
         )
-        _add_outputs(doc, row, by_doc.get(row["doc_key"], []), out, digests, problems)
-        _add_masters(doc, row, by_doc.get(row["doc_key"], []), recorded_batch, masters_dir, digests, problems)
+        _add_outputs(doc, row, pages, out, digests, problems)
+        _add_masters(doc, row, pages, recorded_batch, masters_dir, digests, problems)
         documents.append(doc)
     documents.sort(key=lambda d: d.archival_code)
-    engine = ((runs[-1].get("engine") if runs else None) or "tesseract").split(" (")[0]
+    engine = ((journal.last_run.engine if journal.last_run else None) or "tesseract").split(" (")[0]
     return Handoff(
         out=out,
         settings=settings,
@@ -229,7 +222,7 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         documents=documents,
         left_out=left_out,
         failed=sorted(failed),
-        qc=read_qc_status(out, events),
+        qc=read_qc_status(out, journal.events),
         journal_problems=problems,
         engine=engine,
         include_masters=include_masters,
@@ -238,16 +231,16 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
 
 def _add_outputs(
     doc: PackageDocument,
-    row: dict[str, Any],
-    pages: list[dict[str, Any]],
+    row: DocumentRecord,
+    pages: list[PageRecord],
     out: Path,
     digests: dict[str, dict[str, str]],
     problems: list[Problem],
 ) -> None:
-    base = row["output_dir"]
-    pdf_path = row["pdf_path"]
+    base = row.output_dir or ""
+    pdf_path = row.pdf_path or ""
     chained = digests["out"].get(pdf_path)
-    if chained and chained != row["pdf_sha256"]:
+    if chained and chained != row.pdf_sha256:
         problems.append(
             Problem("journal", pdf_path, "the document table's SHA-256 differs from the one in its creation event")
         )
@@ -256,13 +249,13 @@ def _add_outputs(
             out / pdf_path,
             "pdf",
             _rel_to(pdf_path, base) or PurePosixPath(pdf_path).name,
-            row["pdf_sha256"],
-            row["pdf_bytes"],
+            row.pdf_sha256 or "",
+            row.pdf_bytes,
             pdf_path,
         )
     )
     for page in pages:
-        for role, info in sorted((page["outputs"] or {}).items()):
+        for role, info in sorted(page.outputs.items()):
             rel = _rel_to(info["path"], base)
             if rel is None:
                 problems.append(Problem("journal", info["path"], f"page output outside {base}"))
@@ -274,8 +267,8 @@ def _add_outputs(
 
 def _add_masters(
     doc: PackageDocument,
-    row: dict[str, Any],
-    pages: list[dict[str, Any]],
+    row: DocumentRecord,
+    pages: list[PageRecord],
     recorded_batch: Path,
     masters_dir: Path,
     digests: dict[str, dict[str, str]],
@@ -284,21 +277,22 @@ def _add_masters(
     seen: dict[str, str] = {}
     names: set[str] = set()
     for page in pages:
-        path = page["source_path"]
+        path = page.source_path or ""
+        master_sha256 = page.master_sha256 or ""
         if path in seen:
-            if seen[path] != page["master_sha256"]:
+            if seen[path] != master_sha256:
                 problems.append(Problem("journal", path, "pages of one master file record different checksums"))
             continue
-        seen[path] = page["master_sha256"]
+        seen[path] = master_sha256
         batch_rel = _rel_to(path, recorded_batch) or Path(path).name
         chained = digests["batch"].get(batch_rel)
-        if chained and chained != page["master_sha256"]:
+        if chained and chained != master_sha256:
             problems.append(
                 Problem(
                     "journal", f"master {batch_rel}", "the page table's SHA-256 differs from its message digest event"
                 )
             )
-        name = master_name(path, row["source"])
+        name = master_name(path, row.source)
         if name in names:
             problems.append(
                 Problem(
@@ -308,9 +302,7 @@ def _add_masters(
             continue
         names.add(name)
         source = masters_dir / batch_rel if _rel_to(path, recorded_batch) else Path(path)
-        doc.masters.append(
-            SourceFile(source, "master", name, page["master_sha256"], page["master_bytes"], f"master {batch_rel}")
-        )
+        doc.masters.append(SourceFile(source, "master", name, master_sha256, page.master_bytes, f"master {batch_rel}"))
 
 
 # --------------------------------------------------------------------------- classification
@@ -392,7 +384,7 @@ class Packer:
 
     def journal_copy(self, out: Path, rel: str) -> None:
         target = self._target(rel)
-        backup_journal(OutLayout(out).journal, target)
+        copy_journal(OutLayout(out).journal, target)
         self.written[rel] = (sha256_file(target), target.stat().st_size)
 
     def total_bytes(self) -> int:
@@ -447,19 +439,18 @@ def record_fixity_events(handoff: Handoff, problems: list[Problem], stage: str) 
     by_label: dict[str, list[Problem]] = {}
     for p in problems:
         by_label.setdefault(p.path, []).append(p)
-    with Journal(OutLayout(handoff.out).journal) as journal:
+    with open_journal(handoff.out) as journal:
         for doc in handoff.documents:
             files = doc.outputs + (doc.masters if handoff.include_masters else [])
             found = [p for f in files for p in by_label.get(f.label, [])]
-            journal.add_event(
-                "fixity check",
+            journal.record_event(
+                EventType.FIXITY_CHECK,
                 doc.doc_key,
-                "failure" if found else "success",
+                Outcome.FAILURE if found else Outcome.SUCCESS,
                 {
                     "step": stage,
                     "files": len(files),
                     "masters": len(doc.masters) if handoff.include_masters else 0,
                     "problems": [str(p) for p in found],
                 },
-                AGENT,
             )

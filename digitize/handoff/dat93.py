@@ -28,9 +28,10 @@ from typing import Any
 
 from lxml import etree
 
-from digitize.handoff.collect import AGENT, HandoffError, PackageDocument, SourceFile, classification
+from digitize.handoff.collect import HandoffError, PackageDocument, SourceFile, classification
 from digitize.handoff.fixity import checksum_list_bytes
 from digitize.handoff.package import Layout
+from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, catalogue_file, dat46_file
 from metadata.export.xmlbuild import serialize, sub
 

@@ -4,21 +4,18 @@
 - `copy_verified`: copy a file while hashing it, and compare with what the journal recorded.
 - `write_checksum_list` / `read_checksum_list`: "<sha256>  <path>" lines (GNU sha256sum format).
 - `journal_digests`: the checksums the hash-chained journal events record, per file.
-- `backup_journal` / `check_journal_copy`: a consistent single-file copy of the journal and
-  the check of its event chain.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from digitize.journal import Journal
+from digitize.journal import Event, EventType
 
 CHUNK = 1 << 20
 
@@ -110,7 +107,7 @@ def files_below(root: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the journal
-def journal_digests(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def journal_digests(events: Iterable[Event]) -> dict[str, dict[str, str]]:
     """SHA-256 values recorded in the event chain, latest first wins, by kind of path.
 
     Returns {"batch": {batch-relative master path: sha256}, "out": {OUT-relative path: sha256}}.
@@ -119,60 +116,11 @@ def journal_digests(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, str
     """
     found: dict[str, dict[str, str]] = {"batch": {}, "out": {}}
     for event in events:
-        detail = event["detail"] if isinstance(event["detail"], dict) else {}
-        file, digest = detail.get("file"), detail.get("sha256")
+        file, digest = event.detail.get("file"), event.detail.get("sha256")
         if not file or not digest:
             continue
-        if event["type"] == "message digest calculation":
+        if event.type == EventType.MESSAGE_DIGEST:
             found["batch"][file] = digest
-        elif event["type"] == "creation":
+        elif event.type == EventType.CREATION:
             found["out"][file] = digest
     return found
-
-
-def backup_journal(source: Path, target: Path) -> None:
-    """A consistent copy of a live (WAL) journal in one self-contained file (sqlite3 backup API)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        raise FileExistsError(target)
-    src = sqlite3.connect(source, timeout=30)
-    try:
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")  # no -wal / -shm files beside the copy
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    fd = os.open(target, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def open_journal_copy(path: Path) -> sqlite3.Connection:
-    """Open a journal copy read-only without touching it (no lock files, no journal replay)."""
-    uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
-    db = sqlite3.connect(uri, uri=True)
-    db.row_factory = sqlite3.Row
-    return db
-
-
-class _EventsOnly:
-    """What `Journal.verify_chain` needs (a connection), without opening the copy for writing."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-
-def chain_problems(db: sqlite3.Connection) -> list[Problem]:
-    """The journal's own chain check, as problems naming the event and its object."""
-    return [Problem("chain", p.object, p.reason, p.seq) for p in Journal.verify_chain(_EventsOnly(db))]  # type: ignore[arg-type]
-
-
-def head_of(db: sqlite3.Connection) -> tuple[str, int]:
-    """The hash of the last event and the number of events."""
-    row = db.execute("SELECT hash, (SELECT COUNT(*) FROM events) AS n FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    return (row[0], int(row[1])) if row else ("0" * 64, 0)

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digitize.errors import BadInput
 from digitize.handoff.collect import (
-    AGENT,
     Handoff,
     HandoffError,
     HandoffRefused,
@@ -36,9 +34,8 @@ from digitize.handoff.collect import (
     qc_files,
     record_fixity_events,
 )
-from digitize.handoff.fixity import head_of, open_journal_copy
-from digitize.journal import Journal
-from digitize.layout import QC_DIR, OutLayout
+from digitize.journal import EventType, Outcome, open_journal, read_journal_copy
+from digitize.layout import QC_DIR
 from digitize.settings import Settings
 
 FORMATS = ("bagit", "dat93", "archivematica")
@@ -168,8 +165,8 @@ def make_package(
         if override is not None:
             _record_override(handoff, override, dest, fmt)
         packer.journal_copy(out, layout.journal_path())
-        with closing(open_journal_copy(packer.root / layout.journal_path())) as db:
-            head, n_events = head_of(db)
+        chain = read_journal_copy(packer.root / layout.journal_path()).chain
+        head, n_events = chain.head, chain.events
         layout.add_metadata(exports(handoff))
         for path in qc_files(out):
             packer.copy_plain(path, f"{layout.qc_folder()}/{path.relative_to(out / QC_DIR).as_posix()}")
@@ -203,11 +200,11 @@ def make_package(
 
 
 def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str) -> None:
-    with Journal(OutLayout(handoff.out).journal) as journal:
-        journal.add_event(
-            "validation",
+    with open_journal(handoff.out) as journal:
+        journal.record_event(
+            EventType.VALIDATION,
             "batch",
-            "warning",
+            Outcome.WARNING,
             {
                 "step": "hand-off QC gate",
                 "decision": "overridden",
@@ -218,18 +215,17 @@ def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str)
                 "package": str(dest.resolve()),
                 "format": fmt,
             },
-            AGENT,
         )
 
 
 def _record_handoff(
     handoff: Handoff, dest: Path, fmt: str, layout: Layout, details: dict[str, Any], override: Override | None
 ) -> int:
-    with Journal(OutLayout(handoff.out).journal) as journal:
-        return journal.add_event(
-            "creation",
+    with open_journal(handoff.out) as journal:
+        return journal.record_event(
+            EventType.CREATION,
             "batch",
-            "success",
+            Outcome.SUCCESS,
             {
                 "step": "hand-off package",
                 "format": fmt,
@@ -245,7 +241,6 @@ def _record_handoff(
                 "qc_override": override.reason if override else None,
                 "left_out": [d["archival_code"] for d in handoff.left_out],
             },
-            AGENT,
         )
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digitize.journal import Event, EventType
 from digitize.layout import QC_REPORT
 
 PASS = "pass"
 # Journal events of (re)processing a document: after the QC run, they make its report stale.
-PROCESSING_EVENTS = {"message digest calculation", "modification", "creation", "processing", "capture"}
+PROCESSING_EVENTS = {EventType.MESSAGE_DIGEST, EventType.MODIFICATION, EventType.CREATION}
 _LABELS = {
     "pass": "pass",
     "fail": "fail",
@@ -105,16 +107,15 @@ def _items(report: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple(found)
 
 
-def qc_event(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+def qc_event(events: Sequence[Event]) -> Event | None:
     """The journal event of the last `digitize qc` run (it carries the report's SHA-256)."""
     for event in reversed(events):
-        detail = event["detail"] if isinstance(event["detail"], dict) else {}
-        if event["type"] == "validation" and event["object"] == "batch" and detail.get("report_sha256"):
+        if event.type == EventType.VALIDATION and event.object == "batch" and event.detail.get("report_sha256"):
             return event
     return None
 
 
-def read_qc_status(out: Path, events: list[dict[str, Any]]) -> QcStatus:
+def read_qc_status(out: Path, events: Sequence[Event]) -> QcStatus:
     """The QC state of OUT, from qc/report.json and the journal event its QC run recorded.
 
     The report counts only when it is the one the last QC run wrote (same SHA-256 as in its
@@ -138,19 +139,19 @@ def read_qc_status(out: Path, events: list[dict[str, Any]]) -> QcStatus:
         return QcStatus(
             "unrecorded", message=f"{QC_REPORT} was not written by `digitize qc` (no QC event in the journal)", **common
         )
-    if hashlib.sha256(data).hexdigest() != event["detail"]["report_sha256"]:
+    if hashlib.sha256(data).hexdigest() != event.detail["report_sha256"]:
         return QcStatus(
             "altered",
-            message=f"{QC_REPORT} differs from the report QC recorded in journal event {event['seq']}; "
+            message=f"{QC_REPORT} differs from the report QC recorded in journal event {event.seq}; "
             f"run `digitize qc {out}` again",
             **common,
         )
-    later = [e for e in events if e["seq"] > event["seq"] and e["object"] != "batch" and e["type"] in PROCESSING_EVENTS]
+    later = [e for e in events if e.seq > event.seq and e.object != "batch" and e.type in PROCESSING_EVENTS]
     if later:
         return QcStatus(
             "stale",
-            message=f"documents were processed again after the QC run (journal event {later[0]['seq']}, "
-            f"{later[0]['object']}); run `digitize qc {out}` again",
+            message=f"documents were processed again after the QC run (journal event {later[0].seq}, "
+            f"{later[0].object}); run `digitize qc {out}` again",
             **common,
         )
     if verdict == PASS:

@@ -23,9 +23,8 @@ import csv
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,19 +37,26 @@ from digitize.handoff import archivematica as am
 from digitize.handoff import dat93
 from digitize.handoff.bag import JOURNAL_PATH as BAG_JOURNAL
 from digitize.handoff.bag import payload_path
-from digitize.handoff.collect import AGENT, master_name
+from digitize.handoff.collect import master_name
 from digitize.handoff.fixity import (
     Problem,
-    chain_problems,
     files_below,
-    head_of,
     journal_digests,
-    open_journal_copy,
     read_checksum_list,
 )
 from digitize.handoff.qcstatus import qc_event
-from digitize.journal import Journal
-from digitize.layout import JOURNAL, QC_REPORT, OutLayout
+from digitize.journal import (
+    Chain,
+    Event,
+    EventType,
+    JournalSnapshot,
+    JournalUnreadable,
+    Outcome,
+    open_journal,
+    read_journal,
+    read_journal_copy,
+)
+from digitize.layout import JOURNAL, QC_REPORT, dat46_file
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
 from metadata.export.validate import validate as validate_xml
@@ -165,18 +171,18 @@ def _compare(report: VerifyReport, expected: dict[str, tuple[Path, str]], worker
     return report.add(problems)
 
 
-def _journal_copy(report: VerifyReport, path: Path, head: str | None = None, events: str | None = None) -> Any:
-    """Check a journal copy's chain (and its head against what the package says); return the open connection."""
+def _journal_copy(
+    report: VerifyReport, path: Path, head: str | None = None, events: str | None = None
+) -> JournalSnapshot | None:
+    """Check a journal copy's chain (and its head against what the package says); return what it holds."""
     if not path.is_file():
         rel = path.relative_to(Path(report.target)).as_posix()
         if not any(p.path == rel for p in report.problems):
             report.add([Problem("missing", rel, "the journal copy")])
         return None
     try:
-        db = open_journal_copy(path)
-        problems = chain_problems(db)
-        actual_head, count = head_of(db)
-    except Exception as exc:  # a damaged SQLite file raises DatabaseError
+        journal = read_journal_copy(path)
+    except JournalUnreadable as exc:
         report.add(
             [
                 Problem(
@@ -187,16 +193,21 @@ def _journal_copy(report: VerifyReport, path: Path, head: str | None = None, eve
             ]
         )
         return None
-    report.journal = {"events": count, "head": actual_head, "chain_ok": not problems}
-    report.add(problems)
-    if head and head != actual_head:
-        report.add([Problem("chain", "journal", f"head hash {actual_head} differs from the package's record {head}")])
-    if events and events.isdigit() and int(events) != count:
-        report.add([Problem("chain", "journal", f"{count} events, the package records {events}")])
-    return db
+    chain = journal.chain
+    report.journal = {"events": chain.events, "head": chain.head, "chain_ok": chain.intact}
+    report.add(_chain_problems(chain))
+    if head and head != chain.head:
+        report.add([Problem("chain", "journal", f"head hash {chain.head} differs from the package's record {head}")])
+    if events and events.isdigit() and int(events) != chain.events:
+        report.add([Problem("chain", "journal", f"{chain.events} events, the package records {events}")])
+    return journal
 
 
-def _qc_report(report: VerifyReport, events: list[dict[str, Any]], root: Path, rel: str) -> None:
+def _chain_problems(chain: Chain) -> list[Problem]:
+    return [Problem("chain", p.object, p.reason, p.seq) for p in chain.problems]
+
+
+def _qc_report(report: VerifyReport, events: Sequence[Event], root: Path, rel: str) -> None:
     """The QC report must be the one the last QC run recorded (its SHA-256 is in the journal)."""
     event = qc_event(events)
     if event is None:
@@ -204,22 +215,11 @@ def _qc_report(report: VerifyReport, events: list[dict[str, Any]], root: Path, r
     path = root / rel
     if not path.is_file():
         if not any(p.path == rel for p in report.problems):
-            report.add([Problem("missing", rel, f"the QC report recorded in journal event {event['seq']}")])
+            report.add([Problem("missing", rel, f"the QC report recorded in journal event {event.seq}")])
         return
     digest = sha256_file(path)
-    if digest != event["detail"]["report_sha256"]:
-        report.add([Problem("changed", rel, f"not the QC report recorded in journal event {event['seq']}")])
-
-
-def _copy_events(db: Any) -> list[dict[str, Any]]:
-    rows = []
-    for row in db.execute("SELECT seq, type, object, detail FROM events ORDER BY seq"):
-        try:
-            detail = json.loads(row["detail"])
-        except ValueError:
-            detail = {}
-        rows.append({"seq": row["seq"], "type": row["type"], "object": row["object"], "detail": detail})
-    return rows
+    if digest != event.detail["report_sha256"]:
+        report.add([Problem("changed", rel, f"not the QC report recorded in journal event {event.seq}")])
 
 
 # --------------------------------------------------------------------------- bag
@@ -276,29 +276,26 @@ def _verify_bag(path: Path, report: VerifyReport, workers: int) -> None:
             report.add(
                 [Problem("count", "data/documents", f"{found} document folders, bag-info Document-Count is {stated}")]
             )
-    db = _journal_copy(
+    journal = _journal_copy(
         report, path / "data" / BAG_JOURNAL, bag.info.get("Journal-Head-Hash"), bag.info.get("Journal-Events")
     )
-    if db is not None:
-        with closing(db):
-            _qc_report(report, _copy_events(db), path, f"data/{QC_REPORT}")
-            left_out = _as_list(bag.info.get("Documents-Left-Out"))
-            masters = bag.info.get("Masters-Included", "yes") != "no"
-            expected = _recorded_paths(
-                db,
-                {v.split(": ", 1)[0] for v in left_out},
-                masters,
-                lambda role, name, rel: "data/" + payload_path(role, name, rel),
-            )
-            for rel, (digest, label) in sorted(expected.items()):
-                entry = bag.entries.get(rel)
-                if entry is None:
-                    if rel not in missing:
-                        report.add([Problem("missing", rel, f"{label} is recorded in the journal but not in the bag")])
-                elif entry.get("sha256") != digest:
-                    report.add(
-                        [Problem("journal", rel, f"the manifest's SHA-256 differs from the journal's ({label})")]
-                    )
+    if journal is not None:
+        _qc_report(report, journal.events, path, f"data/{QC_REPORT}")
+        left_out = _as_list(bag.info.get("Documents-Left-Out"))
+        masters = bag.info.get("Masters-Included", "yes") != "no"
+        expected = _recorded_paths(
+            journal,
+            {v.split(": ", 1)[0] for v in left_out},
+            masters,
+            lambda role, name, rel: "data/" + payload_path(role, name, rel),
+        )
+        for rel, (digest, label) in sorted(expected.items()):
+            entry = bag.entries.get(rel)
+            if entry is None:
+                if rel not in missing:
+                    report.add([Problem("missing", rel, f"{label} is recorded in the journal but not in the bag")])
+            elif entry.get("sha256") != digest:
+                report.add([Problem("journal", rel, f"the manifest's SHA-256 differs from the journal's ({label})")])
         report.check(
             "YJ-1-1",
             "固化信息有效性检测",
@@ -313,75 +310,65 @@ def _as_list(value: Any) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def _recorded_paths(db: Any, skip_codes: set[str], masters: bool, place: Any) -> dict[str, tuple[str, str]]:
+def _recorded_paths(
+    journal: JournalSnapshot, skip_codes: set[str], masters: bool, place: Callable[[str, str, str], str | None]
+) -> dict[str, tuple[str, str]]:
     """Package path -> (SHA-256 the journal records, what it is) for every done document."""
     expected: dict[str, tuple[str, str]] = {}
-    docs = db.execute(
-        "SELECT doc_key, archival_code, output_dir, pdf_path, pdf_sha256, source FROM documents WHERE state='done'"
-    ).fetchall()
-    for doc in docs:
-        if doc["archival_code"] in skip_codes:
+    for doc in journal.done:
+        if doc.archival_code in skip_codes:
             continue
-        name = PurePosixPath(doc["output_dir"]).name
-        base = doc["output_dir"]
-        target = place("pdf", name, PurePosixPath(doc["pdf_path"]).relative_to(base).as_posix())
+        base = doc.output_dir or ""
+        name = PurePosixPath(base).name
+        pdf_path = doc.pdf_path or ""
+        target = place("pdf", name, PurePosixPath(pdf_path).relative_to(base).as_posix())
         if target:
-            expected[target] = (doc["pdf_sha256"], doc["pdf_path"])
-        rows = db.execute(
-            "SELECT page_no, source_path, master_sha256, outputs FROM pages WHERE doc_key=? ORDER BY page_no",
-            (doc["doc_key"],),
-        )
-        for page in rows:
-            for role, info in (json.loads(page["outputs"]) if page["outputs"] else {}).items():
+            expected[target] = (doc.pdf_sha256 or "", pdf_path)
+        for page in journal.pages_of(doc.doc_key):
+            for role, info in page.outputs.items():
                 target = place(role, name, PurePosixPath(info["path"]).relative_to(base).as_posix())
                 if target:
                     expected[target] = (info["sha256"], info["path"])
             if masters:
-                target = place("master", name, master_name(page["source_path"], doc["source"]))
+                target = place("master", name, master_name(page.source_path or "", doc.source))
                 if target:
                     expected[target] = (
-                        page["master_sha256"],
-                        f"master of {doc['archival_code']} page {page['page_no']}",
+                        page.master_sha256 or "",
+                        f"master of {doc.archival_code} page {page.page_no}",
                     )
     return expected
 
 
 # --------------------------------------------------------------------------- OUT
 def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record: bool, workers: int) -> None:
-    with Journal(OutLayout(out).journal) as journal:
-        chain = journal.verify_chain()
-        rows = journal.documents()
-        pages = journal.pages()
-        events = journal.events()
-        head = journal.head_hash()
-        recorded_batch = Path(journal.get_meta("batch") or ".")
-    report.journal = {"events": len(events), "head": head, "chain_ok": not chain}
-    report.add(Problem("chain", p.object, p.reason, p.seq) for p in chain)
-    digests = journal_digests(events)
+    journal = read_journal(out)
+    chain = journal.chain
+    report.journal = {"events": chain.events, "head": chain.head, "chain_ok": chain.intact}
+    report.add(_chain_problems(chain))
+    digests = journal_digests(journal.events)
+    recorded_batch = journal.batch_dir or Path(".")
     masters_dir = batch_dir or recorded_batch
     expected: dict[str, tuple[Path, str]] = {}
     owner: dict[str, str] = {}  # name -> doc_key
     known: dict[str, set[str]] = {}
-    for row in rows:
-        if row["state"] != "done":
-            continue
-        key, base = row["doc_key"], row["output_dir"]
-        known[base] = {PurePosixPath(base, f"{PurePosixPath(base).name}.xml").as_posix()}  # DA/T 46 export
-        files = [(row["pdf_path"], row["pdf_sha256"])]
-        chained = digests["out"].get(row["pdf_path"])
-        if chained and chained != row["pdf_sha256"]:
-            report.add(
-                [Problem("journal", row["pdf_path"], "the document table's SHA-256 differs from its creation event")]
-            )
-        for page in (p for p in pages if p["doc_key"] == key):
-            files += [(info["path"], info["sha256"]) for info in (page["outputs"] or {}).values()]
+    for row in journal.done:
+        key, base = row.doc_key, row.output_dir or ""
+        pdf_path, pdf_sha256 = row.pdf_path or "", row.pdf_sha256 or ""
+        known[base] = {dat46_file(PurePosixPath(base).name)}  # DA/T 46 export
+        files = [(pdf_path, pdf_sha256)]
+        chained = digests["out"].get(pdf_path)
+        if chained and chained != pdf_sha256:
+            report.add([Problem("journal", pdf_path, "the document table's SHA-256 differs from its creation event")])
+        for page in journal.pages_of(key):
+            files += [(info["path"], info["sha256"]) for info in page.outputs.values()]
+            source_path = page.source_path or ""
             try:
-                batch_rel = Path(page["source_path"]).relative_to(recorded_batch).as_posix()
+                batch_rel = Path(source_path).relative_to(recorded_batch).as_posix()
                 source = masters_dir / batch_rel
             except ValueError:
-                batch_rel, source = page["source_path"], Path(page["source_path"])
+                batch_rel, source = source_path, Path(source_path)
             chained = digests["batch"].get(batch_rel)
-            if chained and chained != page["master_sha256"]:
+            if chained and chained != page.master_sha256:
                 report.add(
                     [
                         Problem(
@@ -391,14 +378,14 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
                         )
                     ]
                 )
-            expected[f"master {batch_rel}"] = (source, page["master_sha256"])
+            expected[f"master {batch_rel}"] = (source, page.master_sha256 or "")
             owner[f"master {batch_rel}"] = key
         for rel, digest in files:
             expected[rel] = (out / rel, digest)
             owner[rel] = key
             known[base].add(rel)
     problems = _compare(report, expected, workers)
-    _qc_report(report, events, out, QC_REPORT)
+    _qc_report(report, journal.events, out, QC_REPORT)
     for base, names in sorted(known.items()):
         folder = out / base
         if not folder.is_dir():
@@ -408,36 +395,32 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
             if full not in names:
                 report.add([Problem("extra", full, "not recorded in the journal")])
     report.check("BC-1-1", "固化信息有效性检测", not problems, f"{len(expected)} recorded checksums")
-    report.check("journal", "过程记录哈希链", not chain, f"{len(events)} events")
+    report.check("journal", "过程记录哈希链", chain.intact, f"{chain.events} events")
     if record:
-        by_doc: dict[str, list[Problem]] = {}
-        for p in report.problems:
-            doc = owner.get(p.path) or next(
-                (
-                    k
-                    for base, k in ((r["output_dir"], r["doc_key"]) for r in rows if r["output_dir"])
-                    if p.path.startswith(base + "/")
-                ),
-                None,
+        _record_fixity(out, journal, report.problems, owner)
+
+
+def _record_fixity(out: Path, journal: JournalSnapshot, problems: list[Problem], owner: dict[str, str]) -> None:
+    """One "fixity check" event per processed document, naming what was found wrong with it."""
+    folders = {d.output_dir: d.doc_key for d in journal.documents if d.output_dir}
+    by_doc: dict[str, list[Problem]] = {}
+    for p in problems:
+        doc = owner.get(p.path) or next((k for base, k in folders.items() if p.path.startswith(base + "/")), None)
+        if doc:
+            by_doc.setdefault(doc, []).append(p)
+    with open_journal(out) as writer:
+        for row in journal.done:
+            found = by_doc.get(row.doc_key, [])
+            writer.record_event(
+                EventType.FIXITY_CHECK,
+                row.doc_key,
+                Outcome.FAILURE if found else Outcome.SUCCESS,
+                {
+                    "step": "verify",
+                    "files": sum(1 for v in owner.values() if v == row.doc_key),
+                    "problems": [str(p) for p in found],
+                },
             )
-            if doc:
-                by_doc.setdefault(doc, []).append(p)
-        with Journal(OutLayout(out).journal) as journal:
-            for row in rows:
-                if row["state"] != "done":
-                    continue
-                found = by_doc.get(row["doc_key"], [])
-                journal.add_event(
-                    "fixity check",
-                    row["doc_key"],
-                    "failure" if found else "success",
-                    {
-                        "step": "verify",
-                        "files": sum(1 for v in owner.values() if v == row["doc_key"]),
-                        "problems": [str(p) for p in found],
-                    },
-                    AGENT,
-                )
 
 
 # --------------------------------------------------------------------------- fixity lists
@@ -545,10 +528,9 @@ def _verify_dat93(root: Path, report: VerifyReport, workers: int) -> None:
         events = statement.findtext("固化信息/过程记录事件数")
     else:
         head = events = None
-    db = _journal_copy(report, root / dat93.JOURNAL_PATH, head, events)
-    if db is not None:
-        with closing(db):
-            _qc_report(report, _copy_events(db), root, f"{dat93.QC_FOLDER}/report.json")
+    journal = _journal_copy(report, root / dat93.JOURNAL_PATH, head, events)
+    if journal is not None:
+        _qc_report(report, journal.events, root, f"{dat93.QC_FOLDER}/report.json")
 
 
 def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> None:
@@ -577,10 +559,9 @@ def _verify_archivematica(root: Path, report: VerifyReport, workers: int) -> Non
             info = json.loads((root / am.TRANSFER_INFO).read_text(encoding="utf-8"))
         except ValueError as exc:
             report.add([Problem("structure", am.TRANSFER_INFO, f"cannot be read: {exc}")])
-    db = _journal_copy(report, root / am.JOURNAL_PATH, info.get("Journal-Head-Hash"), info.get("Journal-Events"))
-    if db is not None:
-        with closing(db):
-            _qc_report(report, _copy_events(db), root, f"{am.QC_FOLDER}/report.json")
+    journal = _journal_copy(report, root / am.JOURNAL_PATH, info.get("Journal-Head-Hash"), info.get("Journal-Events"))
+    if journal is not None:
+        _qc_report(report, journal.events, root, f"{am.QC_FOLDER}/report.json")
 
 
 __all__ = ["KINDS", "VerifyError", "VerifyReport", "detect", "verify"]

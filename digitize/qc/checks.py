@@ -34,7 +34,7 @@ import pikepdf.pdfa
 
 from digitize.errors import BadInput
 from digitize.fsutil import sha256_file
-from digitize.journal import Journal
+from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, Run, read_journal
 from digitize.layout import (
     JOURNAL_FILES,
     LOGS_DIR,
@@ -47,10 +47,9 @@ from digitize.layout import (
     is_catalog_export,
     page_file,
     pdf_file,
-    require_journal,
     xml_schema,
 )
-from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, measure_documents
+from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, PageMeasure, measure_documents
 from digitize.settings import Settings
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
@@ -196,12 +195,8 @@ class QcData:
     out: Path
     settings: Settings
     stage: str
-    documents: list[dict[str, Any]]
-    pages: dict[str, list[dict[str, Any]]]
-    events: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
-    chain_problems: list[Any]
-    batch_dir: Path | None
+    journal: JournalSnapshot
+    batch_dir: Path | None  # the batch folder, when it is still there
     catalog: Catalog | None = None
     catalog_path: str | None = None
     catalog_note: str = ""
@@ -209,25 +204,42 @@ class QcData:
     measures: dict[str, DocumentMeasure] = field(default_factory=dict)
     masters_read: bool = True
     timings: dict[str, float] = field(default_factory=dict)
+    pages: dict[str, list[PageRecord]] = field(default_factory=dict)  # by doc_key, from the journal
+
+    def __post_init__(self) -> None:
+        for page in self.journal.pages:
+            self.pages.setdefault(page.doc_key, []).append(page)
 
     @property
-    def done(self) -> list[dict[str, Any]]:
-        return [d for d in self.documents if d["state"] == "done"]
+    def documents(self) -> tuple[DocumentRecord, ...]:
+        return self.journal.documents
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self.journal.events
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return self.journal.runs
+
+    @property
+    def done(self) -> list[DocumentRecord]:
+        return self.journal.done
 
     def code_of(self, doc_key: str) -> str:
         for doc in self.documents:
-            if doc["doc_key"] == doc_key:
-                return doc["archival_code"]
+            if doc.doc_key == doc_key:
+                return doc.archival_code
         return doc_key
 
-    def master_path(self, page: dict[str, Any]) -> Path | None:
+    def master_path(self, page: PageRecord) -> Path | None:
         """Where a page's master is now: as recorded, else re-rooted at the batch folder."""
-        recorded = Path(page["source_path"] or "")
+        recorded = Path(page.source_path or "")
         if recorded.is_absolute():
             return recorded if recorded.exists() else None
         if self.batch_dir is not None:
             for run in reversed(self.runs):
-                given = run.get("batch")
+                given = run.batch
                 if not given:
                     continue
                 try:
@@ -238,7 +250,7 @@ class QcData:
                     return candidate
         return recorded.resolve() if recorded.exists() else None
 
-    def master_rel(self, page: dict[str, Any]) -> str:
+    def master_rel(self, page: PageRecord) -> str:
         """The master's path relative to the batch folder (as the eval-kit names files)."""
         path = self.master_path(page)
         if path is not None and self.batch_dir is not None:
@@ -246,49 +258,39 @@ class QcData:
                 return path.resolve().relative_to(self.batch_dir.resolve()).as_posix()
             except ValueError:
                 pass
-        recorded = Path(page["source_path"] or "")
+        recorded = Path(page.source_path or "")
         return f"{recorded.parent.name}/{recorded.name}" if recorded.name else ""
 
 
-def page_label(page: dict[str, Any]) -> str:
+def page_label(page: PageRecord) -> str:
     """The page's number as an inspector sees it: the file's number (0003.tif), else frame + 1."""
-    if page.get("slot") is not None:
-        return f"{int(page['slot']):04d}"
-    return f"{int(page.get('frame') or 0) + 1:04d}"
+    if page.slot is not None:
+        return f"{int(page.slot):04d}"
+    return f"{int(page.frame or 0) + 1:04d}"
 
 
-def _where_page(data: QcData, page: dict[str, Any]) -> dict[str, Any]:
-    code = data.code_of(page["doc_key"])
+def _where_page(data: QcData, page: PageRecord) -> dict[str, Any]:
+    code = data.code_of(page.doc_key)
     label = page_label(page)
     return {
         "object": f"{code}/{label}",
         "document": code,
-        "doc_key": page["doc_key"],
-        "page_no": page["page_no"],
+        "doc_key": page.doc_key,
+        "page_no": page.page_no,
         "page": label,
         "file": data.master_rel(page),
     }
 
 
-def _where_doc(data: QcData, doc: dict[str, Any]) -> dict[str, Any]:
-    return {"object": doc["archival_code"], "document": doc["archival_code"], "doc_key": doc["doc_key"]}
+def _where_doc(data: QcData, doc: DocumentRecord) -> dict[str, Any]:
+    return {"object": doc.archival_code, "document": doc.archival_code, "doc_key": doc.doc_key}
 
 
 def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: str | Path | None = None) -> QcData:
-    with Journal(require_journal(out).journal) as journal:
-        documents = journal.documents()
-        pages: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for page in journal.pages():
-            pages[page["doc_key"]].append(page)
-        events = journal.events()
-        runs = journal.runs()
-        chain = journal.verify_chain()
-        batch_meta = journal.get_meta("batch")
-    batch_dir = Path(batch_meta) if batch_meta and Path(batch_meta).is_dir() else None
-    data = QcData(out, settings, stage, documents, dict(pages), events, runs, chain, batch_dir)
-    chosen = (
-        str(catalog_path) if catalog_path else next((r["catalog"] for r in reversed(runs) if r.get("catalog")), None)
-    )
+    journal = read_journal(out)
+    batch_dir = journal.batch_dir if journal.batch_dir and journal.batch_dir.is_dir() else None
+    data = QcData(out, settings, stage, journal, batch_dir)
+    chosen = str(catalog_path) if catalog_path else next((r.catalog for r in reversed(journal.runs) if r.catalog), None)
     if chosen is None:
         data.catalog_note = "no catalogue given and none recorded by `digitize process`"
     elif not Path(chosen).is_file():
@@ -302,11 +304,11 @@ def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: st
     if data.catalog is not None:
         data.findings.extend(validate_catalog(data.catalog, settings))
         scanned = []
-        for doc in documents:
-            doc_pages = pages.get(doc["doc_key"], [])
-            slots = tuple(int(p["slot"]) for p in doc_pages if p["slot"] is not None)
-            count = len(doc_pages) if doc_pages else int(doc["n_pages"] or 0)
-            scanned.append(ScannedDocument(doc["doc_key"], doc["doc_key"], count, slots))
+        for doc in data.documents:
+            doc_pages = data.pages.get(doc.doc_key, [])
+            slots = tuple(int(p.slot) for p in doc_pages if p.slot is not None)
+            count = len(doc_pages) if doc_pages else int(doc.n_pages or 0)
+            scanned.append(ScannedDocument(doc.doc_key, doc.doc_key, count, slots))
         data.findings.extend(link_documents(data.catalog, scanned, settings).findings)
     return data
 
@@ -314,29 +316,29 @@ def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: st
 def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[DocumentInput]:
     inputs = []
     for doc in data.documents:
-        doc_pages = data.pages.get(doc["doc_key"], [])
+        doc_pages = data.pages.get(doc.doc_key, [])
         if not doc_pages:
             continue
-        pdf = data.out / doc["pdf_path"] if doc["state"] == "done" and doc["pdf_path"] else None
+        pdf = data.out / doc.pdf_path if doc.state == "done" and doc.pdf_path else None
         page_inputs = []
         for page in doc_pages:
             master = data.master_path(page)
-            text = ((page.get("outputs") or {}).get("text") or {}).get("path")
+            text = (page.outputs.get("text") or {}).get("path")
             page_inputs.append(
                 PageInput(
-                    page_no=page["page_no"],
+                    page_no=page.page_no,
                     master=str(master) if master else None,
-                    frame=int(page["frame"] or 0),
-                    container=page["container"] or "image",
-                    slot=page["slot"],
-                    dpi=page["dpi"],
-                    is_blank=bool(page["is_blank"]),
+                    frame=int(page.frame or 0),
+                    container=page.container or "image",
+                    slot=page.slot,
+                    dpi=page.dpi,
+                    is_blank=bool(page.is_blank),
                     text_path=str(data.out / text) if text else None,
                 )
             )
         inputs.append(
             DocumentInput(
-                doc["doc_key"],
+                doc.doc_key,
                 str(pdf) if pdf and pdf.is_file() else None,
                 tuple(page_inputs),
                 data.settings.input,
@@ -348,7 +350,7 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
 
 # ------------------------------------------------------------------------------------- checks
 def _catalogue_findings(data: QcData, r: Results) -> None:
-    codes_by_key = {doc["doc_key"]: doc["archival_code"] for doc in data.documents}
+    codes_by_key = {doc.doc_key: doc.archival_code for doc in data.documents}
     for finding in data.findings:
         key = _ITEM_TO_KEY.get(finding.item_id)
         if key is None:
@@ -410,7 +412,7 @@ def _catalogue_findings(data: QcData, r: Results) -> None:
 def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) -> None:
     """1-1: the hash chain of the journal's events is intact, the PDF digests recorded in the
     chain match the documents table, and every master still has the digest taken at capture."""
-    for problem in data.chain_problems:
+    for problem in data.journal.chain.problems:
         r.add(
             "capture_fixity",
             "fail",
@@ -420,10 +422,10 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
         )
     packaged: dict[str, str] = {}
     for event in data.events:
-        if event["type"] == "creation" and event["detail"].get("step") == "PDF/A packaging":
-            packaged[event["object"]] = event["detail"].get("sha256")
+        if event.type == "creation" and event.detail.get("step") == "PDF/A packaging":
+            packaged[event.object] = event.detail.get("sha256")
     for doc in data.done:
-        recorded = packaged.get(doc["doc_key"])
+        recorded = packaged.get(doc.doc_key)
         if recorded is None:
             r.add(
                 "capture_fixity",
@@ -432,11 +434,11 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
                 defect="journal_event_missing",
                 **_where_doc(data, doc),
             )
-        elif recorded != doc["pdf_sha256"]:
+        elif recorded != doc.pdf_sha256:
             r.add(
                 "capture_fixity",
                 "fail",
-                f"the journal's document row says sha256 {doc['pdf_sha256'][:16]}…, the "
+                f"the journal's document row says sha256 {doc.pdf_sha256[:16]}…, the "
                 f"event chain recorded {recorded[:16]}…",
                 defect="journal_mismatch",
                 **_where_doc(data, doc),
@@ -450,17 +452,17 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
                 if path is None:
                     missing += 1
                     continue
-                if str(path) in seen or not page["master_sha256"]:
+                if str(path) in seen or not page.master_sha256:
                     continue
                 seen.add(str(path))
                 checked += 1
                 digest = sha256_file(path)
-                if digest != page["master_sha256"]:
+                if digest != page.master_sha256:
                     r.add(
                         "capture_fixity",
                         "fail",
                         f"master {data.master_rel(page)} has sha256 {digest[:16]}…, "
-                        f"captured as {page['master_sha256'][:16]}…: the scan changed after capture",
+                        f"captured as {page.master_sha256[:16]}…: the scan changed after capture",
                         defect="master_changed",
                         **_where_page(data, page),
                     )
@@ -486,14 +488,14 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
     )
 
 
-def _journal_outputs(data: QcData) -> list[tuple[dict[str, Any], dict[str, Any] | None, str, str, int]]:
+def _journal_outputs(data: QcData) -> list[tuple[DocumentRecord, PageRecord | None, str, str, int]]:
     """(document, page or None, path relative to OUT, sha256, bytes) of every output the journal lists."""
     files = []
     for doc in data.done:
-        files.append((doc, None, doc["pdf_path"], doc["pdf_sha256"], int(doc["pdf_bytes"] or 0)))
-        for page in data.pages.get(doc["doc_key"], []):
+        files.append((doc, None, doc.pdf_path, doc.pdf_sha256, int(doc.pdf_bytes or 0)))
+        for page in data.pages.get(doc.doc_key, []):
             for role in PAGE_FILES:
-                info = (page.get("outputs") or {}).get(role)
+                info = page.outputs.get(role)
                 if info:
                     files.append((doc, page, info["path"], info["sha256"], int(info["bytes"])))
     return files
@@ -541,11 +543,11 @@ def check_byte_count(data: QcData, r: Results, journal_bytes: int, disk_bytes: i
     for doc_pages in data.pages.values():
         for page in doc_pages:
             path = data.master_path(page)
-            key = page["source_path"]
+            key = page.source_path
             if key in seen:
                 continue
             seen.add(key)
-            masters_journal += int(page["master_bytes"] or 0)
+            masters_journal += int(page.master_bytes or 0)
             if path is None:
                 masters_missing += 1
             else:
@@ -575,7 +577,7 @@ def check_item_count(data: QcData, r: Results) -> None:
         return
     codes = {rec.get("archival_code").strip() for rec in data.catalog.records if rec.get("archival_code").strip()}
     rows = len(data.catalog.records)
-    by_code = {d["archival_code"]: d for d in data.documents}
+    by_code = {d.archival_code: d for d in data.documents}
     text = f"catalogue {rows} items (登记), journal {documents} documents, {with_pdf} with a PDF/A"
     for code in sorted(codes - set(by_code)):
         r.add(
@@ -595,11 +597,11 @@ def check_item_count(data: QcData, r: Results) -> None:
             **_where_doc(data, by_code[code]),
         )
     for doc in data.documents:
-        if doc["state"] != "done":
+        if doc.state != "done":
             r.add(
                 "item_count",
                 "fail",
-                f"{text}: {doc['archival_code']} has no PDF/A",
+                f"{text}: {doc.archival_code} has no PDF/A",
                 defect="document_failed",
                 **_where_doc(data, doc),
             )
@@ -611,14 +613,14 @@ def check_item_count(data: QcData, r: Results) -> None:
 def check_metadata_link(data: QcData, r: Results) -> None:
     """1-11 beyond the catalogue link: every path the journal stores names an existing file."""
     for doc in data.done:
-        pdf = data.out / doc["pdf_path"]
+        pdf = data.out / doc.pdf_path
         if not pdf.is_file():
             r.add(
                 "metadata_link",
                 "fail",
-                f"the journal points at {doc['pdf_path']}, which does not exist",
+                f"the journal points at {doc.pdf_path}, which does not exist",
                 defect="file_missing",
-                file=doc["pdf_path"],
+                file=doc.pdf_path,
                 **_where_doc(data, doc),
             )
     if data.catalog is None:
@@ -639,13 +641,13 @@ def check_metadata_link(data: QcData, r: Results) -> None:
 def check_content_count(data: QcData, r: Results) -> None:
     """2-11 beyond the linking findings: the PDF has one page per page image."""
     for doc in data.done:
-        measure = data.measures.get(doc["doc_key"])
-        expected = len(data.pages.get(doc["doc_key"], []))
+        measure = data.measures.get(doc.doc_key)
+        expected = len(data.pages.get(doc.doc_key, []))
         if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != expected:
             r.add(
                 "content_count",
                 "fail",
-                f"{doc['pdf_path']} has {measure.pdf_pages} pages, the journal {expected} page images",
+                f"{doc.pdf_path} has {measure.pdf_pages} pages, the journal {expected} page images",
                 defect="pdf_page_count",
                 **_where_doc(data, doc),
             )
@@ -661,38 +663,38 @@ def check_content_count(data: QcData, r: Results) -> None:
 def check_unreadable(data: QcData, r: Results) -> None:
     """3-4 / DA/T 31 §11: masters that could not be opened (from the journal) and documents that failed."""
     for doc in data.documents:
-        doc_pages = data.pages.get(doc["doc_key"], [])
-        failed_pages = [p for p in doc_pages if p["state"] == "failed"]
+        doc_pages = data.pages.get(doc.doc_key, [])
+        failed_pages = [p for p in doc_pages if p.state == "failed"]
         for page in failed_pages:
-            size = page["master_bytes"]
+            size = page.master_bytes
             defect = "zero_byte" if size == 0 else "corrupt_image"
             r.add(
                 "unreadable",
                 "fail",
-                f"{data.master_rel(page)} ({size} bytes) cannot be read: {page['error']}",
+                f"{data.master_rel(page)} ({size} bytes) cannot be read: {page.error}",
                 defect=defect,
                 **_where_page(data, page),
             )
-        if doc["state"] == "failed" and not failed_pages:
+        if doc.state == "failed" and not failed_pages:
             r.add(
                 "unreadable",
                 "fail",
-                f"processing failed: {doc['error']}",
+                f"processing failed: {doc.error}",
                 defect="document_failed",
                 **_where_doc(data, doc),
             )
-        elif doc["state"] not in ("done", "failed"):
+        elif doc.state not in ("done", "failed"):
             r.add(
                 "unreadable",
                 "fail",
-                f"the document is {doc['state']}: processing has not finished",
+                f"the document is {doc.state}: processing has not finished",
                 defect="document_unfinished",
                 **_where_doc(data, doc),
             )
     for doc_key, measure in data.measures.items():
         for pm in measure.pages:
-            page = next(p for p in data.pages[doc_key] if p["page_no"] == pm.page_no)
-            if page["state"] == "failed":
+            page = next(p for p in data.pages[doc_key] if p.page_no == pm.page_no)
+            if page.state == "failed":
                 continue
             if pm.master_error == "master file not found":
                 continue  # capture fixity says the masters are out of reach
@@ -713,11 +715,11 @@ def check_unreadable(data: QcData, r: Results) -> None:
                     **_where_page(data, page),
                 )
         if measure.pdf_error:
-            doc = next(d for d in data.documents if d["doc_key"] == doc_key)
+            doc = next(d for d in data.documents if d.doc_key == doc_key)
             r.add(
                 "unreadable",
                 "fail",
-                f"{doc['pdf_path']} cannot be opened: {measure.pdf_error}",
+                f"{doc.pdf_path} cannot be opened: {measure.pdf_error}",
                 defect="pdf_unreadable",
                 **_where_doc(data, doc),
             )
@@ -732,17 +734,17 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
     """1-10: size on disk, page count, format and file name of each PDF; size and format of masters."""
     checked = 0
     for doc in data.done:
-        pdf = data.out / doc["pdf_path"]
+        pdf = data.out / doc.pdf_path
         if not pdf.is_file():
             continue  # 1-11 and 1-14 report it
         checked += 1
         where = _where_doc(data, doc)
         problems = []
         size = pdf.stat().st_size
-        if size != doc["pdf_bytes"]:
-            problems.append(f"size {size:,} bytes, metadata says {doc['pdf_bytes']:,}")
+        if size != doc.pdf_bytes:
+            problems.append(f"size {size:,} bytes, metadata says {doc.pdf_bytes:,}")
         try:
-            expected_name = f"{archival_code_filename(doc['archival_code'])}.pdf"
+            expected_name = f"{archival_code_filename(doc.archival_code)}.pdf"
         except ValueError:
             expected_name = None
         if expected_name and pdf.name != expected_name:
@@ -751,52 +753,52 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
             head = fh.read(8)
         if not head.startswith(b"%PDF-"):
             problems.append(f"not a PDF (starts with {head!r})")
-        measure = data.measures.get(doc["doc_key"])
-        doc_pages = data.pages.get(doc["doc_key"], [])
+        measure = data.measures.get(doc.doc_key)
+        doc_pages = data.pages.get(doc.doc_key, [])
         if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != len(doc_pages):
             problems.append(f"{measure.pdf_pages} PDF pages, metadata has {len(doc_pages)} pages")
         if measure is not None:
             for pm, page in zip(measure.pages, doc_pages):
                 facts = pm.pdf_image or {}
-                metrics = page.get("metrics") or {}
+                metrics = page.metrics or {}
                 want = (metrics.get("output_width"), metrics.get("output_height"))
                 if facts and None not in want and (facts["width"], facts["height"]) != tuple(want):
                     problems.append(
-                        f"page {page['page_no']}: image {facts['width']}×{facts['height']} px, metadata "
+                        f"page {page.page_no}: image {facts['width']}×{facts['height']} px, metadata "
                         f"{want[0]}×{want[1]}"
                     )
         for text in problems:
             r.add(
                 "electronic_attributes",
                 "fail",
-                f"{doc['pdf_path']}: {text}",
+                f"{doc.pdf_path}: {text}",
                 defect="attributes_mismatch",
-                file=doc["pdf_path"],
+                file=doc.pdf_path,
                 **{k: v for k, v in where.items()},
             )
     masters = 0
     for doc_key, doc_pages in data.pages.items():
         for page in doc_pages:
             path = data.master_path(page)
-            if path is None or page["state"] == "failed":
+            if path is None or page.state == "failed":
                 continue
             masters += 1
             size = path.stat().st_size
-            if page["master_bytes"] is not None and size != page["master_bytes"]:
+            if page.master_bytes is not None and size != page.master_bytes:
                 r.add(
                     "electronic_attributes",
                     "fail",
-                    f"master {data.master_rel(page)}: {size:,} bytes, metadata says {page['master_bytes']:,}",
+                    f"master {data.master_rel(page)}: {size:,} bytes, metadata says {page.master_bytes:,}",
                     defect="attributes_mismatch",
                     **_where_page(data, page),
                 )
             measure = data.measures.get(doc_key)
-            pm = next((m for m in measure.pages if m.page_no == page["page_no"]), None) if measure else None
-            if pm is not None and pm.master_format and page["file_format"] and pm.master_format != page["file_format"]:
+            pm = next((m for m in measure.pages if m.page_no == page.page_no), None) if measure else None
+            if pm is not None and pm.master_format and page.file_format and pm.master_format != page.file_format:
                 r.add(
                     "electronic_attributes",
                     "fail",
-                    f"master {data.master_rel(page)} is {pm.master_format}, metadata says {page['file_format']}",
+                    f"master {data.master_rel(page)} is {pm.master_format}, metadata says {page.file_format}",
                     defect="attributes_mismatch",
                     **_where_page(data, page),
                 )
@@ -812,19 +814,19 @@ def check_package_structure(data: QcData, r: Results) -> None:
     checked = 0
     for doc in data.done:
         try:
-            name = archival_code_filename(doc["archival_code"])
+            name = archival_code_filename(doc.archival_code)
         except ValueError as exc:
             r.add("package_structure", "fail", str(exc), defect="bad_name", **_where_doc(data, doc))
             continue
         folder = document_dir(name)
         expected = [f"{folder}/{pdf_file(name)}"]
-        for page in data.pages.get(doc["doc_key"], []):
-            expected += [f"{folder}/{page_file(name, page['page_no'], role)}" for role in PAGE_FILES]
-        if doc["output_dir"] != folder:
+        for page in data.pages.get(doc.doc_key, []):
+            expected += [f"{folder}/{page_file(name, page.page_no, role)}" for role in PAGE_FILES]
+        if doc.output_dir != folder:
             r.add(
                 "package_structure",
                 "fail",
-                f"the journal puts the document in {doc['output_dir']}, expected {folder}",
+                f"the journal puts the document in {doc.output_dir}, expected {folder}",
                 defect="bad_layout",
                 **_where_doc(data, doc),
             )
@@ -885,7 +887,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
         )
         return
     listed = {(el.text or "").strip() for el in tree.getroot().iter("档号")}
-    missing = sorted(d["archival_code"] for d in data.done if d["archival_code"] not in listed)
+    missing = sorted(d.archival_code for d in data.done if d.archival_code not in listed)
     if missing:
         r.add(
             "catalogue_file",
@@ -943,23 +945,23 @@ def check_formats(data: QcData, r: Results) -> None:
     formats: Counter[str] = Counter()
     for doc_pages in data.pages.values():
         for page in doc_pages:
-            if page["file_format"]:
-                formats[page["file_format"]] += 1
-                if page["file_format"] not in MASTER_FORMATS:
+            if page.file_format:
+                formats[page.file_format] += 1
+                if page.file_format not in MASTER_FORMATS:
                     r.add(
                         "format_allowed",
                         "fail",
-                        f"master format {page['file_format']} is not one of {', '.join(MASTER_FORMATS)}",
+                        f"master format {page.file_format} is not one of {', '.join(MASTER_FORMATS)}",
                         defect="format_not_allowed",
                         **_where_page(data, page),
                     )
     for doc in data.done:
-        pdfa = doc.get("pdfa") or {}
-        if not doc["pdf_path"].endswith(".pdf") or not pdfa.get("flavour"):
+        pdfa = doc.pdfa
+        if not doc.pdf_path.endswith(".pdf") or not pdfa.get("flavour"):
             r.add(
                 "format_allowed",
                 "fail",
-                f"{doc['pdf_path']} is not recorded as PDF/A",
+                f"{doc.pdf_path} is not recorded as PDF/A",
                 defect="format_not_allowed",
                 **_where_doc(data, doc),
             )
@@ -1042,18 +1044,18 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
 def check_pdfa(data: QcData, r: Results) -> None:
     checked = 0
     for doc in data.done:
-        path = data.out / doc["pdf_path"]
+        path = data.out / doc.pdf_path
         if not path.is_file():
             continue
         checked += 1
-        flavour = (doc.get("pdfa") or {}).get("flavour") or data.settings.pdf.pdfa_flavour
+        flavour = (doc.pdfa).get("flavour") or data.settings.pdf.pdfa_flavour
         for defect, text in _pdf_problems(path, flavour):
             r.add(
                 "pdfa",
                 "fail",
-                f"{doc['pdf_path']}: {text}",
+                f"{doc.pdf_path}: {text}",
                 defect=defect,
-                file=doc["pdf_path"],
+                file=doc.pdf_path,
                 **_where_doc(data, doc),
             )
     r.finish(
@@ -1109,7 +1111,7 @@ def expected_files(data: QcData) -> set[str]:
     expected = {rel for _, _, rel, _, _ in _journal_outputs(data)}
     for doc in data.documents:
         try:
-            name = archival_code_filename(doc["archival_code"])
+            name = archival_code_filename(doc.archival_code)
         except ValueError:
             continue
         expected.add(dat46_file(name))  # DA/T 46 export
@@ -1163,11 +1165,11 @@ def check_extra_files(data: QcData, r: Results) -> None:
 
 
 # ------------------------------------------------------------------------------------- image checks
-def _measure_of(data: QcData, page: dict[str, Any]):
-    measure = data.measures.get(page["doc_key"])
+def _measure_of(data: QcData, page: PageRecord) -> PageMeasure | None:
+    measure = data.measures.get(page.doc_key)
     if measure is None:
         return None
-    return next((m for m in measure.pages if m.page_no == page["page_no"]), None)
+    return next((m for m in measure.pages if m.page_no == page.page_no), None)
 
 
 def check_resolution(data: QcData, r: Results) -> None:
@@ -1175,11 +1177,11 @@ def check_resolution(data: QcData, r: Results) -> None:
     dpis: Counter[int] = Counter()
     for doc_pages in data.pages.values():
         for page in doc_pages:
-            dpi = page["dpi"]
+            dpi = page.dpi
             if dpi is None:
                 continue
             dpis[int(round(dpi))] += 1
-            source = f" ({page['dpi_source']})" if page.get("dpi_source") and page["dpi_source"] != "file" else ""
+            source = f" ({page.dpi_source})" if page.dpi_source and page.dpi_source != "file" else ""
             if dpi < qc.fail_dpi:
                 r.add(
                     "resolution",
@@ -1269,7 +1271,7 @@ def check_residual_skew(data: QcData, r: Results) -> None:
             measured += 1
             angle = abs(pm.residual_skew_deg)
             worst = max(worst, angle)
-            recorded = page.get("skew_deg")
+            recorded = page.skew_deg
             corrected = f"; processing corrected {recorded:+.2f}°" if recorded else ""
             text = (
                 f"residual skew {pm.residual_skew_deg:+.2f}° on the PDF page image (confidence "
@@ -1314,7 +1316,7 @@ def check_blur(data: QcData, r: Results) -> None:
                 f"edges {pm.edge_width_px:.1f} px wide at 300 dpi (median of {pm.edge_tiles} text tiles of the master; "
                 f"sharp scans measure 2–4 px)"
             )
-            if page["is_blank"]:
+            if page.is_blank:
                 text += "; processing took the page for blank, so it has no OCR text"
             if pm.edge_width_px > qc.blur_fail_edge_px:
                 r.add(
@@ -1346,9 +1348,9 @@ def check_blank_pages(data: QcData, r: Results) -> None:
     blank = 0
     for doc_pages in data.pages.values():
         for page in doc_pages:
-            if page["is_blank"]:
+            if page.is_blank:
                 blank += 1
-                score = (page.get("metrics") or {}).get("blank_score")
+                score = page.metrics.get("blank_score")
                 r.add(
                     "blank_page",
                     "warn",
@@ -1365,7 +1367,7 @@ def check_duplicates(data: QcData, r: Results) -> None:
     for doc_key, measure in data.measures.items():
         compared += len([p for p in measure.pages if p.pdf_image])
         for pair in measure.duplicates:
-            pages = {p["page_no"]: p for p in data.pages[doc_key]}
+            pages = {p.page_no: p for p in data.pages[doc_key]}
             page, original = pages[pair.page_no], pages[pair.duplicate_of]
             text = "" if pair.text_similarity is None else f", OCR text similarity {pair.text_similarity:.2f}"
             r.add(
@@ -1383,8 +1385,8 @@ def check_duplicates(data: QcData, r: Results) -> None:
 
 def check_page_order(data: QcData, r: Results) -> None:
     for doc in data.documents:
-        doc_pages = data.pages.get(doc["doc_key"], [])
-        slots = [p["slot"] for p in doc_pages if p["slot"] is not None]
+        doc_pages = data.pages.get(doc.doc_key, [])
+        slots = [p.slot for p in doc_pages if p.slot is not None]
         if slots != sorted(slots):
             r.add(
                 "page_order",
@@ -1393,7 +1395,7 @@ def check_page_order(data: QcData, r: Results) -> None:
                 defect="page_order",
                 **_where_doc(data, doc),
             )
-        numbers = [p["page_no"] for p in doc_pages]
+        numbers = [p.page_no for p in doc_pages]
         if numbers != list(range(1, len(numbers) + 1)):
             r.add(
                 "page_order",

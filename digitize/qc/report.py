@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize.batch import PageRef
+from digitize.journal import DocumentRecord, PageRecord
 from digitize.layout import QC_SAMPLE
 from digitize.loader import load_page
 
@@ -77,19 +78,19 @@ class _Thumbnails:
             if pdf is not None:
                 pdf.close()
 
-    def _pdf(self, doc: dict[str, Any]):
+    def _pdf(self, doc: DocumentRecord) -> Any:
         import pikepdf
 
-        key = doc["doc_key"]
+        key = doc.doc_key
         if key not in self._pdfs:
-            path = self.data.out / doc["pdf_path"] if doc["state"] == "done" and doc["pdf_path"] else None
+            path = self.data.out / doc.pdf_path if doc.state == "done" and doc.pdf_path else None
             try:
                 self._pdfs[key] = pikepdf.open(path) if path and path.is_file() else None
             except Exception:  # noqa: BLE001 - no thumbnail then
                 self._pdfs[key] = None
         return self._pdfs[key]
 
-    def image(self, doc: dict[str, Any], page: dict[str, Any]) -> str | None:
+    def image(self, doc: DocumentRecord, page: PageRecord) -> str | None:
         from digitize.qc.imagequality import thumbnail_jpeg
         from digitize.qc.measure import pdf_page_image
 
@@ -97,21 +98,21 @@ class _Thumbnails:
             return None
         array = None
         pdf = self._pdf(doc)
-        if pdf is not None and page["page_no"] <= len(pdf.pages):
+        if pdf is not None and page.page_no <= len(pdf.pages):
             try:
-                array, _ = pdf_page_image(pdf.pages[page["page_no"] - 1])
+                array, _ = pdf_page_image(pdf.pages[page.page_no - 1])
             except Exception:  # noqa: BLE001
                 array = None
         if array is None:
             master = self.data.master_path(page)
-            if master is not None and page["state"] != "failed":
+            if master is not None and page.state != "failed":
                 ref = PageRef(
-                    doc["doc_key"],
-                    page["page_no"],
+                    doc.doc_key,
+                    page.page_no,
                     str(master),
-                    int(page["frame"] or 0),
-                    page["container"] or "image",
-                    page["slot"],
+                    int(page.frame or 0),
+                    page.container or "image",
+                    page.slot,
                 )
                 try:
                     array = load_page(ref, self.data.settings.input).image
@@ -196,7 +197,7 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     pages_by_key = outcome.checks.data.pages
     try:
         for item in data["documents"]:
-            doc = next(d for d in outcome.checks.data.documents if d["doc_key"] == item["doc_key"])
+            doc = next(d for d in outcome.checks.data.documents if d.doc_key == item["doc_key"])
             results = [r for r in results_by_doc.get(item["archival_code"], []) if r.status in ("fail", "warn")]
             if not results:
                 continue
@@ -218,12 +219,12 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
             if thumbs is not None and flagged_pages:
                 add('<div class="thumbs">')
                 for page_no in flagged_pages:
-                    page = next((p for p in pages_by_key.get(doc["doc_key"], []) if p["page_no"] == page_no), None)
+                    page = next((p for p in pages_by_key.get(doc.doc_key, []) if p.page_no == page_no), None)
                     if page is None:
                         continue
                     encoded = thumbs.image(doc, page)
                     why = ", ".join(sorted({r.defect or r.check for r in results if r.page_no == page_no}))
-                    caption = f"{_e(item['archival_code'])}/{int(page['slot']) if page['slot'] is not None else page_no:04d} — {_e(why)}"
+                    caption = f"{_e(item['archival_code'])}/{int(page.slot) if page.slot is not None else page_no:04d} — {_e(why)}"
                     if encoded:
                         add(
                             f'<figure><img alt="page {page_no}" src="data:image/jpeg;base64,{encoded}">'

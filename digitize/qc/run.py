@@ -26,7 +26,7 @@ from typing import Any
 
 from digitize import __version__
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
-from digitize.journal import Journal, now_iso
+from digitize.journal import EventType, Outcome, now_iso, open_journal
 from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
 from digitize.qc.checks import CheckRun, critical_documents, found_defects, run_checks
 from digitize.qc.sampling import (
@@ -78,15 +78,15 @@ class QcOutcome:
         order = {"fail": 3, "warn": 2, "not checked": 1, "pass": 0}
         rows = []
         for doc in self.checks.data.documents:
-            results = [r for r in self.checks.results if r.document == doc["archival_code"]]
+            results = [r for r in self.checks.results if r.document == doc.archival_code]
             worst = max((r.status for r in results if r.check != "blank_page"), key=lambda s: order[s], default="pass")
             rows.append(
                 {
-                    "archival_code": doc["archival_code"],
-                    "doc_key": doc["doc_key"],
-                    "title": doc["title"] or "",
-                    "state": doc["state"],
-                    "pages": len(self.checks.data.pages.get(doc["doc_key"], [])),
+                    "archival_code": doc.archival_code,
+                    "doc_key": doc.doc_key,
+                    "title": doc.title or "",
+                    "state": doc.state,
+                    "pages": len(self.checks.data.pages.get(doc.doc_key, [])),
                     "status": worst,
                     "findings": sum(1 for r in results if r.status in ("fail", "warn")),
                 }
@@ -191,8 +191,8 @@ def _verdict(outcome: QcOutcome) -> None:
 
 
 def lot_items(run: CheckRun) -> list[str]:
-    codes = [d["archival_code"] for d in run.data.documents]
-    return codes if len(set(codes)) == len(codes) else [d["doc_key"] for d in run.data.documents]
+    codes = [d.archival_code for d in run.data.documents]
+    return codes if len(set(codes)) == len(codes) else [d.doc_key for d in run.data.documents]
 
 
 def prepare(
@@ -305,7 +305,7 @@ def write_outputs(
 def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
     fails = sum(1 for r in outcome.checks.results if r.status == "fail")
     warns = sum(1 for r in outcome.checks.results if r.status == "warn")
-    outcome_word = {"pass": "success", "fail": "failure"}.get(outcome.verdict, "warning")
+    outcome_word = {"pass": Outcome.SUCCESS, "fail": Outcome.FAILURE}.get(outcome.verdict, Outcome.WARNING)
     detail = {
         "check": f"QC: DA/T 70-2018 {outcome.stage} items and DA/T 31-2017 image checks",
         "verdict": outcome.verdict,
@@ -317,8 +317,8 @@ def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
         "report": QC_REPORT,
         "report_sha256": report_sha256,
     }
-    with Journal(OutLayout(outcome.out).journal) as journal:
-        journal.add_event("validation", "batch", outcome_word, detail, f"digitize {__version__}")
+    with open_journal(outcome.out) as journal:
+        journal.record_event(EventType.VALIDATION, "batch", outcome_word, detail)
 
 
 def run_qc(

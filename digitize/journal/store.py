@@ -1,0 +1,423 @@
+"""The journal file: SQLite schema, read-only and writing connections, the hash chain, copies.
+
+This is the only module that opens SQLite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from digitize import __version__
+from digitize.errors import BadInput
+from digitize.journal.records import (
+    Chain,
+    ChainProblem,
+    DocumentRecord,
+    DocumentState,
+    Event,
+    EventType,
+    JournalSnapshot,
+    Outcome,
+    PageRecord,
+    PageState,
+    Run,
+    RunStatus,
+)
+from digitize.layout import require_journal
+
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+AGENT = f"digitize {__version__}"  # the agent of every event
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started TEXT NOT NULL, finished TEXT, command TEXT, batch TEXT, catalog TEXT,
+    settings TEXT, software TEXT, engine TEXT, jobs INTEGER, status TEXT, summary TEXT
+);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_key TEXT PRIMARY KEY, archival_code TEXT NOT NULL, title TEXT, source TEXT,
+    catalog TEXT, state TEXT NOT NULL, n_pages INTEGER, output_dir TEXT,
+    pdf_path TEXT, pdf_sha256 TEXT, pdf_bytes INTEGER, pdfa TEXT,
+    error TEXT, warnings TEXT, settings_key TEXT, seconds REAL, run_id INTEGER, updated TEXT
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_key TEXT NOT NULL, page_no INTEGER NOT NULL,
+    source_path TEXT, frame INTEGER, slot INTEGER, container TEXT,
+    master_sha256 TEXT, master_bytes INTEGER, state TEXT NOT NULL,
+    file_format TEXT, compression TEXT, dpi REAL, dpi_source TEXT,
+    source_mode TEXT, output_mode TEXT, width INTEGER, height INTEGER,
+    skew_deg REAL, orientation_deg INTEGER, is_blank INTEGER, needs_colour INTEGER,
+    ocr_confidence REAL, ocr_status TEXT, metrics TEXT, staged TEXT, outputs TEXT,
+    timings TEXT, error TEXT, warnings TEXT, settings_key TEXT, run_id INTEGER, updated TEXT,
+    PRIMARY KEY (doc_key, page_no)
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, type TEXT NOT NULL, object TEXT NOT NULL,
+    outcome TEXT NOT NULL, detail TEXT NOT NULL, agent TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+"""
+
+
+class JournalUnreadable(BadInput):
+    """The file is not a readable journal (not SQLite, damaged, or without the journal's tables)."""
+
+
+# ------------------------------------------------------------------------------ hashing
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def event_hash(prev_hash: str, seq: int, ts: str, type_: str, obj: str, outcome: str, detail: str, agent: str) -> str:
+    payload = _dumps([prev_hash, seq, ts, type_, obj, outcome, detail, agent])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def check_chain(rows: Iterable[sqlite3.Row]) -> Chain:
+    """Recompute every event hash (rows in seq order, detail as stored); report each broken link."""
+    problems: list[ChainProblem] = []
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for row in rows:
+        count += 1
+        if row["seq"] != expected_seq:
+            problems.append(ChainProblem(row["seq"], row["object"], f"event {expected_seq} is missing"))
+        if row["prev_hash"] != prev:
+            problems.append(ChainProblem(row["seq"], row["object"], "does not follow the previous event's hash"))
+        stored = (row["ts"], row["type"], row["object"], row["outcome"], row["detail"], row["agent"])
+        if event_hash(row["prev_hash"], row["seq"], *stored) != row["hash"]:
+            problems.append(ChainProblem(row["seq"], row["object"], "event content was changed after it was recorded"))
+        prev = row["hash"]
+        expected_seq = row["seq"] + 1
+    return Chain(prev, count, tuple(problems))
+
+
+# ------------------------------------------------------------------------------ decoding
+_R = TypeVar("_R", DocumentRecord, PageRecord, Run)
+
+
+def _decode(record_type: type[_R], row: sqlite3.Row) -> _R:
+    """A typed record from a row; the columns of dict and list fields hold JSON."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(record_type):
+        if f.name.startswith("_") or f.name not in row.keys():
+            continue
+        value = row[f.name]
+        if f.default_factory is not dataclasses.MISSING:  # a dict or list stored as JSON
+            value = _json_value(value)
+            if value is None:
+                continue  # the field's default: {} or []
+        values[f.name] = value
+    try:
+        if record_type is DocumentRecord:
+            values["state"] = DocumentState(values["state"])
+        elif record_type is PageRecord:
+            values["state"] = PageState(values["state"])
+        else:
+            values["status"] = RunStatus(values["status"] or RunStatus.RUNNING)
+        return record_type(**values)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JournalUnreadable(f"journal row {dict(row)!r} cannot be read: {exc}") from None
+
+
+def _json_value(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _event(row: sqlite3.Row) -> Event:
+    detail = _json_value(row["detail"])
+    return Event(
+        seq=row["seq"],
+        ts=row["ts"],
+        type=row["type"],
+        object=row["object"],
+        outcome=row["outcome"],
+        detail=detail if isinstance(detail, dict) else {"unreadable": row["detail"]},
+        agent=row["agent"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+# ------------------------------------------------------------------------------ reading
+class JournalReader:
+    """Read-only access to a journal file: never creates a table or takes a write lock.
+
+    `immutable` is for copies nothing writes to any more (inside a package): no locks, no
+    files beside it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, immutable: bool = False):
+        self.path = Path(path)
+        uri = self.path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+        self.db = self._connect(uri, uri=True)
+        self._check_tables()
+
+    def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise JournalUnreadable(f"{self.path}: cannot be opened: {exc}") from None
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _check_tables(self) -> None:
+        try:
+            names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise JournalUnreadable(f"{self.path}: not a journal ({exc})") from None
+        missing = {"meta", "runs", "documents", "pages", "events"} - names
+        if missing:
+            self.db.close()
+            raise JournalUnreadable(f"{self.path}: not a digitize journal (no {', '.join(sorted(missing))} table)")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> JournalReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise JournalUnreadable(f"{self.path}: cannot be read: {exc}") from None
+
+    def meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def runs(self) -> list[Run]:
+        return [_decode(Run, r) for r in self._rows("SELECT * FROM runs ORDER BY id")]
+
+    def documents(self) -> list[DocumentRecord]:
+        return [_decode(DocumentRecord, r) for r in self._rows("SELECT * FROM documents ORDER BY doc_key")]
+
+    def document(self, doc_key: str) -> DocumentRecord | None:
+        rows = self._rows("SELECT * FROM documents WHERE doc_key=?", (doc_key,))
+        return _decode(DocumentRecord, rows[0]) if rows else None
+
+    def pages(self, doc_key: str | None = None) -> list[PageRecord]:
+        if doc_key is None:
+            rows = self._rows("SELECT * FROM pages ORDER BY doc_key, page_no")
+        else:
+            rows = self._rows("SELECT * FROM pages WHERE doc_key=? ORDER BY page_no", (doc_key,))
+        return [_decode(PageRecord, r) for r in rows]
+
+    def page(self, doc_key: str, page_no: int) -> PageRecord | None:
+        rows = self._rows("SELECT * FROM pages WHERE doc_key=? AND page_no=?", (doc_key, page_no))
+        return _decode(PageRecord, rows[0]) if rows else None
+
+    def events(self, obj: str | None = None) -> list[Event]:
+        """Every event, or those of one object and everything below it (a document and its pages)."""
+        if obj is None:
+            return [_event(r) for r in self._rows("SELECT * FROM events ORDER BY seq")]
+        rows = self._rows("SELECT * FROM events WHERE object=? OR object LIKE ? ORDER BY seq", (obj, obj + "/%"))
+        return [_event(r) for r in rows]
+
+    def chain(self) -> Chain:
+        return check_chain(self._rows("SELECT * FROM events ORDER BY seq"))
+
+    def snapshot(self) -> JournalSnapshot:
+        """Everything, read in one transaction (consistent even while `process` is writing)."""
+        with self._read_transaction():
+            meta = {r["key"]: r["value"] for r in self._rows("SELECT key, value FROM meta")}
+            runs, documents, pages = self.runs(), self.documents(), self.pages()
+            event_rows = self._rows("SELECT * FROM events ORDER BY seq")
+        return JournalSnapshot(
+            path=self.path,
+            meta=meta,
+            runs=tuple(runs),
+            documents=tuple(documents),
+            pages=tuple(pages),
+            events=tuple(_event(r) for r in event_rows),
+            chain=check_chain(event_rows),
+        )
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[None]:
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+
+def read_journal(out: str | os.PathLike[str]) -> JournalSnapshot:
+    """The journal of an OUT folder, read-only (JournalMissing when OUT has none)."""
+    with JournalReader(require_journal(out).journal) as reader:
+        return reader.snapshot()
+
+
+def read_journal_copy(path: str | os.PathLike[str]) -> JournalSnapshot:
+    """A journal copy inside a package, read without touching it."""
+    with JournalReader(path, immutable=True) as reader:
+        return reader.snapshot()
+
+
+# ------------------------------------------------------------------------------ writing
+class Journal(JournalReader):
+    """The writer: creates the folder and schema if needed; every write is its own short transaction."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = self._connect(str(self.path))
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise JournalUnreadable(f"{self.path}: not a journal ({exc})") from None
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def close(self) -> None:
+        try:  # back to one self-contained file, unless another connection still has it open
+            self.db.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:
+            pass
+        self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def start_run(
+        self,
+        *,
+        command: str,
+        batch: str,
+        catalog: str | None,
+        settings: dict[str, Any],
+        software: str,
+        engine: str,
+        jobs: int,
+    ) -> int:
+        with self._transaction():
+            cur = self.db.execute(
+                "INSERT INTO runs(started, command, batch, catalog, settings, software, engine, jobs, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now_iso(), command, batch, catalog, _dumps(settings), software, engine, jobs, RunStatus.RUNNING),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: RunStatus, summary: dict[str, Any]) -> None:
+        with self._transaction():
+            self.db.execute(
+                "UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
+                (now_iso(), status, _dumps(summary), run_id),
+            )
+
+    def _upsert(self, table: str, keys: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Insert a row or update the given columns of the existing one (column names are ours)."""
+        values = {k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
+        values["updated"] = now_iso()
+        columns = [*keys, *values]
+        updates = ", ".join(f"{k}=excluded.{k}" for k in values)
+        with self._transaction():
+            self.db.execute(
+                f"INSERT INTO {table}({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates}",
+                (*keys.values(), *values.values()),
+            )
+
+    def upsert_document(self, doc_key: str, **fields: Any) -> None:
+        """Columns of `DocumentRecord`; dicts and lists are stored as JSON."""
+        self._upsert("documents", {"doc_key": doc_key}, fields)
+
+    def upsert_page(self, doc_key: str, page_no: int, **fields: Any) -> None:
+        """Columns of `PageRecord`; dicts and lists are stored as JSON."""
+        self._upsert("pages", {"doc_key": doc_key, "page_no": page_no}, fields)
+
+    def delete_pages_after(self, doc_key: str, last_page_no: int) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM pages WHERE doc_key=? AND page_no>?", (doc_key, last_page_no))
+
+    def record_event(self, type_: EventType, obj: str, outcome: Outcome, detail: dict[str, Any]) -> int:
+        """Append an event to the hash chain (agent: `AGENT`) and return its sequence number."""
+        with self._transaction():
+            last = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            seq = (last["seq"] + 1) if last else 1
+            prev = last["hash"] if last else GENESIS
+            ts = now_iso()
+            detail_text = _dumps(detail)
+            digest = event_hash(prev, seq, ts, type_, obj, outcome, detail_text, AGENT)
+            self.db.execute(
+                "INSERT INTO events(seq, ts, type, object, outcome, detail, agent, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, ts, type_, obj, outcome, detail_text, AGENT, prev, digest),
+            )
+            return seq
+
+
+def open_journal(out: str | os.PathLike[str]) -> Journal:
+    """The writer of an OUT folder that has a journal already (JournalMissing otherwise)."""
+    return Journal(require_journal(out).journal)
+
+
+def copy_journal(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """A consistent copy of a live journal in one self-contained file (SQLite's backup API)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise FileExistsError(target)
+    src = sqlite3.connect(Path(source).resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")  # no -wal / -shm files beside the copy
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
