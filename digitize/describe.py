@@ -12,13 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from digitize.batch import SourceDocument
-from digitize.pipeline import Description
 from digitize.settings import Settings
 from metadata.catalog import Catalog, read_catalog
 from metadata.linking import ScannedDocument, link_documents
 from metadata.validation import Finding, validate_catalog
 
 STAGE = "GD"
+
+
+@dataclass(frozen=True)
+class Description:
+    """What the catalogue says about a scanned document (or just its folder name)."""
+
+    archival_code: str
+    title: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any
 
 from digitize.assemble import DocumentResult, DocumentTask, StagedPage, run_document
 from digitize.batch import PageRef, SourceDocument, discover
+from digitize.describe import Description
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, PageRecord, PageState, RunStatus
@@ -38,15 +39,6 @@ from metadata.archival_code import archival_code_filename
 
 log = logging.getLogger("digitize")
 SOFTWARE = AGENT  # the software that made every output and recorded every event
-
-
-@dataclass(frozen=True)
-class Description:
-    """What the catalogue says about a scanned document (or just its folder name)."""
-
-    archival_code: str
-    title: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

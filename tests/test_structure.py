@@ -67,3 +67,77 @@ def test_only_the_layout_module_spells_out_the_output_folder():
         if LAYOUT_WORDS.search(text)
     ]
     assert spelled == []
+
+
+# The foundation of digitize/ that metadata/ builds on; it imports nothing from metadata/ or from
+# the rest of digitize/ (the pipeline, QC and hand-off build on both).
+CORE = {
+    "digitize",
+    "digitize.errors",
+    "digitize.fsutil",
+    "digitize.journal",
+    "digitize.journal.records",
+    "digitize.journal.store",
+    "digitize.layout",
+    "digitize.settings",
+    "digitize.xmlsafe",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (at any level of the file, lazy imports included).
+
+    `from package import name` counts as importing the submodule when `name` is one, else the
+    package itself.
+    """
+    modules = {module_name(path): path for path in source_files()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names if alias.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    if submodule in modules:
+                        targets.add(submodule)
+                    elif node.module in modules:
+                        targets.add(node.module)
+        graph[name] = targets - {name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle, found by depth-first search (each reported once, from its smallest module)."""
+    found: set[tuple[str, ...]] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        for target in sorted(graph.get(node, ())):
+            if target in path:
+                cycle = path[path.index(target) :]
+                start = cycle.index(min(cycle))
+                found.add(tuple(cycle[start:] + cycle[:start]))
+            elif target > path[0]:
+                visit(target, [*path, target])
+
+    for node in sorted(graph):
+        visit(node, [node])
+    return [list(c) for c in sorted(found)]
+
+
+def test_imports_have_no_cycle():
+    assert cycles(import_graph()) == []
+
+
+def test_metadata_builds_on_the_core_of_digitize_only_and_the_core_on_nothing_above_it():
+    graph = import_graph()
+    metadata_uses = {t for m, ts in graph.items() if m.startswith("metadata") for t in ts if t.startswith("digitize")}
+    assert metadata_uses <= CORE, metadata_uses - CORE
+    core_uses = {t for m in CORE for t in graph[m]}
+    assert core_uses <= CORE, core_uses - CORE

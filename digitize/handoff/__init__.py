@@ -11,7 +11,8 @@ qcstatus (reading the QC verdict).
 
 from digitize.handoff.collect import HandoffError, HandoffRefused
 from digitize.handoff.fixity import Problem
-from digitize.handoff.package import FORMATS, PackageResult, make_package
+from digitize.handoff.formats import FORMATS
+from digitize.handoff.package import PackageResult, make_package
 from digitize.handoff.verify import VerifyError, VerifyReport, verify
 
 __all__ = [

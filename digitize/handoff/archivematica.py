@@ -29,7 +29,7 @@ from typing import Any
 from digitize.handoff.bag import bag_info
 from digitize.handoff.collect import SourceFile
 from digitize.handoff.fixity import checksum_list_bytes
-from digitize.handoff.package import Layout
+from digitize.handoff.format import PackageFormat
 from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, QC_DIR, catalogue_file, dat46_file
 from metadata.export.dublincore import METADATA_CSV_COLUMNS, metadata_csv_row
@@ -52,8 +52,10 @@ def object_path(role: str, name: str, rel: str) -> str | None:
     return None  # page measurements stay in the journal
 
 
-class ArchivematicaLayout(Layout):
-    format = "archivematica"
+class ArchivematicaFormat(PackageFormat):
+    name = "archivematica"
+    journal_path = JOURNAL_PATH
+    qc_folder = QC_FOLDER
 
     def content(self) -> list[tuple[SourceFile, str]]:
         items = []
@@ -64,12 +66,6 @@ class ArchivematicaLayout(Layout):
                 if path:
                     items.append((f, path))
         return items
-
-    def journal_path(self) -> str:
-        return JOURNAL_PATH
-
-    def qc_folder(self) -> str:
-        return QC_FOLDER
 
     def add_metadata(self, exported: dict[str, bytes]) -> None:
         self.packer.write(f"{SUBMISSION}/{CATALOGUE_NAME}.xml", exported[catalogue_file()])

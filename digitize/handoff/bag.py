@@ -28,7 +28,7 @@ import bagit
 
 from digitize.fsutil import sha256_file
 from digitize.handoff.collect import Handoff, HandoffError, SourceFile
-from digitize.handoff.package import Layout, Override
+from digitize.handoff.format import Override, PackageFormat
 from digitize.journal import AGENT
 from digitize.layout import JOURNAL, QC_DIR, document_dir
 
@@ -103,8 +103,10 @@ def bag_info(
     return info
 
 
-class BagLayout(Layout):
-    format = "bagit"
+class BagFormat(PackageFormat):
+    name = "bagit"
+    journal_path = JOURNAL_PATH
+    qc_folder = QC_DIR
 
     def content(self) -> list[tuple[SourceFile, str]]:
         items = []
@@ -114,15 +116,9 @@ class BagLayout(Layout):
                 items += [(f, payload_path("master", doc.name, f.rel)) for f in doc.masters]
         return items
 
-    def journal_path(self) -> str:
-        return JOURNAL_PATH
-
     def add_metadata(self, exported: dict[str, bytes]) -> None:
         for rel, data in sorted(exported.items()):
             self.packer.write(rel, data)
-
-    def qc_folder(self) -> str:
-        return QC_DIR
 
     def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
         root = self.packer.root

@@ -30,7 +30,7 @@ from lxml import etree
 
 from digitize.handoff.collect import HandoffError, PackageDocument, SourceFile, classification
 from digitize.handoff.fixity import checksum_list_bytes
-from digitize.handoff.package import Layout
+from digitize.handoff.format import PackageFormat
 from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, catalogue_file, dat46_file
 from metadata.export.xmlbuild import serialize, sub
@@ -63,8 +63,10 @@ def record_files(doc: PackageDocument, folder: str, include_masters: bool) -> li
     return items
 
 
-class Dat93Layout(Layout):
-    format = "dat93"
+class Dat93Format(PackageFormat):
+    name = "dat93"
+    journal_path = JOURNAL_PATH
+    qc_folder = QC_FOLDER
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -80,12 +82,6 @@ class Dat93Layout(Layout):
         for doc in self.handoff.documents:
             items += record_files(doc, self.folders[doc.archival_code], self.handoff.include_masters)
         return items
-
-    def journal_path(self) -> str:
-        return JOURNAL_PATH
-
-    def qc_folder(self) -> str:
-        return QC_FOLDER
 
     def add_metadata(self, exported: dict[str, bytes]) -> None:
         self.packer.write(CATALOGUE, exported[catalogue_file()])
@@ -229,14 +225,16 @@ class Dat93Layout(Layout):
         return root
 
 
-def four_properties(layout: Dat93Layout, journal_events: int, size: int) -> dict[str, tuple[str, list[dict[str, str]]]]:
+def four_properties(
+    package: Dat93Format, journal_events: int, size: int
+) -> dict[str, tuple[str, list[dict[str, str]]]]:
     """The 四性 rows: this hand-off's own checks plus the QC report's results by DA/T 70 item.
 
     Each property's result: fail when any row failed; pass when every row passed (warnings
     count as passed); partial when some rows were not checked; "not checked" without rows.
     """
-    h = layout.handoff
-    checked = sum(1 for f, _ in layout.content())
+    h = package.handoff
+    checked = sum(1 for f, _ in package.content())
     rows: dict[str, list[dict[str, str]]] = {p: [] for p in PROPERTIES.values()}
     rows["真实性"].append(
         {

@@ -27,33 +27,17 @@ from digitize.handoff.collect import (
     HandoffError,
     HandoffRefused,
     Packer,
-    SourceFile,
     Staging,
     exports,
     gather,
     qc_files,
     record_fixity_events,
 )
+from digitize.handoff.format import Override, PackageFormat
+from digitize.handoff.formats import format_class
 from digitize.journal import EventType, Outcome, open_journal, read_journal_copy
 from digitize.layout import QC_DIR
 from digitize.settings import Settings
-
-FORMATS = ("bagit", "dat93", "archivematica")
-
-
-@dataclass
-class Override:
-    """A hand-off made although QC had not passed or documents had failed."""
-
-    reason: str
-    qc_state: str
-    failed_documents: list[str]
-
-    def text(self) -> str:
-        what = [f"QC {self.qc_state}"] if self.qc_state != "pass" else []
-        if self.failed_documents:
-            what.append(f"{len(self.failed_documents)} document(s) failed processing")
-        return f"forced ({', '.join(what)}): {self.reason}"
 
 
 @dataclass
@@ -79,49 +63,6 @@ class PackageResult:
         return asdict(self)
 
 
-class Layout:
-    """Where a format puts things. Subclasses map files to package paths and write their own files."""
-
-    format = ""
-
-    def __init__(self, handoff: Handoff, packer: Packer, override: Override | None):
-        self.handoff = handoff
-        self.packer = packer
-        self.override = override
-
-    def content(self) -> list[tuple[SourceFile, str]]:
-        """Every journal-recorded file of the package and its path in the package."""
-        raise NotImplementedError
-
-    def journal_path(self) -> str:
-        raise NotImplementedError
-
-    def add_metadata(self, exported: dict[str, bytes]) -> None:
-        """Place the metadata exports (OUT-relative path -> bytes) that this format carries."""
-        raise NotImplementedError
-
-    def qc_folder(self) -> str:
-        raise NotImplementedError
-
-    def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
-        """Write the format's own files and check the package; return details for the summary."""
-        raise NotImplementedError
-
-    def package_files(self) -> int:
-        return len(self.packer.written)
-
-
-def _layout_class(fmt: str) -> type[Layout]:
-    from digitize.handoff.archivematica import ArchivematicaLayout
-    from digitize.handoff.bag import BagLayout
-    from digitize.handoff.dat93 import Dat93Layout
-
-    layouts: dict[str, type[Layout]] = {"bagit": BagLayout, "dat93": Dat93Layout, "archivematica": ArchivematicaLayout}
-    if fmt not in layouts:
-        raise BadInput(f"unknown package format {fmt!r}; known: {', '.join(layouts)}")
-    return layouts[fmt]
-
-
 def make_package(
     out: str | Path,
     dest: str | Path,
@@ -143,7 +84,7 @@ def make_package(
     started = time.perf_counter()
     settings = settings or Settings()
     out, dest = Path(out), Path(dest)
-    layout_class = _layout_class(fmt)
+    package_format = format_class(fmt)
     if force and not (reason or "").strip():
         raise BadInput("--force needs --reason: say why the package is handed off anyway")
     handoff = gather(out, settings, Path(batch_dir) if batch_dir else None, include_masters)
@@ -157,19 +98,19 @@ def make_package(
     staging = Staging(dest)
     try:
         packer = Packer(staging.path, settings.handoff.workers, progress)
-        layout = layout_class(handoff, packer, override)
+        layout = package_format(handoff, packer, override)
         problems = packer.copy_checked(layout.content())
         record_fixity_events(handoff, problems, "before hand-off")
         if problems:
             raise HandoffRefused([f"{len(problems)} file(s) differ from what the journal recorded"], problems)
         if override is not None:
             _record_override(handoff, override, dest, fmt)
-        packer.journal_copy(out, layout.journal_path())
-        chain = read_journal_copy(packer.root / layout.journal_path()).chain
+        packer.journal_copy(out, layout.journal_path)
+        chain = read_journal_copy(packer.root / layout.journal_path).chain
         head, n_events = chain.head, chain.events
         layout.add_metadata(exports(handoff))
         for path in qc_files(out):
-            packer.copy_plain(path, f"{layout.qc_folder()}/{path.relative_to(out / QC_DIR).as_posix()}")
+            packer.copy_plain(path, f"{layout.qc_folder}/{path.relative_to(out / QC_DIR).as_posix()}")
         details = layout.finish(head, n_events)
         staging.commit()
     except ValueError as exc:  # e.g. a file name no checksum list can hold
@@ -219,7 +160,7 @@ def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str)
 
 
 def _record_handoff(
-    handoff: Handoff, dest: Path, fmt: str, layout: Layout, details: dict[str, Any], override: Override | None
+    handoff: Handoff, dest: Path, fmt: str, layout: PackageFormat, details: dict[str, Any], override: Override | None
 ) -> int:
     with open_journal(handoff.out) as journal:
         return journal.record_event(
@@ -244,4 +185,4 @@ def _record_handoff(
         )
 
 
-__all__ = ["FORMATS", "HandoffError", "HandoffRefused", "Layout", "Override", "PackageResult", "make_package"]
+__all__ = ["HandoffError", "HandoffRefused", "PackageResult", "make_package"]

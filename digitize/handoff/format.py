@@ -1,0 +1,54 @@
+"""What every hand-off package format provides; the formats themselves are bag, dat93 and archivematica.
+
+A format is a subclass of `PackageFormat`. An instance places the files of one package being
+made: `content` maps every journal-recorded file to its path in the package, `add_metadata`
+places the metadata exports, `finish` writes the format's own files (manifests, fixity
+lists, 说明文件 ...) and checks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from digitize.handoff.collect import Handoff, Packer, SourceFile
+
+
+@dataclass
+class Override:
+    """A hand-off made although QC had not passed or documents had failed."""
+
+    reason: str
+    qc_state: str
+    failed_documents: list[str]
+
+    def text(self) -> str:
+        what = [f"QC {self.qc_state}"] if self.qc_state != "pass" else []
+        if self.failed_documents:
+            what.append(f"{len(self.failed_documents)} document(s) failed processing")
+        return f"forced ({', '.join(what)}): {self.reason}"
+
+
+class PackageFormat:
+    """Where a format puts things. Subclasses map files to package paths and write their own files."""
+
+    name: ClassVar[str] = ""  # as `digitize handoff --format` names it
+    journal_path: ClassVar[str] = ""  # where the journal copy goes in the package
+    qc_folder: ClassVar[str] = ""  # where the QC report files go
+
+    def __init__(self, handoff: Handoff, packer: Packer, override: Override | None):
+        self.handoff = handoff
+        self.packer = packer
+        self.override = override
+
+    def content(self) -> list[tuple[SourceFile, str]]:
+        """Every journal-recorded file of the package and its path in the package."""
+        raise NotImplementedError
+
+    def add_metadata(self, exported: dict[str, bytes]) -> None:
+        """Place the metadata exports (OUT-relative path -> bytes) that this format carries."""
+        raise NotImplementedError
+
+    def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
+        """Write the format's own files and check the package; return details for the summary."""
+        raise NotImplementedError
