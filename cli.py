@@ -475,11 +475,6 @@ def stats(out, catalog, profile, as_json):
 )
 @click.option("--interactive", is_flag=True, help="Ask for a decision on each sampled document, then judge the lot.")
 @click.option(
-    "--found-json",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the failing defects as an eval-kit found.json.",
-)
-@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
@@ -489,9 +484,7 @@ def stats(out, catalog, profile, as_json):
 @click.option("--no-masters", is_flag=True, help="Do not read the masters (no capture fixity, colour or blur checks).")
 @click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
-def qc(
-    out, catalog, stage, ratio, aql, level, seed, record, interactive, found_json, jobs, no_masters, profile, as_json
-):
+def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, jobs, no_masters, profile, as_json):
     """Check a processed batch, draw the inspection sample and judge the lot.
 
     Writes OUT/qc/report.html (for people), report.json (verdict for the hand-off), checks.csv
@@ -530,7 +523,7 @@ def qc(
     elif interactive and outcome.sample is not None:
         decisions, source = _ask_decisions(outcome), "interactive"
     judge(outcome, decisions, source)
-    write_outputs(outcome, found_json)
+    write_outputs(outcome)
     data = outcome.to_dict()
     if as_json:
         _emit_json(data)

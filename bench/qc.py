@@ -76,7 +76,7 @@ def main() -> None:
         subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         timings["process_s"] = round(time.perf_counter() - started, 1)
 
-    from digitize.qc.checks import found_defects
+    from bench.evalkit import found_defects
     from digitize.qc.run import run_qc
     from digitize.settings import Settings
 
@@ -84,7 +84,7 @@ def main() -> None:
     outcome = run_qc(out, Settings(), catalog=batch / "catalog.csv", jobs=a.jobs)
     timings["qc_s"] = round(time.perf_counter() - started, 1)
     timings.update({f"qc_{k}_s": round(v, 1) for k, v in outcome.checks.data.timings.items()})
-    found = found_defects(outcome.checks.results)
+    found = found_defects(outcome.to_dict()["results"])
     found_path = out / "qc" / "found.json"
     found_path.write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     scored = subprocess.run(

@@ -27,9 +27,10 @@ import pikepdf
 import pytest
 from PIL import Image
 
+from bench.evalkit import found_defects
 from digitize.journal import read_journal
 from digitize.qc import imagequality as iq
-from digitize.qc.checks import found_defects, run_checks
+from digitize.qc.checks import run_checks
 from digitize.qc.run import judge, prepare
 from digitize.qc.sampling import Decision
 from digitize.settings import Settings
@@ -233,7 +234,7 @@ def defect_out(tmp_path_factory) -> Path:
     )
     out = root / "out"
     process(batch, out)
-    result = cli("qc", str(out), "--found-json", str(root / "found.json"), "--jobs", "2")
+    result = cli("qc", str(out), "--jobs", "2")
     assert result.returncode == 4, result.stdout + result.stderr
     return out
 
@@ -250,8 +251,8 @@ def failing(results, check: str) -> list:
 
 # ------------------------------------------------------------------------------------- defects found
 def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(defect_out):
-    found = json.loads((defect_out.parent / "found.json").read_text(encoding="utf-8"))
-    got = {(f["type"], f["doc_id"], f.get("page_id")) for f in found}
+    report = json.loads((defect_out / "qc" / "report.json").read_text(encoding="utf-8"))
+    got = {(f["type"], f["doc_id"], f.get("page_id")) for f in found_defects(report["results"])}
     assert got == {
         ("duplicate_page", FORMS, f"{FORMS}/0003"),
         ("low_dpi", GAPPED, f"{GAPPED}/0001"),
@@ -259,7 +260,6 @@ def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(def
         ("catalog_row_no_folder", ROW_ONLY, None),
         ("folder_no_catalog_row", NO_ROW, None),
     }
-    report = json.loads((defect_out / "qc" / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"] == "fail" and report["passed"] is False
     fails = {(r["check"], r["object"]) for r in report["results"] if r["status"] == "fail"}
     allowed_checks = {"duplicate_page", "resolution", "content_count", "metadata_link", "item_count"}
@@ -500,7 +500,6 @@ def test_colour_content_and_skew_measures():
 
 
 def test_found_defects_uses_the_eval_kit_format(defect_out):
-    run = run_checks(defect_out, Settings(), jobs=2)
-    found = found_defects(run.results)
+    found = found_defects(json.loads((defect_out / "qc" / "report.json").read_text(encoding="utf-8"))["results"])
     low = next(f for f in found if f["type"] == "low_dpi")
     assert low == {"type": "low_dpi", "doc_id": GAPPED, "page_id": f"{GAPPED}/0001", "file": f"{GAPPED}/0001.tif"}

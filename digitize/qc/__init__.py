@@ -1,7 +1,12 @@
 """Quality control of a processed batch: automated checks, inspection sampling, report.
 
 Modules:
-* `checks`       -- the automated checks (DA/T 70-2018 items, DA/T 31-2017 image clauses)
+* `checks`       -- runs every automated check (DA/T 70-2018 items, DA/T 31-2017 image clauses)
+* `data`         -- what the checks read: the journal, the catalogue, the page measurements
+* `results`      -- check specifications, results and the collector
+* `authenticity`, `integrity`, `usability`, `safety` -- the DA/T 70 四性 items (1-x … 4-x)
+* `catalogue`    -- the catalogue's validation and linking findings as check results
+* `images`       -- the DA/T 31 image checks
 * `measure`      -- page measurements from masters and PDF page images (worker processes)
 * `imagequality` -- the image measurements themselves (blur, colour, skew, duplicates)
 * `sampling`     -- ISO 2859-1 / DA/T 31 ratio plans, seeded sample, decisions, lot verdict

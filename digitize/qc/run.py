@@ -28,7 +28,7 @@ from digitize import __version__
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.journal import EventType, Outcome, now_iso, open_journal
 from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
-from digitize.qc.checks import CheckRun, critical_documents, found_defects, run_checks
+from digitize.qc.checks import CheckRun, critical_documents, run_checks
 from digitize.qc.sampling import (
     DEFECT_CLASSES,
     Decision,
@@ -148,7 +148,6 @@ class QcOutcome:
             "checks": self.checks.by_check(),
             "results": [r.to_dict() for r in self.checks.results],
             "documents": self.document_items(),
-            "found": found_defects(self.checks.results),
             "timings": {k: round(v, 2) for k, v in data.timings.items()},
             "files": self.files,
         }
@@ -281,9 +280,7 @@ def checks_csv(outcome: QcOutcome) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def write_outputs(
-    outcome: QcOutcome, found_json: str | os.PathLike[str] | None = None, thumbnails: bool = True
-) -> None:
+def write_outputs(outcome: QcOutcome, thumbnails: bool = True) -> None:
     from digitize.qc.report import render_html
 
     out = OutLayout(outcome.out)
@@ -297,8 +294,6 @@ def write_outputs(
     atomic_write_bytes(out.path(QC_REPORT_HTML), render_html(outcome, data, thumbnails).encode("utf-8"))
     report = json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
     atomic_write_bytes(out.path(QC_REPORT), report)
-    if found_json is not None:
-        atomic_write_bytes(Path(found_json), json.dumps(data["found"], ensure_ascii=False, indent=1).encode("utf-8"))
     _record_event(outcome, sha256_bytes(report))
 
 
@@ -329,7 +324,6 @@ def run_qc(
     seed: int | None = None,
     record: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
-    found_json: str | os.PathLike[str] | None = None,
     verify_masters: bool = True,
     write: bool = True,
 ) -> QcOutcome:
@@ -340,7 +334,7 @@ def run_qc(
         decisions = read_decisions(record, outcome.sample)
     judge(outcome, decisions, str(record) if record is not None else None)
     if write:
-        write_outputs(outcome, found_json)
+        write_outputs(outcome)
     return outcome
 
 

@@ -1,0 +1,333 @@
+"""真实性 (DA/T 70 items 1-x): fixity of masters, outputs and the journal; electronic attributes;
+the links between catalogue, journal and files; the 目录文件; the layout of OUT.
+"""
+
+from __future__ import annotations
+
+from digitize.fsutil import sha256_file
+from digitize.layout import (
+    PAGE_FILES,
+    catalogue_file,
+    document_dir,
+    page_file,
+    pdf_file,
+)
+from digitize.qc.data import QcData, journal_outputs, where_doc, where_page
+from digitize.qc.results import Results
+from digitize.xmlsafe import UnsafeXmlError, parse_file
+from metadata.archival_code import archival_code_filename
+
+
+def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) -> None:
+    """1-1: the hash chain of the journal's events is intact, the PDF digests recorded in the
+    chain match the documents table, and every master still has the digest taken at capture."""
+    for problem in data.journal.chain.problems:
+        r.add(
+            "capture_fixity",
+            "fail",
+            f"journal event {problem.seq}: {problem.reason}",
+            object=f"event {problem.seq}",
+            defect="journal_chain",
+        )
+    packaged: dict[str, str] = {}
+    for event in data.events:
+        if event.type == "creation" and event.detail.get("step") == "PDF/A packaging":
+            packaged[event.object] = event.detail.get("sha256")
+    for doc in data.done:
+        recorded = packaged.get(doc.doc_key)
+        if recorded is None:
+            r.add(
+                "capture_fixity",
+                "fail",
+                "no PDF/A packaging event in the journal for this document",
+                defect="journal_event_missing",
+                **where_doc(data, doc),
+            )
+        elif recorded != doc.pdf_sha256:
+            r.add(
+                "capture_fixity",
+                "fail",
+                f"the journal's document row says sha256 {doc.pdf_sha256[:16]}…, the "
+                f"event chain recorded {recorded[:16]}…",
+                defect="journal_mismatch",
+                **where_doc(data, doc),
+            )
+    checked = missing = 0
+    seen: set[str] = set()
+    if verify_masters:
+        for doc_pages in data.pages.values():
+            for page in doc_pages:
+                path = data.master_path(page)
+                if path is None:
+                    missing += 1
+                    continue
+                if str(path) in seen or not page.master_sha256:
+                    continue
+                seen.add(str(path))
+                checked += 1
+                digest = sha256_file(path)
+                if digest != page.master_sha256:
+                    r.add(
+                        "capture_fixity",
+                        "fail",
+                        f"master {data.master_rel(page)} has sha256 {digest[:16]}…, "
+                        f"captured as {page.master_sha256[:16]}…: the scan changed after capture",
+                        defect="master_changed",
+                        **where_page(data, page),
+                    )
+    if not verify_masters:
+        r.add(
+            "capture_fixity",
+            "not checked",
+            "masters were not read (--no-masters): their capture digests are not "
+            f"verified; event chain of {len(data.events)} events intact, {len(packaged)} PDF digests match it"
+            if not r.has("capture_fixity")
+            else "masters were not read (--no-masters)",
+        )
+        masters = ""
+    elif data.batch_dir is None and checked == 0:
+        masters = "the batch folder is not reachable: master digests not verified"
+    else:
+        masters = f"{checked} master files match their capture digests" + (
+            f"; {missing} masters not found" if missing else ""
+        )
+    r.finish(
+        "capture_fixity",
+        f"event chain of {len(data.events)} events intact; {len(packaged)} PDF digests match the chain; {masters}",
+    )
+
+
+def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
+    """1-14 and 2-2: recompute every output's sha256; total the bytes."""
+    ok = 0
+    journal_bytes = disk_bytes = 0
+    for doc, page, rel, digest, size in journal_outputs(data):
+        journal_bytes += size
+        path = data.out / rel
+        where = where_page(data, page) if page else where_doc(data, doc)
+        where["file"] = rel
+        if not path.is_file():
+            r.add(
+                "output_fixity",
+                "fail",
+                f"{rel} is missing (the journal lists it with sha256 {digest[:16]}…)",
+                defect="file_missing",
+                **where,
+            )
+            continue
+        disk_bytes += path.stat().st_size
+        actual = sha256_file(path)
+        if actual != digest:
+            r.add(
+                "output_fixity",
+                "fail",
+                f"{rel}: sha256 {actual[:16]}… but the journal recorded {digest[:16]}… "
+                f"({path.stat().st_size} bytes now, {size} recorded)",
+                defect="fixity_mismatch",
+                **where,
+            )
+        else:
+            ok += 1
+    r.finish("output_fixity", f"{ok} output files (PDF/A, hOCR, text, ALTO, page records) match their journal sha256")
+    return ok, journal_bytes, disk_bytes
+
+
+def check_electronic_attributes(data: QcData, r: Results) -> None:
+    """1-10: size on disk, page count, format and file name of each PDF; size and format of masters."""
+    checked = 0
+    for doc in data.done:
+        pdf = data.out / doc.pdf_path
+        if not pdf.is_file():
+            continue  # 1-11 and 1-14 report it
+        checked += 1
+        where = where_doc(data, doc)
+        problems = []
+        size = pdf.stat().st_size
+        if size != doc.pdf_bytes:
+            problems.append(f"size {size:,} bytes, metadata says {doc.pdf_bytes:,}")
+        try:
+            expected_name = f"{archival_code_filename(doc.archival_code)}.pdf"
+        except ValueError:
+            expected_name = None
+        if expected_name and pdf.name != expected_name:
+            problems.append(f"file name {pdf.name}, expected {expected_name} from the 档号")
+        with open(pdf, "rb") as fh:
+            head = fh.read(8)
+        if not head.startswith(b"%PDF-"):
+            problems.append(f"not a PDF (starts with {head!r})")
+        measure = data.measures.get(doc.doc_key)
+        doc_pages = data.pages.get(doc.doc_key, [])
+        if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != len(doc_pages):
+            problems.append(f"{measure.pdf_pages} PDF pages, metadata has {len(doc_pages)} pages")
+        if measure is not None:
+            for pm, page in zip(measure.pages, doc_pages):
+                facts = pm.pdf_image or {}
+                metrics = page.metrics or {}
+                want = (metrics.get("output_width"), metrics.get("output_height"))
+                if facts and None not in want and (facts["width"], facts["height"]) != tuple(want):
+                    problems.append(
+                        f"page {page.page_no}: image {facts['width']}×{facts['height']} px, metadata "
+                        f"{want[0]}×{want[1]}"
+                    )
+        for text in problems:
+            r.add(
+                "electronic_attributes",
+                "fail",
+                f"{doc.pdf_path}: {text}",
+                defect="attributes_mismatch",
+                file=doc.pdf_path,
+                **{k: v for k, v in where.items()},
+            )
+    masters = 0
+    for doc_key, doc_pages in data.pages.items():
+        for page in doc_pages:
+            path = data.master_path(page)
+            if path is None or page.state == "failed":
+                continue
+            masters += 1
+            size = path.stat().st_size
+            if page.master_bytes is not None and size != page.master_bytes:
+                r.add(
+                    "electronic_attributes",
+                    "fail",
+                    f"master {data.master_rel(page)}: {size:,} bytes, metadata says {page.master_bytes:,}",
+                    defect="attributes_mismatch",
+                    **where_page(data, page),
+                )
+            measure = data.measures.get(doc_key)
+            pm = next((m for m in measure.pages if m.page_no == page.page_no), None) if measure else None
+            if pm is not None and pm.master_format and page.file_format and pm.master_format != page.file_format:
+                r.add(
+                    "electronic_attributes",
+                    "fail",
+                    f"master {data.master_rel(page)} is {pm.master_format}, metadata says {page.file_format}",
+                    defect="attributes_mismatch",
+                    **where_page(data, page),
+                )
+    r.finish(
+        "electronic_attributes",
+        f"{checked} PDFs: size, page count, page image sizes, format and name agree with the "
+        f"journal; {masters} master pages: size and format agree",
+    )
+
+
+def check_metadata_link(data: QcData, r: Results) -> None:
+    """1-11 beyond the catalogue link: every path the journal stores names an existing file."""
+    for doc in data.done:
+        pdf = data.out / doc.pdf_path
+        if not pdf.is_file():
+            r.add(
+                "metadata_link",
+                "fail",
+                f"the journal points at {doc.pdf_path}, which does not exist",
+                defect="file_missing",
+                file=doc.pdf_path,
+                **where_doc(data, doc),
+            )
+    if data.catalog is None:
+        r.finish(
+            "metadata_link",
+            f"{len(data.done)} journal entries point at existing PDFs; catalogue link not "
+            f"checked ({data.catalog_note})",
+            "not checked" if not data.done else "pass",
+        )
+    else:
+        r.finish(
+            "metadata_link",
+            f"every catalogue row links to one scanned document and back ({len(data.catalog.records)} "
+            f"rows, {len(data.documents)} documents); every journal path exists",
+        )
+
+
+def check_catalogue_file(data: QcData, r: Results) -> None:
+    """1-12: the DA/T 93 目录文件 exists, is valid and lists every document."""
+    from metadata.export.validate import validate
+
+    rel = catalogue_file()
+    path = data.out / rel
+    if not path.is_file():
+        r.add(
+            "catalogue_file",
+            "warn",
+            f"no {rel} in OUT yet: run `digitize export OUT` before the hand-off",
+            object=rel,
+            file=rel,
+            defect="catalogue_file_missing",
+        )
+        return
+    try:
+        tree = parse_file(path)
+        errors = validate("dat93", tree)
+    except (UnsafeXmlError, Exception) as exc:  # noqa: BLE001 - any parse problem is the finding
+        r.add(
+            "catalogue_file",
+            "fail",
+            f"cannot be read: {exc}",
+            object=rel,
+            file=rel,
+            defect="catalogue_file_invalid",
+        )
+        return
+    if errors:
+        r.add(
+            "catalogue_file",
+            "fail",
+            f"not valid DA/T 93: {errors[0]}",
+            object=rel,
+            file=rel,
+            defect="catalogue_file_invalid",
+        )
+        return
+    listed = {(el.text or "").strip() for el in tree.getroot().iter("档号")}
+    missing = sorted(d.archival_code for d in data.done if d.archival_code not in listed)
+    if missing:
+        r.add(
+            "catalogue_file",
+            "fail",
+            "目录文件 does not list " + ", ".join(missing) + " (run `digitize export` again)",
+            object=rel,
+            file=rel,
+            defect="catalogue_file_incomplete",
+        )
+    r.finish(
+        "catalogue_file",
+        f"{rel} is valid DA/T 93 and lists {len(listed)} items, every processed document",
+    )
+
+
+def check_package_structure(data: QcData, r: Results) -> None:
+    """1-13: OUT/documents/<档号>/ holds <档号>.pdf, ocr/<档号>-NNNN.{hocr,txt,alto.xml}, pages/<档号>-NNNN.json."""
+    checked = 0
+    for doc in data.done:
+        try:
+            name = archival_code_filename(doc.archival_code)
+        except ValueError as exc:
+            r.add("package_structure", "fail", str(exc), defect="bad_name", **where_doc(data, doc))
+            continue
+        folder = document_dir(name)
+        expected = [f"{folder}/{pdf_file(name)}"]
+        for page in data.pages.get(doc.doc_key, []):
+            expected += [f"{folder}/{page_file(name, page.page_no, role)}" for role in PAGE_FILES]
+        if doc.output_dir != folder:
+            r.add(
+                "package_structure",
+                "fail",
+                f"the journal puts the document in {doc.output_dir}, expected {folder}",
+                defect="bad_layout",
+                **where_doc(data, doc),
+            )
+        absent = [rel for rel in expected if not (data.out / rel).is_file()]
+        if absent:
+            r.add(
+                "package_structure",
+                "fail",
+                f"{len(absent)} expected file(s) missing: " + ", ".join(absent[:5]) + (" …" if len(absent) > 5 else ""),
+                defect="file_missing",
+                **where_doc(data, doc),
+            )
+        checked += 1
+    r.finish(
+        "package_structure",
+        f"{checked} document folders have the PDF/A, the per-page OCR files (hOCR, text, ALTO) "
+        "and page records under the names the 档号 gives",
+    )

@@ -1,0 +1,201 @@
+"""What the checks read, loaded once: the journal, the catalogue and its findings, the page measurements.
+
+Sources of truth: the journal (what was processed, with checksums and measurements), the
+catalogue (what should be there), the files under OUT and the masters in the batch folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, Run, read_journal
+from digitize.layout import (
+    PAGE_FILES,
+)
+from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, PageMeasure
+from digitize.settings import Settings
+from metadata.catalog import Catalog, CatalogError, read_catalog
+from metadata.linking import ScannedDocument, link_documents
+from metadata.validation import Finding, validate_catalog
+
+
+@dataclass
+class QcData:
+    """Everything the checks read, loaded once."""
+
+    out: Path
+    settings: Settings
+    stage: str
+    journal: JournalSnapshot
+    batch_dir: Path | None  # the batch folder, when it is still there
+    catalog: Catalog | None = None
+    catalog_path: str | None = None
+    catalog_note: str = ""
+    findings: list[Finding] = field(default_factory=list)  # catalogue validation + linking
+    measures: dict[str, DocumentMeasure] = field(default_factory=dict)
+    masters_read: bool = True
+    timings: dict[str, float] = field(default_factory=dict)
+    pages: dict[str, list[PageRecord]] = field(default_factory=dict)  # by doc_key, from the journal
+
+    def __post_init__(self) -> None:
+        for page in self.journal.pages:
+            self.pages.setdefault(page.doc_key, []).append(page)
+
+    @property
+    def documents(self) -> tuple[DocumentRecord, ...]:
+        return self.journal.documents
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self.journal.events
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return self.journal.runs
+
+    @property
+    def done(self) -> list[DocumentRecord]:
+        return self.journal.done
+
+    def code_of(self, doc_key: str) -> str:
+        for doc in self.documents:
+            if doc.doc_key == doc_key:
+                return doc.archival_code
+        return doc_key
+
+    def master_path(self, page: PageRecord) -> Path | None:
+        """Where a page's master is now: as recorded, else re-rooted at the batch folder."""
+        recorded = Path(page.source_path or "")
+        if recorded.is_absolute():
+            return recorded if recorded.exists() else None
+        if self.batch_dir is not None:
+            for run in reversed(self.runs):
+                given = run.batch
+                if not given:
+                    continue
+                try:
+                    candidate = self.batch_dir / recorded.relative_to(given)
+                except ValueError:
+                    continue
+                if candidate.exists():
+                    return candidate
+        return recorded.resolve() if recorded.exists() else None
+
+    def master_rel(self, page: PageRecord) -> str:
+        """The master's path relative to the batch folder (as the eval-kit names files)."""
+        path = self.master_path(page)
+        if path is not None and self.batch_dir is not None:
+            try:
+                return path.resolve().relative_to(self.batch_dir.resolve()).as_posix()
+            except ValueError:
+                pass
+        recorded = Path(page.source_path or "")
+        return f"{recorded.parent.name}/{recorded.name}" if recorded.name else ""
+
+
+def page_label(page: PageRecord) -> str:
+    """The page's number as an inspector sees it: the file's number (0003.tif), else frame + 1."""
+    if page.slot is not None:
+        return f"{int(page.slot):04d}"
+    return f"{int(page.frame or 0) + 1:04d}"
+
+
+def where_page(data: QcData, page: PageRecord) -> dict[str, Any]:
+    code = data.code_of(page.doc_key)
+    label = page_label(page)
+    return {
+        "object": f"{code}/{label}",
+        "document": code,
+        "doc_key": page.doc_key,
+        "page_no": page.page_no,
+        "page": label,
+        "file": data.master_rel(page),
+    }
+
+
+def where_doc(data: QcData, doc: DocumentRecord) -> dict[str, Any]:
+    return {"object": doc.archival_code, "document": doc.archival_code, "doc_key": doc.doc_key}
+
+
+def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: str | Path | None = None) -> QcData:
+    journal = read_journal(out)
+    batch_dir = journal.batch_dir if journal.batch_dir and journal.batch_dir.is_dir() else None
+    data = QcData(out, settings, stage, journal, batch_dir)
+    chosen = str(catalog_path) if catalog_path else next((r.catalog for r in reversed(journal.runs) if r.catalog), None)
+    if chosen is None:
+        data.catalog_note = "no catalogue given and none recorded by `digitize process`"
+    elif not Path(chosen).is_file():
+        data.catalog_note = f"catalogue {chosen} not found"
+    else:
+        try:
+            data.catalog = read_catalog(chosen, settings)
+            data.catalog_path = chosen
+        except CatalogError as exc:
+            data.catalog_note = f"catalogue cannot be read: {exc}"
+    if data.catalog is not None:
+        data.findings.extend(validate_catalog(data.catalog, settings))
+        scanned = []
+        for doc in data.documents:
+            doc_pages = data.pages.get(doc.doc_key, [])
+            slots = tuple(int(p.slot) for p in doc_pages if p.slot is not None)
+            count = len(doc_pages) if doc_pages else int(doc.n_pages or 0)
+            scanned.append(ScannedDocument(doc.doc_key, doc.doc_key, count, slots))
+        data.findings.extend(link_documents(data.catalog, scanned, settings).findings)
+    return data
+
+
+def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[DocumentInput]:
+    inputs = []
+    for doc in data.documents:
+        doc_pages = data.pages.get(doc.doc_key, [])
+        if not doc_pages:
+            continue
+        pdf = data.out / doc.pdf_path if doc.state == "done" and doc.pdf_path else None
+        page_inputs = []
+        for page in doc_pages:
+            master = data.master_path(page)
+            text = (page.outputs.get("text") or {}).get("path")
+            page_inputs.append(
+                PageInput(
+                    page_no=page.page_no,
+                    master=str(master) if master else None,
+                    frame=int(page.frame or 0),
+                    container=page.container or "image",
+                    slot=page.slot,
+                    dpi=page.dpi,
+                    is_blank=bool(page.is_blank),
+                    text_path=str(data.out / text) if text else None,
+                )
+            )
+        inputs.append(
+            DocumentInput(
+                doc.doc_key,
+                str(pdf) if pdf and pdf.is_file() else None,
+                tuple(page_inputs),
+                data.settings.input,
+                measure_masters,
+            )
+        )
+    return inputs
+
+
+def journal_outputs(data: QcData) -> list[tuple[DocumentRecord, PageRecord | None, str, str, int]]:
+    """(document, page or None, path relative to OUT, sha256, bytes) of every output the journal lists."""
+    files = []
+    for doc in data.done:
+        files.append((doc, None, doc.pdf_path, doc.pdf_sha256, int(doc.pdf_bytes or 0)))
+        for page in data.pages.get(doc.doc_key, []):
+            for role in PAGE_FILES:
+                info = page.outputs.get(role)
+                if info:
+                    files.append((doc, page, info["path"], info["sha256"], int(info["bytes"])))
+    return files
+
+
+def measure_of(data: QcData, page: PageRecord) -> PageMeasure | None:
+    measure = data.measures.get(page.doc_key)
+    if measure is None:
+        return None
+    return next((m for m in measure.pages if m.page_no == page.page_no), None)
