@@ -4,16 +4,19 @@
     result = make_package(OUT, DEST, "bagit", settings)          # or "dat93", "archivematica"
     report = verify(DEST)                                         # or an OUT folder
 
-Modules: collect (what goes in, checked against the journal), package (the shared steps),
-bag / dat93 / archivematica (the layouts), verify, fixity (checksums and the journal copy),
-qcstatus (reading the QC verdict).
+Modules: collect (what goes in, checked against the journal), package (the steps every format
+shares), format (what a format provides), bag / dat93 / archivematica (the formats: how each is
+made and verified), formats (the formats by name), verify (what a folder is; an OUT folder's
+own check), verifying (what verification shares), fixity (checksums and lists), qcstatus
+(reading the QC verdict).
 """
 
 from digitize.handoff.collect import HandoffError, HandoffRefused
 from digitize.handoff.fixity import Problem
 from digitize.handoff.formats import FORMATS
 from digitize.handoff.package import PackageResult, make_package
-from digitize.handoff.verify import VerifyError, VerifyReport, verify
+from digitize.handoff.verify import verify
+from digitize.handoff.verifying import VerifyError, VerifyReport
 
 __all__ = [
     "FORMATS",

@@ -24,12 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 from digitize.handoff.bag import bag_info
 from digitize.handoff.collect import SourceFile
-from digitize.handoff.fixity import checksum_list_bytes
+from digitize.handoff.fixity import Problem, checksum_list_bytes, files_below
 from digitize.handoff.format import PackageFormat
+from digitize.handoff.verifying import VerifyReport, check_journal_copy, check_listing, check_qc_report
 from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, QC_DIR, catalogue_file, dat46_file
 from metadata.export.dublincore import METADATA_CSV_COLUMNS, metadata_csv_row
@@ -54,6 +56,7 @@ def object_path(role: str, name: str, rel: str) -> str | None:
 
 class ArchivematicaFormat(PackageFormat):
     name = "archivematica"
+    kind = "archivematica"
     journal_path = JOURNAL_PATH
     qc_folder = QC_FOLDER
 
@@ -93,3 +96,42 @@ class ArchivematicaFormat(PackageFormat):
             "files": len(self.packer.written),
             "bytes": self.packer.total_bytes(),
         }
+
+    @classmethod
+    def recognises(cls, path: Path) -> bool:
+        return (path / CHECKSUMS).is_file() or ((path / OBJECTS).is_dir() and (path / "metadata").is_dir())
+
+    @classmethod
+    def verify(cls, root: Path, report: VerifyReport, workers: int) -> None:
+        """metadata/checksum.sha256 against objects/ (one line per file), the metadata.csv file names,
+        and the journal copy's chain."""
+        objects = [f"{OBJECTS}/{p}" for p in files_below(root / OBJECTS)] if (root / OBJECTS).is_dir() else []
+        fixity_ok, listed = check_listing(report, root, root / CHECKSUMS, objects, workers)
+        outside = [name for name in listed if not name.startswith(OBJECTS + "/")]
+        report.add(Problem("structure", name, "checksum.sha256 may only list files below objects/") for name in outside)
+        report.check("YJ-1-14", "信息包一致性检测", fixity_ok and not outside, CHECKSUMS)
+        csv_path = root / METADATA_CSV
+        if not csv_path.is_file():
+            report.add([Problem("missing", METADATA_CSV)])
+        else:
+            with open(csv_path, encoding="utf-8", newline="") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, [])
+                if not header or header[0] != "filename":
+                    report.add([Problem("structure", METADATA_CSV, "the first column must be 'filename'")])
+                for row in reader:
+                    if row and (not row[0].startswith(OBJECTS + "/") or not (root / row[0]).exists()):
+                        report.add(
+                            [Problem("structure", METADATA_CSV, f"filename {row[0]!r} is not a file below objects/")]
+                        )
+        info: dict[str, Any] = {}
+        if (root / TRANSFER_INFO).is_file():
+            try:
+                info = json.loads((root / TRANSFER_INFO).read_text(encoding="utf-8"))
+            except ValueError as exc:
+                report.add([Problem("structure", TRANSFER_INFO, f"cannot be read: {exc}")])
+        journal = check_journal_copy(
+            report, root / JOURNAL_PATH, info.get("Journal-Head-Hash"), info.get("Journal-Events")
+        )
+        if journal is not None:
+            check_qc_report(report, journal.events, root, f"{QC_FOLDER}/report.json")

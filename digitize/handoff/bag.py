@@ -21,16 +21,20 @@ data/ mirrors OUT, so METS files in data/catalog/mets resolve their "../../docum
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import bagit
 
 from digitize.fsutil import sha256_file
 from digitize.handoff.collect import Handoff, HandoffError, SourceFile
+from digitize.handoff.fixity import Problem
 from digitize.handoff.format import Override, PackageFormat
+from digitize.handoff.verifying import VerifyReport, as_list, check_journal_copy, check_qc_report, recorded_paths
 from digitize.journal import AGENT
-from digitize.layout import JOURNAL, QC_DIR, document_dir
+from digitize.layout import DOCUMENTS_DIR, JOURNAL, QC_DIR, QC_REPORT, document_dir
 
 CHECKSUMS = ("sha256", "sha512")
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -105,6 +109,7 @@ def bag_info(
 
 class BagFormat(PackageFormat):
     name = "bagit"
+    kind = "bag"
     journal_path = JOURNAL_PATH
     qc_folder = QC_DIR
 
@@ -149,3 +154,99 @@ class BagFormat(PackageFormat):
             "fixity_sha256": sha256_file(root / "manifest-sha256.txt"),
             "bag_info": {k: v for k, v in bag.info.items()},
         }
+
+    @classmethod
+    def recognises(cls, path: Path) -> bool:
+        return (path / "bagit.txt").is_file()
+
+    @classmethod
+    def verify(cls, path: Path, report: VerifyReport, workers: int) -> None:
+        """Full bagit validation naming every changed, missing or extra file; then the journal copy:
+        its chain, its head against bag-info, and its checksums against the manifest."""
+        logging.getLogger("bagit").setLevel(logging.ERROR)  # every finding is reported here, by name
+        try:
+            bag = bagit.Bag(str(path))
+        except (bagit.BagError, OSError) as exc:
+            report.add([Problem("structure", ".", f"not a readable bag: {exc}")])
+            return
+        missing, extra = bag.compare_manifests_with_fs()
+        report.add(Problem("missing", p) for p in sorted(missing))
+        report.add(Problem("extra", p, "not listed in the manifests") for p in sorted(extra))
+        changed: dict[str, str] = {}
+        oxum_message = ""
+        try:
+            bag.validate(processes=max(1, workers))
+        except bagit.BagValidationError as exc:
+            mismatches = [d for d in (exc.details or []) if isinstance(d, bagit.ChecksumMismatch)]
+            if not mismatches:
+                oxum_message = str(exc) if "Oxum" in str(exc) else ""
+                try:
+                    bag._validate_entries(max(1, workers))  # fixity of every file still present
+                except bagit.BagValidationError as exc2:
+                    mismatches = [d for d in (exc2.details or []) if isinstance(d, bagit.ChecksumMismatch)]
+            for d in mismatches:
+                if d.path not in missing and (d.path not in changed or d.algorithm == "sha256"):
+                    changed[d.path] = f"{d.algorithm} is {d.found}, the manifest says {d.expected}"
+        except bagit.BagError as exc:
+            report.add([Problem("structure", ".", str(exc))])
+        report.add(Problem("changed", p, detail) for p, detail in sorted(changed.items()))
+        if oxum_message and not (missing or extra or changed):
+            report.add([Problem("count", "bag-info.txt", oxum_message)])
+        payload = [p for p in bag.entries if p.startswith("data/")]
+        report.files_checked = len(bag.entries)
+        report.bytes_checked = sum((path / p).stat().st_size for p in payload if (path / p).is_file())
+        report.check(
+            "YJ-1-14", "信息包一致性检测", not (missing or extra or changed), "manifest-sha256/sha512, tagmanifest"
+        )
+        report.check(
+            "YJ-2-2",
+            "总字节数相符性检测",
+            not oxum_message and not (missing or extra),
+            f"Payload-Oxum {bag.info.get('Payload-Oxum')}",
+        )
+        documents = path / "data" / DOCUMENTS_DIR
+        found = sum(1 for p in documents.iterdir() if p.is_dir()) if documents.is_dir() else 0
+        stated = bag.info.get("Document-Count")
+        if stated is not None:
+            report.check(
+                "YJ-2-1",
+                "总件数相符性检测",
+                str(found) == str(stated),
+                f"{found} document folders, bag-info says {stated}",
+            )
+            if str(found) != str(stated):
+                report.add(
+                    [
+                        Problem(
+                            "count", "data/documents", f"{found} document folders, bag-info Document-Count is {stated}"
+                        )
+                    ]
+                )
+        journal = check_journal_copy(
+            report, path / "data" / JOURNAL_PATH, bag.info.get("Journal-Head-Hash"), bag.info.get("Journal-Events")
+        )
+        if journal is not None:
+            check_qc_report(report, journal.events, path, f"data/{QC_REPORT}")
+            left_out = as_list(bag.info.get("Documents-Left-Out"))
+            masters = bag.info.get("Masters-Included", "yes") != "no"
+            expected = recorded_paths(
+                journal,
+                {v.split(": ", 1)[0] for v in left_out},
+                masters,
+                lambda role, name, rel: "data/" + payload_path(role, name, rel),
+            )
+            for rel, (digest, label) in sorted(expected.items()):
+                entry = bag.entries.get(rel)
+                if entry is None:
+                    if rel not in missing:
+                        report.add([Problem("missing", rel, f"{label} is recorded in the journal but not in the bag")])
+                elif entry.get("sha256") != digest:
+                    report.add(
+                        [Problem("journal", rel, f"the manifest's SHA-256 differs from the journal's ({label})")]
+                    )
+            report.check(
+                "YJ-1-1",
+                "固化信息有效性检测",
+                not any(p.kind in ("chain", "journal") for p in report.problems),
+                "journal event chain and journal checksums against the manifest",
+            )

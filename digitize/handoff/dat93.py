@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lxml import etree
 
 from digitize.handoff.collect import HandoffError, PackageDocument, SourceFile, classification
-from digitize.handoff.fixity import checksum_list_bytes
+from digitize.handoff.fixity import Problem, checksum_list_bytes, files_below
 from digitize.handoff.format import PackageFormat
+from digitize.handoff.verifying import VerifyReport, check_journal_copy, check_listing, check_qc_report
 from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, catalogue_file, dat46_file
+from digitize.xmlsafe import UnsafeXmlError, parse_file
+from metadata.archival_code import archival_code_filename
+from metadata.export.validate import validate as validate_xml
 from metadata.export.xmlbuild import serialize, sub
 
 STATEMENT = "说明文件.xml"
@@ -65,6 +69,7 @@ def record_files(doc: PackageDocument, folder: str, include_masters: bool) -> li
 
 class Dat93Format(PackageFormat):
     name = "dat93"
+    kind = "dat93"
     journal_path = JOURNAL_PATH
     qc_folder = QC_FOLDER
 
@@ -223,6 +228,107 @@ class Dat93Format(PackageFormat):
             sub(party, "审核人", "")
             sub(party, "日期", dt.date.today().isoformat() if side == "移交单位" else "")
         return root
+
+    @classmethod
+    def recognises(cls, path: Path) -> bool:
+        return (path / STATEMENT).is_file() or (path / FIXITY).is_file()
+
+    @classmethod
+    def verify(cls, root: Path, report: VerifyReport, workers: int) -> None:
+        """说明文件 and 目录文件 (YJ-1-12), folder structure (YJ-1-13), the fixity list (YJ-1-1,
+        YJ-1-14), 件数 and 字节数 against 说明文件 (YJ-2-1, YJ-2-2), and the journal copy's chain."""
+        statement = catalogue = None
+        for name in (STATEMENT, CATALOGUE):
+            try:
+                tree = parse_file(root / name)
+            except FileNotFoundError:
+                report.add([Problem("missing", name)])
+                continue
+            except (OSError, ValueError, UnsafeXmlError) as exc:  # lxml's XMLSyntaxError is a ValueError
+                report.add([Problem("structure", name, f"cannot be read: {exc}")])
+                continue
+            if name == STATEMENT:
+                statement = tree.getroot()
+            else:
+                catalogue = tree
+                errors = validate_xml("dat93", tree)
+                report.add(Problem("structure", name, e) for e in errors[:5])
+        report.check(
+            "YJ-1-12",
+            "说明文件和目录文件规范性检测",
+            statement is not None
+            and catalogue is not None
+            and not any(p.path in (STATEMENT, CATALOGUE) for p in report.problems),
+        )
+        everything = [p for p in files_below(root) if p != FIXITY]
+        fixity_ok, _ = check_listing(report, root, root / FIXITY, everything, workers)
+        report.check("YJ-1-1", "固化信息有效性检测", fixity_ok, FIXITY)
+        report.check("YJ-1-14", "信息包一致性检测", fixity_ok, f"{report.files_checked} files")
+        # record folders: a folder holding <its name>.pdf, four levels down (全宗/年度/保管期限/档号)
+        folders: dict[str, str] = {}
+        for rel in everything:
+            parts = PurePosixPath(rel).parts
+            if len(parts) >= 2 and parts[-1] == f"{parts[-2]}.pdf":
+                folders[parts[-2]] = PurePosixPath(*parts[:-1]).as_posix()
+        codes = [el.text or "" for el in catalogue.getroot().iter("档号")] if catalogue is not None else []
+        structure_ok = True
+        for code in codes:
+            name = archival_code_filename(code)
+            folder = folders.get(name)
+            if folder is None:
+                structure_ok = False
+                report.add([Problem("missing", name, f"no record folder for {code} in 目录文件")])
+                continue
+            if len(PurePosixPath(folder).parts) != 4:
+                structure_ok = False
+                report.add([Problem("structure", folder, "a record folder belongs at 全宗号/年度/保管期限/档号")])
+            if not (root / folder / f"{name}.xml").is_file():
+                structure_ok = False
+                report.add([Problem("missing", f"{folder}/{name}.xml", "the record's metadata")])
+        for name, folder in sorted(folders.items()):
+            if codes and name not in {archival_code_filename(c) for c in codes}:
+                structure_ok = False
+                report.add([Problem("extra", folder, "record folder not in 目录文件")])
+        for required in (REGISTER, FIXITY):
+            if not (root / required).is_file():
+                structure_ok = False
+        report.check("YJ-1-13", "信息包目录结构规范性检测", structure_ok)
+        if statement is not None:
+            stated_count = statement.findtext("数量/件数")
+            stated_bytes = statement.findtext("数量/字节数")
+            count_ok = stated_count == str(len(codes)) == str(len(folders))
+            report.check(
+                "YJ-2-1",
+                "总件数相符性检测",
+                count_ok,
+                f"说明文件 {stated_count}, 目录文件 {len(codes)}, record folders {len(folders)}",
+            )
+            if not count_ok:
+                report.add(
+                    [
+                        Problem(
+                            "count",
+                            STATEMENT,
+                            f"件数 {stated_count}, 目录文件 lists {len(codes)}, {len(folders)} record folders",
+                        )
+                    ]
+                )
+            actual = sum(
+                (root / rel).stat().st_size
+                for rel in everything
+                if any(rel.startswith(f + "/") for f in folders.values())
+            )
+            bytes_ok = stated_bytes == str(actual)
+            report.check("YJ-2-2", "总字节数相符性检测", bytes_ok, f"说明文件 {stated_bytes}, found {actual}")
+            if not bytes_ok:
+                report.add([Problem("count", STATEMENT, f"字节数 {stated_bytes}, the record folders hold {actual}")])
+            head = statement.findtext("固化信息/过程记录头哈希")
+            events = statement.findtext("固化信息/过程记录事件数")
+        else:
+            head = events = None
+        journal = check_journal_copy(report, root / JOURNAL_PATH, head, events)
+        if journal is not None:
+            check_qc_report(report, journal.events, root, f"{QC_FOLDER}/report.json")
 
 
 def four_properties(

@@ -3,15 +3,18 @@
 A format is a subclass of `PackageFormat`. An instance places the files of one package being
 made: `content` maps every journal-recorded file to its path in the package, `add_metadata`
 places the metadata exports, `finish` writes the format's own files (manifests, fixity
-lists, 说明文件 ...) and checks them.
+lists, 说明文件 ...) and checks them. The class also checks a package of its kind at any later
+time: `recognises` says whether a folder is one, `verify` checks it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from digitize.handoff.collect import Handoff, Packer, SourceFile
+from digitize.handoff.verifying import VerifyReport
 
 
 @dataclass
@@ -33,6 +36,7 @@ class PackageFormat:
     """Where a format puts things. Subclasses map files to package paths and write their own files."""
 
     name: ClassVar[str] = ""  # as `digitize handoff --format` names it
+    kind: ClassVar[str] = ""  # as `digitize verify` reports it
     journal_path: ClassVar[str] = ""  # where the journal copy goes in the package
     qc_folder: ClassVar[str] = ""  # where the QC report files go
 
@@ -51,4 +55,14 @@ class PackageFormat:
 
     def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
         """Write the format's own files and check the package; return details for the summary."""
+        raise NotImplementedError
+
+    @classmethod
+    def recognises(cls, path: Path) -> bool:
+        """Whether the folder is a package of this format."""
+        raise NotImplementedError
+
+    @classmethod
+    def verify(cls, path: Path, report: VerifyReport, workers: int) -> None:
+        """Check a package of this format; every problem goes into the report, named."""
         raise NotImplementedError
