@@ -1,5 +1,13 @@
 """The `digitize` command line: thin wrappers that parse options, call the library, print results.
 
+Longer than 500 lines on purpose: every command's options, help text with examples and plain
+text output stay side by side in one file, where a reader of `digitize CMD --help` finds them;
+the work itself is in the library.
+
+Each command builds a request (`ProcessRequest`, `QcRequest`, `ExportRequest`, `HandoffRequest`)
+and hands it to the library; errors are mapped to exit codes once, in `_Command`, from the
+class of the `digitize.errors.DigitizeError` raised.
+
 Exit codes (stable, for scripts):
   0  everything done, nothing needs attention
   1  some documents failed (each is named, with its reason); the others were completed
@@ -14,13 +22,17 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from digitize.errors import DigitizeError, ExitCode
 from digitize.layout import DOCUMENTS_DIR, QC_REPORT_HTML, QC_SAMPLE, OutLayout, require_journal
+from digitize.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _emit_json(data: Any) -> None:
@@ -44,10 +56,29 @@ def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
     )
 
 
-def _load_settings(profile: str | None):
-    from digitize.settings import load_settings
+class _Progress:
+    """A progress bar on stderr, or nothing (--no-progress, --json)."""
 
-    return load_settings(profile)
+    def __init__(self, enabled: bool, unit: str, desc: str, **options: Any):
+        self.enabled, self.unit, self.desc, self.options = enabled, unit, desc, options
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, unit=self.unit, desc=self.desc, dynamic_ncols=True, file=sys.stderr, **self.options
+            )
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _Command(click.Command):
@@ -66,6 +97,58 @@ class _Command(click.Command):
 
 class _Group(click.Group):
     command_class = _Command
+
+
+# --------------------------------------------------------------------------- shared options
+def out_argument(f: F) -> F:
+    """OUT: a processed batch's output folder (it must have a journal)."""
+    return click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path), callback=_has_journal)(
+        f
+    )
+
+
+def _has_journal(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    try:
+        require_journal(value)
+    except DigitizeError as exc:  # options are parsed before _Command.invoke maps errors
+        raise click.UsageError(str(exc), ctx) from None
+    return value
+
+
+def json_option(help: str) -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def profile_option(help: str = "Profile (TOML).") -> Callable[[F], F]:
+    return click.option(
+        "--profile", "-p", "settings", type=click.Path(exists=True, dir_okay=False), callback=_settings, help=help
+    )
+
+
+def _settings(ctx: click.Context, param: click.Parameter, value: str | None) -> Settings:
+    try:
+        return load_settings(value)
+    except DigitizeError as exc:  # options are parsed before _Command.invoke maps errors
+        raise click.UsageError(str(exc), ctx) from None
+
+
+def catalog_option(help: str = "Catalogue (default: the one of the last run).") -> Callable[[F], F]:
+    return click.option("--catalog", "-c", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help)
+
+
+def jobs_option(help: str, default: int | None = None) -> Callable[[F], F]:
+    return click.option(
+        "--jobs", "-j", type=click.IntRange(min=1), default=default, show_default=default is not None, help=help
+    )
+
+
+def batch_dir_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--batch", "batch_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), help=help
+    )
+
+
+no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,20 +177,10 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (created if missing).",
 )
-@click.option(
-    "--catalog",
-    "-c",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Catalogue (归档文件目录) as CSV or XLSX.",
-)
+@catalog_option("Catalogue (归档文件目录) as CSV or XLSX.")
 @click.option("--languages", "-l", default=None, help="Tesseract languages, e.g. chi_sim+eng (the default).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
-@click.option(
-    "--profile",
-    "-p",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Profile (TOML) with archive-specific settings.",
-)
+@jobs_option("Worker processes (default: all cores).")
+@profile_option("Profile (TOML) with archive-specific settings.")
 @click.option(
     "--dpi", type=click.IntRange(min=50, max=4800), default=None, help="Use this resolution instead of the files' own."
 )
@@ -125,27 +198,27 @@ def main() -> None:
 @click.option(
     "--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); without it a local Dask cluster."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@json_option("Print the summary as JSON on stdout.")
+@no_progress_option
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
 def process(
-    batch,
-    out,
-    catalog,
-    languages,
-    jobs,
-    profile,
-    dpi,
-    force,
-    engine,
-    executor,
-    scheduler,
-    as_json,
-    no_progress,
-    verbose,
-    quiet,
-):
+    batch: Path,
+    out: Path,
+    catalog: Path | None,
+    languages: str | None,
+    jobs: int | None,
+    settings: Settings,
+    dpi: int | None,
+    force: bool,
+    engine: str | None,
+    executor: str,
+    scheduler: str | None,
+    as_json: bool,
+    no_progress: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
     """Process a batch of scans into searchable PDF/A documents.
 
     BATCH holds one folder per document (件) with its page images, or one multi-page TIFF or
@@ -158,12 +231,10 @@ def process(
       digitize process scans/2019 --catalog scans/2019/catalog.csv --out archive/2019
       digitize process scans/2019 --out archive/2019 -l chi_sim --jobs 4 --json
     """
-    from digitize.batch import discover
-    from digitize.describe import describe_batch
+    from digitize.describe import ProcessRequest, plan_batch
     from digitize.executors import make_executor
-    from digitize.pipeline import process_batch
+    from digitize.pipeline import BatchSummary, process_batch
 
-    settings = _load_settings(profile)
     if languages:
         settings = settings.replace("ocr", languages=languages)
     if engine:
@@ -174,51 +245,26 @@ def process(
         settings = settings.replace("input", force_text_pdf=True)
     out.mkdir(parents=True, exist_ok=True)
     _setup_logging(out, verbose, quiet)
-    docs = discover(batch, force_text=settings.input.force_text_pdf)
-    description = describe_batch(docs, catalog, settings)
-    workers = jobs or os.cpu_count() or 1
-    bar = None
-    if not no_progress and not as_json:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="page", desc="Processing", dynamic_ncols=True, file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-    pool = make_executor(executor, workers, scheduler)
+    command = " ".join(["digitize", *sys.argv[1:]])
+    plan = plan_batch(ProcessRequest(batch, out, settings, catalog, command))
+    progress = _Progress(not no_progress and not as_json, "page", "Processing")
+    progress(0, 0)
+    pool = make_executor(executor, jobs or os.cpu_count() or 1, scheduler)
+    summary: BatchSummary
     try:
-        summary = process_batch(
-            batch,
-            out,
-            settings,
-            pool,
-            docs,
-            description.descriptions,
-            str(catalog.resolve()) if catalog else None,
-            progress,
-            command=" ".join(["digitize", *sys.argv[1:]]),
-            findings=description.findings_for_summary(),
-        )
+        summary = process_batch(plan, pool, progress)
     finally:
         pool.close()
-        if bar is not None:
-            bar.close()
-    findings = summary.findings
-    result = {**summary.to_dict(), "out": str(out)}
+        progress.close()
     if as_json:
-        _emit_json(result)
+        _emit_json({**summary.to_dict(), "out": str(out)})
     else:
-        _print_summary(summary, findings, out)
+        _print_summary(summary, out)
     if summary.documents_failed:
         sys.exit(ExitCode.FAILED)
 
 
-def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
-    s = summary
+def _print_summary(s: Any, out: Path) -> None:
     click.echo(
         f"Documents: {s.documents_ok} ok, {s.documents_failed} failed"
         + (f" ({s.documents_skipped} already done)" if s.documents_skipped else "")
@@ -231,7 +277,7 @@ def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
     click.echo(f"Wall time: {s.wall_seconds:.1f} s{rate}")
     for failure in s.failures:
         click.echo(f"FAILED {failure['document']}: {failure['error']}")
-    for finding in findings:
+    for finding in s.findings:
         click.echo(f"{finding['severity'].upper()} [{finding['item']}] {finding['object']}: {finding['message']}")
     for warning in s.warnings:
         click.echo(f"warning: {warning}")
@@ -240,10 +286,10 @@ def _print_summary(summary, findings: list[dict[str, Any]], out: Path) -> None:
 
 # --------------------------------------------------------------------------- status
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@out_argument
+@json_option("Print the status as JSON.")
 @click.option("--pages", "show_pages", is_flag=True, help="List every page with its metrics.")
-def status(out, as_json, show_pages):
+def status(out: Path, as_json: bool, show_pages: bool) -> None:
     """Show what the journal says about a processed batch.
 
     \b
@@ -253,7 +299,6 @@ def status(out, as_json, show_pages):
     """
     from digitize.status import batch_status
 
-    require_journal(out)
     data = batch_status(out)
     if as_json:
         _emit_json(data)
@@ -286,7 +331,7 @@ EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@out_argument
 @click.option(
     "--format",
     "-f",
@@ -297,12 +342,7 @@ EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
     show_default=True,
     help="Export format; repeat for several.",
 )
-@click.option(
-    "--catalog",
-    "-c",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Catalogue to add rows without scans from (default: the one of the last run).",
-)
+@catalog_option("Catalogue to add rows without scans from (default: the one of the last run).")
 @click.option(
     "--encoding",
     "encodings",
@@ -322,9 +362,18 @@ EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
     default=None,
     help="Only records whose 开放标识 is 开放 (default: only for EAD3 and DC).",
 )
-@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
-@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
-def export(out, formats, catalog, encodings, max_security, open_only, profile, as_json):
+@profile_option()
+@json_option("Print the export report as JSON.")
+def export(
+    out: Path,
+    formats: tuple[str, ...],
+    catalog: Path | None,
+    encodings: tuple[str, ...],
+    max_security: str | None,
+    open_only: bool | None,
+    settings: Settings,
+    as_json: bool,
+) -> None:
     """Write catalogue and preservation metadata, each file validated against its schema.
 
     \b
@@ -342,74 +391,45 @@ def export(out, formats, catalog, encodings, max_security, open_only, profile, a
       digitize export archive/2019
       digitize export archive/2019 -f ead3 --max-security 内部 --not-open-only
     """
-    from metadata.export import FORMATS, run_exports
-    from metadata.export.access import AccessPolicy, default_policy
-    from metadata.technical import load_records
+    from digitize.exports import ExportRequest, export_batch
 
-    require_journal(out)
-    settings = _load_settings(profile)
-    chosen = list(FORMATS) if "all" in formats else [f for f in FORMATS if f in formats]
-    batch = load_records(out, settings, catalog)
-    total = {"written": [], "removed": [], "excluded": [], "validations": [], "errors": []}
-    ok = True
-    for fmt in chosen:
-        policy = None
-        if max_security is not None or open_only is not None:
-            base = default_policy(fmt)
-            try:
-                policy = AccessPolicy(
-                    max_security=max_security if max_security is not None else base.max_security,
-                    open_only=open_only if open_only is not None else base.open_only,
-                )
-            except ValueError as exc:
-                raise click.UsageError(str(exc)) from None
-        report = run_exports(batch.records, batch.batch, out, [fmt], policy, tuple(e.upper() for e in encodings))
-        data = report.to_dict()
-        for key in total:
-            total[key].extend(data[key])
-        ok = ok and report.ok
-    result = {
-        "out": str(out),
-        "records": len(batch.records),
-        "failed_documents": batch.failed_documents,
-        **total,
-        "ok": ok,
-    }
+    chosen = EXPORT_FORMATS if "all" in formats else tuple(f for f in EXPORT_FORMATS if f in formats)
+    outcome = export_batch(ExportRequest(out, settings, chosen, catalog, encodings, max_security, open_only))
     if as_json:
-        _emit_json(result)
+        _emit_json(outcome.to_dict())
     else:
-        click.echo(f"{len(batch.records)} records ({sum(1 for r in batch.records if r.pdf is None)} catalogue-only)")
-        for path in total["written"]:
-            click.echo(f"  wrote {path}")
-        excluded: dict[str, int] = {}
-        for item in total["excluded"]:
-            excluded[item["format"]] = excluded.get(item["format"], 0) + 1
-        for fmt, count in excluded.items():
-            reasons = sorted({e["reason"] for e in total["excluded"] if e["format"] == fmt})
-            click.echo(f"  {fmt}: left out {count} record(s): {'; '.join(reasons)}")
-        for validation in total["validations"]:
-            if validation["errors"]:
-                click.echo(f"  INVALID {validation['path']}: {validation['errors'][0]}")
-        for error in total["errors"]:
-            click.echo(f"  error: {error}")
-        if batch.failed_documents:
-            click.echo(f"  not exported (processing failed): {', '.join(batch.failed_documents)}")
-    if not ok:
+        _print_export(outcome)
+    if not outcome.ok:
         sys.exit(ExitCode.FAILED)
+
+
+def _print_export(outcome: Any) -> None:
+    report = outcome.report
+    click.echo(f"{len(outcome.records)} records ({outcome.catalogue_only} catalogue-only)")
+    for path in report["written"]:
+        click.echo(f"  wrote {path}")
+    excluded: dict[str, int] = {}
+    for item in report["excluded"]:
+        excluded[item["format"]] = excluded.get(item["format"], 0) + 1
+    for fmt, count in excluded.items():
+        reasons = sorted({e["reason"] for e in report["excluded"] if e["format"] == fmt})
+        click.echo(f"  {fmt}: left out {count} record(s): {'; '.join(reasons)}")
+    for validation in report["validations"]:
+        if validation["errors"]:
+            click.echo(f"  INVALID {validation['path']}: {validation['errors'][0]}")
+    for error in report["errors"]:
+        click.echo(f"  error: {error}")
+    if outcome.failed_documents:
+        click.echo(f"  not exported (processing failed): {', '.join(outcome.failed_documents)}")
 
 
 # --------------------------------------------------------------------------- stats
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--catalog",
-    "-c",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Catalogue (default: the one of the last run).",
-)
-@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
-@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-def stats(out, catalog, profile, as_json):
+@out_argument
+@catalog_option()
+@profile_option()
+@json_option("Print the statistics as JSON.")
+def stats(out: Path, catalog: Path | None, settings: Settings, as_json: bool) -> None:
     """Count documents and pages by 年度, 保管期限, 密级 and type; list catalogue rows without scans.
 
     \b
@@ -420,8 +440,6 @@ def stats(out, catalog, profile, as_json):
     from metadata.stats import batch_statistics
     from metadata.technical import load_records
 
-    require_journal(out)
-    settings = _load_settings(profile)
     data = batch_statistics(load_records(out, settings, catalog))
     if as_json:
         _emit_json(data)
@@ -443,13 +461,8 @@ def stats(out, catalog, profile, as_json):
 
 # --------------------------------------------------------------------------- qc (digitize/qc)
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--catalog",
-    "-c",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Catalogue (default: the one of the last run).",
-)
+@out_argument
+@catalog_option()
 @click.option(
     "--stage",
     type=click.Choice(["GD", "YJ", "BC"], case_sensitive=False),
@@ -474,17 +487,25 @@ def stats(out, catalog, profile, as_json):
     help=f"Inspectors' decisions (a filled {QC_SAMPLE}): judge the lot.",
 )
 @click.option("--interactive", is_flag=True, help="Ask for a decision on each sampled document, then judge the lot.")
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes for page measurements (default: all cores).",
-)
+@jobs_option("Worker processes for page measurements (default: all cores).")
 @click.option("--no-masters", is_flag=True, help="Do not read the masters (no capture fixity, colour or blur checks).")
-@click.option("--profile", "-p", type=click.Path(exists=True, dir_okay=False), help="Profile (TOML).")
-@click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
-def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, jobs, no_masters, profile, as_json):
+@profile_option()
+@json_option("Print report.json on stdout.")
+def qc(
+    out: Path,
+    catalog: Path | None,
+    stage: str,
+    ratio: float | None,
+    aql: float | None,
+    level: str | None,
+    seed: int | None,
+    record: Path | None,
+    interactive: bool,
+    jobs: int | None,
+    no_masters: bool,
+    settings: Settings,
+    as_json: bool,
+) -> None:
     """Check a processed batch, draw the inspection sample and judge the lot.
 
     Writes OUT/qc/report.html (for people), report.json (verdict for the hand-off), checks.csv
@@ -498,32 +519,13 @@ def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, jobs, 
       digitize qc archive/2019 --record archive/2019/qc/sample.csv   # inspectors' decisions
       digitize qc archive/2019 --stage YJ --json        # transfer stage ids, JSON on stdout
     """
-    from digitize.qc.run import judge, prepare, write_outputs
-    from digitize.qc.sampling import read_decisions
+    from digitize.qc.run import QcRequest, run_qc, with_sampling
 
-    require_journal(out)
     if record and interactive:
         raise click.UsageError("--record and --interactive exclude each other")
-    if ratio is not None and aql is not None:
-        raise click.UsageError("--ratio and --aql exclude each other")
-    settings = _load_settings(profile)
-    if aql is not None or level is not None:
-        settings = settings.replace(
-            "qc",
-            sampling_scheme="iso2859-1",
-            aql=aql if aql is not None else settings.qc.aql,
-            inspection_level=level or settings.qc.inspection_level,
-        )
-    if ratio is not None:
-        settings = settings.replace("qc", sampling_scheme="dat31-ratio", sample_ratio=ratio)
-    outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters)
-    decisions, source = None, None
-    if record:
-        decisions, source = read_decisions(record, outcome.sample), str(record)
-    elif interactive and outcome.sample is not None:
-        decisions, source = _ask_decisions(outcome), "interactive"
-    judge(outcome, decisions, source)
-    write_outputs(outcome)
+    settings = with_sampling(settings, ratio, aql, level)
+    request = QcRequest(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters, decisions=record)
+    outcome = run_qc(request, ask=_ask_decisions if interactive else None)
     data = outcome.to_dict()
     if as_json:
         _emit_json(data)
@@ -533,7 +535,7 @@ def qc(out, catalog, stage, ratio, aql, level, seed, record, interactive, jobs, 
         sys.exit(ExitCode.ATTENTION)
 
 
-def _ask_decisions(outcome) -> list:
+def _ask_decisions(outcome: Any) -> list[Any]:
     from digitize.qc.sampling import DEFECT_CLASSES, Decision
 
     inspector = click.prompt("Inspector 检查人", default=os.environ.get("USER", ""))
@@ -571,12 +573,12 @@ def _print_qc(data: dict[str, Any], out: Path) -> None:
     click.echo(f"Report: {out / QC_REPORT_HTML}; decisions template: {out / QC_SAMPLE}")
 
 
-# --------------------------------------------------------------------------- handoff, verify (digitize/handoff.py)
+# --------------------------------------------------------------------------- handoff, verify (digitize/handoff)
 HANDOFF_FORMATS = ("bagit", "dat93", "archivematica")
 
 
 @main.command()
-@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@out_argument
 @click.option(
     "--to",
     "dest",
@@ -598,21 +600,22 @@ HANDOFF_FORMATS = ("bagit", "dat93", "archivematica")
     "--reason", default=None, help="Why the package is handed off anyway (recorded in the journal and the package)."
 )
 @click.option("--no-masters", is_flag=True, help="Leave the preservation masters out of the package.")
-@click.option(
-    "--batch",
-    "batch_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Where the masters are now, if the batch folder has moved.",
-)
-@click.option(
-    "--profile",
-    "-p",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Profile (TOML) with [archive] and [handoff] settings.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_json, no_progress):
+@batch_dir_option("Where the masters are now, if the batch folder has moved.")
+@profile_option("Profile (TOML) with [archive] and [handoff] settings.")
+@json_option("Print the result as JSON.")
+@no_progress_option
+def handoff(
+    out: Path,
+    dest: Path,
+    fmt: str,
+    force: bool,
+    reason: str | None,
+    no_masters: bool,
+    batch_dir: Path | None,
+    settings: Settings,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
     """Package a processed, QC-passed batch for hand-off, every file checked against the journal.
 
     \b
@@ -637,44 +640,15 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
       digitize handoff archive/2019 --to transfer/2019-dat93 --format dat93 --no-masters
       digitize handoff archive/2019 --to transfer/2019 --force --reason "QC re-inspection waived by 王科长"
     """
-    from digitize.handoff import HandoffRefused, make_package
+    from digitize.handoff import HandoffRefused, HandoffRequest, make_package
 
-    require_journal(out)
-    if reason and not force:
-        raise click.UsageError("--reason goes with --force")
-    if force and not (reason or "").strip():
-        raise click.UsageError("--force needs --reason TEXT: say why the package is handed off anyway")
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise click.UsageError(f"{dest} already exists; choose a new destination")
-    settings = _load_settings(profile)
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if no_progress or as_json:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc="Packaging", dynamic_ncols=True, file=sys.stderr)
-        bar.update(done - bar.n)
-
+    request = HandoffRequest(out, dest, fmt, settings, force, reason, not no_masters, batch_dir)
+    progress = _Progress(not no_progress and not as_json, "B", "Packaging", unit_scale=True)
     try:
         try:
-            result = make_package(
-                out,
-                dest,
-                fmt,
-                settings,
-                force=force,
-                reason=reason,
-                include_masters=not no_masters,
-                batch_dir=batch_dir,
-                progress=progress,
-            )
+            result = make_package(request, progress)
         finally:
-            if bar is not None:
-                bar.close()
+            progress.close()
     except HandoffRefused as exc:  # the reasons and problems are the report; the exit code is the class's
         if as_json:
             _emit_json({"ok": False, "refused": exc.reasons, "problems": [p.to_dict() for p in exc.problems]})
@@ -684,9 +658,8 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
             for problem in exc.problems:
                 click.echo(f"  {problem}", err=True)
         sys.exit(exc.exit_code)
-    data = {"ok": True, **result.to_dict()}
     if as_json:
-        _emit_json(data)
+        _emit_json({"ok": True, **result.to_dict()})
         return
     click.echo(f"{result.format} package: {result.package}")
     click.echo(
@@ -704,24 +677,18 @@ def handoff(out, dest, fmt, force, reason, no_masters, batch_dir, profile, as_js
     for code in result.failed_documents:
         click.echo(f"  not included (processing failed): {code}")
     click.echo(
-        f"  journal head {result.journal_head[:16]}… ({result.journal_events} events); hand-off recorded as event {result.event_seq}"
+        f"  journal head {result.journal_head[:16]}… ({result.journal_events} events); "
+        f"hand-off recorded as event {result.event_seq}"
     )
 
 
 @main.command()
 @click.argument("target", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--batch",
-    "batch_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="OUT only: where the masters are now, if the batch folder has moved.",
-)
+@batch_dir_option("OUT only: where the masters are now, if the batch folder has moved.")
 @click.option("--no-record", is_flag=True, help="OUT only: do not add fixity check events to the journal.")
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), default=4, show_default=True, help="Files hashed in parallel."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify(target, batch_dir, no_record, jobs, as_json):
+@jobs_option("Files hashed in parallel.", default=4)
+@json_option("Print the report as JSON.")
+def verify(target: Path, batch_dir: Path | None, no_record: bool, jobs: int, as_json: bool) -> None:
     """Check that a package or a processed batch is still exactly as recorded.
 
     \b

@@ -77,11 +77,11 @@ def main() -> None:
         timings["process_s"] = round(time.perf_counter() - started, 1)
 
     from bench.evalkit import found_defects
-    from digitize.qc.run import run_qc
+    from digitize.qc.run import QcRequest, run_qc
     from digitize.settings import Settings
 
     started = time.perf_counter()
-    outcome = run_qc(out, Settings(), catalog=batch / "catalog.csv", jobs=a.jobs)
+    outcome = run_qc(QcRequest(out, Settings(), catalog=batch / "catalog.csv", jobs=a.jobs))
     timings["qc_s"] = round(time.perf_counter() - started, 1)
     timings.update({f"qc_{k}_s": round(v, 1) for k, v in outcome.checks.data.timings.items()})
     found = found_defects(outcome.to_dict()["results"])

@@ -1,8 +1,10 @@
-"""Link a batch's documents to their catalogue rows (数据挂接) and say what each one is.
+"""What a batch holds and what each document is: the plan of a `digitize process` run.
 
-The result gives every document its 档号 (from its row, else its folder name), title and
-catalogue fields, plus the catalogue's validation and linking findings with their DA/T 70
-item IDs (stage GD: archiving), for the process summary and the journal.
+`plan_batch` finds the documents (`digitize.batch.discover`) and links them to their catalogue
+rows (数据挂接): every document gets its 档号 (from its row, else its folder name), title and
+catalogue fields, and the catalogue's validation and linking findings come with their DA/T 70
+item IDs (stage GD: archiving), for the process summary and the journal. Bad input (a batch
+folder or catalogue that cannot be used) is raised here, before any worker starts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitize.batch import SourceDocument
+from digitize.batch import SourceDocument, discover
 from digitize.settings import Settings
 from metadata.catalog import Catalog, read_catalog
 from metadata.linking import ScannedDocument, link_documents
@@ -83,3 +85,29 @@ def describe_batch(docs: list[SourceDocument], catalog_path: Path | None, settin
             fields=fields,
         )
     return result
+
+
+@dataclass(frozen=True)
+class ProcessRequest:
+    """What `digitize process` is asked to do."""
+
+    batch: Path
+    out: Path
+    settings: Settings
+    catalog: Path | None = None  # the catalogue (归档文件目录), CSV or XLSX
+    command: str = "digitize process"  # recorded in the journal's run
+
+
+@dataclass
+class BatchPlan:
+    """The request with the documents found in the batch and what the catalogue says about them."""
+
+    request: ProcessRequest
+    documents: list[SourceDocument]
+    description: BatchDescription
+
+
+def plan_batch(request: ProcessRequest) -> BatchPlan:
+    """Find the documents and describe them; BadInput for a batch or catalogue that cannot be used."""
+    docs = discover(request.batch, force_text=request.settings.input.force_text_pdf)
+    return BatchPlan(request, docs, describe_batch(docs, request.catalog, request.settings))

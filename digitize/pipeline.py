@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from digitize.assemble import DocumentResult, DocumentTask, StagedPage, run_document
-from digitize.batch import PageRef, SourceDocument, discover
-from digitize.describe import Description
+from digitize.batch import PageRef, SourceDocument
+from digitize.describe import BatchPlan, Description
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, PageRecord, PageState, RunStatus
@@ -77,28 +77,20 @@ def _hash_masters(docs: list[SourceDocument]) -> dict[str, tuple[str, int]]:
 
 
 class Coordinator:
-    def __init__(
-        self,
-        batch: Path,
-        out: Path,
-        settings: Settings,
-        executor: Executor,
-        descriptions: dict[str, Description],
-        catalog_path: str | None = None,
-        progress: Callable[[int, int], Any] | None = None,
-    ):
-        self.batch = batch
-        self.out = out
-        self.settings = settings
-        self.settings_dict = settings.to_dict()
-        self.key = settings_key(settings)
+    def __init__(self, plan: BatchPlan, executor: Executor, progress: Callable[[int, int], Any] | None = None):
+        request = plan.request
+        self.batch = request.batch
+        self.out = request.out
+        self.settings = request.settings
+        self.settings_dict = request.settings.to_dict()
+        self.key = settings_key(request.settings)
         self.executor = executor
-        self.descriptions = descriptions
-        self.catalog_path = catalog_path
+        self.descriptions = dict(plan.description.descriptions)
+        self.catalog_path = str(request.catalog.resolve()) if request.catalog else None
         self.progress = progress
-        self.layout = OutLayout(out)
+        self.layout = OutLayout(request.out)
         self.journal = Journal(self.layout.journal)
-        self.summary = BatchSummary()
+        self.summary = BatchSummary(findings=plan.description.findings_for_summary())
         self._ready_documents: list[str] = []
 
     # ------------------------------------------------------------------ helpers
@@ -167,6 +159,12 @@ class Coordinator:
 
     # ------------------------------------------------------------------ the run
     def run(self, docs: list[SourceDocument], command: str) -> BatchSummary:
+        try:
+            return self._run(docs, command)
+        finally:
+            self.journal.close()
+
+    def _run(self, docs: list[SourceDocument], command: str) -> BatchSummary:
         started = time.perf_counter()
         ocr = self.settings.ocr
         engine_version = ocr_engine_version(resolve_engine(ocr.engine, ocr.languages, ocr.tessdata_dir)[0])
@@ -223,7 +221,6 @@ class Coordinator:
             self.summary.mean_confidence = round(sum(confidences) / len(confidences), 2)
         status = RunStatus.OK if self.summary.documents_failed == 0 else RunStatus.FAILURES
         self.journal.finish_run(self.run_id, status, self.summary.to_dict())
-        self.journal.close()
         return self.summary
 
     def _start_document(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]], pending: list[PageTask]) -> None:
@@ -475,24 +472,8 @@ def _xmp_language(languages: str) -> str | None:
 
 
 def process_batch(
-    batch: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    settings: Settings,
-    executor: Executor,
-    docs: list[SourceDocument] | None = None,
-    descriptions: dict[str, Description] | None = None,
-    catalog_path: str | None = None,
-    progress: Callable[[int, int], Any] | None = None,
-    command: str = "process",
-    findings: list[dict[str, Any]] | None = None,
+    plan: BatchPlan, executor: Executor, progress: Callable[[int, int], Any] | None = None
 ) -> BatchSummary:
-    """Process a batch (its documents as found by `discover`, unless given) into OUT."""
-    out_path = Path(out)
-    out_path.mkdir(parents=True, exist_ok=True)
-    if docs is None:
-        docs = discover(batch, force_text=settings.input.force_text_pdf)
-    coordinator = Coordinator(
-        Path(batch), out_path, settings, executor, dict(descriptions or {}), catalog_path, progress
-    )
-    coordinator.summary.findings.extend(findings or [])
-    return coordinator.run(docs, command)
+    """Process the documents of a planned batch (`digitize.describe.plan_batch`) into OUT."""
+    plan.request.out.mkdir(parents=True, exist_ok=True)
+    return Coordinator(plan, executor, progress).run(plan.documents, plan.request.command)

@@ -31,7 +31,7 @@ from bench.evalkit import found_defects
 from digitize.journal import read_journal
 from digitize.qc import imagequality as iq
 from digitize.qc.checks import run_checks
-from digitize.qc.run import judge, prepare
+from digitize.qc.run import QcRequest, judge, prepare
 from digitize.qc.sampling import Decision
 from digitize.settings import Settings
 
@@ -275,7 +275,7 @@ def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(def
 
 
 def test_clean_batch_passes_every_check(clean_out):
-    run = run_checks(clean_out, Settings(), jobs=2)
+    run = run_checks(QcRequest(clean_out, jobs=2))
     fails = [(r.check_id, r.object, r.evidence) for r in run.results if r.status == "fail"]
     assert fails == []
     status = {r.check: r.status for r in run.results}
@@ -312,7 +312,7 @@ def test_flipped_byte_in_a_pdf_fails_fixity(clean_out, tmp_path):
     data = bytearray(pdf.read_bytes())
     data[len(data) // 2] ^= 0x01
     pdf.write_bytes(bytes(data))
-    run = run_checks(out, Settings(), jobs=2)
+    run = run_checks(QcRequest(out, jobs=2))
     fixity = failing(run.results, "output_fixity")
     assert [r.file for r in fixity] == [f"documents/{CLEAN}/{CLEAN}.pdf"]
     assert fixity[0].check_id == "GD-1-14" and fixity[0].defect == "fixity_mismatch"
@@ -328,7 +328,7 @@ def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
     with (out / "documents" / CLEAN / f"{CLEAN}.pdf").open("ab") as fh:
         fh.write(b"\n")
     (out / "documents" / CLEAN / "notes.txt").write_text("not part of the package", encoding="utf-8")
-    run = run_checks(out, Settings(), stage="YJ", jobs=2)
+    run = run_checks(QcRequest(out, stage="YJ", jobs=2))
     fixity = {(r.check_id, r.defect, r.file) for r in failing(run.results, "output_fixity")}
     assert ("YJ-1-14", "file_missing", f"documents/{CLEAN}/ocr/{CLEAN}-0002.alto.xml") in fixity
     assert ("YJ-1-14", "fixity_mismatch", f"documents/{CLEAN}/{CLEAN}.pdf") in fixity
@@ -358,7 +358,7 @@ def test_red_seal_page_stored_grey_fails_colour_mode(clean_out, tmp_path):
         stream.write(jpeg.tobytes(), filter=pikepdf.Name.DCTDecode)
         stream.ColorSpace = pikepdf.Name.DeviceGray
         pdf.save(pdf_path)
-    run = run_checks(out, Settings(), jobs=2)
+    run = run_checks(QcRequest(out, jobs=2))
     colour_fails = failing(run.results, "colour_mode")
     assert [(r.check_id, r.object) for r in colour_fails] == [("DA/T 31 §9.3", f"{CLEAN}/0001")]
     assert "seal" in colour_fails[0].evidence and "grey" in colour_fails[0].evidence
@@ -375,12 +375,12 @@ def test_virus_scan_hook(clean_out, tmp_path):
         encoding="utf-8",
     )
     fake.chmod(0o755)
-    run = run_checks(out, Settings(), jobs=1, virus_scanner=str(fake))
+    run = run_checks(QcRequest(out, jobs=1, virus_scanner=str(fake)))
     virus = failing(run.results, "virus")
     assert [(r.check_id, r.file) for r in virus] == [("GD-4-2", f"documents/{CLEAN}/{CLEAN}.pdf")]
     assert next(r for r in run.results if r.check == "antivirus").status == "pass"
     if shutil.which("clamscan") is None:
-        plain = run_checks(out, Settings(), jobs=1)
+        plain = run_checks(QcRequest(out, jobs=1))
         assert next(r for r in plain.results if r.check == "virus").status == "not checked"
 
 
@@ -431,7 +431,7 @@ def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
 
 
 def test_critical_documents_are_inspected_and_judged(defect_out):
-    outcome = prepare(defect_out, Settings(), jobs=2)
+    outcome = prepare(QcRequest(defect_out, jobs=2))
     assert {FORMS, GAPPED} <= set(outcome.sample.critical)
     decisions = [Decision(item, "pass", inspector="李明") for item in outcome.sample.items]
     judge(outcome, decisions)

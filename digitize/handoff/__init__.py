@@ -1,7 +1,7 @@
 """Hand-off packages of a processed batch, and their verification at any later time.
 
     from digitize.handoff import make_package, verify
-    result = make_package(OUT, DEST, "bagit", settings)          # or "dat93", "archivematica"
+    result = make_package(HandoffRequest(OUT, DEST, "bagit", settings))   # or "dat93", "archivematica"
     report = verify(DEST)                                         # or an OUT folder
 
 Modules: collect (what goes in, checked against the journal), package (the steps every format
@@ -14,7 +14,7 @@ own check), verifying (what verification shares), fixity (checksums and lists), 
 from digitize.handoff.collect import HandoffError, HandoffRefused
 from digitize.handoff.fixity import Problem
 from digitize.handoff.formats import FORMATS
-from digitize.handoff.package import PackageResult, make_package
+from digitize.handoff.package import HandoffRequest, PackageResult, make_package
 from digitize.handoff.verify import verify
 from digitize.handoff.verifying import VerifyError, VerifyReport
 
@@ -22,6 +22,7 @@ __all__ = [
     "FORMATS",
     "HandoffError",
     "HandoffRefused",
+    "HandoffRequest",
     "PackageResult",
     "Problem",
     "VerifyError",

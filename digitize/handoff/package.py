@@ -36,8 +36,33 @@ from digitize.handoff.collect import (
 from digitize.handoff.format import Override, PackageFormat
 from digitize.handoff.formats import format_class
 from digitize.journal import EventType, Outcome, open_journal, read_journal_copy
-from digitize.layout import QC_DIR
+from digitize.layout import QC_DIR, require_journal
 from digitize.settings import Settings
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    """What `digitize handoff` is asked to do."""
+
+    out: Path
+    dest: Path  # the package folder to make; must not exist yet, or be empty
+    format: str = "bagit"  # a name in digitize.handoff.formats.FORMATS
+    settings: Settings = field(default_factory=Settings)
+    force: bool = False  # hand off although QC has not passed or documents failed
+    reason: str | None = None  # why a forced hand-off is made (recorded)
+    include_masters: bool = True
+    batch_dir: Path | None = None  # where the masters are now, if the batch folder has moved
+
+    def check(self) -> type[PackageFormat]:
+        """The format's class; BadInput for a request that cannot be carried out."""
+        require_journal(self.out)
+        if self.reason and not self.force:
+            raise BadInput("--reason goes with --force")
+        if self.force and not (self.reason or "").strip():
+            raise BadInput("--force needs --reason TEXT: say why the package is handed off anyway")
+        if self.dest.exists() and (not self.dest.is_dir() or any(self.dest.iterdir())):
+            raise BadInput(f"{self.dest} already exists; choose a new destination")
+        return format_class(self.format)
 
 
 @dataclass
@@ -63,37 +88,23 @@ class PackageResult:
         return asdict(self)
 
 
-def make_package(
-    out: str | Path,
-    dest: str | Path,
-    fmt: str = "bagit",
-    settings: Settings | None = None,
-    *,
-    force: bool = False,
-    reason: str | None = None,
-    include_masters: bool = True,
-    batch_dir: str | Path | None = None,
-    progress: Callable[[int, int], Any] | None = None,
-) -> PackageResult:
-    """Build the hand-off package of OUT at DEST (which must not exist yet, or be empty).
+def make_package(request: HandoffRequest, progress: Callable[[int, int], Any] | None = None) -> PackageResult:
+    """Build the hand-off package of OUT at DEST.
 
-    Raises HandoffRefused (nothing written at DEST) when the batch is not fit for hand-off or
-    a file differs from the journal; HandoffError for other failures; BadInput for bad
-    arguments.
+    Raises BadInput for a request that cannot be carried out; HandoffRefused (nothing written at
+    DEST) when the batch is not fit for hand-off or a file differs from the journal;
+    HandoffError for other failures.
     """
     started = time.perf_counter()
-    settings = settings or Settings()
-    out, dest = Path(out), Path(dest)
-    package_format = format_class(fmt)
-    if force and not (reason or "").strip():
-        raise BadInput("--force needs --reason: say why the package is handed off anyway")
-    handoff = gather(out, settings, Path(batch_dir) if batch_dir else None, include_masters)
-    refusals = handoff.refusals(force)
+    package_format = request.check()
+    settings, out, dest, fmt = request.settings, request.out, request.dest, request.format
+    handoff = gather(out, settings, request.batch_dir, request.include_masters)
+    refusals = handoff.refusals(request.force)
     if refusals:
         raise HandoffRefused(refusals, handoff.journal_problems)
     override = None
-    if force and (not handoff.qc.passed or handoff.failed):
-        override = Override(reason.strip(), handoff.qc.state, handoff.failed)  # type: ignore[union-attr]
+    if request.force and (not handoff.qc.passed or handoff.failed):
+        override = Override((request.reason or "").strip(), handoff.qc.state, handoff.failed)
 
     staging = Staging(dest)
     try:
@@ -127,7 +138,7 @@ def make_package(
         pages=handoff.page_count,
         files=details.get("files", len(packer.written)),
         bytes=details.get("bytes", packer.total_bytes()),
-        masters_included=include_masters,
+        masters_included=request.include_masters,
         qc=handoff.qc.to_dict(),
         override=asdict(override) if override else None,
         left_out=handoff.left_out,
@@ -185,4 +196,4 @@ def _record_handoff(
         )
 
 
-__all__ = ["HandoffError", "HandoffRefused", "PackageResult", "make_package"]
+__all__ = ["HandoffError", "HandoffRefused", "HandoffRequest", "PackageResult", "make_package"]

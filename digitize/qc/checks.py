@@ -10,12 +10,10 @@ but the checks are those of GD/YJ (DA/T 70 Annex A marks which items apply at wh
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from digitize.errors import BadInput
@@ -28,7 +26,7 @@ from digitize.qc.authenticity import (
     check_package_structure,
 )
 from digitize.qc.catalogue import check_catalogue_findings
-from digitize.qc.data import QcData, load_data, measurement_inputs
+from digitize.qc.data import QcData, QcRequest, load_data, measurement_inputs
 from digitize.qc.images import (
     check_blank_pages,
     check_blur,
@@ -40,10 +38,9 @@ from digitize.qc.images import (
 )
 from digitize.qc.integrity import check_byte_count, check_content_count, check_item_count
 from digitize.qc.measure import measure_documents
-from digitize.qc.results import SPECS, STAGES, CheckResult, Results
+from digitize.qc.results import SPECS, CheckResult, Results
 from digitize.qc.safety import check_extra_files, check_virus
 from digitize.qc.usability import check_formats, check_metadata_readable, check_pdfa, check_unreadable
-from digitize.settings import Settings
 from metadata.validation import RULES
 
 # Defect codes grouped by the names `QcSettings.critical_checks` uses: a document with a
@@ -90,29 +87,19 @@ class CheckRun:
         return summary
 
 
-def run_checks(
-    out: str | os.PathLike[str],
-    settings: Settings,
-    stage: str = "GD",
-    catalog_path: str | Path | None = None,
-    jobs: int | None = None,
-    verify_masters: bool = True,
-    virus_scanner: str | None = None,
-) -> CheckRun:
-    stage = stage.upper()
-    if stage not in STAGES:
-        raise BadInput(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
-    out = Path(out)
+def run_checks(request: QcRequest) -> CheckRun:
+    """Load what the checks read, measure the pages, run every check; results in the order of SPECS."""
+    stage = request.stage_prefix
     started = time.perf_counter()
-    data = load_data(out, settings, stage, catalog_path)
+    data = load_data(request)
     data.timings["load"] = time.perf_counter() - started
     started = time.perf_counter()
-    data.masters_read = verify_masters
-    data.measures = measure_documents(measurement_inputs(data, verify_masters), jobs)
+    data.masters_read = request.verify_masters
+    data.measures = measure_documents(measurement_inputs(data, request.verify_masters), request.jobs)
     data.timings["measure"] = time.perf_counter() - started
     started = time.perf_counter()
     r = Results(stage)
-    check_capture_fixity(data, r, verify_masters)
+    check_capture_fixity(data, r, request.verify_masters)
     check_catalogue_findings(data, r)
     check_electronic_attributes(data, r)
     check_metadata_link(data, r)
@@ -126,7 +113,7 @@ def run_checks(
     check_formats(data, r)
     check_unreadable(data, r)
     check_pdfa(data, r)
-    check_virus(data, r, virus_scanner)
+    check_virus(data, r, request.virus_scanner)
     check_extra_files(data, r)
     check_colour_mode(data, r)
     check_resolution(data, r)

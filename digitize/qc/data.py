@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digitize.errors import BadInput
 from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, Run, read_journal
 from digitize.layout import (
     PAGE_FILES,
 )
 from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, PageMeasure
+from digitize.qc.results import STAGES
 from digitize.settings import Settings
 from metadata.catalog import Catalog, CatalogError, read_catalog
 from metadata.linking import ScannedDocument, link_documents
@@ -119,11 +121,38 @@ def where_doc(data: QcData, doc: DocumentRecord) -> dict[str, Any]:
     return {"object": doc.archival_code, "document": doc.archival_code, "doc_key": doc.doc_key}
 
 
-def load_data(out: Path, settings: Settings, stage: str = "GD", catalog_path: str | Path | None = None) -> QcData:
-    journal = read_journal(out)
+@dataclass(frozen=True)
+class QcRequest:
+    """What `digitize qc` is asked to do."""
+
+    out: Path
+    settings: Settings = field(default_factory=Settings)
+    stage: str = "GD"  # DA/T 70 stage prefix of the check ids: GD, YJ or BC
+    catalog: Path | None = None  # default: the catalogue of the last `process` run
+    seed: int | None = None  # of the sample draw; default from the settings
+    jobs: int | None = None  # worker processes for page measurements; default all cores
+    verify_masters: bool = True  # read the masters (capture fixity, colour, blur)
+    virus_scanner: str | None = None  # default clamscan
+    decisions: Path | None = None  # inspectors' decisions (a filled qc/sample.csv): judge the lot
+
+    @property
+    def stage_prefix(self) -> str:
+        stage = self.stage.upper()
+        if stage not in STAGES:
+            raise BadInput(f"stage must be one of {', '.join(STAGES)}, not {self.stage!r}")
+        return stage
+
+
+def load_data(request: QcRequest) -> QcData:
+    journal = read_journal(request.out)
     batch_dir = journal.batch_dir if journal.batch_dir and journal.batch_dir.is_dir() else None
-    data = QcData(out, settings, stage, journal, batch_dir)
-    chosen = str(catalog_path) if catalog_path else next((r.catalog for r in reversed(journal.runs) if r.catalog), None)
+    settings = request.settings
+    data = QcData(Path(request.out), settings, request.stage_prefix, journal, batch_dir)
+    chosen = (
+        str(request.catalog)
+        if request.catalog
+        else next((r.catalog for r in reversed(journal.runs) if r.catalog), None)
+    )
     if chosen is None:
         data.catalog_note = "no catalogue given and none recorded by `digitize process`"
     elif not Path(chosen).is_file():

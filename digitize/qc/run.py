@@ -1,7 +1,7 @@
 """`digitize qc`: automated checks, the inspection sample, recorded decisions and the verdict.
 
-    outcome = run_qc(out, settings)                        # checks + sample, writes OUT/qc/
-    outcome = run_qc(out, settings, record="decisions.csv")  # ... and judges the lot
+    outcome = run_qc(QcRequest(out, settings))                               # checks + sample, writes OUT/qc/
+    outcome = run_qc(QcRequest(out, settings, decisions=Path("decisions.csv")))  # ... and judges the lot
 
 Verdict (report.json "verdict"):
 * ``fail``    -- an automated check failed, the lot was rejected (Ac/Re of the plan), or an
@@ -19,16 +19,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digitize import __version__
+from digitize.errors import BadInput
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.journal import EventType, Outcome, now_iso, open_journal
 from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
 from digitize.qc.checks import CheckRun, critical_documents, run_checks
+from digitize.qc.data import QcRequest
 from digitize.qc.sampling import (
     DEFECT_CLASSES,
     Decision,
@@ -194,19 +196,28 @@ def lot_items(run: CheckRun) -> list[str]:
     return codes if len(set(codes)) == len(codes) else [d.doc_key for d in run.data.documents]
 
 
-def prepare(
-    out: str | os.PathLike[str],
-    settings: Settings,
-    stage: str = "GD",
-    catalog: str | os.PathLike[str] | None = None,
-    seed: int | None = None,
-    jobs: int | None = None,
-    verify_masters: bool = True,
-    virus_scanner: str | None = None,
-) -> QcOutcome:
+def with_sampling(
+    settings: Settings, ratio: float | None = None, aql: float | None = None, level: str | None = None
+) -> Settings:
+    """The settings with the sampling plan asked for: a DA/T 31 ratio, or ISO 2859-1 at an AQL and level."""
+    if ratio is not None and aql is not None:
+        raise BadInput("--ratio and --aql exclude each other")
+    if aql is not None or level is not None:
+        settings = settings.replace(
+            "qc",
+            sampling_scheme="iso2859-1",
+            aql=aql if aql is not None else settings.qc.aql,
+            inspection_level=level or settings.qc.inspection_level,
+        )
+    if ratio is not None:
+        settings = settings.replace("qc", sampling_scheme="dat31-ratio", sample_ratio=ratio)
+    return settings
+
+
+def prepare(request: QcRequest) -> QcOutcome:
     """Run the checks and draw the sample (no decisions yet, nothing written)."""
-    out = Path(out)
-    checks = run_checks(out, settings, stage, catalog, jobs, verify_masters, virus_scanner)
+    settings, seed = request.settings, request.seed
+    checks = run_checks(request)
     items = lot_items(checks)
     plan = sample = None
     critical: dict[str, list[str]] = {}
@@ -216,7 +227,7 @@ def prepare(
             k: v for k, v in critical_documents(checks.results, settings.qc.critical_checks).items() if k in items
         }
         sample = draw_sample(plan, items, settings.qc.sample_seed if seed is None else seed, critical)
-    return QcOutcome(out, stage.upper(), now_iso(), checks, plan, sample, critical)
+    return QcOutcome(Path(request.out), request.stage_prefix, now_iso(), checks, plan, sample, critical)
 
 
 def judge(outcome: QcOutcome, decisions: list[Decision] | None, source: str | None = None) -> QcOutcome:
@@ -317,25 +328,22 @@ def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
 
 
 def run_qc(
-    out: str | os.PathLike[str],
-    settings: Settings,
-    stage: str = "GD",
-    catalog: str | os.PathLike[str] | None = None,
-    seed: int | None = None,
-    record: str | os.PathLike[str] | None = None,
-    jobs: int | None = None,
-    verify_masters: bool = True,
-    write: bool = True,
+    request: QcRequest, ask: Callable[[QcOutcome], list[Decision]] | None = None, write: bool = True
 ) -> QcOutcome:
-    """Checks, sample, decisions from `record` (a filled sample.csv), verdict, files and journal event."""
-    outcome = prepare(out, settings, stage, catalog, seed, jobs, verify_masters)
-    decisions = None
-    if record is not None and outcome.sample is not None:
-        decisions = read_decisions(record, outcome.sample)
-    judge(outcome, decisions, str(record) if record is not None else None)
+    """Checks, sample, the inspectors' decisions (from `request.decisions`, else from `ask`), verdict,
+    then the files in OUT/qc/ and the journal event (unless `write` is false)."""
+    outcome = prepare(request)
+    decisions, source = None, None
+    if request.decisions is not None:
+        source = str(request.decisions)
+        if outcome.sample is not None:
+            decisions = read_decisions(request.decisions, outcome.sample)
+    elif ask is not None and outcome.sample is not None:
+        decisions, source = ask(outcome), "interactive"
+    judge(outcome, decisions, source)
     if write:
         write_outputs(outcome)
     return outcome
 
 
-__all__ = ["DEFECT_CLASSES", "QcOutcome", "judge", "prepare", "run_qc", "write_outputs"]
+__all__ = ["DEFECT_CLASSES", "QcOutcome", "QcRequest", "judge", "prepare", "run_qc", "with_sampling", "write_outputs"]
