@@ -48,10 +48,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def fsync_tree(path: str | os.PathLike[str]) -> None:
     """fsync every file and directory below `path` (before it is renamed into place)."""
     for root, _dirs, files in os.walk(path):

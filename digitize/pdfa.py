@@ -28,6 +28,7 @@ from digitize.ocr.textlayer import (
     page_text_operators,
 )
 from digitize.pageimage import EncodedImage
+from metadata.dates import parse_date
 
 FONT_RESOURCE = "FOcr"
 IMAGE_RESOURCE = "Im0"
@@ -118,12 +119,9 @@ def _font(pdf: Pdf, cids: CidAllocator) -> Dictionary:
 
 
 def _iso_date(yyyymmdd: str | None) -> str | None:
-    if not yyyymmdd or len(yyyymmdd) != 8 or not yyyymmdd.isdigit():
-        return None
-    try:
-        return dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:])).isoformat()
-    except ValueError:
-        return None
+    """XMP dc:date: the catalogue date when it is a whole calendar date."""
+    date = parse_date(yyyymmdd or "")
+    return date.iso() if date and date.complete else None
 
 
 def _set_metadata(pdf: Pdf, meta: DocumentMeta, now: dt.datetime) -> None:

@@ -112,7 +112,6 @@ class QcSettings:
     fail_dpi: int = 200  # fail below this (DA/T 31 §9.4 baseline)
     max_residual_skew_deg: float = 0.5
     max_raw_skew_deg: float = 3.0  # local rules (e.g. Linhai) allow at most 3° before correction
-    blur_threshold: float = 0.25  # relative sharpness below which a page is flagged blurred
     # QC blur: median edge width of the master in px at 300 dpi (sharp scans 2-4 px, out of focus 8+)
     blur_warn_edge_px: float = 5.0
     blur_fail_edge_px: float = 6.5

@@ -47,9 +47,6 @@ class LinkResult:
     links: list[Link] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
-    def record_for(self, document_key: str) -> CatalogRecord | None:
-        return next((link.record for link in self.links if link.document.key == document_key), None)
-
 
 def link_documents(
     catalog: Catalog, documents: Sequence[ScannedDocument], settings: Settings, first_slot: int = 1

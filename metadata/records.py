@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from metadata.dates import parse_date
+
 FILE_ROLES = ("pdf", "master", "alto", "hocr", "text")
 COLOUR_MODES = ("黑白二值", "灰度", "彩色")  # DA/T 46 M55 扫描色彩模式
 AGENT_TYPES = ("software", "organization", "person")
@@ -55,24 +57,6 @@ PREMIS_EVENT_TYPES = {
     "virus check": "http://id.loc.gov/vocabulary/preservation/eventType/vir",
 }
 
-# Pipeline step -> PREMIS event type. The vocabulary has no "deskewing" or "OCR" term:
-# orientation, deskew and crop of the working copy are "modification" (the detail says which
-# operation and angle; masters are never changed), and OCR output files are a "creation".
-STEP_EVENT_TYPES = {
-    "scan": "capture",
-    "checksum": "message digest calculation",
-    "verify": "fixity check",
-    "identify": "format identification",
-    "orientation": "modification",
-    "deskew": "modification",
-    "crop": "modification",
-    "ocr": "creation",
-    "pdf": "creation",
-    "pdfa_validation": "validation",
-    "migration": "migration",
-    "virus_check": "virus check",
-}
-
 # ISO 639-2/T codes that differ from the /B codes (Tesseract language names use /T).
 _ISO639_T_TO_B = {
     "sqi": "alb",
@@ -97,7 +81,6 @@ _ISO639_T_TO_B = {
     "cym": "wel",
 }
 _TESSERACT_NON_LANGUAGES = {"osd", "equ"}
-_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _TERM_SEPARATORS = re.compile(r"[\s;；,，、]+")
 
 
@@ -122,20 +105,15 @@ def languages_from_tesseract(languages: str) -> list[str]:
 def iso_date(yyyymmdd: str) -> str | None:
     """DA/T 22 date "20110305" -> "2011-03-05"; "20110300" -> "2011-03"; "20110000" -> "2011".
 
-    Returns None for an empty value; raises ValueError for anything else that is not 8 digits.
+    Returns None for an empty value; raises ValueError for anything else that is not a catalogue date.
     """
     value = (yyyymmdd or "").strip()
     if not value:
         return None
-    m = _DATE.fullmatch(value)
-    if not m:
+    date = parse_date(value)
+    if date is None:
         raise ValueError(f"日期 {value!r} is not YYYYMMDD")
-    year, month, day = m.groups()
-    if month == "00":
-        return year
-    if day == "00":
-        return f"{year}-{month}"
-    return f"{year}-{month}-{day}"
+    return date.iso()
 
 
 def identifier_type(identifier: str) -> str:

@@ -49,7 +49,6 @@ OCR_AGENT = "agent-software-ocr"
 class BatchRecords:
     batch: BatchInfo
     records: list[ArchiveRecord]
-    catalogue_file: str | None
     failed_documents: list[str]
 
 
@@ -218,7 +217,7 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         created=dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
         software_version=__version__,
     )
-    return BatchRecords(batch, records, catalog_file, failed)
+    return BatchRecords(batch, records, failed)
 
 
 def _fonds_of(records: list[ArchiveRecord], settings: Settings) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from digitize.settings import CatalogSettings, Settings
 from metadata.archival_code import ArchivalCode, ArchivalCodeError, CodeTemplate, normalize_lookalikes
 from metadata.catalog import LABELS, Catalog, CatalogRecord
+from metadata.dates import parse_date
 
 SEVERITIES = ("error", "warning", "off")
 
@@ -217,7 +218,8 @@ def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
             )
     for name in DATE_FIELDS:
         value = record.get(name).strip()
-        if value and parse_date(value) is None and not (config.unknown_date_parts and _partial_date(value)):
+        date = parse_date(value) if value else None
+        if value and not (date and (date.complete or config.unknown_date_parts)):
             reason = "is not a calendar date" if re.fullmatch(r"\d{8}", value) else "is not YYYYMMDD (e.g. 20191016)"
             report.add("date_format", f"{_label(name)} {value!r} {reason}", column=catalog.column(name), **where)
     for name, code in (("pages", "pages_format"), ("sequence", "sequence_format")):
@@ -229,22 +231,6 @@ def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
     year = record.get("year").strip()
     if year and not re.fullmatch(r"[0-9]{4}", year):
         report.add("year_format", f"年度 {year!r} is not four digits", column=catalog.column("year"), **where)
-
-
-def parse_date(value: str) -> dt.date | None:
-    """YYYYMMDD → date; None when not eight ASCII digits forming a calendar date."""
-    if not re.fullmatch(r"[0-9]{8}", value):
-        return None
-    try:
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        return None
-
-
-def _partial_date(value: str) -> bool:
-    """YYYYMM00 or YYYY0000: a date whose day, or month and day, are unknown."""
-    match = re.fullmatch(r"([0-9]{4})([0-9]{2})00", value)
-    return match is not None and int(match.group(1)) > 0 and 0 <= int(match.group(2)) <= 12
 
 
 def _check_domains(
@@ -304,14 +290,15 @@ def _check_plausibility(
 ) -> None:
     where = {"row": record.row, "archival_code": record.get("archival_code")}
     value = record.get("date").strip()
-    date = parse_date(value)
+    parsed = parse_date(value)
+    date = parsed.as_date() if parsed else None
     if date is not None and date > today:
         report.add(
             "date_in_future", f"日期 {value} is after today ({today:%Y%m%d})", column=catalog.column("date"), **where
         )
     if code is None:
         return
-    known_year = date is not None or (config.unknown_date_parts and _partial_date(value))
+    known_year = parsed is not None and (parsed.complete or config.unknown_date_parts)
     if known_year and code.get("year") and value[:4] != code.get("year"):
         report.add(
             "date_year_mismatch",

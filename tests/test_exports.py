@@ -536,3 +536,14 @@ def test_record_helpers():
         PageInfo(1, _file("master", "a.tif", 1), None, 300, "RGB", "JPEG", 1, 1)
     with pytest.raises(ValueError):
         Event("e", "deskewing", CREATED)
+
+
+def test_one_reading_of_catalogue_dates():
+    from metadata.dates import parse_date
+
+    assert parse_date("20110305").iso() == "2011-03-05" and parse_date("20110305").complete
+    assert parse_date("20110300").iso() == "2011-03" and parse_date("20110000").iso() == "2011"
+    for bad in ("20110230", "20110005", "20111300", "00000000", "2011-3-5", "２０１１０３０５", ""):
+        assert parse_date(bad) is None, bad
+    with pytest.raises(ValueError):
+        iso_date("20110230")  # the exports, validation and the PDF's XMP read dates alike

@@ -51,8 +51,9 @@ def test_sample_batch():
     assert missing.row == 5 and missing.document == "J022-SB·2019-Y-DY-0004" and missing.severity == "error"
     assert "0002" in missing.message and "页数 3" in missing.message and "2 page images" in missing.message
     assert found["1-11", "row_without_scan", "J022-SB·2019-Y-ZJ-0005"].row == 6
-    assert result.record_for("J022-SB·2019-D30-ZJ-0001").get("pages") == "2"
-    assert result.record_for("J022-SB·2019-Y-ZJ-0005") is None
+    linked = {link.document.key: link.record for link in result.links}
+    assert linked["J022-SB·2019-D30-ZJ-0001"].get("pages") == "2"
+    assert "J022-SB·2019-Y-ZJ-0005" not in linked
 
 
 def test_scan_without_row():

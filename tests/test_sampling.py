@@ -17,7 +17,6 @@ from digitize.qc.sampling import (
     CODE_LETTERS,
     Decision,
     DecisionsError,
-    LotVerdict,
     Sample,
     SamplingError,
     SamplingPlan,
@@ -25,7 +24,6 @@ from digitize.qc.sampling import (
     draw_sample,
     iso_plan,
     lot_verdict,
-    next_severity,
     plan_from_settings,
     ratio_plan,
     read_decisions,
@@ -556,63 +554,6 @@ def test_verdict_errors(small: tuple[SamplingPlan, Sample]) -> None:
         lot_verdict(plan, sample, [Decision(sample.random[0], "ok")])
     with pytest.raises(SamplingError, match="plan needs 10"):
         lot_verdict(ratio_plan(200), sample, [])
-
-
-# --- Switching rules ---------------------------------------------------------------------------
-
-
-def _lot(status: str, severity: str = "normal", nonconforming: int = 0, aql: float = 4.0) -> LotVerdict:
-    plan = iso_plan(1000, "II", aql, severity)
-    return LotVerdict(status, plan, tuple(f"x{i}" for i in range(nonconforming)), (), (), ())
-
-
-def test_normal_to_tightened_and_back() -> None:
-    assert next_severity([]).severity == "normal"
-    two_in_five = [_lot("accept"), _lot("reject"), _lot("accept"), _lot("accept"), _lot("reject")]
-    assert next_severity(two_in_five).severity == "tightened"
-    spread = [_lot("reject")] + [_lot("accept")] * 4 + [_lot("reject")]
-    assert next_severity(spread).severity == "normal"
-    back = two_in_five + [_lot("accept", "tightened")] * 4
-    assert next_severity(back).severity == "tightened"
-    assert next_severity(back + [_lot("accept", "tightened")]).severity == "normal"
-
-
-def test_discontinue_after_five_rejections_on_tightened() -> None:
-    start = [_lot("reject"), _lot("reject")]
-    tightened = [_lot("reject", "tightened"), _lot("accept", "tightened")] * 4 + [_lot("reject", "tightened")]
-    state = next_severity(start + tightened)
-    assert state.discontinued and state.severity == "tightened"
-    assert not next_severity(start + tightened[:-1]).discontinued
-    resumed = next_severity(start + tightened + [_lot("accept", "tightened")])
-    assert not resumed.discontinued
-    with pytest.raises(SamplingError, match="resumes on tightened"):
-        next_severity(start + tightened + [_lot("accept")])
-
-
-def test_switching_score_and_reduced() -> None:
-    # AQL 4.0 at J: n=80 Ac=7; one step tighter (2.5) at J: Ac=5 -> +3 while d <= 5
-    good = [_lot("accept", nonconforming=5)] * 10
-    state = next_severity(good)
-    assert state.switching_score == 30 and state.reduced_eligible and state.severity == "normal"
-    assert next_severity(good[:-1]).switching_score == 27
-    assert next_severity(good[:-1] + [_lot("accept", nonconforming=6)]).switching_score == 0
-    assert next_severity(good, allow_reduced=True).severity == "reduced"
-    # Ac 0 or 1 (AQL 0.65 at J: Ac=1): +2 per accepted lot
-    assert next_severity([_lot("accept", aql=0.65)] * 15).switching_score == 30
-    # reduced -> normal on a rejected lot
-    reduced = good + [_lot("accept", "reduced"), _lot("reject", "reduced")]
-    state = next_severity(reduced, allow_reduced=True)
-    assert state.severity == "normal" and state.switching_score == 0
-
-
-def test_switching_history_must_follow_the_rules() -> None:
-    with pytest.raises(SamplingError, match="inspected tightened, but the rules call for normal"):
-        next_severity([_lot("accept", "tightened")])
-    with pytest.raises(SamplingError, match="incomplete"):
-        next_severity([_lot("incomplete")])
-    ratio = LotVerdict("accept", ratio_plan(100), (), (), (), ())
-    with pytest.raises(SamplingError, match="ISO 2859-1 plans only"):
-        next_severity([ratio])
 
 
 def _nar(plan: SamplingPlan) -> tuple[int, int, int]:

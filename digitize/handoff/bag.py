@@ -96,7 +96,7 @@ def bag_info(
         "全宗名称": h.info.fonds_name,
     }
     info.update({k: v for k, v in optional.items() if v})
-    if qc.state not in ("pass",):
+    if not qc.passed:
         info["QC-Status"] = qc.message
     if override is not None:
         info["QC-Override"] = override.text()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from digitize.handoff.collect import Handoff, Packer, SourceFile
+from digitize.handoff.qcstatus import QcState
 from digitize.handoff.verifying import VerifyReport
 
 
@@ -22,11 +23,11 @@ class Override:
     """A hand-off made although QC had not passed or documents had failed."""
 
     reason: str
-    qc_state: str
+    qc_state: QcState
     failed_documents: list[str]
 
     def text(self) -> str:
-        what = [f"QC {self.qc_state}"] if self.qc_state != "pass" else []
+        what = [f"QC {self.qc_state}"] if self.qc_state != QcState.PASS else []
         if self.failed_documents:
             what.append(f"{len(self.failed_documents)} document(s) failed processing")
         return f"forced ({', '.join(what)}): {self.reason}"

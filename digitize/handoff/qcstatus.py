@@ -14,43 +14,46 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from digitize.journal import Event, EventType
 from digitize.layout import QC_REPORT
 
-PASS = "pass"
+
+class QcState(StrEnum):
+    """What the hand-off makes of OUT's QC report."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    PENDING = "pending"  # decisions not recorded yet
+    MISSING = "missing"  # no report
+    UNREADABLE = "unreadable"
+    UNRECORDED = "unrecorded"  # no QC event in the journal
+    ALTERED = "altered"  # not the report QC wrote
+    STALE = "stale"  # documents were processed again after the QC run
+
+
 # Journal events of (re)processing a document: after the QC run, they make its report stale.
 PROCESSING_EVENTS = {EventType.MESSAGE_DIGEST, EventType.MODIFICATION, EventType.CREATION}
-_LABELS = {
-    "pass": "pass",
-    "fail": "fail",
-    "pending": "pending",
-    "missing": "not run",
-    "stale": "stale",
-    "unreadable": "unreadable",
-    "unrecorded": "unrecorded",
-    "altered": "altered",
-}
+_LABELS = {QcState.MISSING: "not run"}  # the others are the state's own word
 _LABELS_ZH = {
-    "pass": "合格",
-    "fail": "不合格",
-    "pending": "未完成",
-    "missing": "未检查",
-    "stale": "已过期（质检后重新处理）",
-    "unreadable": "报告无法读取",
-    "unrecorded": "报告无质检记录",
-    "altered": "报告已被改动",
+    QcState.PASS: "合格",
+    QcState.FAIL: "不合格",
+    QcState.PENDING: "未完成",
+    QcState.MISSING: "未检查",
+    QcState.STALE: "已过期（质检后重新处理）",
+    QcState.UNREADABLE: "报告无法读取",
+    QcState.UNRECORDED: "报告无质检记录",
+    QcState.ALTERED: "报告已被改动",
 }
+_VERDICTS = (QcState.PASS, QcState.FAIL, QcState.PENDING)  # states in which the report's own word counts
 
 
 @dataclass(frozen=True)
 class QcStatus:
-    """state: pass | fail | pending (decisions not recorded yet) | missing | unreadable |
-    unrecorded (no QC event) | altered (not the report QC wrote) | stale (processed since)."""
-
-    state: str
+    state: QcState
     verdict: str | None = None  # the report's own word
     plan: str | None = None  # sampling plan, e.g. "ISO 2859-1 II AQL 1.0 n=8 Ac=0 Re=1"
     written: str | None = None  # ISO 8601 time the report was generated
@@ -59,12 +62,12 @@ class QcStatus:
 
     @property
     def passed(self) -> bool:
-        return self.state == PASS
+        return self.state == QcState.PASS
 
     @property
     def label(self) -> str:
         """For bag-info QC-Lot-Result: the report's verdict, else what is wrong with the report."""
-        return self.verdict if self.state in (PASS, "fail", "pending") and self.verdict else _LABELS[self.state]
+        return self.verdict if self.state in _VERDICTS and self.verdict else _LABELS.get(self.state, self.state.value)
 
     @property
     def label_zh(self) -> str:
@@ -124,24 +127,26 @@ def read_qc_status(out: Path, events: Sequence[Event]) -> QcStatus:
     """
     path = out / QC_REPORT
     if not path.is_file():
-        return QcStatus("missing", message=f"no QC report ({QC_REPORT}); run `digitize qc {out}`")
+        return QcStatus(QcState.MISSING, message=f"no QC report ({QC_REPORT}); run `digitize qc {out}`")
     try:
         data = path.read_bytes()
         report = json.loads(data.decode("utf-8"))
         if not isinstance(report, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
-        return QcStatus("unreadable", message=f"{QC_REPORT} cannot be read: {exc}")
+        return QcStatus(QcState.UNREADABLE, message=f"{QC_REPORT} cannot be read: {exc}")
     verdict = _verdict(report)
     common = {"verdict": verdict, "plan": _plan(report), "written": report.get("generated"), "items": _items(report)}
     event = qc_event(events)
     if event is None:
         return QcStatus(
-            "unrecorded", message=f"{QC_REPORT} was not written by `digitize qc` (no QC event in the journal)", **common
+            QcState.UNRECORDED,
+            message=f"{QC_REPORT} was not written by `digitize qc` (no QC event in the journal)",
+            **common,
         )
     if hashlib.sha256(data).hexdigest() != event.detail["report_sha256"]:
         return QcStatus(
-            "altered",
+            QcState.ALTERED,
             message=f"{QC_REPORT} differs from the report QC recorded in journal event {event.seq}; "
             f"run `digitize qc {out}` again",
             **common,
@@ -149,19 +154,19 @@ def read_qc_status(out: Path, events: Sequence[Event]) -> QcStatus:
     later = [e for e in events if e.seq > event.seq and e.object != "batch" and e.type in PROCESSING_EVENTS]
     if later:
         return QcStatus(
-            "stale",
+            QcState.STALE,
             message=f"documents were processed again after the QC run (journal event {later[0].seq}, "
             f"{later[0].object}); run `digitize qc {out}` again",
             **common,
         )
-    if verdict == PASS:
-        return QcStatus(PASS, message="QC passed", **common)
+    if verdict == QcState.PASS:
+        return QcStatus(QcState.PASS, message="QC passed", **common)
     if verdict in ("fail", "failed", "reject", "rejected"):
         reasons = report.get("verdict_reasons")
         why = f": {'; '.join(reasons)}" if isinstance(reasons, list) and reasons else ""
-        return QcStatus("fail", message=f"QC verdict fail{why}", **common)
+        return QcStatus(QcState.FAIL, message=f"QC verdict fail{why}", **common)
     return QcStatus(
-        "pending",
+        QcState.PENDING,
         message=f"QC has not reached a verdict ({verdict or 'none'}); record the inspectors' "
         f"decisions with `digitize qc {out} --record FILE`",
         **common,

@@ -18,6 +18,7 @@ from digitize.handoff.collect import master_name
 from digitize.handoff.fixity import Problem, read_checksum_list
 from digitize.handoff.qcstatus import qc_event
 from digitize.journal import Chain, Event, JournalSnapshot, JournalUnreadable, read_journal_copy
+from digitize.qc.results import CheckStatus
 
 
 class VerifyError(BadInput, ValueError):
@@ -40,7 +41,7 @@ class VerifyReport:
         return not self.problems
 
     def check(self, item: str, name: str, passed: bool | None, detail: str = "") -> None:
-        result = "not checked" if passed is None else ("pass" if passed else "fail")
+        result = CheckStatus.NOT_CHECKED if passed is None else (CheckStatus.PASS if passed else CheckStatus.FAIL)
         self.checks.append({"item": item, "name": name, "result": result, "detail": detail})
 
     def add(self, problems: Iterable[Problem]) -> list[Problem]:

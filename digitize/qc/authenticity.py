@@ -5,6 +5,7 @@ the links between catalogue, journal and files; the 目录文件; the layout of 
 from __future__ import annotations
 
 from digitize.fsutil import sha256_file
+from digitize.journal import PageState
 from digitize.layout import (
     PAGE_FILES,
     catalogue_file,
@@ -13,7 +14,7 @@ from digitize.layout import (
     pdf_file,
 )
 from digitize.qc.data import QcData, journal_outputs, where_doc, where_page
-from digitize.qc.results import Results
+from digitize.qc.results import CheckStatus, Results
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
 
@@ -24,7 +25,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
     for problem in data.journal.chain.problems:
         r.add(
             "capture_fixity",
-            "fail",
+            CheckStatus.FAIL,
             f"journal event {problem.seq}: {problem.reason}",
             object=f"event {problem.seq}",
             defect="journal_chain",
@@ -38,7 +39,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
         if recorded is None:
             r.add(
                 "capture_fixity",
-                "fail",
+                CheckStatus.FAIL,
                 "no PDF/A packaging event in the journal for this document",
                 defect="journal_event_missing",
                 **where_doc(data, doc),
@@ -46,7 +47,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
         elif recorded != doc.pdf_sha256:
             r.add(
                 "capture_fixity",
-                "fail",
+                CheckStatus.FAIL,
                 f"the journal's document row says sha256 {doc.pdf_sha256[:16]}…, the "
                 f"event chain recorded {recorded[:16]}…",
                 defect="journal_mismatch",
@@ -69,7 +70,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
                 if digest != page.master_sha256:
                     r.add(
                         "capture_fixity",
-                        "fail",
+                        CheckStatus.FAIL,
                         f"master {data.master_rel(page)} has sha256 {digest[:16]}…, "
                         f"captured as {page.master_sha256[:16]}…: the scan changed after capture",
                         defect="master_changed",
@@ -78,7 +79,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
     if not verify_masters:
         r.add(
             "capture_fixity",
-            "not checked",
+            CheckStatus.NOT_CHECKED,
             "masters were not read (--no-masters): their capture digests are not "
             f"verified; event chain of {len(data.events)} events intact, {len(packaged)} PDF digests match it"
             if not r.has("capture_fixity")
@@ -109,7 +110,7 @@ def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
         if not path.is_file():
             r.add(
                 "output_fixity",
-                "fail",
+                CheckStatus.FAIL,
                 f"{rel} is missing (the journal lists it with sha256 {digest[:16]}…)",
                 defect="file_missing",
                 **where,
@@ -120,7 +121,7 @@ def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
         if actual != digest:
             r.add(
                 "output_fixity",
-                "fail",
+                CheckStatus.FAIL,
                 f"{rel}: sha256 {actual[:16]}… but the journal recorded {digest[:16]}… "
                 f"({path.stat().st_size} bytes now, {size} recorded)",
                 defect="fixity_mismatch",
@@ -172,7 +173,7 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
         for text in problems:
             r.add(
                 "electronic_attributes",
-                "fail",
+                CheckStatus.FAIL,
                 f"{doc.pdf_path}: {text}",
                 defect="attributes_mismatch",
                 file=doc.pdf_path,
@@ -182,14 +183,14 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
     for doc_key, doc_pages in data.pages.items():
         for page in doc_pages:
             path = data.master_path(page)
-            if path is None or page.state == "failed":
+            if path is None or page.state == PageState.FAILED:
                 continue
             masters += 1
             size = path.stat().st_size
             if page.master_bytes is not None and size != page.master_bytes:
                 r.add(
                     "electronic_attributes",
-                    "fail",
+                    CheckStatus.FAIL,
                     f"master {data.master_rel(page)}: {size:,} bytes, metadata says {page.master_bytes:,}",
                     defect="attributes_mismatch",
                     **where_page(data, page),
@@ -199,7 +200,7 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
             if pm is not None and pm.master_format and page.file_format and pm.master_format != page.file_format:
                 r.add(
                     "electronic_attributes",
-                    "fail",
+                    CheckStatus.FAIL,
                     f"master {data.master_rel(page)} is {pm.master_format}, metadata says {page.file_format}",
                     defect="attributes_mismatch",
                     **where_page(data, page),
@@ -218,7 +219,7 @@ def check_metadata_link(data: QcData, r: Results) -> None:
         if not pdf.is_file():
             r.add(
                 "metadata_link",
-                "fail",
+                CheckStatus.FAIL,
                 f"the journal points at {doc.pdf_path}, which does not exist",
                 defect="file_missing",
                 file=doc.pdf_path,
@@ -229,7 +230,7 @@ def check_metadata_link(data: QcData, r: Results) -> None:
             "metadata_link",
             f"{len(data.done)} journal entries point at existing PDFs; catalogue link not "
             f"checked ({data.catalog_note})",
-            "not checked" if not data.done else "pass",
+            CheckStatus.NOT_CHECKED if not data.done else CheckStatus.PASS,
         )
     else:
         r.finish(
@@ -248,7 +249,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
     if not path.is_file():
         r.add(
             "catalogue_file",
-            "warn",
+            CheckStatus.WARN,
             f"no {rel} in OUT yet: run `digitize export OUT` before the hand-off",
             object=rel,
             file=rel,
@@ -261,7 +262,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
     except (UnsafeXmlError, Exception) as exc:  # noqa: BLE001 - any parse problem is the finding
         r.add(
             "catalogue_file",
-            "fail",
+            CheckStatus.FAIL,
             f"cannot be read: {exc}",
             object=rel,
             file=rel,
@@ -271,7 +272,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
     if errors:
         r.add(
             "catalogue_file",
-            "fail",
+            CheckStatus.FAIL,
             f"not valid DA/T 93: {errors[0]}",
             object=rel,
             file=rel,
@@ -283,7 +284,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
     if missing:
         r.add(
             "catalogue_file",
-            "fail",
+            CheckStatus.FAIL,
             "目录文件 does not list " + ", ".join(missing) + " (run `digitize export` again)",
             object=rel,
             file=rel,
@@ -302,7 +303,7 @@ def check_package_structure(data: QcData, r: Results) -> None:
         try:
             name = archival_code_filename(doc.archival_code)
         except ValueError as exc:
-            r.add("package_structure", "fail", str(exc), defect="bad_name", **where_doc(data, doc))
+            r.add("package_structure", CheckStatus.FAIL, str(exc), defect="bad_name", **where_doc(data, doc))
             continue
         folder = document_dir(name)
         expected = [f"{folder}/{pdf_file(name)}"]
@@ -311,7 +312,7 @@ def check_package_structure(data: QcData, r: Results) -> None:
         if doc.output_dir != folder:
             r.add(
                 "package_structure",
-                "fail",
+                CheckStatus.FAIL,
                 f"the journal puts the document in {doc.output_dir}, expected {folder}",
                 defect="bad_layout",
                 **where_doc(data, doc),
@@ -320,7 +321,7 @@ def check_package_structure(data: QcData, r: Results) -> None:
         if absent:
             r.add(
                 "package_structure",
-                "fail",
+                CheckStatus.FAIL,
                 f"{len(absent)} expected file(s) missing: " + ", ".join(absent[:5]) + (" …" if len(absent) > 5 else ""),
                 defect="file_missing",
                 **where_doc(data, doc),

@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from digitize.qc.data import QcData
-from digitize.qc.results import Results
+from digitize.qc.results import CheckStatus, Results
 
-SEVERITY_STATUS = {"error": "fail", "warning": "warn"}
+SEVERITY_STATUS = {"error": CheckStatus.FAIL, "warning": CheckStatus.WARN}
 
 
 # Catalogue validation findings: DA/T 70 item -> check key.
@@ -68,7 +68,7 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
             "required_fields",
             "item_continuity",
         ):
-            r.finish(key, data.catalog_note, "not checked")
+            r.finish(key, data.catalog_note, CheckStatus.NOT_CHECKED)
         return
     rows = len(data.catalog.records)
     checked = f"{rows} catalogue rows of {data.catalog_path} checked"

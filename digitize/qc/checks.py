@@ -38,7 +38,7 @@ from digitize.qc.images import (
 )
 from digitize.qc.integrity import check_byte_count, check_content_count, check_item_count
 from digitize.qc.measure import measure_documents
-from digitize.qc.results import SPECS, CheckResult, Results
+from digitize.qc.results import SPECS, CheckResult, CheckStatus, Results
 from digitize.qc.safety import check_extra_files, check_virus
 from digitize.qc.usability import check_formats, check_metadata_readable, check_pdfa, check_unreadable
 from metadata.validation import RULES
@@ -59,18 +59,18 @@ class CheckRun:
     data: QcData
 
     @property
-    def status(self) -> str:
-        return "fail" if any(r.status == "fail" for r in self.results) else "pass"
+    def status(self) -> CheckStatus:
+        """fail when any check failed, else pass (warnings allowed)."""
+        return CheckStatus.FAIL if any(r.status == CheckStatus.FAIL for r in self.results) else CheckStatus.PASS
 
     def by_check(self) -> list[dict[str, Any]]:
         """One summary per check: worst status and counts, in the order of SPECS."""
-        order = {"fail": 3, "warn": 2, "not checked": 1, "pass": 0}
         summary = []
         for spec in SPECS.values():
             items = [r for r in self.results if r.check == spec.key]
             if not items:
                 continue
-            worst = max(items, key=lambda r: order[r.status]).status
+            worst = max((r.status for r in items), key=lambda s: s.rank)
             counts = Counter(r.status for r in items)
             summary.append(
                 {
@@ -79,8 +79,8 @@ class CheckRun:
                     "title": spec.title,
                     "status": worst,
                     "result": worst,
-                    "fail": counts.get("fail", 0),
-                    "warn": counts.get("warn", 0),
+                    "fail": counts.get(CheckStatus.FAIL, 0),
+                    "warn": counts.get(CheckStatus.WARN, 0),
                     "evidence": items[0].evidence if len(items) == 1 else f"{len(items)} findings",
                 }
             )
@@ -137,6 +137,6 @@ def critical_documents(results: Iterable[CheckResult], groups: Iterable[str]) ->
         codes |= CRITICAL_GROUPS[group]
     found: dict[str, list[str]] = defaultdict(list)
     for result in results:
-        if result.status == "fail" and result.defect in codes and result.document:
+        if result.status == CheckStatus.FAIL and result.defect in codes and result.document:
             found[result.document].append(f"{result.check_id} {result.defect}")
     return dict(found)

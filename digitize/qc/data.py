@@ -181,7 +181,7 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
         doc_pages = data.pages.get(doc.doc_key, [])
         if not doc_pages:
             continue
-        pdf = data.out / doc.pdf_path if doc.state == "done" and doc.pdf_path else None
+        pdf = data.out / doc.pdf_path if doc.done and doc.pdf_path else None
         page_inputs = []
         for page in doc_pages:
             master = data.master_path(page)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from digitize.qc.data import QcData, measure_of, page_label, where_doc, where_page
-from digitize.qc.results import Results
+from digitize.qc.results import CheckStatus, Results
 
 # Skew estimates whose best angle scores less than this over the median angle are not judged
 # Calibrated on two eval-kit holdouts (166 pages with 60+ characters): text pages scored 1.64 to
@@ -29,7 +29,7 @@ def check_resolution(data: QcData, r: Results) -> None:
             if dpi < qc.fail_dpi:
                 r.add(
                     "resolution",
-                    "fail",
+                    CheckStatus.FAIL,
                     f"scanned at {dpi:g} dpi{source}; DA/T 31 §9.4 requires at least {qc.fail_dpi}",
                     defect="low_dpi",
                     **where_page(data, page),
@@ -37,7 +37,7 @@ def check_resolution(data: QcData, r: Results) -> None:
             elif dpi < qc.min_dpi:
                 r.add(
                     "resolution",
-                    "warn",
+                    CheckStatus.WARN,
                     f"scanned at {dpi:g} dpi{source}; the profile asks for {qc.min_dpi}",
                     defect="low_dpi",
                     **where_page(data, page),
@@ -68,7 +68,7 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                 if stored is not None and not kept:
                     r.add(
                         "colour_mode",
-                        "fail",
+                        CheckStatus.FAIL,
                         f"the master has red content (red region {content['largest_red_mm']} mm, "
                         f"{content['red_fraction'] * 100:.2f}% red pixels: a seal or red header) but the PDF stores "
                         f"the page {kind} ({stored})",
@@ -80,7 +80,7 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                 if stored is not None and not kept:
                     r.add(
                         "colour_mode",
-                        "warn",
+                        CheckStatus.WARN,
                         f"the master has coloured content (region {content['largest_region_mm']} mm, "
                         f"not red: coloured ink or a picture) and the PDF stores it {kind}; DA/T 31 §9.3 asks for "
                         "colour where writing is multi-coloured or pictures are coloured",
@@ -88,7 +88,7 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                         **where_page(data, page),
                     )
     if not data.masters_read:
-        r.finish("colour_mode", "masters were not read (--no-masters)", "not checked")
+        r.finish("colour_mode", "masters were not read (--no-masters)", CheckStatus.NOT_CHECKED)
     r.finish(
         "colour_mode",
         f"{colour_pages} colour masters: {red_pages} with red seals or headers, all kept in colour, "
@@ -124,7 +124,7 @@ def check_residual_skew(data: QcData, r: Results) -> None:
             if angle > qc.max_raw_skew_deg:
                 r.add(
                     "residual_skew",
-                    "fail",
+                    CheckStatus.FAIL,
                     text + f"; more than {qc.max_raw_skew_deg}°",
                     defect="residual_skew",
                     **where_page(data, page),
@@ -132,7 +132,7 @@ def check_residual_skew(data: QcData, r: Results) -> None:
             elif angle > qc.max_residual_skew_deg:
                 r.add(
                     "residual_skew",
-                    "warn",
+                    CheckStatus.WARN,
                     text + f"; more than {qc.max_residual_skew_deg}°",
                     defect="residual_skew",
                     **where_page(data, page),
@@ -165,7 +165,7 @@ def check_blur(data: QcData, r: Results) -> None:
             if pm.edge_width_px > qc.blur_fail_edge_px:
                 r.add(
                     "blur",
-                    "fail",
+                    CheckStatus.FAIL,
                     text + f"; above {qc.blur_fail_edge_px} px: out of focus, re-scan",
                     defect="strong_blur",
                     **where_page(data, page),
@@ -173,13 +173,13 @@ def check_blur(data: QcData, r: Results) -> None:
             elif pm.edge_width_px > qc.blur_warn_edge_px:
                 r.add(
                     "blur",
-                    "warn",
+                    CheckStatus.WARN,
                     text + f"; above {qc.blur_warn_edge_px} px: look at it",
                     defect="blur",
                     **where_page(data, page),
                 )
     if not data.masters_read:
-        r.finish("blur", "masters were not read (--no-masters)", "not checked")
+        r.finish("blur", "masters were not read (--no-masters)", CheckStatus.NOT_CHECKED)
     median = sorted(widths)[len(widths) // 2] if widths else None
     r.finish(
         "blur",
@@ -197,7 +197,7 @@ def check_blank_pages(data: QcData, r: Results) -> None:
                 score = page.metrics.get("blank_score")
                 r.add(
                     "blank_page",
-                    "warn",
+                    CheckStatus.WARN,
                     "blank page kept in the PDF (counted in 页数); confirm it is an empty reverse "
                     "side" + (f" (blank score {score:.3f})" if isinstance(score, (int, float)) else ""),
                     defect="blank_page",
@@ -216,7 +216,7 @@ def check_duplicates(data: QcData, r: Results) -> None:
             text = "" if pair.text_similarity is None else f", OCR text similarity {pair.text_similarity:.2f}"
             r.add(
                 "duplicate_page",
-                "fail",
+                CheckStatus.FAIL,
                 f"same sheet as page image {page_label(original)} (picture correlation "
                 f"{pair.global_score:.3f}, worst regions {pair.cell_score:.3f}{text})",
                 defect="duplicate_page",
@@ -234,7 +234,7 @@ def check_page_order(data: QcData, r: Results) -> None:
         if slots != sorted(slots):
             r.add(
                 "page_order",
-                "fail",
+                CheckStatus.FAIL,
                 f"page image numbers in PDF order: {', '.join(f'{s:04d}' for s in slots)}",
                 defect="page_order",
                 **where_doc(data, doc),
@@ -243,7 +243,7 @@ def check_page_order(data: QcData, r: Results) -> None:
         if numbers != list(range(1, len(numbers) + 1)):
             r.add(
                 "page_order",
-                "fail",
+                CheckStatus.FAIL,
                 f"journal page numbers {numbers} are not 1..{len(numbers)}",
                 defect="page_order",
                 **where_doc(data, doc),

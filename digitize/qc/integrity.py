@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digitize.qc.data import QcData, where_doc
-from digitize.qc.results import Results
+from digitize.qc.results import CheckStatus, Results
 
 
 def check_item_count(data: QcData, r: Results) -> None:
@@ -14,7 +14,7 @@ def check_item_count(data: QcData, r: Results) -> None:
             "item_count",
             f"{documents} documents in the journal, {with_pdf} with a PDF/A; no catalogue to "
             f"compare with ({data.catalog_note})",
-            "not checked",
+            CheckStatus.NOT_CHECKED,
         )
         return
     codes = {rec.get("archival_code").strip() for rec in data.catalog.records if rec.get("archival_code").strip()}
@@ -24,7 +24,7 @@ def check_item_count(data: QcData, r: Results) -> None:
     for code in sorted(codes - set(by_code)):
         r.add(
             "item_count",
-            "fail",
+            CheckStatus.FAIL,
             f"{text}: {code} is counted in the catalogue but was not scanned",
             object=code,
             document=code,
@@ -33,22 +33,22 @@ def check_item_count(data: QcData, r: Results) -> None:
     for code in sorted(set(by_code) - codes):
         r.add(
             "item_count",
-            "fail",
+            CheckStatus.FAIL,
             f"{text}: {code} was scanned but is not counted in the catalogue",
             defect="folder_no_catalog_row",
             **where_doc(data, by_code[code]),
         )
     for doc in data.documents:
-        if doc.state != "done":
+        if not doc.done:
             r.add(
                 "item_count",
-                "fail",
+                CheckStatus.FAIL,
                 f"{text}: {doc.archival_code} has no PDF/A",
                 defect="document_failed",
                 **where_doc(data, doc),
             )
     if not r.has("item_count") and rows != with_pdf:
-        r.add("item_count", "fail", f"{text}: the counts differ", defect="item_count")
+        r.add("item_count", CheckStatus.FAIL, f"{text}: the counts differ", defect="item_count")
     r.finish("item_count", text)
 
 
@@ -74,9 +74,9 @@ def check_byte_count(data: QcData, r: Results, journal_bytes: int, disk_bytes: i
         + (f" ({masters_missing} not found)" if masters_missing else "")
     )
     if journal_bytes != disk_bytes:
-        r.add("byte_count", "fail", text, defect="byte_count")
+        r.add("byte_count", CheckStatus.FAIL, text, defect="byte_count")
     elif masters_missing == 0 and masters_journal != masters_disk:
-        r.add("byte_count", "fail", text, defect="byte_count")
+        r.add("byte_count", CheckStatus.FAIL, text, defect="byte_count")
     r.finish("byte_count", text)
 
 
@@ -88,7 +88,7 @@ def check_content_count(data: QcData, r: Results) -> None:
         if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != expected:
             r.add(
                 "content_count",
-                "fail",
+                CheckStatus.FAIL,
                 f"{doc.pdf_path} has {measure.pdf_pages} pages, the journal {expected} page images",
                 defect="pdf_page_count",
                 **where_doc(data, doc),

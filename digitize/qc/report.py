@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from digitize.batch import PageRef
-from digitize.journal import DocumentRecord, PageRecord
+from digitize.journal import DocumentRecord, PageRecord, PageState
 from digitize.layout import QC_SAMPLE
 from digitize.loader import load_page
+from digitize.qc.results import CheckStatus
 
 MAX_THUMBNAILS = 300
 THUMBNAIL_WIDTH = 300
@@ -83,7 +84,7 @@ class _Thumbnails:
 
         key = doc.doc_key
         if key not in self._pdfs:
-            path = self.data.out / doc.pdf_path if doc.state == "done" and doc.pdf_path else None
+            path = self.data.out / doc.pdf_path if doc.done and doc.pdf_path else None
             try:
                 self._pdfs[key] = pikepdf.open(path) if path and path.is_file() else None
             except Exception:  # noqa: BLE001 - no thumbnail then
@@ -105,7 +106,7 @@ class _Thumbnails:
                 array = None
         if array is None:
             master = self.data.master_path(page)
-            if master is not None and page.state != "failed":
+            if master is not None and page.state != PageState.FAILED:
                 ref = PageRef(
                     doc.doc_key,
                     page.page_no,
@@ -165,11 +166,11 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
         )
     add("</table>")
 
-    flagged = [r for r in outcome.checks.results if r.status in ("fail", "warn")]
+    flagged = [r for r in outcome.checks.results if r.status in (CheckStatus.FAIL, CheckStatus.WARN)]
     add(f"<h2>Findings 问题清单 ({len(flagged)})</h2>")
     if flagged:
         add('<table class="grid"><tr><th>Status</th><th>Item</th><th>Object 对象</th><th>Evidence 依据</th></tr>')
-        for r in sorted(flagged, key=lambda r: (r.status != "fail", r.object)):
+        for r in sorted(flagged, key=lambda r: (r.status != CheckStatus.FAIL, r.object)):
             add(
                 f"<tr><td>{_status(r.status)}</td><td>{_e(r.check_id)}</td><td>{_e(r.object)}</td><td>{_e(r.evidence)}</td></tr>"
             )
@@ -198,7 +199,11 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     try:
         for item in data["documents"]:
             doc = next(d for d in outcome.checks.data.documents if d.doc_key == item["doc_key"])
-            results = [r for r in results_by_doc.get(item["archival_code"], []) if r.status in ("fail", "warn")]
+            results = [
+                r
+                for r in results_by_doc.get(item["archival_code"], [])
+                if r.status in (CheckStatus.FAIL, CheckStatus.WARN)
+            ]
             if not results:
                 continue
             add('<div class="doc">')

@@ -12,9 +12,24 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-STATUSES = ("pass", "warn", "fail", "not checked")
+
+class CheckStatus(StrEnum):
+    """What a check found, from best to worst (warnings do not fail the batch)."""
+
+    PASS = "pass"
+    NOT_CHECKED = "not checked"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def rank(self) -> int:
+        """0 for pass up to 3 for fail: the worst of several results has the highest rank."""
+        return list(CheckStatus).index(self)
+
+
 STAGES = ("GD", "YJ", "BC")
 BATCH = "batch"
 
@@ -72,7 +87,7 @@ class CheckResult:
     check_id: str  # "GD-1-14", "DA/T 31 §9.4"
     check: str  # the check's key in SPECS
     title: str
-    status: str  # pass | warn | fail | not checked
+    status: CheckStatus
     evidence: str  # what was measured
     object: str = BATCH  # 档号, 档号/NNNN (page image number), a file relative to OUT, or "batch"
     document: str | None = None  # 档号 of the document concerned
@@ -93,17 +108,15 @@ class Results:
         self.stage = stage
         self.items: list[CheckResult] = []
 
-    def add(self, key: str, status: str, evidence: str, **where: Any) -> CheckResult:
-        if status not in STATUSES:
-            raise ValueError(f"status {status!r}")
+    def add(self, key: str, status: CheckStatus, evidence: str, **where: Any) -> CheckResult:
         spec = SPECS[key]
-        result = CheckResult(spec.check_id(self.stage), key, spec.title, status, evidence, **where)
+        result = CheckResult(spec.check_id(self.stage), key, spec.title, CheckStatus(status), evidence, **where)
         self.items.append(result)
         return result
 
     def has(self, key: str) -> bool:
         return any(r.check == key for r in self.items)
 
-    def finish(self, key: str, evidence: str, status: str = "pass") -> None:
+    def finish(self, key: str, evidence: str, status: CheckStatus = CheckStatus.PASS) -> None:
         if not self.has(key):
             self.add(key, status, evidence)

@@ -21,6 +21,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from digitize.journal import EventType, Outcome, now_iso, open_journal
 from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
 from digitize.qc.checks import CheckRun, critical_documents, run_checks
 from digitize.qc.data import QcRequest
+from digitize.qc.results import CheckStatus
 from digitize.qc.sampling import (
     DEFECT_CLASSES,
     Decision,
+    LotStatus,
     LotVerdict,
     Sample,
     SamplingPlan,
@@ -49,6 +52,12 @@ SAMPLE_INFO_COLUMNS = ("selected_as", "title", "pages", "automated_findings")
 SCHEMA = "digitize-qc/1"
 
 
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    PENDING = "pending"  # the checks passed; the inspectors' decisions are not (all) recorded
+
+
 @dataclass
 class QcOutcome:
     out: Path
@@ -61,13 +70,13 @@ class QcOutcome:
     decisions: list[Decision] = field(default_factory=list)
     decisions_source: str | None = None
     lot: LotVerdict | None = None
-    verdict: str = "pending"
+    verdict: Verdict = Verdict.PENDING
     reasons: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return self.verdict == "pass"
+        return self.verdict == Verdict.PASS
 
     @property
     def lot_status(self) -> str:
@@ -77,11 +86,11 @@ class QcOutcome:
 
     def document_items(self) -> list[dict[str, Any]]:
         """One line per document of the lot: 档号, title, pages, state, and its worst automated result."""
-        order = {"fail": 3, "warn": 2, "not checked": 1, "pass": 0}
         rows = []
         for doc in self.checks.data.documents:
             results = [r for r in self.checks.results if r.document == doc.archival_code]
-            worst = max((r.status for r in results if r.check != "blank_page"), key=lambda s: order[s], default="pass")
+            statuses = [r.status for r in results if r.check != "blank_page"]
+            worst = max(statuses, key=lambda s: s.rank, default=CheckStatus.PASS)
             rows.append(
                 {
                     "archival_code": doc.archival_code,
@@ -90,14 +99,15 @@ class QcOutcome:
                     "state": doc.state,
                     "pages": len(self.checks.data.pages.get(doc.doc_key, [])),
                     "status": worst,
-                    "findings": sum(1 for r in results if r.status in ("fail", "warn")),
+                    "findings": sum(1 for r in results if r.status in (CheckStatus.FAIL, CheckStatus.WARN)),
                 }
             )
         return rows
 
     def to_dict(self) -> dict[str, Any]:
         by_status = {
-            s: sum(1 for r in self.checks.results if r.status == s) for s in ("fail", "warn", "not checked", "pass")
+            s.value: sum(1 for r in self.checks.results if r.status == s)
+            for s in (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.NOT_CHECKED, CheckStatus.PASS)
         }
         sampling: dict[str, Any] = {"status": self.lot_status}
         if self.plan is not None and self.sample is not None:
@@ -157,30 +167,30 @@ class QcOutcome:
 
 def _verdict(outcome: QcOutcome) -> None:
     reasons = []
-    fails = [r for r in outcome.checks.results if r.status == "fail"]
+    fails = [r for r in outcome.checks.results if r.status == CheckStatus.FAIL]
     if fails:
         checks = sorted({r.check_id for r in fails})
         reasons.append(f"{len(fails)} automated finding(s) failed: {', '.join(checks)}")
     lot = outcome.lot
-    if lot is not None and lot.status == "reject":
+    if lot is not None and lot.status == LotStatus.REJECT:
         reasons.append(
             f"lot rejected: {len(lot.nonconforming)} nonconforming of {outcome.plan.n} sampled (Re={outcome.plan.re})"
         )
     if lot is not None and lot.critical_failed:
         reasons.append("inspectors failed critical documents: " + ", ".join(lot.critical_failed))
     if reasons:
-        outcome.verdict = "fail"
-    elif lot is not None and lot.status == "accept":
-        outcome.verdict = "pass"
+        outcome.verdict = Verdict.FAIL
+    elif lot is not None and lot.status == LotStatus.ACCEPT:
+        outcome.verdict = Verdict.PASS
         reasons.append(
             f"automated checks passed; lot accepted ({len(lot.nonconforming)} nonconforming of "
             f"{outcome.plan.n}, Ac={outcome.plan.ac})"
         )
     elif outcome.plan is None:
-        outcome.verdict = "pass" if outcome.checks.status == "pass" else "fail"
+        outcome.verdict = Verdict.PASS if outcome.checks.status == CheckStatus.PASS else Verdict.FAIL
         reasons.append("no documents to sample")
     else:
-        outcome.verdict = "pending"
+        outcome.verdict = Verdict.PENDING
         if lot is None:
             reasons.append(
                 f"automated checks passed; the inspection sample ({len(outcome.sample.items)} documents) has "
@@ -309,9 +319,9 @@ def write_outputs(outcome: QcOutcome, thumbnails: bool = True) -> None:
 
 
 def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
-    fails = sum(1 for r in outcome.checks.results if r.status == "fail")
-    warns = sum(1 for r in outcome.checks.results if r.status == "warn")
-    outcome_word = {"pass": Outcome.SUCCESS, "fail": Outcome.FAILURE}.get(outcome.verdict, Outcome.WARNING)
+    fails = sum(1 for r in outcome.checks.results if r.status == CheckStatus.FAIL)
+    warns = sum(1 for r in outcome.checks.results if r.status == CheckStatus.WARN)
+    outcome_word = {Verdict.PASS: Outcome.SUCCESS, Verdict.FAIL: Outcome.FAILURE}.get(outcome.verdict, Outcome.WARNING)
     detail = {
         "check": f"QC: DA/T 70-2018 {outcome.stage} items and DA/T 31-2017 image checks",
         "verdict": outcome.verdict,

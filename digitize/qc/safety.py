@@ -15,7 +15,7 @@ from digitize.layout import (
     is_catalog_export,
 )
 from digitize.qc.data import QcData, journal_outputs
-from digitize.qc.results import Results
+from digitize.qc.results import CheckStatus, Results
 from metadata.archival_code import archival_code_filename
 
 VIRUS_SCANNER = "clamscan"
@@ -26,14 +26,19 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
     """4-1 / 4-2: a virus scanner is installed; OUT scanned with it (clamscan)."""
     program = shutil.which(scanner or VIRUS_SCANNER)
     if program is None:
-        r.add("antivirus", "warn", f"no virus scanner found ({VIRUS_SCANNER} is not installed)", defect="no_antivirus")
-        r.add("virus", "not checked", f"{VIRUS_SCANNER} is not installed; OUT was not scanned for viruses")
+        r.add(
+            "antivirus",
+            CheckStatus.WARN,
+            f"no virus scanner found ({VIRUS_SCANNER} is not installed)",
+            defect="no_antivirus",
+        )
+        r.add("virus", CheckStatus.NOT_CHECKED, f"{VIRUS_SCANNER} is not installed; OUT was not scanned for viruses")
         return
     try:
         version = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         version = program
-    r.add("antivirus", "pass", f"virus scanner installed: {version or program}")
+    r.add("antivirus", CheckStatus.PASS, f"virus scanner installed: {version or program}")
     targets = [str(data.out)]
     try:
         proc = subprocess.run(
@@ -43,7 +48,7 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
             timeout=VIRUS_SCAN_TIMEOUT_S,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        r.add("virus", "not checked", f"{VIRUS_SCANNER} did not run: {exc}")
+        r.add("virus", CheckStatus.NOT_CHECKED, f"{VIRUS_SCANNER} did not run: {exc}")
         return
     infected = [line for line in proc.stdout.splitlines() if line.rstrip().endswith("FOUND")]
     for line in infected:
@@ -53,11 +58,11 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
             rel = Path(rel).resolve().relative_to(data.out.resolve()).as_posix()
         except ValueError:
             pass
-        r.add("virus", "fail", f"{VIRUS_SCANNER}: {what.strip()}", object=rel, file=rel, defect="virus")
+        r.add("virus", CheckStatus.FAIL, f"{VIRUS_SCANNER}: {what.strip()}", object=rel, file=rel, defect="virus")
     if proc.returncode not in (0, 1) and not infected:
         r.add(
             "virus",
-            "not checked",
+            CheckStatus.NOT_CHECKED,
             f"{VIRUS_SCANNER} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}",
         )
         return
@@ -93,7 +98,7 @@ def check_extra_files(data: QcData, r: Results) -> None:
         if path.name.startswith(".") and path.name.endswith(".tmp"):
             r.add(
                 "extra_files",
-                "warn",
+                CheckStatus.WARN,
                 f"{rel}: left over from an interrupted write",
                 object=rel,
                 file=rel,
@@ -102,7 +107,7 @@ def check_extra_files(data: QcData, r: Results) -> None:
             continue
         r.add(
             "extra_files",
-            "fail",
+            CheckStatus.FAIL,
             f"{rel} is not produced by processing or export (not in the journal)",
             object=rel,
             file=rel,
@@ -111,7 +116,7 @@ def check_extra_files(data: QcData, r: Results) -> None:
     if staged:
         r.add(
             "extra_files",
-            "warn",
+            CheckStatus.WARN,
             f"{staged} staging files of unfinished documents under {WORK_DIR}/ (removed when "
             "they are processed again; not part of a hand-off)",
             object=WORK_DIR,

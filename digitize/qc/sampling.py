@@ -25,8 +25,9 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,6 +40,12 @@ SEVERITIES = ("normal", "tightened", "reduced")
 LEVELS = ("S-1", "S-2", "S-3", "S-4", "I", "II", "III")
 DEFECT_CLASSES = ("critical", "major", "minor")
 DECISIONS = ("pass", "fail")
+
+
+class LotStatus(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    INCOMPLETE = "incomplete"  # random-sample items still undecided and the outcome still open
 
 
 class SamplingError(BadInput, ValueError):
@@ -474,7 +481,7 @@ class LotVerdict:
     outcome still open). Rejection is final as soon as ``re`` items have failed, even with items
     undecided; acceptance needs every random-sample item decided."""
 
-    status: str
+    status: LotStatus
     plan: SamplingPlan
     nonconforming: tuple[str, ...]  # random-sample items with a counted failure
     undecided: tuple[str, ...]  # random-sample items without a decision
@@ -518,11 +525,11 @@ def lot_verdict(
     nonconforming = tuple(item for item in sample.random if item in failed_counted)
     undecided = tuple(item for item in sample.random if item not in decided)
     if len(nonconforming) >= plan.re:
-        status = "reject"
+        status = LotStatus.REJECT
     elif undecided:
-        status = "incomplete"
+        status = LotStatus.INCOMPLETE
     else:
-        status = "accept"
+        status = LotStatus.ACCEPT
     return LotVerdict(
         status=status,
         plan=plan,
@@ -531,113 +538,3 @@ def lot_verdict(
         critical_failed=tuple(item for item in sample.critical if item in failed),
         critical_undecided=tuple(item for item in sample.critical if item not in decided),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Switching rules (ISO 2859-1 §9.3)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SwitchingState:
-    """Which severity the next lot is inspected at, after a history of lots."""
-
-    severity: str  # normal / tightened / reduced
-    discontinued: bool  # 5 lots rejected on tightened: stop until corrective action
-    switching_score: int  # ISO 2859-1:1999 score while on normal inspection
-    reduced_eligible: bool  # score >= 30; reduced also needs steady production and approval
-    reason: str
-
-
-def next_severity(history: Sequence[LotVerdict], allow_reduced: bool = False) -> SwitchingState:
-    """Replay the switching rules over the lots in order (original inspection only; resubmitted
-    lots are not part of the history) and say how the next lot is to be inspected.
-
-    * normal -> tightened: 2 lots rejected within 5 or fewer consecutive lots;
-    * tightened -> normal: 5 consecutive lots accepted;
-    * tightened -> discontinued: 5 lots rejected in total while on tightened; the next lot in the
-      history must then be a tightened one (inspection resumed after corrective action);
-    * normal -> reduced: switching score >= 30 *and* ``allow_reduced`` (the responsible authority
-      approves and production is steady -- facts this module cannot see);
-    * reduced -> normal: a lot rejected.
-
-    Switching score (ISO 2859-1:1999 9.3.3.2 -- arithmetic recalled, UNCONFIRMED against the
-    standard's text; only "starts at 0 with normal inspection, updated after each lot, switch at
-    >= 30" is confirmed): for a plan with Ac 0 or 1, add 2 if the lot is accepted, else reset to 0;
-    for Ac >= 2, add 3 if the lot would also have been accepted at the AQL one step tighter (the
-    Table 2-A plan in the next tighter column at the same plan row), else reset to 0. Where that
-    column is not tabulated here (AQL 0.065 at rows Q and R) the score is reset (conservative).
-    Each lot must have been inspected at the severity the rules call for; a history that does
-    not follow them is refused.
-    """
-    severity = "normal"
-    score = 0
-    recent: list[bool] = []  # acceptances on normal since normal started
-    accepted_in_row = 0  # on tightened
-    rejected_total = 0  # on tightened
-    discontinued = False
-    reason = "start: normal inspection"
-    for number, verdict in enumerate(history, start=1):
-        plan = verdict.plan
-        if plan.scheme != ISO or plan.severity is None:
-            raise SamplingError(f"lot {number}: switching rules apply to ISO 2859-1 plans only")
-        if verdict.status == "incomplete":
-            raise SamplingError(f"lot {number}: verdict is incomplete")
-        if discontinued:
-            if plan.severity != "tightened":
-                raise SamplingError(f"lot {number}: inspection resumes on tightened, not {plan.severity}")
-            discontinued, accepted_in_row, rejected_total = False, 0, 0
-        if plan.severity != severity:
-            raise SamplingError(f"lot {number}: inspected {plan.severity}, but the rules call for {severity}")
-        accepted = verdict.status == "accept"
-        if severity == "normal":
-            recent.append(accepted)
-            score = _updated_score(score, verdict) if accepted else 0
-            if recent[-5:].count(False) >= 2:
-                severity, accepted_in_row, rejected_total = "tightened", 0, 0
-                reason = f"lot {number}: 2 of the last {len(recent[-5:])} lots rejected: tightened"
-            elif score >= 30 and allow_reduced:
-                severity = "reduced"
-                reason = f"lot {number}: switching score {score} >= 30 and reduced allowed: reduced"
-            else:
-                reason = f"lot {number}: normal continues (switching score {score})"
-        elif severity == "tightened":
-            if accepted:
-                accepted_in_row += 1
-            else:
-                accepted_in_row = 0
-                rejected_total += 1
-            if rejected_total >= 5:
-                discontinued = True
-                reason = f"lot {number}: 5 lots rejected on tightened: discontinue until corrective action"
-            elif accepted_in_row >= 5:
-                severity, score, recent = "normal", 0, []
-                reason = f"lot {number}: 5 consecutive lots accepted on tightened: normal"
-            else:
-                reason = f"lot {number}: tightened continues ({accepted_in_row} accepted in a row)"
-        else:  # reduced
-            if not accepted:
-                severity, score, recent = "normal", 0, []
-                reason = f"lot {number}: lot rejected on reduced: normal"
-            else:
-                reason = f"lot {number}: reduced continues"
-    return SwitchingState(
-        severity=severity,
-        discontinued=discontinued,
-        switching_score=score,
-        reduced_eligible=severity == "normal" and score >= 30,
-        reason=reason,
-    )
-
-
-def _updated_score(score: int, verdict: LotVerdict) -> int:
-    """Switching score after an accepted lot on normal inspection (see `next_severity`)."""
-    plan = verdict.plan
-    if plan.ac <= 1:
-        return score + 2
-    assert plan.aql is not None and plan.plan_letter is not None
-    column = AQL_COLUMNS.index(plan.aql)
-    if column == 0:
-        return 0
-    tighter = table_plan(plan.plan_letter, AQL_COLUMNS[column - 1], "normal")
-    return score + 3 if len(verdict.nonconforming) <= tighter.ac else 0

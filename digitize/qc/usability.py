@@ -10,13 +10,14 @@ from pathlib import Path
 import pikepdf
 import pikepdf.pdfa
 
+from digitize.journal import DocumentState, PageState
 from digitize.layout import (
     QC_DIR,
     WORK_DIR,
     xml_schema,
 )
 from digitize.qc.data import QcData, where_doc, where_page
-from digitize.qc.results import Results
+from digitize.qc.results import CheckStatus, Results
 from digitize.xmlsafe import parse_file
 
 # DA/T 31 §9.5 names TIFF, JPEG and JPEG 2000 for masters ("等通用格式"); GB/T 18894-2016 adds
@@ -41,7 +42,7 @@ def check_metadata_readable(data: QcData, r: Results) -> None:
         except Exception as exc:  # noqa: BLE001 - unreadable XML is the finding
             r.add(
                 "metadata_readable",
-                "fail",
+                CheckStatus.FAIL,
                 f"{rel} cannot be parsed: {exc}",
                 object=rel,
                 file=rel,
@@ -51,7 +52,7 @@ def check_metadata_readable(data: QcData, r: Results) -> None:
         if errors:
             r.add(
                 "metadata_readable",
-                "fail",
+                CheckStatus.FAIL,
                 f"{rel} is not valid {kind}: {errors[0]}",
                 object=rel,
                 file=rel,
@@ -72,7 +73,7 @@ def check_formats(data: QcData, r: Results) -> None:
                 if page.file_format not in MASTER_FORMATS:
                     r.add(
                         "format_allowed",
-                        "fail",
+                        CheckStatus.FAIL,
                         f"master format {page.file_format} is not one of {', '.join(MASTER_FORMATS)}",
                         defect="format_not_allowed",
                         **where_page(data, page),
@@ -82,7 +83,7 @@ def check_formats(data: QcData, r: Results) -> None:
         if not doc.pdf_path.endswith(".pdf") or not pdfa.get("flavour"):
             r.add(
                 "format_allowed",
-                "fail",
+                CheckStatus.FAIL,
                 f"{doc.pdf_path} is not recorded as PDF/A",
                 defect="format_not_allowed",
                 **where_doc(data, doc),
@@ -92,7 +93,7 @@ def check_formats(data: QcData, r: Results) -> None:
     if len(formats) > 1:
         r.add(
             "storage_format",
-            "warn",
+            CheckStatus.WARN,
             f"DA/T 31 §9.5 asks for one storage format per batch; the masters use {listed}",
             defect="mixed_formats",
         )
@@ -103,29 +104,29 @@ def check_unreadable(data: QcData, r: Results) -> None:
     """3-4 / DA/T 31 §11: masters that could not be opened (from the journal) and documents that failed."""
     for doc in data.documents:
         doc_pages = data.pages.get(doc.doc_key, [])
-        failed_pages = [p for p in doc_pages if p.state == "failed"]
+        failed_pages = [p for p in doc_pages if p.state == PageState.FAILED]
         for page in failed_pages:
             size = page.master_bytes
             defect = "zero_byte" if size == 0 else "corrupt_image"
             r.add(
                 "unreadable",
-                "fail",
+                CheckStatus.FAIL,
                 f"{data.master_rel(page)} ({size} bytes) cannot be read: {page.error}",
                 defect=defect,
                 **where_page(data, page),
             )
-        if doc.state == "failed" and not failed_pages:
+        if doc.state == DocumentState.FAILED and not failed_pages:
             r.add(
                 "unreadable",
-                "fail",
+                CheckStatus.FAIL,
                 f"processing failed: {doc.error}",
                 defect="document_failed",
                 **where_doc(data, doc),
             )
-        elif doc.state not in ("done", "failed"):
+        elif doc.state == DocumentState.PENDING:
             r.add(
                 "unreadable",
-                "fail",
+                CheckStatus.FAIL,
                 f"the document is {doc.state}: processing has not finished",
                 defect="document_unfinished",
                 **where_doc(data, doc),
@@ -133,14 +134,14 @@ def check_unreadable(data: QcData, r: Results) -> None:
     for doc_key, measure in data.measures.items():
         for pm in measure.pages:
             page = next(p for p in data.pages[doc_key] if p.page_no == pm.page_no)
-            if page.state == "failed":
+            if page.state == PageState.FAILED:
                 continue
             if pm.master_error == "master file not found":
                 continue  # capture fixity says the masters are out of reach
             if pm.master_error:
                 r.add(
                     "unreadable",
-                    "fail",
+                    CheckStatus.FAIL,
                     f"master cannot be decoded now: {pm.master_error}",
                     defect="corrupt_image",
                     **where_page(data, page),
@@ -148,7 +149,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
             if pm.pdf_error:
                 r.add(
                     "unreadable",
-                    "fail",
+                    CheckStatus.FAIL,
                     f"PDF page {pm.page_no} image cannot be decoded: {pm.pdf_error}",
                     defect="pdf_page_unreadable",
                     **where_page(data, page),
@@ -157,7 +158,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
             doc = next(d for d in data.documents if d.doc_key == doc_key)
             r.add(
                 "unreadable",
-                "fail",
+                CheckStatus.FAIL,
                 f"{doc.pdf_path} cannot be opened: {measure.pdf_error}",
                 defect="pdf_unreadable",
                 **where_doc(data, doc),
@@ -244,7 +245,7 @@ def check_pdfa(data: QcData, r: Results) -> None:
         for defect, text in _pdf_problems(path, flavour):
             r.add(
                 "pdfa",
-                "fail",
+                CheckStatus.FAIL,
                 f"{doc.pdf_path}: {text}",
                 defect=defect,
                 file=doc.pdf_path,
