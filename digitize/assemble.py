@@ -85,7 +85,8 @@ def _run_document(task: DocumentTask, result: DocumentResult) -> None:
         (commit / folder).mkdir(parents=True)
     pdf_pages = []
     pdf_name = pdf_file(task.name)
-    software = tuple(task.ocr_software.split(" ", 1)) if " " in task.ocr_software else (task.ocr_software, "")
+    engine_name, _, engine_version = task.ocr_software.partition(" ")
+    software = (engine_name, engine_version)
     for page in task.pages:
         image = EncodedImage(data=_read_staged(page, "image"), **page.staged["image_meta"])
         hocr = _read_staged(page, "hocr")

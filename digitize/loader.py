@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -48,7 +49,7 @@ MIN_CREDIBLE_DPI = 50
 
 @dataclass
 class LoadedPage:
-    image: np.ndarray | None  # (H,W) uint8 grey or bitonal (0/255), or (H,W,3) uint8 BGR; None once released
+    image: np.ndarray  # (H,W) uint8 grey or bitonal (0/255), or (H,W,3) uint8 BGR
     mode: str  # bitonal | grey | colour
     dpi: float
     dpi_source: str  # file | override | default
@@ -188,7 +189,7 @@ def _load_pdf_page(path: Path, index: int, settings: InputSettings) -> LoadedPag
         if len(images) != 1:
             return _render_pdf_page(path, index, page, settings, notes)
         raw = images[0]
-        pdfimage = PdfImage(raw)
+        pdfimage = PdfImage(cast(pikepdf.Stream, raw))
         _check_pixels(path, pdfimage.width, pdfimage.height, settings)
         width_in, height_in = _page_size_inches(page)
         found = pdfimage.width / width_in if width_in else None
@@ -235,7 +236,7 @@ def _render_pdf_page(
     _check_pixels(path, int(width_in * dpi), int(height_in * dpi), settings)
     notes.append(f"{path}: page {index + 1} is not a single image; rendered at {dpi:.0f} dpi")
     try:
-        rendered = convert_from_path(str(path), dpi=dpi, first_page=index + 1, last_page=index + 1)
+        rendered = convert_from_path(str(path), dpi=int(dpi), first_page=index + 1, last_page=index + 1)
     except Exception as exc:  # noqa: BLE001
         raise InputError(path, f"page {index + 1} cannot be rendered ({exc})") from None
     array, mode = _pil_to_array(rendered[0])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ def _ccitt_g4(ink: np.ndarray) -> bytes:
     bilevel.save(buffer, format="TIFF", compression="group4", strip_size=2**31 - 1)
     buffer.seek(0)
     with Image.open(buffer) as tiff:
+        assert isinstance(tiff, TiffImagePlugin.TiffImageFile)  # written as TIFF just above
         offsets = tiff.tag_v2[273]
         counts = tiff.tag_v2[279]
     if len(offsets) != 1:

@@ -33,7 +33,7 @@ def _page(page: PageRecord) -> dict[str, Any]:
 
 def batch_status(out: str | os.PathLike[str]) -> dict[str, Any]:
     journal = read_journal(out)
-    docs = []
+    docs: list[dict[str, Any]] = []
     for doc in journal.documents:
         doc_pages = journal.pages_of(doc.doc_key)
         docs.append(

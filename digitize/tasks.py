@@ -78,7 +78,7 @@ def run_page(task: PageTask) -> PageResult:
 def _run_page(task: PageTask, result: PageResult) -> None:
     """Decode → imaging → encode the page image → OCR → stage.
 
-    Large arrays are dropped as soon as the next step no longer needs them (the master's
+    Large arrays are dropped (`del`) as soon as the next step no longer needs them (the master's
     pixels after imaging, the processed image after encoding), so that a worker holds at most
     about two full-size copies of a page at any time.
     """
@@ -110,7 +110,7 @@ def _run_page(task: PageTask, result: PageResult) -> None:
         bitonal=loaded.mode == "bitonal",
         osd=lambda image: engine.orientation(image, loaded.dpi),
     )
-    loaded.image = None  # the master's pixels are no longer needed
+    del loaded.image  # the master's pixels are no longer needed
     timings.update({f"imaging.{k}": v for k, v in processed.timings.items()})
     geometry = processed.geometry
     result.geometry = dataclasses.asdict(geometry)
@@ -120,7 +120,7 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     encoded = encode_page(
         processed.image, mode, loaded.dpi, settings.imaging.jpeg_quality, settings.imaging.bitonal_encoding
     )
-    processed.image = None
+    del processed.image  # nor the processed page's, once encoded
     timings["encode"] = time.perf_counter() - started
     result.facts.update(
         output_mode=mode,
@@ -150,7 +150,7 @@ def _run_page(task: PageTask, result: PageResult) -> None:
             result.warnings.append(f"{ref.path}: OCR {exc}; the page is kept without text")
         except OcrError as exc:
             raise OcrError(f"{ref.path}: {exc}") from None
-    processed.ocr_image = None
+    del processed.ocr_image
     ocr_page = parse_hocr(hocr_text) if hocr_text else OcrPage(0, 0)
     result.ocr_confidence = ocr_page.mean_confidence
 

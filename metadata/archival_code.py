@@ -202,7 +202,7 @@ class CodeTemplate:
             except re.error as exc:
                 raise ArchivalCodeError(f"{name} pattern {rule!r} is not a valid expression: {exc}") from None
 
-    def _add_field(self, name: str, spec: str, conversion: str | None) -> None:
+    def _add_field(self, name: str, spec: str | None, conversion: str | None) -> None:
         if name not in COMPONENTS:
             raise ArchivalCodeError(
                 f"template {self.template!r}: unknown component {{{name}}}; known: {', '.join(COMPONENTS)}"

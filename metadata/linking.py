@@ -12,9 +12,9 @@ Findings use the DA/T 70 items 1-11 (metadata ↔ content link) and 2-11 (conten
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from digitize.settings import Settings
 from metadata.archival_code import CodeTemplate, normalize_lookalikes
@@ -61,14 +61,12 @@ def link_documents(
     def normalised(text: str) -> str:
         return normalize_lookalikes(text, allowed=separators)
 
-    for key_of, is_normalised in ((str, False), (normalised, True)):
-        rows = _group(
-            (r for r in catalog.records if r.row not in used_rows),
-            lambda r, key_of=key_of: key_of(r.get("archival_code")),
-        )
-        docs = _group(
-            (d for d in documents if d.key not in used_docs), lambda d, key_of=key_of: key_of(d.archival_code)
-        )
+    def exact(text: str) -> str:
+        return text
+
+    for key_of, is_normalised in ((exact, False), (normalised, True)):
+        rows = _group((key_of(r.get("archival_code")), r) for r in catalog.records if r.row not in used_rows)
+        docs = _group((key_of(d.archival_code), d) for d in documents if d.key not in used_docs)
         for key, doc_group in docs.items():
             row_group = rows.get(key)
             if not key or not row_group:
@@ -112,10 +110,10 @@ def link_documents(
     return result
 
 
-def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
+def _group(keyed: Iterable[tuple[str, T]]) -> dict[str, list[T]]:
     groups: dict[str, list[T]] = defaultdict(list)
-    for item in items:
-        groups[key(item)].append(item)
+    for key, item in keyed:
+        groups[key].append(item)
     return groups
 
 
@@ -137,7 +135,7 @@ def _report_ambiguous(
 
 def _check_pages(link: Link, catalog: Catalog, first_slot: int, report: Reporter) -> None:
     record, doc = link.record, link.document
-    where = {
+    where: dict[str, Any] = {
         "row": record.row,
         "column": catalog.column("pages"),
         "archival_code": record.get("archival_code"),

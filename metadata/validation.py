@@ -19,6 +19,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from digitize.settings import CatalogSettings, Settings
 from metadata.archival_code import ArchivalCode, ArchivalCodeError, CodeTemplate, normalize_lookalikes
@@ -207,7 +208,7 @@ def _check_lengths(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
 
 
 def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSettings, report: Reporter) -> None:
-    where = {"row": record.row, "archival_code": record.get("archival_code")}
+    where: dict[str, Any] = {"row": record.row, "archival_code": record.get("archival_code")}
     for name, _, value in _values(record):
         if name != "archival_code" and value != value.strip() and value.strip():
             report.add(
@@ -236,7 +237,7 @@ def _check_formats(record: CatalogRecord, catalog: Catalog, config: CatalogSetti
 def _check_domains(
     record: CatalogRecord, catalog: Catalog, config: CatalogSettings, code: ArchivalCode | None, report: Reporter
 ) -> None:
-    where = {"row": record.row, "archival_code": record.get("archival_code")}
+    where: dict[str, Any] = {"row": record.row, "archival_code": record.get("archival_code")}
     retention = record.get("retention").strip()
     if retention and retention not in config.retention_values:
         report.add(
@@ -288,7 +289,7 @@ def _check_plausibility(
     today: dt.date,
     report: Reporter,
 ) -> None:
-    where = {"row": record.row, "archival_code": record.get("archival_code")}
+    where: dict[str, Any] = {"row": record.row, "archival_code": record.get("archival_code")}
     value = record.get("date").strip()
     parsed = parse_date(value)
     date = parsed.as_date() if parsed else None
@@ -340,7 +341,11 @@ def _check_characters(record: CatalogRecord, catalog: Catalog, config: CatalogSe
     for name, _, value in _values(record):
         if name == "archival_code":
             continue  # judged character by character in _check_archival_code
-        where = {"row": record.row, "column": catalog.column(name), "archival_code": record.get("archival_code")}
+        where: dict[str, Any] = {
+            "row": record.row,
+            "column": catalog.column(name),
+            "archival_code": record.get("archival_code"),
+        }
         bad = [(i + 1, ch) for i, ch in enumerate(value) if _unprintable(ch)]
         if bad:
             report.add("unprintable_char", f"{_label(name)} has {_list_chars(bad)}", **where)
@@ -438,7 +443,7 @@ def _check_continuity(
         expected = config.item_start
         seen: dict[int, int] = {}
         for item, row, text in sorted(entries):
-            where = {"row": row, "column": catalog.column("archival_code"), "archival_code": text}
+            where: dict[str, Any] = {"row": row, "column": catalog.column("archival_code"), "archival_code": text}
             if item in seen:
                 report.add(
                     "item_duplicate", f"件号 {item:0{width}d} in group {group} is also on row {seen[item]}", **where

@@ -136,7 +136,12 @@ def read_qc_status(out: Path, events: Sequence[Event]) -> QcStatus:
     except (OSError, ValueError) as exc:
         return QcStatus(QcState.UNREADABLE, message=f"{QC_REPORT} cannot be read: {exc}")
     verdict = _verdict(report)
-    common = {"verdict": verdict, "plan": _plan(report), "written": report.get("generated"), "items": _items(report)}
+    common: dict[str, Any] = {
+        "verdict": verdict,
+        "plan": _plan(report),
+        "written": report.get("generated"),
+        "items": _items(report),
+    }
     event = qc_event(events)
     if event is None:
         return QcStatus(

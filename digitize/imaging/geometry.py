@@ -8,6 +8,8 @@ no deskew is only turned, which is lossless.
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 
@@ -67,7 +69,7 @@ def warp(
             )
         return out
     out = cv2.warpAffine(
-        image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill)
+        image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=int(cast(int, fill))
     )
     if bitonal:
         cv2.threshold(out, 127, 255, cv2.THRESH_BINARY, dst=out)

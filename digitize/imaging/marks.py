@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -81,7 +82,7 @@ def _ring_coverage(xs: np.ndarray, ys: np.ndarray, circle: tuple[float, float, f
 
 
 def _seal_circle(
-    labels: np.ndarray, index: int, box: tuple[int, int, int, int], dpi: float
+    labels: np.ndarray, index: int | np.integer[Any], box: tuple[int, int, int, int], dpi: float
 ) -> tuple[tuple[float, float, float], bool, np.ndarray, np.ndarray] | None:
     """The seal ring in one component, if any: (cx, cy, radius), whether the component is the
     seal alone, and the component's pixel coordinates.
@@ -92,6 +93,8 @@ def _seal_circle(
     grid or a block of text touches any circle about as often just outside as on it).
     """
     x0, y0, cw, ch = box
+    xs: np.ndarray
+    ys: np.ndarray
     ys, xs = np.nonzero(labels[y0 : y0 + ch, x0 : x0 + cw] == index)
     xs = xs.astype(np.float64) + x0
     ys = ys.astype(np.float64) + y0
@@ -152,9 +155,10 @@ def text_ink(analysis: PageAnalysis, colour_mask: np.ndarray | None = None) -> T
     n, labels, stats, centroids = components(ink)
     x, y, w, h, area = (stats[1:, i] for i in range(5))
     char_h, glyph_h = _character_heights(h, w, area, analysis.dpi)
-    drop: list[int] = []
+    drop: list[int | np.integer[Any]] = []  # component labels
     seals: list[Seal] = []
-    cut: list[tuple[int, tuple[float, float, float]]] = []  # components that carry a seal with other lines
+    # components that carry a seal with other lines
+    cut: list[tuple[int | np.integer[Any], tuple[float, float, float]]] = []
     for i in np.nonzero((w > 5 * char_h) & (h > 5 * char_h))[0]:
         x0, y0, cw, ch = int(x[i]), int(y[i]), int(w[i]), int(h[i])
         if area[i] / float(cw * ch) > BLOB_FILL:

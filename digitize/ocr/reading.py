@@ -127,6 +127,7 @@ def merge(page_hocr: str, tables: list[tuple[Table, list[tuple[list[Box], str]]]
     for el in list(page):
         page.remove(el)
     rows = _text_rows(lines)
+    tops: list[tuple[int, int, tuple[Table, list[tuple[list[Box], str]]] | None]]
     tops = [(_bbox(row[0])[1], i, None) for i, row in enumerate(rows)]  # type: ignore[index]
     tops += [(table.box[1], -1, (table, read)) for table, read in tables]
     texts: list[str] = []

@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import cv2
 import numpy as np
@@ -89,7 +89,7 @@ class TesserocrEngine:
         self.api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm)
         for key, value in TESSERACT_VARIABLES.items():
             self.api.SetVariable(key, value)
-        self._osd_api = None
+        self._osd_api: Any = None
 
     def _set_image(self, api, image: np.ndarray, dpi: float) -> None:
         image = np.ascontiguousarray(image)
@@ -257,7 +257,7 @@ def make_engine(engine: str, languages: str, psm: int, timeout_s: float, tessdat
     """Build the OCR engine named in the settings ("auto", "tesserocr" or "tesseract")."""
     kind, data = resolve_engine(engine, languages, tessdata)
     if kind == "tesserocr":
-        return TesserocrEngine(languages, psm, timeout_s, data)
+        return TesserocrEngine(languages, psm, timeout_s, cast(str, data))  # resolve_engine refuses it without data
     return TesseractCliEngine(languages, psm, timeout_s, tessdata)
 
 

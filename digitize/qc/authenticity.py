@@ -30,7 +30,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
             object=f"event {problem.seq}",
             defect="journal_chain",
         )
-    packaged: dict[str, str] = {}
+    packaged: dict[str, str | None] = {}
     for event in data.events:
         if event.type == "creation" and event.detail.get("step") == "PDF/A packaging":
             packaged[event.object] = event.detail.get("sha256")
@@ -48,7 +48,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
             r.add(
                 "capture_fixity",
                 CheckStatus.FAIL,
-                f"the journal's document row says sha256 {doc.pdf_sha256[:16]}…, the "
+                f"the journal's document row says sha256 {(doc.pdf_sha256 or '')[:16]}…, the "
                 f"event chain recorded {recorded[:16]}…",
                 defect="journal_mismatch",
                 **where_doc(data, doc),
@@ -137,7 +137,7 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
     """1-10: size on disk, page count, format and file name of each PDF; size and format of masters."""
     checked = 0
     for doc in data.done:
-        pdf = data.out / doc.pdf_path
+        pdf = data.out / (doc.pdf_path or "")
         if not pdf.is_file():
             continue  # 1-11 and 1-14 report it
         checked += 1
@@ -196,12 +196,17 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
                     **where_page(data, page),
                 )
             measure = data.measures.get(doc_key)
-            pm = next((m for m in measure.pages if m.page_no == page.page_no), None) if measure else None
-            if pm is not None and pm.master_format and page.file_format and pm.master_format != page.file_format:
+            measured = next((m for m in measure.pages if m.page_no == page.page_no), None) if measure else None
+            if (
+                measured is not None
+                and measured.master_format
+                and page.file_format
+                and measured.master_format != page.file_format
+            ):
                 r.add(
                     "electronic_attributes",
                     CheckStatus.FAIL,
-                    f"master {data.master_rel(page)} is {pm.master_format}, metadata says {page.file_format}",
+                    f"master {data.master_rel(page)} is {measured.master_format}, metadata says {page.file_format}",
                     defect="attributes_mismatch",
                     **where_page(data, page),
                 )
@@ -215,7 +220,7 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
 def check_metadata_link(data: QcData, r: Results) -> None:
     """1-11 beyond the catalogue link: every path the journal stores names an existing file."""
     for doc in data.done:
-        pdf = data.out / doc.pdf_path
+        pdf = data.out / (doc.pdf_path or "")
         if not pdf.is_file():
             r.add(
                 "metadata_link",

@@ -212,9 +212,9 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
 
 def journal_outputs(data: QcData) -> list[tuple[DocumentRecord, PageRecord | None, str, str, int]]:
     """(document, page or None, path relative to OUT, sha256, bytes) of every output the journal lists."""
-    files = []
+    files: list[tuple[DocumentRecord, PageRecord | None, str, str, int]] = []
     for doc in data.done:
-        files.append((doc, None, doc.pdf_path, doc.pdf_sha256, int(doc.pdf_bytes or 0)))
+        files.append((doc, None, doc.pdf_path or "", doc.pdf_sha256 or "", int(doc.pdf_bytes or 0)))
         for page in data.pages.get(doc.doc_key, []):
             for role in PAGE_FILES:
                 info = page.outputs.get(role)

@@ -247,13 +247,15 @@ def _feature_aligned(a: PageSignature, b: PageSignature) -> np.ndarray | None:
     with RANSAC), as box pixels of `a`'s content box; None when the pages do not match well."""
     if a.page is None or b.page is None or a.descriptors is None or b.descriptors is None:
         return None
+    if a.points is None or b.points is None:
+        return None
     if len(a.descriptors) < 20 or len(b.descriptors) < 20:
         return None
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(b.descriptors, a.descriptors)
     if len(matches) < 20:
         return None
-    source = np.float32([b.points[m.queryIdx] for m in matches])
-    target = np.float32([a.points[m.trainIdx] for m in matches])
+    source = np.array([b.points[m.queryIdx] for m in matches], dtype=np.float32)
+    target = np.array([a.points[m.trainIdx] for m in matches], dtype=np.float32)
     matrix, inliers = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=3.0)
     if matrix is None or inliers is None or int(inliers.sum()) < max(15, len(matches) // 10):
         return None

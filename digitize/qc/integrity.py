@@ -59,7 +59,7 @@ def check_byte_count(data: QcData, r: Results, journal_bytes: int, disk_bytes: i
     for doc_pages in data.pages.values():
         for page in doc_pages:
             path = data.master_path(page)
-            key = page.source_path
+            key = page.source_path or ""
             if key in seen:
                 continue
             seen.add(key)

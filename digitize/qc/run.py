@@ -174,7 +174,7 @@ def _verdict(outcome: QcOutcome) -> None:
     lot = outcome.lot
     if lot is not None and lot.status == LotStatus.REJECT:
         reasons.append(
-            f"lot rejected: {len(lot.nonconforming)} nonconforming of {outcome.plan.n} sampled (Re={outcome.plan.re})"
+            f"lot rejected: {len(lot.nonconforming)} nonconforming of {lot.plan.n} sampled (Re={lot.plan.re})"
         )
     if lot is not None and lot.critical_failed:
         reasons.append("inspectors failed critical documents: " + ", ".join(lot.critical_failed))
@@ -184,7 +184,7 @@ def _verdict(outcome: QcOutcome) -> None:
         outcome.verdict = Verdict.PASS
         reasons.append(
             f"automated checks passed; lot accepted ({len(lot.nonconforming)} nonconforming of "
-            f"{outcome.plan.n}, Ac={outcome.plan.ac})"
+            f"{lot.plan.n}, Ac={lot.plan.ac})"
         )
     elif outcome.plan is None:
         outcome.verdict = Verdict.PASS if outcome.checks.status == CheckStatus.PASS else Verdict.FAIL
@@ -193,7 +193,7 @@ def _verdict(outcome: QcOutcome) -> None:
         outcome.verdict = Verdict.PENDING
         if lot is None:
             reasons.append(
-                f"automated checks passed; the inspection sample ({len(outcome.sample.items)} documents) has "
+                f"automated checks passed; the inspection sample ({len(outcome.sample.items) if outcome.sample else 0} documents) has "
                 f"no recorded decisions: fill {QC_SAMPLE} and run `digitize qc OUT --record FILE`"
             )
         else:

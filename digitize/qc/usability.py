@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pikepdf.pdfa
@@ -80,7 +81,7 @@ def check_formats(data: QcData, r: Results) -> None:
                     )
     for doc in data.done:
         pdfa = doc.pdfa
-        if not doc.pdf_path.endswith(".pdf") or not pdfa.get("flavour"):
+        if not (doc.pdf_path or "").endswith(".pdf") or not pdfa.get("flavour"):
             r.add(
                 "format_allowed",
                 CheckStatus.FAIL,
@@ -204,7 +205,8 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
         if javascript:
             problems.append(("javascript", "the PDF contains JavaScript"))
         for number, page in enumerate(pdf.pages, start=1):
-            fonts = (page.get("/Resources") or {}).get("/Font") or {}
+            resources: Any = page.get("/Resources") or {}
+            fonts = resources.get("/Font") or {}
             for name, font in fonts.items():
                 descendants = font.get("/DescendantFonts")
                 target = descendants[0] if descendants is not None and len(descendants) else font
@@ -216,10 +218,10 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
                     problems.append(("font_not_embedded", f"page {number}: font {name} is not embedded"))
             images = page.get_images() if hasattr(page, "get_images") else page.images
             for name, image in images.items():
-                filters = image.get("/Filter")
+                declared = image.get("/Filter")
                 filters = (
-                    [str(f) for f in (filters if isinstance(filters, pikepdf.Array) else [filters])]
-                    if filters is not None
+                    [str(f) for f in (declared if isinstance(declared, pikepdf.Array) else [declared])]
+                    if declared is not None
                     else []
                 )
                 for f in filters:
@@ -237,7 +239,7 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
 def check_pdfa(data: QcData, r: Results) -> None:
     checked = 0
     for doc in data.done:
-        path = data.out / doc.pdf_path
+        path = data.out / (doc.pdf_path or "")
         if not path.is_file():
             continue
         checked += 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from digitize.fsutil import atomic_write_bytes
@@ -99,9 +100,9 @@ def run_exports(
         if fmt == "dat93":
             for n, encoding in enumerate(catalogue_encodings):
                 rel = catalogue_file(None if n == 0 else encoding)
-                _emit(report, out, fmt, rel, lambda e=encoding, k=kept: dat93.catalogue_bytes(k, e))
+                _emit(report, out, fmt, rel, partial(dat93.catalogue_bytes, kept, encoding))
         elif fmt == "ead3":
-            _emit(report, out, fmt, EAD3_FILE, lambda k=kept: ead3.finding_aid_bytes(k, batch))
+            _emit(report, out, fmt, EAD3_FILE, partial(ead3.finding_aid_bytes, kept, batch))
         else:
             _per_document(report, out, fmt, kept, excluded, records, batch)
     return report
@@ -128,7 +129,7 @@ def _per_document(
     for record in kept:
         if record.archival_code in names:
             rel = _DOCUMENT_PATHS[fmt](names[record.archival_code])
-            _emit(report, out, fmt, rel, lambda r=record: builders[fmt](r))
+            _emit(report, out, fmt, rel, partial(builders[fmt], record))
     for exclusion in excluded:
         if exclusion.archival_code in names:
             stale = out / _DOCUMENT_PATHS[fmt](names[exclusion.archival_code])

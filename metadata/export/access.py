@@ -63,7 +63,7 @@ class AccessPolicy:
             rank = self.rank(security)
             if rank is None:
                 return f"密级 {security!r} is not a known level"
-            if rank > self.rank(self.max_security):
+            if rank > (self.rank(self.max_security) or 0):  # the highest level is known (__post_init__)
                 return f"密级 {security} is above {self.max_security}"
         if self.open_only and record.get("开放标识") != OPEN:
             status = record.get("开放标识") or "(empty)"
