@@ -115,7 +115,7 @@ class QcSettings:
     # QC blur: median edge width of the master in px at 300 dpi (sharp scans 2-4 px, out of focus 8+)
     blur_warn_edge_px: float = 5.0
     blur_fail_edge_px: float = 6.5
-    sampling_scheme: str = "dat31-ratio"  # or "iso2859-1" (AQL single sampling, qc.sampling)
+    sampling_scheme: str = "dat31-ratio"  # or "iso2859-1" (AQL single sampling, qc.plans)
     sample_ratio: float = 0.05  # DA/T 31 ratio mode: share of documents to inspect
     pass_rate: float = 0.95  # DA/T 31 ratio mode: accept when at least this share passes
     aql: float = 1.0

@@ -12,23 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from digitize.qc.sampling import (
+from digitize.qc.plans import (
     AQL_COLUMNS,
     CODE_LETTERS,
-    Decision,
-    DecisionsError,
-    Sample,
     SamplingError,
     SamplingPlan,
     code_letter,
-    draw_sample,
     iso_plan,
-    lot_verdict,
     plan_from_settings,
     ratio_plan,
-    read_decisions,
     table_plan,
 )
+from digitize.qc.sampling import Decision, DecisionsError, Sample, draw_sample, lot_verdict, read_decisions
 from digitize.settings import QcSettings
 
 # --- Table 1 (reference §1.2) ------------------------------------------------------------------

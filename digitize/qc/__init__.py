@@ -9,7 +9,8 @@ Modules:
 * `images`       -- the DA/T 31 image checks
 * `measure`      -- page measurements from masters and PDF page images (worker processes)
 * `imagequality` -- the image measurements themselves (blur, colour, skew, duplicates)
-* `sampling`     -- ISO 2859-1 / DA/T 31 ratio plans, seeded sample, decisions, lot verdict
+* `plans`        -- sampling plans: the ISO 2859-1 tables, the DA/T 31 ratio
+* `sampling`     -- the seeded sample, the inspectors' decisions, the lot verdict
 * `run`          -- `run_qc`: checks + sample + decisions + verdict, files in OUT/qc/, journal event
 * `report`       -- the HTML report
 

@@ -32,6 +32,7 @@ from digitize.journal import EventType, Outcome, now_iso, open_journal
 from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
 from digitize.qc.checks import CheckRun, critical_documents, run_checks
 from digitize.qc.data import QcRequest
+from digitize.qc.plans import SamplingPlan, plan_from_settings
 from digitize.qc.results import CheckStatus
 from digitize.qc.sampling import (
     DEFECT_CLASSES,
@@ -39,10 +40,8 @@ from digitize.qc.sampling import (
     LotStatus,
     LotVerdict,
     Sample,
-    SamplingPlan,
     draw_sample,
     lot_verdict,
-    plan_from_settings,
     read_decisions,
 )
 from digitize.settings import Settings
