@@ -24,6 +24,18 @@ _ITEM_TO_KEY = {
     "2-6": "item_continuity",
     "2-11": "content_count",
 }
+# Checks that only the catalogue's findings answer (the others also look at the journal and files).
+CATALOGUE_ONLY_CHECKS = (
+    "field_length",
+    "field_format",
+    "value_domain",
+    "plausibility",
+    "special_characters",
+    "archival_code",
+    "duplicates",
+    "required_fields",
+    "item_continuity",
+)
 
 
 def check_catalogue_findings(data: QcData, r: Results) -> None:
@@ -57,30 +69,9 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
             defect=defect,
         )
     if data.catalog is None:
-        for key in (
-            "field_length",
-            "field_format",
-            "value_domain",
-            "plausibility",
-            "special_characters",
-            "archival_code",
-            "duplicates",
-            "required_fields",
-            "item_continuity",
-        ):
+        for key in CATALOGUE_ONLY_CHECKS:
             r.finish(key, data.catalog_note, CheckStatus.NOT_CHECKED)
         return
-    rows = len(data.catalog.records)
-    checked = f"{rows} catalogue rows of {data.catalog_path} checked"
-    for key in (
-        "field_length",
-        "field_format",
-        "value_domain",
-        "plausibility",
-        "special_characters",
-        "archival_code",
-        "duplicates",
-        "required_fields",
-        "item_continuity",
-    ):
+    checked = f"{len(data.catalog.records)} catalogue rows of {data.catalog_path} checked"
+    for key in CATALOGUE_ONLY_CHECKS:
         r.finish(key, checked)
