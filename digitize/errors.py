@@ -4,6 +4,9 @@
       BadInput               exit 2  an option, file or folder that cannot be used (the message names it)
       MissingSoftware        exit 3  the environment lacks something (Tesseract, a language pack, a library)
       ChecksFailed           exit 4  the work is done, but checks failed or refused it
+      Interrupted            exit 5  the run stopped before its end (signal, lost workers, disk full, no memory);
+                                     what was committed is kept: run the same command again to resume
+      Damaged                exit 6  the journal is damaged or is not a digitize journal
 
 Each module derives its own errors from one of these (`digitize.batch.InputError` is a
 `BadInput`, `digitize.ocr.tesseract.OcrError` a `MissingSoftware`, ...); the command line maps
@@ -22,6 +25,8 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage error: bad option, missing file or folder, unreadable input
     ENVIRONMENT = 3  # the environment lacks something
     ATTENTION = 4  # work done, but checks failed (qc rejected the lot, verify found changes, handoff refused)
+    INTERRUPTED = 5  # the run stopped before its end; committed work is kept, a rerun resumes
+    DAMAGED = 6  # the journal is damaged or is not a digitize journal
 
 
 class DigitizeError(Exception):
@@ -48,4 +53,16 @@ class ChecksFailed(DigitizeError):
     exit_code = ExitCode.ATTENTION
 
 
-__all__ = ["BadInput", "ChecksFailed", "DigitizeError", "ExitCode", "MissingSoftware"]
+class Interrupted(DigitizeError):
+    """The run stopped before its end (signal, lost workers or scheduler, disk full, out of memory)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Damaged(DigitizeError):
+    """The journal is damaged (SQLite integrity fails, rows unreadable) or is not a digitize journal."""
+
+    exit_code = ExitCode.DAMAGED
+
+
+__all__ = ["BadInput", "ChecksFailed", "Damaged", "DigitizeError", "ExitCode", "Interrupted", "MissingSoftware"]

@@ -165,11 +165,12 @@ def test_reading_creates_nothing_and_takes_no_write_lock(tmp_path):
     db.close()
 
 
-def test_missing_or_damaged_journal_is_bad_input(tmp_path):
+def test_missing_journal_is_bad_input_damaged_journal_has_its_own_code(tmp_path):
     with pytest.raises(JournalMissing) as missing:
         read_journal(tmp_path)
     (tmp_path / "journal.sqlite").write_bytes(b"not a database " * 100)
     with pytest.raises(JournalUnreadable) as damaged:
         read_journal(tmp_path)
-    assert missing.value.exit_code == damaged.value.exit_code == ExitCode.USAGE
+    assert missing.value.exit_code == ExitCode.USAGE
+    assert damaged.value.exit_code == ExitCode.DAMAGED
     assert "journal.sqlite" in str(damaged.value)

@@ -26,7 +26,8 @@ class PageState(StrEnum):
 
 
 class RunStatus(StrEnum):
-    RUNNING = "running"  # still running, or interrupted
+    RUNNING = "running"  # still running (or its process died without a word)
+    INTERRUPTED = "interrupted"  # stopped before its end: signal, lost workers, disk full, out of memory
     OK = "ok"
     FAILURES = "failures"  # finished; some documents failed
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from digitize import __version__
-from digitize.errors import BadInput
+from digitize.errors import Damaged
 from digitize.journal.records import (
     Chain,
     ChainProblem,
@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-class JournalUnreadable(BadInput):
+class JournalUnreadable(Damaged):
     """The file is not a readable journal (not SQLite, damaged, or without the journal's tables)."""
 
 
