@@ -69,14 +69,17 @@ class PdfSettings:
 @dataclass(frozen=True)
 class ArchivalCodeSettings:
     # DA/T 22-2015 style by default; see metadata.archival_code for the template language.
-    # DA/T 13-2022 style: "{fonds}-{category}·{year}·{retention}·{org}-{item}".
+    # DA/T 13-2022 by item: "{fonds}-{category}·{year}·{retention}·{org}-{item}";
+    # by volume (按卷): "{fonds}-{category}·{year}·{retention}-{volume}-{item}" with item_digits = 3.
     template: str = "{fonds}-{category}·{year}-{retention}-{org}-{item:04d}"
     item_digits: int = 4
     # Component rules (regular expressions matched against the whole component).
-    fonds_pattern: str = r"[A-Z]\d{3}"  # 全宗号: letter + 3 digits (assigned by the archives)
-    category_pattern: str = r"[A-Z]{2}"  # 门类代码: WS, KJ, SB, ...
+    fonds_pattern: str = r"[A-Z]\d{3}|\d{4}"  # 全宗号: letter + 3 digits (J022) or 4 digits (0194)
+    # 门类代码 (WS, KJ, SB, ...), optionally with up to three lower class levels joined by "·" (ZY·JC·CC)
+    category_pattern: str = r"[A-Z]{2}(?:·[A-Z0-9]+){0,3}"
     retention_pattern: str = r"Y|D\d{1,3}"  # 保管期限代码: Y, D10, D30, D50, D100
     org_pattern: str = r"[A-Z0-9]+|[\u4e00-\u9fff]+"  # 机构/问题代码: BGS, 003, 办公室
+    volume_pattern: str = r"\d{3}"  # 案卷号 (按卷): 3 digits, zero-padded
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,9 @@ class CatalogSettings:
     # Rule code (e.g. "date_year_mismatch") or DA/T 70 item ("1-8") -> "error" | "warning" | "off".
     severities: dict[str, str] = field(default_factory=dict)
     item_start: int = 1  # DA/T 70 2-6: first 件号 of each group
-    # 档号 components that form a 件号 sequence (DA/T 22: the lowest class of the scheme).
-    item_group_by: tuple[str, ...] = ("fonds", "category", "year", "retention", "org")
+    # 档号 components that form a 件号 sequence (DA/T 22: the lowest class of the scheme);
+    # empty: every component of the template other than the 件号.
+    item_group_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,17 @@
 
 Template language (``ArchivalCodeSettings.template``): literal separators with the components
 ``{fonds}`` 全宗号, ``{category}`` 门类代码, ``{year}`` 年度, ``{retention}`` 保管期限代码,
-``{org}`` 机构(问题)代码 and ``{item}`` 件号. ``{item}`` is zero-padded to ``item_digits``;
-``{item:04d}`` may spell the width out, and then it must agree with ``item_digits``.
-Components must be separated by literal text.
+``{org}`` 机构(问题)代码, ``{volume}`` 案卷号 and ``{item}`` 件号 (页号 in a volume).
+``{item}`` is zero-padded to ``item_digits``; ``{item:04d}`` may spell the width out, and then
+it must agree with ``item_digits``. Components must be separated by literal text.
 
-    DA/T 22-2015  {fonds}-{category}·{year}-{retention}-{org}-{item:04d}   Z109-WS·2011-Y-BGS-0001
-    DA/T 13-2022  {fonds}-{category}·{year}·{retention}·{org}-{item}       Z109-WS·2011·Y·办公室-0001
+    DA/T 22-2015          {fonds}-{category}·{year}-{retention}-{org}-{item:04d}   Z109-WS·2011-Y-BGS-0001
+    DA/T 13-2022 按件      {fonds}-{category}·{year}·{retention}·{org}-{item}       Z109-WS·2011·Y·办公室-0001
+    DA/T 13-2022 按卷      {fonds}-{category}·{year}·{retention}-{volume}-{item}    J019-ZY·JC·CC·2019·D30-001-001
+                          (item_digits = 3)
+
+A 门类代码 may carry lower class levels joined by "·" (DA/T 13-2022: ``ZY·JC·CC``), even where
+"·" also separates the 门类代码 from the next component. A 件号 of all zeros is never valid.
 
 "·" is U+00B7 MIDDLE DOT. Lookalikes people type by mistake (・ U+30FB, • U+2022, full-width
 hyphens, ...) are reported with their position and a suggested fix; `normalize_lookalikes`
@@ -32,6 +37,7 @@ COMPONENTS = {
     "year": "年度",
     "retention": "保管期限代码",
     "org": "机构(问题)代码",
+    "volume": "案卷号",
     "item": "件号",
 }
 
@@ -183,8 +189,11 @@ class CodeTemplate:
             raise ArchivalCodeError(f"template {self.template!r}: components must be separated by text")
         self.separators = "".join(sorted(set("".join(self.literals))))
         lenient = f"[^{re.escape(self.separators)}]+"
+        # A multi-level 门类代码 (ZY·JC·CC) keeps its inner dots; the regex backtracks to give
+        # the components after it their share.
+        multi_level = f"{lenient}(?:{re.escape(MIDDLE_DOT)}{lenient})*"
         pattern = "".join(
-            re.escape(lit) + (f"(?P<{name}>{lenient})" if name else "")
+            re.escape(lit) + (f"(?P<{name}>{multi_level if name == 'category' else lenient})" if name else "")
             for lit, name in zip(self.literals, [*self.fields, None])
         )
         self._regex = re.compile(pattern)
@@ -194,7 +203,8 @@ class CodeTemplate:
             "year": r"\d{4}",
             "retention": settings.retention_pattern,
             "org": settings.org_pattern,
-            "item": rf"\d{{{settings.item_digits}}}",
+            "volume": settings.volume_pattern,
+            "item": rf"(?!0+$)\d{{{settings.item_digits}}}",  # 0000 is no 件号
         }
         for name, rule in self._rules.items():
             try:
@@ -223,7 +233,7 @@ class CodeTemplate:
         self.fields.append(name)
 
     def example(self) -> str:
-        sample = {"fonds": "Z109", "category": "WS", "year": "2011", "retention": "Y", "org": "BGS"}
+        sample = {"fonds": "Z109", "category": "WS", "year": "2011", "retention": "Y", "org": "BGS", "volume": "001"}
         return self.format(**{k: v for k, v in sample.items() if k in self.fields}, item=1)
 
     def parse(self, text: str) -> ArchivalCode:

@@ -79,7 +79,7 @@ DEFAULT_MAX_LENGTHS = {"*": 500, "archival_code": 50, "document_number": 50, "au
 DATE_FIELDS = ("date", "description_date")
 SECRET_LEVELS = ("秘密", "机密", "绝密")  # GB/T 7156: these carry a period mark, e.g. 机密★10年
 # Catalogue columns that repeat a 档号 component (1-5 plausibility).
-CODE_COLUMNS = ("fonds", "category", "year", "org", "item")
+CODE_COLUMNS = ("fonds", "category", "year", "org", "volume", "item")
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,7 @@ def _check_plausibility(
 
 
 def _same_component(name: str, value: str, in_code: str) -> bool:
-    if name == "item" and value.isdigit() and in_code.isdigit():
+    if name in ("item", "volume") and value.isdigit() and in_code.isdigit():
         return int(value) == int(in_code)
     if name == "org" and not re.fullmatch(r"[A-Za-z0-9]+", value):
         return True  # 机构或问题 written as a name (办公室) while the 档号 has its code (BGS)
@@ -427,7 +427,8 @@ def _check_continuity(
     parsed: dict[int, ArchivalCode],
     report: Reporter,
 ) -> None:
-    unknown = [name for name in config.item_group_by if name not in template.fields or name == "item"]
+    group_by = config.item_group_by or tuple(name for name in template.fields if name != "item")
+    unknown = [name for name in group_by if name not in template.fields or name == "item"]
     if unknown:
         raise ValueError(f"catalog.item_group_by: {', '.join(unknown)} not a 档号 component other than item")
     groups: dict[tuple[str, ...], list[tuple[int, int, str]]] = defaultdict(list)
@@ -435,7 +436,7 @@ def _check_continuity(
         code = parsed.get(record.row)
         if code is None or code.item is None:
             continue
-        key = tuple(code.parts[name] for name in config.item_group_by)
+        key = tuple(code.parts[name] for name in group_by)
         groups[key].append((code.item, record.row, record.get("archival_code")))
     width = template.item_digits
     for key, entries in groups.items():

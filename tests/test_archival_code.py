@@ -51,6 +51,50 @@ def test_dat13_styles():
     assert DAT13_3.format(fonds="A439", category="WS", year=2015, retention="D30", org="003", item=5) == code.text
 
 
+DAT13_VOLUME = CodeTemplate(
+    ArchivalCodeSettings(template="{fonds}-{category}·{year}·{retention}-{volume}-{item}", item_digits=3)
+)
+
+
+def test_dat13_multi_level_category():
+    """DA/T 13-2022: a 门类代码 with lower class levels, joined by the same "·" as the 类别号."""
+    code = DAT13.parse("J019-ZY·JC·CC·2019·D30·BGS-0001")
+    assert code.parts["category"] == "ZY·JC·CC"
+    assert (code.get("year"), code.get("retention"), code.get("org")) == ("2019", "D30", "BGS")
+    assert DAT13.check(code.text) == []
+    assert DAT22.parse("J019-ZY·JC·2019-D30-BGS-0001").get("category") == "ZY·JC"
+    assert DAT22.check("J019-ZY·JC·2019-D30-BGS-0001") == []
+    assert codes(DAT22.check("J019-ZY·jc·2019-D30-BGS-0001")) == ["archival_code_component"]
+
+
+def test_dat13_volume_code():
+    """DA/T 13-2022 按卷: 全宗号-类别号-案卷号-件号."""
+    code = DAT13_VOLUME.parse("J019-ZY·JC·CC·2019·D30-001-001")
+    assert code.parts == {
+        "fonds": "J019",
+        "category": "ZY·JC·CC",
+        "year": "2019",
+        "retention": "D30",
+        "volume": "001",
+        "item": "001",
+    }
+    assert DAT13_VOLUME.check(code.text) == []
+    issues = DAT13_VOLUME.check("J019-ZY·JC·CC·2019·D30-1-001")
+    assert [i.component for i in issues] == ["volume"]
+
+
+@pytest.mark.parametrize("template", [DAT22, DAT13_VOLUME])
+def test_item_zero_is_refused(template):
+    code = template.format(**{**template.parse(template.example()).parts, "item": 0})
+    issues = template.check(code)
+    assert [i.component for i in issues] == ["item"]
+
+
+def test_numeric_fonds_is_accepted_by_default():
+    assert DAT22.check("0194-WS·2016-D30-BGS-0001") == []
+    assert [i.component for i in DAT22.check("194-WS·2016-D30-BGS-0001")] == ["fonds"]
+
+
 def test_other_style_does_not_match_template():
     issues = DAT22.check("Z109-WS·2011·Y·办公室-0001")
     assert codes(issues) == ["archival_code_template"]
@@ -95,6 +139,8 @@ def test_component_patterns_are_configurable():
     template = CodeTemplate(ArchivalCodeSettings(fonds_pattern=r"[0-9]{4}"))
     assert template.check("0194-WS·2016-D30-BGS-0001") == []
     assert codes(template.check("Z109-WS·2011-Y-BGS-0001")) == ["archival_code_component"]
+    letter_first = CodeTemplate(ArchivalCodeSettings(fonds_pattern=r"[A-Z]\d{3}"))
+    assert codes(letter_first.check("0194-WS·2016-D30-BGS-0001")) == ["archival_code_component"]
 
 
 @pytest.mark.parametrize("wrong", ["\u30fb", "\u2022", "\uff65", "\u2027", "\u2219", "\u22c5", ".", "\uff0e"])

@@ -286,7 +286,30 @@ def test_item_gap_and_duplicate():
 def test_item_sequence_starts_at_configured_number():
     assert codes(check({"档号": "J022-SB·2019-D100-ZJ-0002"})) == ["item_gap"]
     assert check({"档号": "J022-SB·2019-D100-ZJ-0002"}, config=settings(item_start=2)) == []
-    assert codes(check({"档号": "J022-SB·2019-D100-ZJ-0000"})) == ["item_gap"]
+    # 件号 0000 is no 件号 at all (DA/T 13-2022), not merely early in the sequence
+    found = check({"档号": "J022-SB·2019-D100-ZJ-0000"})
+    assert sorted(codes(found)) == ["archival_code_component", "item_gap"]
+    assert [f.item_id for f in found if f.code == "archival_code_component"] == ["1-7"]
+
+
+def test_volume_codes_number_items_per_volume():
+    """DA/T 13-2022 按卷: 件号 restart in each volume; the default grouping follows the template."""
+    volume = dataclasses.replace(
+        Settings(),
+        archival_code=dataclasses.replace(
+            Settings().archival_code,
+            template="{fonds}-{category}·{year}·{retention}-{volume}-{item}",
+            item_digits=3,
+        ),
+    )
+    rows = [
+        {"档号": "J019-ZY·JC·CC·2019·D30-001-001", "保管期限": "30年", "全宗号": "J019"},
+        {"档号": "J019-ZY·JC·CC·2019·D30-001-002", "保管期限": "30年", "全宗号": "J019"},
+        {"档号": "J019-ZY·JC·CC·2019·D30-002-001", "保管期限": "30年", "全宗号": "J019"},
+    ]
+    assert check(*rows, config=volume) == []
+    rows[2]["档号"] = "J019-ZY·JC·CC·2019·D30-002-002"
+    assert codes(check(*rows, config=volume)) == ["item_gap"]
 
 
 def test_item_groups():
