@@ -419,6 +419,8 @@ def _print_export(outcome: Any) -> None:
             click.echo(f"  INVALID {validation['path']}: {validation['errors'][0]}")
     for error in report["errors"]:
         click.echo(f"  error: {error}")
+    for warning in report["warnings"]:
+        click.echo(f"  warning: {warning}")
     if outcome.failed_documents:
         click.echo(f"  not exported (processing failed): {', '.join(outcome.failed_documents)}")
 

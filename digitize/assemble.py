@@ -8,6 +8,7 @@ into place and records it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from digitize.ocr.hocr import OcrPage, parse_hocr
 from digitize.pageimage import EncodedImage
 from digitize.pdfa import DocumentMeta, PdfPage, build_pdf
 from digitize.settings import Settings
+from metadata.language import language_tag, languages_from_tesseract, languages_in_text
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,12 @@ def _run_document(task: DocumentTask, result: DocumentResult) -> None:
         for rel, data in outputs.items():
             (commit / rel).write_bytes(data)
             result.files[rel] = {"sha256": sha256_bytes(data), "bytes": len(data)}
-    report = build_pdf(pdf_pages, task.meta, commit / pdf_name, settings.pdf.pdfa_flavour, settings.pdf.validate)
+    meta = task.meta
+    if meta.language is None:  # the catalogue gave no 语种: the document's own text tells
+        text = "\n".join(page.ocr.text for page in pdf_pages if page.ocr is not None)
+        found = languages_in_text(text, languages_from_tesseract(settings.ocr.languages))
+        meta = dataclasses.replace(meta, language=language_tag(found))
+    report = build_pdf(pdf_pages, meta, commit / pdf_name, settings.pdf.pdfa_flavour, settings.pdf.validate)
     pdf_path = commit / pdf_name
     result.pdf = {
         "name": pdf_name,

@@ -20,7 +20,7 @@ from metadata.export.access import AccessPolicy, default_policy
 from metadata.records import ArchiveRecord
 from metadata.technical import load_records
 
-REPORT_LISTS = ("written", "removed", "excluded", "validations", "errors")
+REPORT_LISTS = ("written", "removed", "excluded", "validations", "errors", "warnings")
 
 
 @dataclass(frozen=True)

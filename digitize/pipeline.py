@@ -36,6 +36,8 @@ from digitize.pdfa import DocumentMeta
 from digitize.settings import Settings
 from digitize.tasks import PageResult, PageTask, run_page
 from metadata.archival_code import archival_code_filename
+from metadata.language import catalogue_languages, language_tag
+from metadata.records import UNKNOWN_DPI_SOURCES
 
 log = logging.getLogger("digitize")
 SOFTWARE = AGENT  # the software that made every output and recorded every event
@@ -346,7 +348,7 @@ class Coordinator:
             for warning in result.warnings:
                 if not warning.startswith("Traceback"):
                     self.summary.warnings.append(warning)
-            self._resolution_finding(ref, result.facts["dpi"])
+            self._resolution_finding(ref, result.facts["dpi"], result.facts["dpi_source"])
             recorded = self.journal.page(ref.doc_key, ref.page_no)
             assert recorded is not None  # written just above
             self.doc_pages[ref.doc_key][ref.page_no] = recorded
@@ -360,9 +362,24 @@ class Coordinator:
             else:
                 self._ready_documents.append(ref.doc_key)
 
-    def _resolution_finding(self, ref, dpi: float) -> None:
-        """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure."""
+    def _resolution_finding(self, ref, dpi: float | None, source: str) -> None:
+        """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure;
+        a resolution nobody measured (no tag, nothing estimated) cannot be judged."""
         qc = self.settings.qc
+        if dpi is None or source in UNKNOWN_DPI_SOURCES:
+            self.summary.findings.append(
+                {
+                    "severity": "warning",
+                    "item": "DA/T 31 §9.4",
+                    "code": "unknown_dpi",
+                    "object": f"{self.descriptions[ref.doc_key].archival_code} page {ref.page_no}",
+                    "message": f"{os.path.basename(ref.path)} carries no resolution; DA/T 31 §9.4 not checked "
+                    "(give the scan resolution with --dpi or [input] dpi_override)",
+                    "document": ref.doc_key,
+                    "page_no": ref.page_no,
+                }
+            )
+            return
         if dpi >= qc.min_dpi:
             return
         severity = "error" if dpi < qc.fail_dpi else "warning"
@@ -405,7 +422,7 @@ class Coordinator:
             creator=fields.get("责任者") or None,
             date=fields.get("日期") or None,
             rights=fields.get("密级") or None,
-            language=_xmp_language(self.settings.ocr.languages),
+            language=language_tag(catalogue_languages(fields.get("语种", ""))[0]),  # else from the text
             creator_tool=SOFTWARE,
         )
         commit_dir = self.layout.commit_dir(doc_key)
@@ -463,12 +480,6 @@ class Coordinator:
         work = self.layout.work
         if work.is_dir() and not any(work.iterdir()):
             work.rmdir()
-
-
-def _xmp_language(languages: str) -> str | None:
-    codes = {"chi_sim": "zh-CN", "chi_tra": "zh-TW", "eng": "en"}
-    first = languages.split("+")[0]
-    return codes.get(first)
 
 
 def process_batch(

@@ -24,8 +24,16 @@ from dataclasses import dataclass, field
 from metadata.dates import parse_date
 
 FILE_ROLES = ("pdf", "master", "alto", "hocr", "text")
+# DA/T 46 档号 container (M9-M20), in schema order.
+CODE_ELEMENTS = ("全宗号", "目录号", "年度", "保管期限", "机构或问题", "类别号", "室编案卷号", "馆编案卷号", "室编件号")
 COLOUR_MODES = ("黑白二值", "灰度", "彩色")  # DA/T 46 M55 扫描色彩模式
 AGENT_TYPES = ("software", "organization", "person")
+UNKNOWN = "未知"
+# Where a page's resolution comes from: the file's tag ("file" in older journals), the operator's
+# setting (--dpi or the profile), an estimate from the page, or nowhere ("default": a fallback
+# value older versions assumed; "unknown").
+DPI_SOURCES = ("tag", "file", "override", "profile", "estimated", "default", "unknown")
+UNKNOWN_DPI_SOURCES = ("default", "unknown")
 
 # PRONOM identifiers for the formats this toolkit reads or writes: (format name, version) -> PUID.
 PRONOM_PUIDS = {
@@ -57,49 +65,12 @@ PREMIS_EVENT_TYPES = {
     "virus check": "http://id.loc.gov/vocabulary/preservation/eventType/vir",
 }
 
-# ISO 639-2/T codes that differ from the /B codes (Tesseract language names use /T).
-_ISO639_T_TO_B = {
-    "sqi": "alb",
-    "hye": "arm",
-    "eus": "baq",
-    "mya": "bur",
-    "zho": "chi",
-    "ces": "cze",
-    "nld": "dut",
-    "fra": "fre",
-    "kat": "geo",
-    "deu": "ger",
-    "ell": "gre",
-    "isl": "ice",
-    "mkd": "mac",
-    "mri": "mao",
-    "msa": "may",
-    "fas": "per",
-    "ron": "rum",
-    "slk": "slo",
-    "bod": "tib",
-    "cym": "wel",
-}
-_TESSERACT_NON_LANGUAGES = {"osd", "equ"}
 _TERM_SEPARATORS = re.compile(r"[\s;；,，、]+")
 
 
 def pronom_puid(format_name: str, format_version: str | None) -> str | None:
     """The PRONOM PUID of a format this toolkit knows, else None."""
     return PRONOM_PUIDS.get((format_name, format_version or ""))
-
-
-def languages_from_tesseract(languages: str) -> list[str]:
-    """ISO 639-2/B codes from a Tesseract language string: "chi_sim+eng" -> ["chi", "eng"]."""
-    codes: list[str] = []
-    for name in languages.split("+"):
-        base = name.strip().split("_")[0].lower()
-        if len(base) != 3 or not base.isalpha() or base in _TESSERACT_NON_LANGUAGES:
-            continue  # script models ("script/HanS"), orientation detection, equations
-        code = _ISO639_T_TO_B.get(base, base)
-        if code not in codes:
-            codes.append(code)
-    return codes
 
 
 def iso_date(yyyymmdd: str) -> str | None:
@@ -167,7 +138,7 @@ class PageInfo:
     page_no: int  # 1-based image number within the document (DA/T 31 图像流水号)
     master: FileInfo
     alto: FileInfo | None
-    dpi: int
+    dpi: int | None  # None: nobody knows the scanning resolution
     colour_mode: str  # one of COLOUR_MODES (DA/T 46 M55)
     compression: str  # of the master: "CCITT Group 4", "JPEG", "LZW", "Deflate", "None"
     width_px: int
@@ -177,10 +148,23 @@ class PageInfo:
     orientation_deg: int = 0  # rotation applied to reach reading direction: 0, 90, 180, 270
     ocr_confidence: float | None = None  # mean word confidence 0..100, None without OCR
     pdf_page: int | None = None  # 1-based page index in the document PDF; None if not in the PDF
+    dpi_source: str = "tag"  # where `dpi` comes from: one of DPI_SOURCES
 
     def __post_init__(self) -> None:
         if self.colour_mode not in COLOUR_MODES:
             raise ValueError(f"page {self.page_no}: colour mode {self.colour_mode!r} is not one of {COLOUR_MODES}")
+        if self.dpi_source not in DPI_SOURCES:
+            raise ValueError(f"page {self.page_no}: dpi source {self.dpi_source!r} is not one of {DPI_SOURCES}")
+
+    @property
+    def resolution(self) -> str:
+        """M54 扫描分辨率 as known: "300dpi" from the file's tag or the operator's setting,
+        "约150dpi（估算）" estimated from the page, "未知" when nobody measured it."""
+        if self.dpi is None or self.dpi_source in UNKNOWN_DPI_SOURCES:
+            return UNKNOWN
+        if self.dpi_source == "estimated":
+            return f"约{self.dpi}dpi（估算）"
+        return f"{self.dpi}dpi"
 
 
 @dataclass(frozen=True)
@@ -226,11 +210,15 @@ class ArchiveRecord:
     catalogue: dict[str, str]  # CatalogRecord.labelled(): keyed by DA/T names (题名, 日期, 密级, ...)
     pdf: FileInfo | None = None  # None: catalogue-only record (no scan yet)
     pages: list[PageInfo] = field(default_factory=list)
-    language: list[str] = field(default_factory=lambda: ["chi"])  # ISO 639-2/B (M44 语种)
+    # M44 语种, ISO 639-2/B: the catalogue's, else what the document's OCR text shows; [] unknown
+    language: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
     creating_application: str = ""  # M50 文档创建程序, e.g. "digitize 0.1.0 (Tesseract 5.3.4, pikepdf 9.0)"
     physical_form: str = "纸质"  # M53 数字化对象形态 (carrier / size of the original, e.g. "纸质 A4")
+    # M9-M20, the components of the 档号 by DA/T 46 element name (全宗号, 年度, 保管期限, 机构或问题,
+    # 类别号, 室编案卷号, 室编件号), from the parsed 档号 and the catalogue (`CODE_ELEMENTS`)
+    code_parts: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> str:
         """A catalogue value, stripped; "" when missing."""
@@ -295,8 +283,8 @@ class ArchiveRecord:
     # DA/T 46 M54-M56: pages of one document may differ, so these are lists of distinct values.
     @property
     def scanning_resolutions(self) -> list[str]:
-        """M54 扫描分辨率, e.g. ["300dpi"]."""
-        return _distinct(f"{p.dpi}dpi" for p in self.pages)
+        """M54 扫描分辨率, e.g. ["300dpi"], ["300dpi", "未知"] (see `PageInfo.resolution`)."""
+        return _distinct(p.resolution for p in self.pages)
 
     @property
     def colour_modes(self) -> list[str]:

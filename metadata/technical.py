@@ -19,19 +19,21 @@ from digitize.journal import Event, JournalSnapshot, PageRecord, read_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate
 from metadata.catalog import CatalogError, read_catalog
+from metadata.language import catalogue_languages, languages_from_tesseract, languages_in_text
 from metadata.records import (
+    DPI_SOURCES,
     PREMIS_EVENT_TYPES,
     Agent,
     ArchiveRecord,
     BatchInfo,
     FileInfo,
     PageInfo,
-    languages_from_tesseract,
     pronom_puid,
 )
 from metadata.records import (
     Event as PremisEvent,
 )
+from metadata.validation import retention_code_for
 
 COLOUR_MODES = {"bitonal": "黑白二值", "grey": "灰度", "colour": "彩色"}
 MASTER_FORMATS = {  # file format from the loader -> (format name, version, MIME type)
@@ -128,6 +130,7 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         Agent(SOFTWARE_AGENT, "digitize", "software", __version__),
         Agent(OCR_AGENT, engine.split(" ")[0], "software", engine.split(" ", 1)[1] if " " in engine else None),
     ]
+    template = CodeTemplate(settings.archival_code)
     records: list[ArchiveRecord] = []
     failed: list[str] = []
     known_codes = set()
@@ -159,7 +162,8 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                     page_no=page.page_no,
                     master=master,
                     alto=alto,
-                    dpi=int(round(page.dpi or 0)),
+                    dpi=round(page.dpi) if page.dpi is not None else None,
+                    dpi_source=page.dpi_source if page.dpi_source in DPI_SOURCES else "unknown",
                     colour_mode=COLOUR_MODES[page.source_mode or ""],
                     compression=page.compression or "unknown",
                     width_px=int(page.width or 0),
@@ -177,13 +181,15 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         catalogue.setdefault("档号", doc.archival_code)
         if doc.title:
             catalogue.setdefault("题名", doc.title)
+        text = "\n".join(_page_text(out, page) for page in journal.pages_of(doc.doc_key))
         records.append(
             ArchiveRecord(
                 archival_code=doc.archival_code,
                 catalogue=catalogue,
                 pdf=pdf,
                 pages=page_infos,
-                language=languages or ["chi"],
+                language=catalogue_languages(catalogue.get("语种", ""))[0] or languages_in_text(text, languages),
+                code_parts=code_parts(catalogue, doc.archival_code, template, settings),
                 events=_events(journal.events_about(doc.doc_key), object_paths),
                 agents=agents,
                 creating_application=f"digitize {__version__} ({engine}, pikepdf)",
@@ -199,11 +205,13 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         for row in catalog.records if catalog else []:
             code = row.get("archival_code").strip()
             if code and code not in known_codes:
+                catalogue = {k: v for k, v in row.labelled().items() if v}
                 records.append(
                     ArchiveRecord(
                         archival_code=code,
-                        catalogue={k: v for k, v in row.labelled().items() if v},
-                        language=languages or ["chi"],
+                        catalogue=catalogue,
+                        language=catalogue_languages(catalogue.get("语种", ""))[0],
+                        code_parts=code_parts(catalogue, code, template, settings),
                     )
                 )
                 known_codes.add(code)
@@ -218,6 +226,42 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         software_version=__version__,
     )
     return BatchRecords(batch, records, failed)
+
+
+def _page_text(out: Path, page: PageRecord) -> str:
+    """The OCR text of a page as committed ("" when it has none or it cannot be read)."""
+    info = page.outputs.get("text")
+    if not info:
+        return ""
+    try:
+        return (out / info["path"]).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def code_parts(
+    catalogue: dict[str, str], archival_code: str, template: CodeTemplate, settings: Settings
+) -> dict[str, str]:
+    """DA/T 46 档号 components (M9-M20) of a record: from its parsed 档号, else the catalogue's
+    columns. 保管期限 is the catalogue's term, else the term of the 档号's retention code."""
+    try:
+        parsed = template.parse(archival_code).parts
+    except ArchivalCodeError:
+        parsed = {}
+    code = parsed.get("retention")
+    term = catalogue.get("保管期限") or next(
+        (t for t in settings.catalog.retention_values if code and retention_code_for(t) == code), ""
+    )
+    values = {
+        "全宗号": parsed.get("fonds") or catalogue.get("全宗号"),
+        "年度": parsed.get("year") or catalogue.get("年度"),
+        "保管期限": term,
+        "机构或问题": parsed.get("org") or catalogue.get("机构或问题"),
+        "类别号": parsed.get("category") or catalogue.get("门类代码"),
+        "室编案卷号": parsed.get("volume") or catalogue.get("案卷号"),
+        "室编件号": parsed.get("item") or catalogue.get("件号"),
+    }
+    return {name: value for name, value in values.items() if value}
 
 
 def _fonds_of(records: list[ArchiveRecord], settings: Settings) -> str:

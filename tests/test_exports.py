@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from digitize.settings import Settings
 from digitize.xmlsafe import parse_file
+from metadata.archival_code import CodeTemplate
 from metadata.export import FORMATS, run_exports
 from metadata.export.access import AccessPolicy, apply_policy, default_policy
 from metadata.export.dat46 import build_record
@@ -18,6 +20,7 @@ from metadata.export.dublincore import DC, METADATA_CSV_COLUMNS, build_dc, metad
 from metadata.export.ead3 import EAD, build_finding_aid
 from metadata.export.mets import METS, MODS, PREMIS, build_mets
 from metadata.export.validate import validate
+from metadata.language import languages_from_tesseract
 from metadata.records import (
     Agent,
     ArchiveRecord,
@@ -26,11 +29,12 @@ from metadata.records import (
     FileInfo,
     PageInfo,
     iso_date,
-    languages_from_tesseract,
     pronom_puid,
 )
+from metadata.technical import code_parts
 
 CREATED = "2024-05-01T10:00:00+08:00"
+TEMPLATE = CodeTemplate(Settings().archival_code)
 SPECIAL_TITLE = "关于A&B公司<养老保险>缴费基数 \"调整\" 与 '核定' 的通知"
 LONG_TITLE = "关于" + "城镇职工基本养老保险关系转移接续、" * 40 + "有关问题的请示"
 BATCH = BatchInfo(
@@ -216,6 +220,8 @@ def make_records() -> list[ArchiveRecord]:
             [_page(code, 1, "黑白二值", "CCITT Group 4")],
         )
     )
+    for record in records:  # as metadata.technical.load_records fills them
+        record.code_parts = code_parts(record.catalogue, record.archival_code, TEMPLATE, Settings())
     return records
 
 
@@ -373,7 +379,24 @@ def test_dat46_technical_and_digitization_elements(exported):
         "生成",
         "格式验证",
     ]
-    assert root.findtext("机构人员实体/机构人员类型") == "单位"
+    agents = {e.findtext("机构人员标识符"): e for e in root.iterfind("机构人员实体")}
+    assert {k: e.findtext("机构人员类型") for k, e in agents.items()} == {
+        "digitize-0.1.0": "信息系统",
+        "tesseract-5.3.4": "信息系统",
+        "org-433001": "单位",
+    }
+    assert agents["tesseract-5.3.4"].findtext("机构人员名称") == "Tesseract 5.3.4"
+    # every step names who did it (GB/T 18894-2016 §6.2.2), software included
+    assert all(e.find("机构人员标识符") is not None for e in root.iterfind("业务实体"))
+    parts = root.find("文件实体/档号")
+    assert [(e.tag, e.text) for e in parts] == [
+        ("全宗号", "Z109"),
+        ("年度", "2011"),
+        ("保管期限", "永久"),
+        ("机构或问题", "BGS"),
+        ("类别号", "WS"),
+        ("室编件号", "0001"),
+    ]
     classified = build_record(make_records()[3], BATCH).getroot()
     assert classified.findtext("文件实体/内容描述/密级") == "机密"
     assert classified.findtext("文件实体/内容描述/保密期限") == "10年"
@@ -547,3 +570,24 @@ def test_one_reading_of_catalogue_dates():
         assert parse_date(bad) is None, bad
     with pytest.raises(ValueError):
         iso_date("20110230")  # the exports, validation and the PDF's XMP read dates alike
+
+
+@pytest.mark.parametrize(
+    ("dpi", "source", "written"),
+    [
+        (300, "tag", "300dpi"),
+        (300, "file", "300dpi"),
+        (400, "override", "400dpi"),
+        (400, "profile", "400dpi"),
+        (148, "estimated", "约148dpi（估算）"),
+        (300, "default", "未知"),  # older journals: the assumed fallback value
+        (None, "unknown", "未知"),
+    ],
+)
+def test_scanning_resolution_says_what_was_measured(dpi, source, written):
+    record = make_records()[1]
+    page = record.pages[0]
+    record.pages = [PageInfo(**{**page.__dict__, "dpi": dpi, "dpi_source": source})]
+    tree = build_record(record, BATCH)
+    assert [e.text for e in tree.getroot().iterfind("文件实体/数字化属性/扫描分辨率")] == [written]
+    assert validate("dat46", tree) == []

@@ -111,6 +111,74 @@ def test_journal_records_pages_and_a_sound_event_chain(processed):
     assert not (out / ".work").exists()
 
 
+def test_exported_records_are_complete_without_a_profile(processed, tmp_path):
+    """DA/T 46 档号 parts come from the parsed 档号 (the catalogue has no 全宗号 or 机构 column),
+    语种 from the document's text (not the OCR packs chi_sim+eng), software agents are 机构人员;
+    MODS, EAD3 and DC say the same 语种. Without [archive] settings 来源 is reported as unknown."""
+    from digitize.xmlsafe import parse_file
+
+    out = tmp_path / "out"
+    shutil.copytree(processed["out"], out)
+    result = run_cli("export", str(out), "--json", "--not-open-only", "--max-security", "内部")
+    report = json.loads(result.stdout)
+    assert report["ok"] and any("来源" in w for w in report["warnings"])
+    code = "J022-SB·2019-D30-BGS-0002"
+    record = parse_file(out / "documents" / code / f"{code}.xml").getroot()
+    parts = {e.tag: e.text for e in record.find("文件实体/档号")}
+    assert parts == {
+        "全宗号": "J022",
+        "年度": "2019",
+        "保管期限": "定期30年",
+        "机构或问题": "BGS",
+        "类别号": "SB",
+        "室编件号": "0002",
+    }
+    assert [e.text for e in record.iterfind("文件实体/形式特征/语种")] == ["chi"]
+    agents = {e.findtext("机构人员标识符"): e.findtext("机构人员类型") for e in record.iterfind("机构人员实体")}
+    assert set(agents.values()) == {"信息系统"} and len(agents) == 2
+    for event in record.iterfind("业务实体"):
+        assert [e.text for e in event.iterfind("机构人员标识符")], event.findtext("业务标识符")
+    mods = parse_file(out / "catalog" / "mets" / f"{code}.xml").getroot()
+    assert [e.text for e in mods.iter("{http://www.loc.gov/mods/v3}languageTerm")] == ["chi", "chi"]
+    dc = parse_file(out / "catalog" / "dc" / f"{code}.xml").getroot()
+    assert [e.text for e in dc.iter("{http://purl.org/dc/elements/1.1/}language")] == ["chi"]
+    ead = {"e": "http://ead3.archivists.org/schema/"}
+    finding_aid = parse_file(out / "catalog" / "ead3.xml").getroot()
+    items = {c.findtext("e:did/e:unitid", namespaces=ead): c for c in finding_aid.iterfind(".//e:c", ead)}
+    languages = {
+        k: [e.get("langcode") for e in c.iterfind("e:did/e:langmaterial/e:language", ead)] for k, c in items.items()
+    }
+    assert languages[code] == ["chi"]
+    assert languages["J022-SB·2019-Y-DY-0004"] == ["eng", "chi"]  # its second page is an English letter
+    with pikepdf.open(out / "documents" / code / f"{code}.pdf") as pdf:
+        assert list(pdf.open_metadata()["dc:language"]) == ["zh"] and pdf.Root.Lang == "zh"
+
+
+def test_untagged_scan_resolution_is_unknown_not_assumed(tmp_path):
+    """A JPEG without a resolution tag: the DA/T 46 record says 扫描分辨率 未知 (never an assumed
+    300dpi) and the run reports that DA/T 31 §9.4 could not be checked."""
+    from digitize.xmlsafe import parse_file
+
+    code = "J022-SB·2019-D30-BGS-0009"
+    (tmp_path / "batch" / code).mkdir(parents=True)
+    with Image.open(Path(__file__).parent / "data" / "imaging" / "zh_letter.png") as image:
+        image.convert("L").save(tmp_path / "batch" / code / "0001.jpg", quality=90)  # no dpi written
+    catalogue = tmp_path / "catalog.csv"
+    catalogue.write_text(
+        f"档号,题名,责任者,日期,页数,密级,保管期限\n{code},关于档案整理的通知,某市社会保险事业管理局,20190301,1,内部,定期30年\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    summary = json.loads(
+        run_cli("process", str(tmp_path / "batch"), "--catalog", str(catalogue), "--out", str(out), "--json").stdout
+    )
+    unknown = [f for f in summary["findings"] if f["code"] == "unknown_dpi"]
+    assert [(f["page_no"], f["item"]) for f in unknown] == [(1, "DA/T 31 §9.4")]
+    run_cli("export", str(out), "-f", "dat46")
+    record = parse_file(out / "documents" / code / f"{code}.xml").getroot()
+    assert [e.text for e in record.iterfind("文件实体/数字化属性/扫描分辨率")] == ["未知"]
+
+
 def test_second_run_does_no_ocr_and_is_fast(processed):
     out = processed["out"]
     batch = processed["batch"]

@@ -56,6 +56,7 @@ class ExportReport:
     excluded: list[Exclusion] = field(default_factory=list)
     validations: list[ValidationResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # records whose data could not be exported
+    warnings: list[str] = field(default_factory=list)  # written, but something a standard asks for is unknown
 
     @property
     def ok(self) -> bool:
@@ -97,6 +98,8 @@ def run_exports(
             continue
         kept, excluded = apply_policy(records, policy or default_policy(fmt), fmt)
         report.excluded.extend(excluded)
+        if fmt == "dat46":
+            report.warnings.extend(_unknown_provenance(kept, batch))
         if fmt == "dat93":
             for n, encoding in enumerate(catalogue_encodings):
                 rel = catalogue_file(None if n == 0 else encoding)
@@ -136,6 +139,21 @@ def _per_document(
             if stale.is_file():
                 stale.unlink()
                 report.removed.append(stale.relative_to(out).as_posix())
+
+
+def _unknown_provenance(records: Sequence[ArchiveRecord], batch: BatchInfo) -> list[str]:
+    """DA/T 46 来源 (M2) values nobody gave: the profile's [archive] section fills them."""
+    missing = sorted(
+        {
+            name
+            for r in records
+            for name in ("档案馆名称", "全宗名称", "立档单位名称")
+            if name not in dat46.source_of(r, batch)
+        }
+    )
+    if not missing:
+        return []
+    return [f"dat46: 来源 lacks {'、'.join(missing)}; set them in the profile's [archive] section"]
 
 
 def _file_names(records: Sequence[ArchiveRecord], report: ExportReport, fmt: str) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Element names and nesting follow the DA/T 46 element table (文件实体 → 来源, 档号, 内容描述,
 形式特征, 电子属性, 数字化属性, 存储位置, 权限管理, 附注), followed by 机构人员实体 for the
-organisations and people and 业务实体 for the events of the journal. Validated against our
+organisations, people and software that acted on the record and 业务实体 for the events of the
+journal, each naming its 机构人员 (GB/T 18894-2016 §6.2.2 process metadata). Validated against our
 schema `schemas/dat46/dat46-record.xsd` (see its README for what is ours).
 """
 
@@ -12,22 +13,8 @@ from lxml import etree
 
 from metadata.export.validate import assert_valid
 from metadata.export.xmlbuild import serialize, sub
-from metadata.records import Agent, ArchiveRecord, BatchInfo, Event
+from metadata.records import CODE_ELEMENTS, Agent, ArchiveRecord, BatchInfo, Event
 
-# 档号 components (M9-M20): DA/T 46 element -> catalogue field.
-_CODE_PARTS = (
-    ("全宗号", "全宗号"),
-    ("目录号", "目录号"),
-    ("年度", "年度"),
-    ("保管期限", "保管期限"),
-    ("机构或问题", "机构或问题"),
-    ("类别号", "类别号"),
-    ("室编案卷号", "案卷号"),
-    ("室编件号", "件号"),
-    ("馆编件号", "馆编件号"),
-    ("文档序号", "文档序号"),
-    ("页号", "页号"),
-)
 # 内容描述 elements after 题名, in schema order: (DA/T 46 element, catalogue field, repeatable).
 _CONTENT = (
     ("主题词", "主题词", True),
@@ -53,7 +40,9 @@ EVENT_ACTIONS = {
     "migration": "格式迁移",
     "virus check": "病毒检测",
 }
-_AGENT_TYPES = {"organization": "单位", "person": "个人"}
+# M76 机构人员类型. DA/T 46 names 单位, 内设机构 and 个人; software that acted on the record is
+# recorded as 信息系统 (our value, see schemas/dat46/README.md), so that every 业务实体 names who acted.
+AGENT_TYPES = {"organization": "单位", "person": "个人", "software": "信息系统"}
 
 
 def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
@@ -62,18 +51,13 @@ def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
     entity = sub(root, "文件实体")
     sub(entity, "聚合层次", "文件")
 
-    source = sub(entity, "来源")
-    for name, value in (
-        ("档案馆名称", batch.archives_name),
-        ("档案馆代码", batch.archives_code),
-        ("全宗名称", batch.fonds_name),
-        ("立档单位名称", batch.creating_unit),
-    ):
-        if value:
+    provenance = source_of(record, batch)
+    if provenance:
+        source = sub(entity, "来源")
+        for name, value in provenance.items():
             sub(source, name, value)
 
-    parts = [(name, record.get(key)) for name, key in _CODE_PARTS]
-    parts = [(name, value) for name, value in parts if value]
+    parts = [(name, record.code_parts[name]) for name in CODE_ELEMENTS if record.code_parts.get(name)]
     if parts:
         code = sub(entity, "档号")
         for name, value in parts:
@@ -114,15 +98,26 @@ def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
     if record.get("备注"):
         sub(entity, "附注", record.get("备注"))
 
-    people = {a.identifier: a for a in record.agents if a.type in _AGENT_TYPES}
+    people = {a.identifier: a for a in record.agents}
     for agent in people.values():
         el = sub(root, "机构人员实体")
         sub(el, "机构人员标识符", agent.identifier)
-        sub(el, "机构人员类型", _AGENT_TYPES[agent.type])
-        sub(el, "机构人员名称", agent.name)
+        sub(el, "机构人员类型", AGENT_TYPES[agent.type])
+        sub(el, "机构人员名称", f"{agent.name} {agent.version}" if agent.version else agent.name)
     for event in record.events:
         _business(sub(root, "业务实体"), event, record, people)
     return etree.ElementTree(root)
+
+
+def source_of(record: ArchiveRecord, batch: BatchInfo) -> dict[str, str]:
+    """来源 (M3-M6) as known: the profile's [archive] values, else the catalogue's columns."""
+    values = {
+        "档案馆名称": batch.archives_name,
+        "档案馆代码": batch.archives_code or record.get("档案馆代码"),
+        "全宗名称": batch.fonds_name or record.get("全宗名称"),
+        "立档单位名称": batch.creating_unit,
+    }
+    return {name: value for name, value in values.items() if value}
 
 
 def record_bytes(record: ArchiveRecord, batch: BatchInfo) -> bytes:
@@ -154,9 +149,7 @@ def _business(el: etree._Element, event: Event, record: ArchiveRecord, people: d
             sub(el, "机构人员标识符", agent_id)
     sub(el, "业务行为", EVENT_ACTIONS[event.type])
     sub(el, "行为时间", event.datetime)
-    software = [a for a in record.agents if a.identifier in event.agent_ids and a.type == "software"]
     notes = [event.detail] if event.detail else []
-    notes += [f"执行程序：{a.name} {a.version or ''}".rstrip() for a in software]
     if event.outcome != "success":
         notes.append(f"结果：{event.outcome}")
     if notes:
