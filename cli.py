@@ -186,6 +186,14 @@ def main() -> None:
 )
 @click.option("--force", is_flag=True, help="OCR PDFs that already have a text layer.")
 @click.option(
+    "--format",
+    "layout_formats",
+    multiple=True,
+    type=click.Choice(["pdfa", "ofd"]),
+    help="Layout file per document: PDF/A and/or OFD (GB/T 33190); repeat for both, the first is primary "
+    "(default: the profile's [output] formats, else pdfa).",
+)
+@click.option(
     "--engine", type=click.Choice(["auto", "tesserocr", "tesseract"]), default=None, help="OCR engine (default auto)."
 )
 @click.option(
@@ -211,6 +219,7 @@ def process(
     settings: Settings,
     dpi: int | None,
     force: bool,
+    layout_formats: tuple[str, ...],
     engine: str | None,
     executor: str,
     scheduler: str | None,
@@ -219,7 +228,7 @@ def process(
     verbose: int,
     quiet: bool,
 ) -> None:
-    """Process a batch of scans into searchable PDF/A documents.
+    """Process a batch of scans into searchable PDF/A and/or OFD documents.
 
     BATCH holds one folder per document (件) with its page images, or one multi-page TIFF or
     image-only PDF per document. Masters are only read, never changed. Outputs go to
@@ -230,6 +239,7 @@ def process(
     Examples:
       digitize process scans/2019 --catalog scans/2019/catalog.csv --out archive/2019
       digitize process scans/2019 --out archive/2019 -l chi_sim --jobs 4 --json
+      digitize process scans/2019 --out archive/2019 --format pdfa --format ofd
     """
     from digitize.describe import ProcessRequest, plan_batch
     from digitize.executors import make_executor
@@ -243,6 +253,8 @@ def process(
         settings = settings.replace("input", dpi_override=dpi)
     if force:
         settings = settings.replace("input", force_text_pdf=True)
+    if layout_formats:
+        settings = settings.replace("output", formats=tuple(layout_formats))
     out.mkdir(parents=True, exist_ok=True)
     _setup_logging(out, verbose, quiet)
     command = " ".join(["digitize", *sys.argv[1:]])

@@ -1,4 +1,4 @@
-"""The document task: assemble a document's PDF/A, ALTO and page records from its staged pages.
+"""The document task: assemble a document's PDF/A and/or OFD, ALTO and page records from its staged pages.
 
 It runs in the coordinating process while the workers go on with OCR of the next pages (PDF
 writing and validation take a few hundredths of a second per page). It reads only the staging
@@ -19,9 +19,10 @@ from typing import Any
 
 from digitize import __version__
 from digitize.fsutil import sha256_bytes, sha256_file
-from digitize.layout import PAGE_FILES, page_file, pdf_file
+from digitize.layout import PAGE_FILES, ofd_file, page_file, pdf_file
 from digitize.ocr.alto import alto_bytes
 from digitize.ocr.hocr import OcrPage, parse_hocr
+from digitize.ofd import OFD_VERSION, build_ofd
 from digitize.pageimage import EncodedImage
 from digitize.pdfa import DocumentMeta, PdfPage, build_pdf
 from digitize.settings import Settings
@@ -52,7 +53,8 @@ class DocumentResult:
     doc_key: str
     ok: bool
     error: str | None = None
-    pdf: dict[str, Any] = field(default_factory=dict)
+    pdf: dict[str, Any] = field(default_factory=dict)  # empty when the profile asks for no PDF/A
+    ofd: dict[str, Any] = field(default_factory=dict)  # empty when the profile asks for no OFD
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # relative path -> sha256, bytes
     seconds: float = 0.0
 
@@ -64,7 +66,7 @@ def run_document(task: DocumentTask) -> DocumentResult:
         _run_document(task, result)
         result.ok = True
     except Exception as exc:  # noqa: BLE001 - the document fails with its reason; others go on
-        result.error = f"{task.doc_key}: building the PDF/A failed: {exc.__class__.__name__}: {exc}"
+        result.error = f"{task.doc_key}: building the document failed: {exc.__class__.__name__}: {exc}"
         shutil.rmtree(task.commit_dir, ignore_errors=True)
     result.seconds = time.perf_counter() - started
     return result
@@ -86,7 +88,10 @@ def _run_document(task: DocumentTask, result: DocumentResult) -> None:
     for folder in sorted({folder for folder, _ in PAGE_FILES.values()}):
         (commit / folder).mkdir(parents=True)
     pdf_pages = []
+    formats = settings.output.formats
     pdf_name = pdf_file(task.name)
+    ofd_name = ofd_file(task.name)
+    primary = pdf_name if formats[0] == "pdfa" else ofd_name  # the ALTO files describe its page images
     engine_name, _, engine_version = task.ocr_software.partition(" ")
     software = (engine_name, engine_version)
     for page in task.pages:
@@ -102,7 +107,7 @@ def _run_document(task: DocumentTask, result: DocumentResult) -> None:
         }
         outputs[files["alto"]] = alto_bytes(
             ocr or OcrPage(0, 0),
-            f"{pdf_name}#page={page.page_no}",
+            f"{primary}#page={page.page_no}",
             page.page_no,
             width=image.width,
             height=image.height,
@@ -116,15 +121,27 @@ def _run_document(task: DocumentTask, result: DocumentResult) -> None:
         text = "\n".join(page.ocr.text for page in pdf_pages if page.ocr is not None)
         found = languages_in_text(text, languages_from_tesseract(settings.ocr.languages))
         meta = dataclasses.replace(meta, language=language_tag(found))
-    report = build_pdf(pdf_pages, meta, commit / pdf_name, settings.pdf.pdfa_flavour, settings.pdf.validate)
-    pdf_path = commit / pdf_name
-    result.pdf = {
-        "name": pdf_name,
-        "sha256": sha256_file(pdf_path),
-        "bytes": os.path.getsize(pdf_path),
-        "flavour": report.flavour,
-        "validated": report.validated,
-        "findings": list(report.findings),
-        "producer": f"digitize {__version__}",
-    }
-    result.files[pdf_name] = {"sha256": result.pdf["sha256"], "bytes": result.pdf["bytes"]}
+    if "pdfa" in formats:
+        report = build_pdf(pdf_pages, meta, commit / pdf_name, settings.pdf.pdfa_flavour, settings.pdf.validate)
+        result.pdf = {
+            **_fixity(commit / pdf_name),
+            "flavour": report.flavour,
+            "validated": report.validated,
+            "findings": list(report.findings),
+            "producer": f"digitize {__version__}",
+        }
+        result.files[pdf_name] = {"sha256": result.pdf["sha256"], "bytes": result.pdf["bytes"]}
+    if "ofd" in formats:
+        ofd = build_ofd(pdf_pages, meta, commit / ofd_name, settings.pdf.validate)
+        result.ofd = {
+            **_fixity(commit / ofd_name),
+            "version": OFD_VERSION,
+            "validated": ofd.validated,
+            "parts": ofd.parts,
+            "producer": f"digitize {__version__}",
+        }
+        result.files[ofd_name] = {"sha256": result.ofd["sha256"], "bytes": result.ofd["bytes"]}
+
+
+def _fixity(path: Path) -> dict[str, Any]:
+    return {"name": path.name, "sha256": sha256_file(path), "bytes": os.path.getsize(path)}

@@ -47,7 +47,7 @@ class ExportOutcome:
     @property
     def catalogue_only(self) -> int:
         """Catalogue rows without scans."""
-        return sum(1 for r in self.records if r.pdf is None)
+        return sum(1 for r in self.records if not r.scanned)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@
       .work/<doc_key>/0001.img .hocr .txt        staged pages of an unfinished document (stage_dir)
       .work/<doc_key>/commit/                    the finished document folder before its rename
       documents/<name>/<name>.pdf                document_dir(name) / pdf_file(name)
+      documents/<name>/<name>.ofd                ofd_file(name), when [output] formats has "ofd"
       documents/<name>/<name>.xml                dat46_file(name): DA/T 46 record (export)
       documents/<name>/ocr/<name>-0001.hocr      page_file(name, 1, "hocr"); also "text" (.txt), "alto" (.alto.xml)
       documents/<name>/pages/<name>-0001.json    page_file(name, 1, "json"): the page's measurements
@@ -82,6 +83,11 @@ def document_dir(name: str) -> str:
 def pdf_file(name: str) -> str:
     """<name>.pdf, inside the document folder."""
     return f"{name}.pdf"
+
+
+def ofd_file(name: str) -> str:
+    """The document's OFD (GB/T 33190), inside its folder."""
+    return f"{name}.ofd"
 
 
 def page_base(name: str, page_no: int) -> str:

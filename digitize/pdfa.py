@@ -48,6 +48,7 @@ class DocumentMeta:
     language: str | None = None  # e.g. "zh-CN"
     creator_tool: str = "digitize"
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    fields: tuple[tuple[str, str], ...] = ()  # the catalogue's fields by DA/T name (OFD CustomDatas)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ atomic commit of documents/<档号>/ → journal. This module is the only writer
 documents, pages and runs (other commands only append events). A rerun skips every document
 whose outputs the journal and their checksums still confirm, reuses staged pages of unfinished
 documents, and does the rest.
+
+Over 500 lines because the coordinator is one state machine — start, page done, document
+done, resume checks — and every step of it records what happened in the journal (events for
+fixity, format identification, each layout file); split apart, one run's flow would be read
+across modules.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ class BatchSummary:
 
 def settings_key(settings: Settings) -> str:
     """Fingerprint of everything that changes the outputs: a change means redo."""
-    relevant = {k: v for k, v in settings.to_dict().items() if k in ("input", "imaging", "ocr", "pdf")}
+    relevant = {k: v for k, v in settings.to_dict().items() if k in ("input", "imaging", "ocr", "pdf", "output")}
     relevant["software"] = SOFTWARE
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -94,6 +99,7 @@ class Coordinator:
         self.journal = Journal(self.layout.journal)
         self.summary = BatchSummary(findings=plan.description.findings_for_summary())
         self._ready_documents: list[str] = []
+        self._identified: set[str] = set()  # master files whose format identification is recorded
 
     # ------------------------------------------------------------------ helpers
     def _name(self, doc: SourceDocument) -> str:
@@ -131,9 +137,15 @@ class Coordinator:
         row = self.journal.document(doc.key)
         if not row or row.state != DocumentState.DONE or row.settings_key != self.key:
             return False
-        pdf = self.out / (row.pdf_path or "")
-        if not row.pdf_path or not pdf.is_file() or os.path.getsize(pdf) != row.pdf_bytes:
-            return False
+        layout = [
+            (row.pdf_path, row.pdf_sha256, row.pdf_bytes)
+            if fmt == "pdfa"
+            else (row.ofd_path, row.ofd_sha256, row.ofd_bytes)
+            for fmt in self.settings.output.formats
+        ]
+        for rel, _, size in layout:
+            if not rel or not (self.out / rel).is_file() or os.path.getsize(self.out / rel) != size:
+                return False
         pages = self.journal.pages(doc.key)
         if len(pages) != len(doc.pages):
             return False
@@ -142,7 +154,7 @@ class Coordinator:
                 return False
             if page.master_sha256 != hashes[ref.path][0]:
                 return False
-        return sha256_file(pdf) == row.pdf_sha256
+        return all(sha256_file(self.out / (rel or "")) == digest for rel, digest, _ in layout)
 
     def _reusable_page(self, ref: PageRef, master_sha: str) -> PageRecord | None:
         row = self.journal.page(ref.doc_key, ref.page_no)
@@ -200,6 +212,12 @@ class Coordinator:
                 self._fail_document(doc, doc.error)
                 continue
             if self._document_still_valid(doc, hashes):
+                self.journal.record_event(
+                    EventType.FIXITY_CHECK,
+                    doc.key,
+                    Outcome.SUCCESS,
+                    {"step": "rerun: masters and outputs still match the journal", "masters": len(doc.master_files)},
+                )
                 self.summary.documents_skipped += 1
                 self.summary.documents_ok += 1
                 self.summary.blank_pages += sum(1 for p in self.journal.pages(doc.key) if p.is_blank)
@@ -345,6 +363,7 @@ class Coordinator:
                     "mean_confidence": result.ocr_confidence,
                 },
             )
+            self._identification(ref, result.facts)
             for warning in result.warnings:
                 if not warning.startswith("Traceback"):
                     self.summary.warnings.append(warning)
@@ -361,6 +380,22 @@ class Coordinator:
                 self._fail_document(doc, "; ".join(self.doc_failed[ref.doc_key]))
             else:
                 self._ready_documents.append(ref.doc_key)
+
+    def _identification(self, ref, facts: dict[str, Any]) -> None:
+        """One "format identification" event per master file: the format it was decoded as."""
+        if ref.path in self._identified:
+            return
+        self._identified.add(ref.path)
+        self.journal.record_event(
+            EventType.FORMAT_IDENTIFICATION,
+            ref.doc_key,
+            Outcome.SUCCESS,
+            {
+                "file": os.path.relpath(ref.path, self.batch),
+                "format": facts["file_format"],
+                "compression": facts["compression"],
+            },
+        )
 
     def _resolution_finding(self, ref, dpi: float | None, source: str) -> None:
         """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure;
@@ -424,6 +459,7 @@ class Coordinator:
             rights=fields.get("密级") or None,
             language=language_tag(catalogue_languages(fields.get("语种", ""))[0]),  # else from the text
             creator_tool=SOFTWARE,
+            fields=tuple((name, value) for name, value in fields.items() if value),
         )
         commit_dir = self.layout.commit_dir(doc_key)
         return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings, self.ocr_software)
@@ -444,37 +480,51 @@ class Coordinator:
                 if path in result.files
             }
             self.journal.upsert_page(doc_key, page_no, state=PageState.DONE, outputs=outputs)
-        pdf = result.pdf
         desc = self.descriptions[doc_key]
+        pdf, ofd = result.pdf, result.ofd
+        layout: dict[str, Any] = {"pdf_path": None, "pdf_sha256": None, "pdf_bytes": None, "pdfa": None}
+        layout.update(ofd_path=None, ofd_sha256=None, ofd_bytes=None, ofd=None)
+        if pdf:
+            layout.update(pdf_path=f"{rel}/{pdf['name']}", pdf_sha256=pdf["sha256"], pdf_bytes=pdf["bytes"])
+            layout["pdfa"] = {"flavour": pdf["flavour"], "validated": pdf["validated"], "findings": pdf["findings"]}
+        if ofd:
+            layout.update(ofd_path=f"{rel}/{ofd['name']}", ofd_sha256=ofd["sha256"], ofd_bytes=ofd["bytes"])
+            layout["ofd"] = {"version": ofd["version"], "validated": ofd["validated"], "parts": ofd["parts"]}
         self.journal.upsert_document(
             doc_key,
             archival_code=desc.archival_code,
             state=DocumentState.DONE,
             output_dir=rel,
-            pdf_path=f"{rel}/{pdf['name']}",
-            pdf_sha256=pdf["sha256"],
-            pdf_bytes=pdf["bytes"],
-            pdfa={"flavour": pdf["flavour"], "validated": pdf["validated"], "findings": pdf["findings"]},
+            **layout,
             error=None,
             seconds=round(result.seconds, 3),
             run_id=self.run_id,
         )
-        self.journal.record_event(
-            EventType.CREATION,
-            doc_key,
-            Outcome.SUCCESS,
-            {"step": "PDF/A packaging", "file": f"{rel}/{pdf['name']}", "sha256": pdf["sha256"], "bytes": pdf["bytes"]},
-        )
-        self.journal.record_event(
-            EventType.VALIDATION,
-            doc_key,
-            Outcome.SUCCESS if pdf["validated"] else Outcome.NOT_CHECKED,
-            {"check": f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)", "file": f"{rel}/{pdf['name']}"},
-        )
+        if pdf:
+            self._record_layout_file(doc_key, rel, pdf, "PDF/A packaging", f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)")
+        if ofd:
+            check = f"OFD {ofd['version']}: {ofd['parts']} XML parts against GB/T 33190-2016"
+            self._record_layout_file(doc_key, rel, ofd, "OFD packaging", check)
         shutil.rmtree(self._stage(doc_key), ignore_errors=True)
         self.summary.documents_ok += 1
         self.summary.blank_pages += sum(1 for row in self.doc_pages[doc_key].values() if row.is_blank)
         log.info("%s: done (%d pages)", doc_key, len(doc.pages))
+
+    def _record_layout_file(self, doc_key: str, rel: str, info: dict[str, Any], step: str, check: str) -> None:
+        """Creation and validation events of a PDF/A or OFD file, with its fixity."""
+        path = f"{rel}/{info['name']}"
+        self.journal.record_event(
+            EventType.CREATION,
+            doc_key,
+            Outcome.SUCCESS,
+            {"step": step, "file": path, "sha256": info["sha256"], "bytes": info["bytes"]},
+        )
+        self.journal.record_event(
+            EventType.VALIDATION,
+            doc_key,
+            Outcome.SUCCESS if info["validated"] else Outcome.NOT_CHECKED,
+            {"check": check, "file": path},
+        )
 
     def _cleanup_work(self) -> None:
         work = self.layout.work

@@ -66,6 +66,23 @@ class PdfSettings:
     validate: bool = True  # run pikepdf's PDF/A validator on every written file
 
 
+LAYOUT_FORMATS = ("pdfa", "ofd")
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    # Layout file(s) written per document: "pdfa" (PDF/A, GB/T 23286 / ISO 19005) and/or "ofd"
+    # (GB/T 33190-2016), beside or instead of each other; the first is the document's primary file.
+    formats: tuple[str, ...] = ("pdfa",)
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.formats if f not in LAYOUT_FORMATS]
+        if unknown or not self.formats or len(set(self.formats)) != len(self.formats):
+            raise SettingsError(
+                f"[output] formats must name each of {', '.join(LAYOUT_FORMATS)} at most once, not {list(self.formats)}"
+            )
+
+
 @dataclass(frozen=True)
 class ArchivalCodeSettings:
     # DA/T 22-2015 style by default; see metadata.archival_code for the template language.
@@ -161,6 +178,7 @@ class Settings:
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
     ocr: OcrSettings = field(default_factory=OcrSettings)
     pdf: PdfSettings = field(default_factory=PdfSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
     archival_code: ArchivalCodeSettings = field(default_factory=ArchivalCodeSettings)
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     qc: QcSettings = field(default_factory=QcSettings)

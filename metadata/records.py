@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from metadata.dates import parse_date
 
-FILE_ROLES = ("pdf", "master", "alto", "hocr", "text")
+FILE_ROLES = ("pdf", "ofd", "master", "alto", "hocr", "text")
 # DA/T 46 档号 container (M9-M20), in schema order.
 CODE_ELEMENTS = ("全宗号", "目录号", "年度", "保管期限", "机构或问题", "类别号", "室编案卷号", "馆编案卷号", "室编件号")
 COLOUR_MODES = ("黑白二值", "灰度", "彩色")  # DA/T 46 M55 扫描色彩模式
@@ -124,11 +124,17 @@ class FileInfo:
 
     @property
     def format_label(self) -> str:
-        """Format name and version for people: "PDF/A-2b", "TIFF 6.0", "JPEG"."""
+        """Format name and version for people: "PDF/A-2b", "TIFF 6.0", "JPEG", "OFD 1.0"."""
         if not self.format_version:
             return self.format_name
         sep = "-" if self.format_name == "PDF/A" else " "
         return f"{self.format_name}{sep}{self.format_version}"
+
+    @property
+    def format_information(self) -> str:
+        """DA/T 46 M47 格式信息: "PDF/A-2b (application/pdf, PRONOM fmt/477)", "OFD 1.0 (application/ofd)"."""
+        extra = ", ".join(x for x in (self.mime_type, self.puid and f"PRONOM {self.puid}") if x)
+        return f"{self.format_label} ({extra})"
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ class PageInfo:
     skew_deg: float = 0.0  # skew measured on the scan (the correction applied to the working copy)
     orientation_deg: int = 0  # rotation applied to reach reading direction: 0, 90, 180, 270
     ocr_confidence: float | None = None  # mean word confidence 0..100, None without OCR
-    pdf_page: int | None = None  # 1-based page index in the document PDF; None if not in the PDF
+    pdf_page: int | None = None  # 1-based page index in the document's layout files (PDF/A, OFD); None if absent
     dpi_source: str = "tag"  # where `dpi` comes from: one of DPI_SOURCES
 
     def __post_init__(self) -> None:
@@ -191,7 +197,8 @@ class Event:
     detail: str = ""
     outcome: str = "success"  # success | failure | warning
     agent_ids: tuple[str, ...] = ()  # Agent.identifier values
-    object_ids: tuple[str, ...] = ()  # FileInfo.path values of the files involved
+    object_ids: tuple[str, ...] = ()  # FileInfo.path of the files it examined or acted on (PREMIS "source")
+    outcome_ids: tuple[str, ...] = ()  # FileInfo.path of the files it made (PREMIS "outcome")
 
     def __post_init__(self) -> None:
         if self.type not in PREMIS_EVENT_TYPES:
@@ -208,7 +215,7 @@ class ArchiveRecord:
 
     archival_code: str  # 档号
     catalogue: dict[str, str]  # CatalogRecord.labelled(): keyed by DA/T names (题名, 日期, 密级, ...)
-    pdf: FileInfo | None = None  # None: catalogue-only record (no scan yet)
+    pdf: FileInfo | None = None  # the PDF/A; None without one (catalogue-only, or an OFD-only profile)
     pages: list[PageInfo] = field(default_factory=list)
     # M44 语种, ISO 639-2/B: the catalogue's, else what the document's OCR text shows; [] unknown
     language: list[str] = field(default_factory=list)
@@ -216,6 +223,7 @@ class ArchiveRecord:
     agents: list[Agent] = field(default_factory=list)
     creating_application: str = ""  # M50 文档创建程序, e.g. "digitize 0.1.0 (Tesseract 5.3.4, pikepdf 9.0)"
     physical_form: str = "纸质"  # M53 数字化对象形态 (carrier / size of the original, e.g. "纸质 A4")
+    ofd: FileInfo | None = None  # the OFD (GB/T 33190) when the profile asks for one
     # M9-M20, the components of the 档号 by DA/T 46 element name (全宗号, 年度, 保管期限, 机构或问题,
     # 类别号, 室编案卷号, 室编件号), from the parsed 档号 and the catalogue (`CODE_ELEMENTS`)
     code_parts: dict[str, str] = field(default_factory=dict)
@@ -251,34 +259,25 @@ class ArchiveRecord:
         return sum(1 for p in self.pages if not p.is_blank)
 
     @property
+    def layout_files(self) -> list[FileInfo]:
+        """The document's layout files (PDF/A, OFD): its 电子文件 (DA/T 46 M46-M51). None: not scanned yet."""
+        return [f for f in (self.pdf, self.ofd) if f is not None]
+
+    @property
+    def scanned(self) -> bool:
+        """True once the document was processed (it has a layout file); False for a catalogue-only row."""
+        return bool(self.layout_files)
+
+    @property
     def files(self) -> list[FileInfo]:
-        """Every file of the record: PDF first, then each page's master and ALTO."""
-        out = [self.pdf] if self.pdf else []
+        """Every file of the record: PDF and OFD first, then each page's master and ALTO."""
+        out = list(self.layout_files)
         for page in self.pages:
             if page.master not in out:  # pages of one multi-page TIFF or PDF share their master
                 out.append(page.master)
             if page.alto:
                 out.append(page.alto)
         return out
-
-    # DA/T 46 M47-M49: the electronic file of the document is its PDF.
-    @property
-    def format_information(self) -> str:
-        """M47 格式信息: "PDF/A-2b (application/pdf, PRONOM fmt/477)"; "" without a PDF."""
-        if not self.pdf:
-            return ""
-        extra = ", ".join(x for x in (self.pdf.mime_type, self.pdf.puid and f"PRONOM {self.pdf.puid}") if x)
-        return f"{self.pdf.format_label} ({extra})"
-
-    @property
-    def computer_file_name(self) -> str:
-        """M48 计算机文件名."""
-        return self.pdf.name if self.pdf else ""
-
-    @property
-    def computer_file_size(self) -> int | None:
-        """M49 计算机文件大小 in bytes."""
-        return self.pdf.size if self.pdf else None
 
     # DA/T 46 M54-M56: pages of one document may differ, so these are lists of distinct values.
     @property

@@ -10,7 +10,7 @@ DIMENSIONS = ("年度", "保管期限", "密级", "文种")
 
 
 def batch_statistics(batch: BatchRecords) -> dict[str, Any]:
-    scanned = [r for r in batch.records if r.pdf is not None]
+    scanned = [r for r in batch.records if r.scanned]
     by: dict[str, dict[str, dict[str, int]]] = {d: {} for d in DIMENSIONS}
     for record in scanned:
         for dimension in DIMENSIONS:
@@ -29,6 +29,6 @@ def batch_statistics(batch: BatchRecords) -> dict[str, Any]:
             "blank_pages": sum(1 for r in scanned for p in r.pages if p.is_blank),
         },
         "by": {d: dict(sorted(v.items())) for d, v in by.items()},
-        "scans_missing": [r.archival_code for r in batch.records if r.pdf is None],
+        "scans_missing": [r.archival_code for r in batch.records if not r.scanned],
         "failed_documents": batch.failed_documents,
     }

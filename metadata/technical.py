@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize import __version__
-from digitize.journal import Event, JournalSnapshot, PageRecord, read_journal
+from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, read_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate
 from metadata.catalog import CatalogError, read_catalog
@@ -43,6 +43,7 @@ MASTER_FORMATS = {  # file format from the loader -> (format name, version, MIME
     "JPEG 2000": ("JPEG 2000", "JP2", "image/jp2"),
     "PDF": ("PDF", None, "application/pdf"),
 }
+OFD_VERSION = "1.0"  # GB/T 33190-2016
 SOFTWARE_AGENT = "agent-software-digitize"
 OCR_AGENT = "agent-software-ocr"
 
@@ -78,6 +79,29 @@ def _master_info(page: PageRecord, batch_dir: Path, created: str | None) -> File
     )
 
 
+def _layout_info(doc: DocumentRecord, kind: str, created: str | None, settings: Settings) -> FileInfo:
+    """The document's PDF/A ("pdf") or OFD ("ofd") as the journal recorded it."""
+    if kind == "pdf":
+        version = doc.pdfa.get("flavour", settings.pdf.pdfa_flavour)
+        mime, name = "application/pdf", "PDF/A"
+        path, size, digest = doc.pdf_path, doc.pdf_bytes, doc.pdf_sha256
+    else:
+        version = doc.ofd.get("version", OFD_VERSION)
+        mime, name = "application/ofd", "OFD"
+        path, size, digest = doc.ofd_path, doc.ofd_bytes, doc.ofd_sha256
+    return FileInfo(
+        role=kind,
+        path=path or "",
+        size=int(size or 0),
+        sha256=digest or "",
+        mime_type=mime,
+        format_name=name,
+        format_version=version,
+        puid=pronom_puid(name, version),
+        created=created,
+    )
+
+
 def _output_info(role: str, info: dict[str, Any], page_no: int | None, created: str | None) -> FileInfo:
     formats = {
         "alto": ("application/xml", "ALTO", "4.4"),
@@ -88,7 +112,34 @@ def _output_info(role: str, info: dict[str, Any], page_no: int | None, created: 
     return FileInfo(role, info["path"], int(info["bytes"]), info["sha256"], mime, name, version, None, created, page_no)
 
 
-def _events(journal_events: list[Event], object_paths: dict[str, list[str]]) -> list[PremisEvent]:
+def _event_links(
+    item: Event, doc_key: str, layout: list[FileInfo], pages: list[PageInfo]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(source paths, outcome paths) of one journal event: the files it examined or acted on, and
+    the files it made. Masters are only ever sources: nothing modifies them."""
+    named = item.detail.get("file")
+    layout_paths = tuple(f.path for f in layout)
+    masters = tuple(dict.fromkeys(p.master.path for p in pages))
+    altos = tuple(p.alto.path for p in pages if p.alto)
+    if item.object != doc_key:  # a page event: doc/0001
+        page = next((p for p in pages if item.object == f"{doc_key}/{p.page_no:04d}"), None)
+        if page is None:
+            return (), ()
+        if item.detail.get("step") == "OCR":
+            return (page.master.path,), ((page.alto.path,) if page.alto else ())
+        if item.type == "modification":  # the working copy's geometry, drawn into the layout files
+            return (page.master.path,), layout_paths
+        return (page.master.path,), ()
+    if item.type == "creation" and named in layout_paths:
+        return masters, (named,)
+    if named:
+        return ((named,) if named in {*layout_paths, *masters, *altos} else ()), ()
+    return tuple(dict.fromkeys([*layout_paths, *masters, *altos])), ()
+
+
+def _events(
+    journal_events: list[Event], doc_key: str, layout: list[FileInfo], pages: list[PageInfo]
+) -> list[PremisEvent]:
     events = []
     for item in journal_events:
         if item.type not in PREMIS_EVENT_TYPES:
@@ -96,6 +147,7 @@ def _events(journal_events: list[Event], object_paths: dict[str, list[str]]) -> 
         detail = item.detail
         text = "; ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
         agents = (SOFTWARE_AGENT, OCR_AGENT) if detail.get("step") == "OCR" else (SOFTWARE_AGENT,)
+        sources, outcomes = _event_links(item, doc_key, layout, pages)
         events.append(
             PremisEvent(
                 identifier=f"event-{item.seq}",
@@ -104,7 +156,8 @@ def _events(journal_events: list[Event], object_paths: dict[str, list[str]]) -> 
                 detail=text,
                 outcome=item.outcome if item.outcome in ("success", "failure", "warning") else "warning",
                 agent_ids=agents,
-                object_ids=tuple(object_paths.get(item.object, ())),
+                object_ids=sources,
+                outcome_ids=outcomes,
             )
         )
     return events
@@ -139,20 +192,9 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
             failed.append(doc.doc_key)
             continue
         created = doc.updated
-        flavour = doc.pdfa.get("flavour", settings.pdf.pdfa_flavour)
-        pdf = FileInfo(
-            role="pdf",
-            path=doc.pdf_path or "",
-            size=int(doc.pdf_bytes or 0),
-            sha256=doc.pdf_sha256 or "",
-            mime_type="application/pdf",
-            format_name="PDF/A",
-            format_version=flavour,
-            puid=pronom_puid("PDF/A", flavour),
-            created=created,
-        )
+        pdf = _layout_info(doc, "pdf", created, settings) if doc.pdf_path else None
+        ofd = _layout_info(doc, "ofd", created, settings) if doc.ofd_path else None
         page_infos: list[PageInfo] = []
-        object_paths: dict[str, list[str]] = {doc.doc_key: [pdf.path]}
         for page in journal.pages_of(doc.doc_key):
             master = _master_info(page, batch_dir, None)
             outputs = page.outputs
@@ -175,8 +217,6 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                     pdf_page=page.page_no,
                 )
             )
-            object_paths[page.object_id] = [master.path] + ([alto.path] if alto else [])
-            object_paths[doc.doc_key].append(master.path)
         catalogue = dict(doc.catalog)
         catalogue.setdefault("档号", doc.archival_code)
         if doc.title:
@@ -187,10 +227,13 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                 archival_code=doc.archival_code,
                 catalogue=catalogue,
                 pdf=pdf,
+                ofd=ofd,
                 pages=page_infos,
                 language=catalogue_languages(catalogue.get("语种", ""))[0] or languages_in_text(text, languages),
                 code_parts=code_parts(catalogue, doc.archival_code, template, settings),
-                events=_events(journal.events_about(doc.doc_key), object_paths),
+                events=_events(
+                    journal.events_about(doc.doc_key), doc.doc_key, [f for f in (pdf, ofd) if f], page_infos
+                ),
                 agents=agents,
                 creating_application=f"digitize {__version__} ({engine}, pikepdf)",
                 physical_form=settings.archive.physical_form,

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 SCHEMAS = ROOT / "metadata" / "schemas"
 
+BOTH_FORMATS = ("--format", "pdfa", "--format", "ofd")  # layout files: PDF/A and OFD (GB/T 33190)
+
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
@@ -32,11 +34,20 @@ def samples_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_run(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The sample batch processed with its catalogue (masters hashed before and after)."""
+    """The sample batch processed with its catalogue into PDF/A and OFD (masters hashed before and after)."""
     batch = samples_dir / "batch"
     before = {str(p): sha256_file(p) for p in batch.rglob("*") if p.is_file()}
     out = tmp_path_factory.mktemp("run") / "out"
-    command = ["process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json"]
+    command = [
+        "process",
+        str(batch),
+        "--catalog",
+        str(batch / "catalog.csv"),
+        "--out",
+        str(out),
+        "--json",
+        *BOTH_FORMATS,
+    ]
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "cli", *command, "--jobs", "2"], capture_output=True, text=True, env=os.environ.copy()

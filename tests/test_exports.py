@@ -155,6 +155,7 @@ def make_records() -> list[ArchiveRecord]:
             "success",
             ("digitize-0.1.0",),
             (pages[0].master.path,),
+            (pdf.path,),
         ),
         Event(
             "ev-4",
@@ -163,9 +164,19 @@ def make_records() -> list[ArchiveRecord]:
             "OCR chi_sim+eng",
             "success",
             ("tesseract-5.3.4",),
-            tuple(p.alto.path for p in pages),
+            (pages[0].master.path,),
+            (pages[0].alto.path,),
         ),
-        Event("ev-5", "creation", "2024-05-01T09:03:00+08:00", "PDF/A-2b", "success", ("digitize-0.1.0",), (pdf.path,)),
+        Event(
+            "ev-5",
+            "creation",
+            "2024-05-01T09:03:00+08:00",
+            "PDF/A-2b",
+            "success",
+            ("digitize-0.1.0",),
+            tuple(p.master.path for p in pages),
+            (pdf.path,),
+        ),
         Event(
             "ev-6", "validation", "2024-05-01T09:04:00+08:00", "PDF/A-2b", "warning", ("digitize-0.1.0",), (pdf.path,)
         ),
@@ -434,9 +445,10 @@ def test_mets_links_pages_files_and_provenance(exported):
     pages = root.findall(f".//{m}structMap/{m}div/{m}div")
     assert [p.get("ORDER") for p in pages] == ["1", "2", "3"] and "空白页" in pages[2].get("LABEL")
     first = pages[0]
-    assert [f.get("FILEID") for f in first.findall(f"{m}fptr") if f.get("FILEID")] == ["master-0001", "alto-0001"]
-    area = first.find(f"{m}fptr/{m}area")
-    assert (area.get("FILEID"), area.get("BEGIN"), area.get("END")) == ("pdf", "1", "1")
+    # the master on its own; the ALTO together with the PDF page whose pixels it describes
+    assert [f.get("FILEID") for f in first.findall(f"{m}fptr") if f.get("FILEID")] == ["master-0001"]
+    areas = [(a.get("FILEID"), a.get("BEGIN"), a.get("END")) for a in first.findall(f"{m}fptr/{m}par/{m}area")]
+    assert areas == [("pdf", "1", "1"), ("alto-0001", None, None)]
     p = f"{{{PREMIS}}}"
     assert len(root.findall(f".//{p}object")) == 7  # PDF + 3 masters + 3 ALTO
     types = [e.text for e in root.iter(f"{p}eventType")]
@@ -444,7 +456,29 @@ def test_mets_links_pages_files_and_provenance(exported):
     assert root.find(f".//{p}eventIdentifierType").text == "UUID"
     assert root.findtext(f".//{p}formatRegistryKey") == "fmt/477"
     master = root.find(f".//{m}file[@ID='master-0001']")
-    assert master.get("ADMID").split() == ["tech-master-0001", "event-1", "event-2", "event-3"]
+    assert master.get("ADMID").split() == ["tech-master-0001", "event-1", "event-2", "event-3", "event-4", "event-5"]
+    roles = {
+        e.findtext(f"{p}eventIdentifier/{p}eventIdentifierValue"): [
+            (link.findtext(f"{p}linkingObjectIdentifierValue"), link.findtext(f"{p}linkingObjectRole"))
+            for link in e.iter(f"{p}linkingObjectIdentifier")
+        ]
+        for e in root.iter(f"{p}event")
+    }
+    assert roles["ev-3"] == [(f"{code}/0001.tif", "source"), (f"documents/{code}/{code}.pdf", "outcome")]
+    assert roles["ev-4"] == [(f"{code}/0001.tif", "source"), (f"documents/{code}/ocr/{code}-0001.alto.xml", "outcome")]
+    derived = {
+        o.findtext(f"{p}objectIdentifier/{p}objectIdentifierValue"): (
+            o.findtext(f"{p}relationship/{p}relationshipType"),
+            o.findtext(f"{p}relationship/{p}relationshipSubType"),
+            [r.text for r in o.iterfind(f"{p}relationship/{p}relatedObjectIdentifier/{p}relatedObjectIdentifierValue")],
+        )
+        for o in root.iter(f"{p}object")
+        if o.find(f"{p}relationship") is not None
+    }
+    assert derived == {
+        f"documents/{code}/{code}.pdf": ("derivation", "has source", [f"{code}/{n:04d}.tif" for n in (1, 2, 3)]),
+        f"documents/{code}/ocr/{code}-0001.alto.xml": ("derivation", "has source", [f"{code}/0001.tif"]),
+    }
 
 
 # Negative controls: each corruption must be rejected by the schema the exporter uses.
@@ -591,3 +625,27 @@ def test_scanning_resolution_says_what_was_measured(dpi, source, written):
     tree = build_record(record, BATCH)
     assert [e.text for e in tree.getroot().iterfind("文件实体/数字化属性/扫描分辨率")] == [written]
     assert validate("dat46", tree) == []
+
+
+def test_mets_in_a_package_points_at_the_packed_masters():
+    """Masters outside OUT: a package that packs them gets relative URLs that resolve in it."""
+    record = make_records()[0]
+    code = record.archival_code
+    packed = {p.master.path: f"masters/{code}/{p.page_no:04d}.tif" for p in record.pages}
+    root = build_mets(record, BATCH, "catalog/mets", packed).getroot()
+    m = f"{{{METS}}}"
+    location = root.find(f".//{m}file[@ID='master-0002']/{m}FLocat")
+    assert location.get("LOCTYPE") == "URL"
+    assert location.get("{http://www.w3.org/1999/xlink}href") == f"../../masters/{code}/0002.tif"
+    assert validate("mets", root) == []
+    unpacked = build_mets(record, BATCH).getroot().find(f".//{m}file[@ID='master-0002']/{m}FLocat")
+    assert (unpacked.get("LOCTYPE"), unpacked.get("OTHERLOCTYPE")) == ("OTHER", "BATCH")
+
+
+def test_an_event_links_each_object_once():
+    record = make_records()[0]
+    master = record.pages[0].master.path
+    record.events = [Event("ev-9", "fixity check", CREATED, "", "success", (), (master, master, master, master))]
+    root = build_mets(record, BATCH).getroot()
+    values = [e.text for e in root.iter(f"{{{PREMIS}}}linkingObjectIdentifierValue")]
+    assert values == [master]

@@ -16,12 +16,14 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import bagit
 import pytest
 
 from digitize.fsutil import sha256_file
 from digitize.journal import Event, EventType, Journal, Outcome, read_journal
+from digitize.xmlsafe import parse_file
 from metadata.export.validate import validate as validate_xml
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -141,6 +143,14 @@ def test_bag_payload_holds_masters_documents_catalogue_qc_and_journal(bag, proce
         assert (data / "documents" / code / "ocr" / f"{code}-0001.alto.xml").is_file()
     assert validate_xml("dat93", data / "catalog" / "目录文件.xml") == []
     assert (data / "qc" / "report.json").is_file()
+    # every file METS names resolves inside the bag, masters included, with the recorded checksum
+    for mets in (data / "catalog" / "mets").glob("*.xml"):
+        assert validate_xml("mets", mets) == []
+        for file in parse_file(mets).getroot().iter("{http://www.loc.gov/METS/}file"):
+            location = file.find("{http://www.loc.gov/METS/}FLocat")
+            assert location.get("LOCTYPE") == "URL", file.get("ID")
+            target = (mets.parent / unquote(location.get("{http://www.w3.org/1999/xlink}href"))).resolve()
+            assert target.is_relative_to(data.resolve()) and sha256_file(target) == file.get("CHECKSUM")
     journal = data / "journal.sqlite"
     assert not (data / "journal.sqlite-wal").exists()
     with open(journal, "rb") as fh:

@@ -16,6 +16,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
+from digitize.fsutil import sha256_file
+from tests.conftest import BOTH_FORMATS
 from tests.textscore import cer, pdf_page_texts, split_cjk_pairs
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
@@ -86,6 +88,41 @@ def test_text_layer_quality_against_ground_truth(processed, samples_dir):
     assert length > 2000
     assert distance / length <= 0.15, f"CER {distance / length:.3f}"
     assert split / pairs < 0.01, f"{split} of {pairs} Chinese pairs split by a space"
+
+
+def test_ofd_of_every_document_validates_and_reads_back_like_the_pdf(processed, samples_dir):
+    """GB/T 33190: every XML part of every OFD validates; an independent reader (ofdkit) gets the
+    pages and the text back, with the same characters in the same order as the PDF's text layer
+    (CER equal), and the journal records the OFD's fixity as it does the PDF's."""
+    import ofdkit
+
+    from digitize.ofd import check_ofd
+
+    out = processed["out"]
+    truth = truth_pages(samples_dir)
+    errors = {"pdf": [0, 0], "ofd": [0, 0]}
+    db = sqlite3.connect(out / "journal.sqlite")
+    for code, ofd_path, ofd_sha, ofd_bytes in db.execute(
+        "SELECT doc_key, ofd_path, ofd_sha256, ofd_bytes FROM documents"
+    ):
+        ofd = out / ofd_path
+        assert sha256_file(ofd) == ofd_sha and ofd.stat().st_size == ofd_bytes
+        parts, problems = check_ofd(ofd)
+        assert parts >= 5 and problems == []
+        pdf_texts = pdf_page_texts(out / "documents" / code / f"{code}.pdf")
+        with ofdkit.open(ofd) as document:
+            ofd_texts = ["".join(run.text for run in page.runs) for page in document.pages]
+            assert document.info.custom_data["档号"] == code
+        assert len(ofd_texts) == len(pdf_texts)
+        present = sorted((p for p in truth if p["doc_id"] == code and p["present"]), key=lambda p: p["seq"])
+        for page, pdf_text, ofd_text in zip(present, pdf_texts, ofd_texts):
+            for kind, text in (("pdf", pdf_text), ("ofd", ofd_text)):
+                d, n = cer(page["text"], text)
+                errors[kind][0] += d
+                errors[kind][1] += n
+    assert errors["ofd"] == errors["pdf"] and errors["pdf"][1] > 2000
+    steps = [json.loads(d)["step"] for (d,) in db.execute("SELECT detail FROM events WHERE type='creation'")]
+    assert steps.count("OFD packaging") == steps.count("PDF/A packaging") == 4
 
 
 def test_injected_defects_are_reported(processed):
@@ -183,10 +220,19 @@ def test_second_run_does_no_ocr_and_is_fast(processed):
     out = processed["out"]
     batch = processed["batch"]
     started = time.perf_counter()
-    result = run_cli("process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json")
+    result = run_cli(
+        "process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json", *BOTH_FORMATS
+    )
     seconds = time.perf_counter() - started
     summary = json.loads(result.stdout)
     assert summary["pages_processed"] == 0 and summary["documents_skipped"] == 4
+    db = sqlite3.connect(out / "journal.sqlite")
+    checked = {obj for (obj,) in db.execute("SELECT object FROM events WHERE type='fixity check'")}
+    assert len(checked) == 4  # the rerun compared masters and outputs with the journal: recorded
+    identified = [
+        json.loads(d)["file"] for (d,) in db.execute("SELECT detail FROM events WHERE type='format identification'")
+    ]
+    assert len(identified) == len(set(identified)) == 6  # each master file once
     assert seconds < 0.1 * processed["seconds"] + 1.5, (seconds, processed["seconds"])
 
 
@@ -207,6 +253,7 @@ def test_changed_output_is_redone(processed, tmp_path):
             "--json",
             "--catalog",
             str(processed["batch"] / "catalog.csv"),
+            *BOTH_FORMATS,
         ).stdout
     )
     assert summary["documents_skipped"] == 3 and summary["pages_processed"] == 2

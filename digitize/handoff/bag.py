@@ -15,7 +15,8 @@
         qc/                           the QC report
         journal.sqlite                a consistent copy of the journal (hash-chained events)
 
-data/ mirrors OUT, so METS files in data/catalog/mets resolve their "../../documents/…" links.
+data/ mirrors OUT, so METS files in data/catalog/mets resolve their "../../documents/…" links,
+and their masters' "../../masters/<档号>/…" links (made for the bag).
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ class BagFormat(PackageFormat):
             if self.handoff.include_masters:
                 items += [(f, payload_path("master", doc.name, f.rel)) for f in doc.masters]
         return items
+
+    def master_paths(self) -> dict[str, str]:
+        if not self.handoff.include_masters:
+            return {}
+        return {
+            f.batch_rel: payload_path("master", doc.name, f.rel)
+            for doc in self.handoff.documents
+            for f in doc.masters
+            if f.batch_rel
+        }
 
     def add_metadata(self, exported: dict[str, bytes]) -> None:
         for rel, data in sorted(exported.items()):

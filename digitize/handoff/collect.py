@@ -70,6 +70,7 @@ class SourceFile:
     sha256: str
     size: int | None
     label: str  # how a problem names it: OUT-relative path, or the master's batch-relative path
+    batch_rel: str | None = None  # masters: the path relative to the batch (as the metadata records name it)
 
 
 @dataclass
@@ -302,7 +303,9 @@ def _add_masters(
             continue
         names.add(name)
         source = masters_dir / batch_rel if _rel_to(path, recorded_batch) else Path(path)
-        doc.masters.append(SourceFile(source, "master", name, master_sha256, page.master_bytes, f"master {batch_rel}"))
+        doc.masters.append(
+            SourceFile(source, "master", name, master_sha256, page.master_bytes, f"master {batch_rel}", batch_rel)
+        )
 
 
 # --------------------------------------------------------------------------- classification
@@ -397,15 +400,16 @@ def qc_files(out: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
 
-def exports(handoff: Handoff) -> dict[str, bytes]:
+def exports(handoff: Handoff, master_paths: dict[str, str] | None = None) -> dict[str, bytes]:
     """Every metadata export of the documents being handed off, as OUT-relative path -> bytes.
 
     Made fresh from the journal at hand-off time (so they describe exactly what is packed),
-    each validated against its schema; any export problem stops the hand-off.
+    each validated against its schema; any export problem stops the hand-off. `master_paths`:
+    where the package puts each master, relative to its mirror of OUT (METS links them).
     """
     records = [d.record for d in handoff.documents]
     with tempfile.TemporaryDirectory(prefix="digitize-handoff-") as tmp:
-        report = run_exports(records, handoff.info, tmp)
+        report = run_exports(records, handoff.info, tmp, master_paths=master_paths)
         if not report.ok:
             details = report.errors + [f"{v.path}: {v.errors[0]}" for v in report.validations if v.errors]
             raise HandoffError("metadata exports failed: " + "; ".join(details[:5]))

@@ -54,6 +54,11 @@ class PackageFormat:
         """Place the metadata exports (OUT-relative path -> bytes) that this format carries."""
         raise NotImplementedError
 
+    def master_paths(self) -> dict[str, str]:
+        """Where the masters sit, relative to the package's mirror of OUT, for formats that carry
+        METS (batch-relative path -> path); empty when METS is not carried beside them."""
+        return {}
+
     def finish(self, journal_head: str, journal_events: int) -> dict[str, Any]:
         """Write the format's own files and check the package; return details for the summary."""
         raise NotImplementedError

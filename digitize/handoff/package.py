@@ -119,7 +119,7 @@ def make_package(request: HandoffRequest, progress: Callable[[int, int], Any] | 
         packer.journal_copy(out, layout.journal_path)
         chain = read_journal_copy(packer.root / layout.journal_path).chain
         head, n_events = chain.head, chain.events
-        layout.add_metadata(exports(handoff))
+        layout.add_metadata(exports(handoff, layout.master_paths()))
         for path in qc_files(out):
             packer.copy_plain(path, f"{layout.qc_folder}/{path.relative_to(out / QC_DIR).as_posix()}")
         details = layout.finish(head, n_events)

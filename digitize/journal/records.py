@@ -40,6 +40,7 @@ class EventType(StrEnum):
     CREATION = "creation"
     VALIDATION = "validation"
     FIXITY_CHECK = "fixity check"
+    FORMAT_IDENTIFICATION = "format identification"
 
 
 class Outcome(StrEnum):
@@ -66,6 +67,10 @@ class DocumentRecord:
     pdf_sha256: str | None = None
     pdf_bytes: int | None = None
     pdfa: dict[str, Any] = field(default_factory=dict)  # flavour, validated, findings
+    ofd_path: str | None = None  # OUT-relative; None unless the profile asks for OFD
+    ofd_sha256: str | None = None
+    ofd_bytes: int | None = None
+    ofd: dict[str, Any] = field(default_factory=dict)  # version, validated, parts
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     settings_key: str | None = None

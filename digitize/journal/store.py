@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_key TEXT PRIMARY KEY, archival_code TEXT NOT NULL, title TEXT, source TEXT,
     catalog TEXT, state TEXT NOT NULL, n_pages INTEGER, output_dir TEXT,
     pdf_path TEXT, pdf_sha256 TEXT, pdf_bytes INTEGER, pdfa TEXT,
+    ofd_path TEXT, ofd_sha256 TEXT, ofd_bytes INTEGER, ofd TEXT,
     error TEXT, warnings TEXT, settings_key TEXT, seconds REAL, run_id INTEGER, updated TEXT
 );
 CREATE TABLE IF NOT EXISTS pages (
@@ -75,6 +76,9 @@ class JournalUnreadable(Damaged):
 
 
 # ------------------------------------------------------------------------------ hashing
+_ADDED_DOCUMENT_COLUMNS = (("ofd_path", "TEXT"), ("ofd_sha256", "TEXT"), ("ofd_bytes", "INTEGER"), ("ofd", "TEXT"))
+
+
 def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
@@ -295,6 +299,7 @@ class Journal(JournalReader):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise JournalUnreadable(f"{self.path}: not a journal ({exc})") from None
@@ -302,6 +307,13 @@ class Journal(JournalReader):
             self.db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a journal was created (the OFD columns of `documents`)."""
+        present = {row["name"] for row in self.db.execute("PRAGMA table_info(documents)")}
+        for column, kind in _ADDED_DOCUMENT_COLUMNS:
+            if column not in present:
+                self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         try:  # back to one self-contained file, unless another connection still has it open

@@ -22,7 +22,7 @@ removed, so that tightening a policy takes effect.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -80,12 +80,15 @@ def run_exports(
     formats: Iterable[str] = FORMATS,
     policy: AccessPolicy | None = None,
     catalogue_encodings: Sequence[str] = ("UTF-8", "GB18030"),
+    master_paths: Mapping[str, str] | None = None,
 ) -> ExportReport:
     """Write the requested exports of `records` into `out_dir`.
 
     policy: None applies each format's default (`access.default_policy`: public formats EAD3
     and DC only 开放 records up to 公开; the others every record up to 内部); a policy given
     here applies to every requested format.
+    master_paths: where a hand-off package puts each master (batch-relative path -> path in the
+    package's mirror of OUT), so that METS points at them there.
     """
     out = Path(out_dir)
     formats = list(formats)
@@ -107,7 +110,7 @@ def run_exports(
         elif fmt == "ead3":
             _emit(report, out, fmt, EAD3_FILE, partial(ead3.finding_aid_bytes, kept, batch))
         else:
-            _per_document(report, out, fmt, kept, excluded, records, batch)
+            _per_document(report, out, fmt, kept, excluded, records, batch, master_paths or {})
     return report
 
 
@@ -122,10 +125,11 @@ def _per_document(
     excluded: list[Exclusion],
     records: Sequence[ArchiveRecord],
     batch: BatchInfo,
+    master_paths: Mapping[str, str],
 ) -> None:
     builders: dict[str, Callable[[ArchiveRecord], bytes]] = {
         "dat46": lambda r: dat46.record_bytes(r, batch),
-        "mets": lambda r: mets.mets_bytes(r, batch),
+        "mets": lambda r: mets.mets_bytes(r, batch, mets.METS_DIR, master_paths),
         "dc": lambda r: dublincore.dc_bytes(r, batch),
     }
     names = _file_names(records, report, fmt)

@@ -72,11 +72,11 @@ def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
     if record.get("稿本"):
         sub(form, "稿本", record.get("稿本"))
 
-    if record.pdf:
+    for layout in record.layout_files:  # the PDF/A and/or the OFD, one 电子属性 each
         attrs = sub(entity, "电子属性")
-        sub(attrs, "格式信息", record.format_information)
-        sub(attrs, "计算机文件名", record.computer_file_name)
-        sub(attrs, "计算机文件大小", record.computer_file_size)
+        sub(attrs, "格式信息", layout.format_information)
+        sub(attrs, "计算机文件名", layout.name)
+        sub(attrs, "计算机文件大小", layout.size)
         if record.creating_application:
             sub(attrs, "文档创建程序", record.creating_application)
 
@@ -91,8 +91,8 @@ def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
         for value in record.compression_schemes:
             sub(digit, "图像压缩方案", value)
 
-    if record.pdf:
-        sub(sub(entity, "存储位置"), "当前位置", record.pdf.path)
+    if record.layout_files:
+        sub(sub(entity, "存储位置"), "当前位置", record.layout_files[0].path)
     if record.get("开放标识"):
         sub(sub(entity, "权限管理"), "控制标识", record.get("开放标识"))
     if record.get("备注"):

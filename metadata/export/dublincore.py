@@ -54,8 +54,8 @@ def build_dc(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
     sub(root, _dc("type"), "Text")
     if record.get("文种"):
         sub(root, _dc("type"), record.get("文种"))
-    if record.pdf:
-        sub(root, _dc("format"), record.pdf.mime_type)
+    for layout in record.layout_files:
+        sub(root, _dc("format"), layout.mime_type)
     sub(root, _dc("identifier"), record.archival_code)
     if record.get("文号"):
         sub(root, _dc("identifier"), record.get("文号"))
@@ -86,5 +86,5 @@ def metadata_csv_row(record: ArchiveRecord, filename: str) -> dict[str, str]:
         "dc.date": record.date_iso or "",
         "dc.rights": rights_statement(record),
         "dc.language": "; ".join(record.language),
-        "dc.format": record.pdf.mime_type if record.pdf else "",
+        "dc.format": "; ".join(f.mime_type for f in record.layout_files),
     }

@@ -2,22 +2,29 @@
 
 - dmdSec: MODS (title, 责任者 as creator, dateIssued, 档号 as local identifier, language,
   extent and digitalOrigin "reformatted digital", genre 文种, topics 主题词, accessCondition).
-- amdSec: one techMD per file (premis:object with SHA-256 fixity, size, format and PRONOM key);
-  one digiprovMD per event (premis:event) and per agent (premis:agent).
-- fileSec: USE="preservation" (master images), "access" (the PDF/A), "fulltext" (ALTO), each
-  file with MIMETYPE, SIZE, CHECKSUM/CHECKSUMTYPE="SHA-256" and an FLocat.
-- structMap TYPE="physical": the document div, one page div per scanned page pointing to its
-  master, its ALTO and (fptr/area BEGIN=END=page index) its page of the PDF. METS 1.12 has no
-  BETYPE for PDF pages, so BETYPE is left out; BEGIN/END are 1-based PDF page numbers.
+- amdSec: one techMD per file (premis:object with SHA-256 fixity, size, format and PRONOM key;
+  derived files — PDF/A, OFD, ALTO — with a "derivation / has source" relationship to their
+  masters and the event that made them); one digiprovMD per event (premis:event linking each
+  object with its role: "source" for what it examined or acted on, "outcome" for what it made)
+  and per agent (premis:agent).
+- fileSec: USE="preservation" (master images), "access" (the PDF/A and/or the OFD), "fulltext"
+  (ALTO), each file with MIMETYPE, SIZE, CHECKSUM/CHECKSUMTYPE="SHA-256" and an FLocat.
+- structMap TYPE="physical": the document div points at its layout files; one page div per
+  scanned page points at its master, and, in one fptr/par (shown together), at its page of each
+  layout file (area BEGIN=END=page number) and at its ALTO, which describes the pixels of that
+  derivative page, not of the master. METS 1.12 has no BETYPE for PDF or OFD pages, so BETYPE
+  is left out.
 
-FLocat hrefs: files under OUT are relative to the METS file itself (so "../../documents/...");
-masters live in the batch folder, outside OUT, and carry their batch-relative path with
-LOCTYPE="OTHER" OTHERLOCTYPE="BATCH".
+FLocat hrefs are relative to the METS file itself. Files under OUT are found as "../../documents/…".
+Masters live in the batch folder, outside OUT: given `master_paths` (where a hand-off package put
+them, relative to the same root as OUT's files) they get a relative URL too; otherwise they carry
+their batch-relative path with LOCTYPE="OTHER" OTHERLOCTYPE="BATCH".
 """
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 
 from lxml import etree
 
@@ -44,7 +51,10 @@ SCHEMA_LOCATION = (
     f"{PREMIS} http://www.loc.gov/standards/premis/v3/premis-v3-0.xsd"
 )
 _EVENT_TYPE_AUTHORITY = "http://id.loc.gov/vocabulary/preservation/eventType"
-_FILE_GROUPS = (("preservation", "master"), ("access", "pdf"), ("fulltext", "alto"))
+_FILE_GROUPS = (("preservation", ("master",)), ("access", ("pdf", "ofd")), ("fulltext", ("alto",)))
+_ROLE_AUTHORITY = "http://id.loc.gov/vocabulary/preservation/eventRelatedObjectRole"
+_RELATIONSHIP_AUTHORITY = "http://id.loc.gov/vocabulary/preservation/relationshipType"
+_RELATIONSHIP_SUBTYPE_AUTHORITY = "http://id.loc.gov/vocabulary/preservation/relationshipSubType"
 
 
 def _m(tag: str) -> str:
@@ -59,8 +69,12 @@ def _p(tag: str) -> str:
     return f"{{{PREMIS}}}{tag}"
 
 
-def build_mets(record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR) -> etree._ElementTree:
-    """The METS tree of one document; `mets_dir` is the METS file's folder relative to OUT."""
+def build_mets(
+    record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR, master_paths: Mapping[str, str] | None = None
+) -> etree._ElementTree:
+    """The METS tree of one document; `mets_dir` is the METS file's folder relative to OUT (or
+    to the package root that mirrors OUT); `master_paths` maps a master's batch-relative path to
+    where it sits relative to that same root."""
     root = etree.Element(_m("mets"), nsmap=NSMAP)
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     root.set("OBJID", record.archival_code)
@@ -99,19 +113,20 @@ def build_mets(record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR
 
     if record.files:
         file_sec = sub(root, _m("fileSec"))
-        for use, role in _FILE_GROUPS:
-            files = [f for f in record.files if f.role == role]
+        for use, roles in _FILE_GROUPS:
+            files = [f for f in record.files if f.role in roles]
             if not files:
                 continue
             group = sub(file_sec, _m("fileGrp"), attrib={"USE": use})
             for f in files:
-                events = [event_ids[e.identifier] for e in record.events if f.path in e.object_ids]
-                _file(group, f, file_ids[f.path], " ".join([f"tech-{file_ids[f.path]}", *events]), mets_dir)
+                events = [event_ids[e.identifier] for e in record.events if f.path in (*e.object_ids, *e.outcome_ids)]
+                href = _href(f, mets_dir, master_paths or {})
+                _file(group, f, file_ids[f.path], " ".join([f"tech-{file_ids[f.path]}", *events]), href)
 
     struct = sub(root, _m("structMap"), attrib={"TYPE": "physical"})
     doc = sub(struct, _m("div"), attrib={"TYPE": "document", "LABEL": record.title, "DMDID": "dmd-1"})
-    if record.pdf:
-        sub(doc, _m("fptr"), attrib={"FILEID": file_ids[record.pdf.path]})
+    for layout in record.layout_files:
+        sub(doc, _m("fptr"), attrib={"FILEID": file_ids[layout.path]})
     for page in record.pages:
         label = f"第{page.page_no}页" + ("（空白页）" if page.is_blank else "")
         div = sub(
@@ -125,24 +140,23 @@ def build_mets(record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR
             },
         )
         sub(div, _m("fptr"), attrib={"FILEID": file_ids[page.master.path]})
-        if page.alto:
-            sub(div, _m("fptr"), attrib={"FILEID": file_ids[page.alto.path]})
-        if record.pdf and page.pdf_page is not None:
-            sub(
-                sub(div, _m("fptr")),
-                _m("area"),
-                attrib={
-                    "FILEID": file_ids[record.pdf.path],
-                    "BEGIN": str(page.pdf_page),
-                    "END": str(page.pdf_page),
-                },
-            )
+        derived: list[tuple[FileInfo, int | None]] = [
+            (f, page.pdf_page) for f in record.layout_files if page.pdf_page is not None
+        ]
+        derived += [(page.alto, None)] if page.alto else []
+        if derived:
+            together = sub(sub(div, _m("fptr")), _m("par"))
+            for f, number in derived:
+                extent = {"BEGIN": str(number), "END": str(number)} if number is not None else {}
+                sub(together, _m("area"), attrib={"FILEID": file_ids[f.path], **extent})
     return etree.ElementTree(root)
 
 
-def mets_bytes(record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR) -> bytes:
+def mets_bytes(
+    record: ArchiveRecord, batch: BatchInfo, mets_dir: str = METS_DIR, master_paths: Mapping[str, str] | None = None
+) -> bytes:
     """The METS file of one document, validated with its MODS and PREMIS content; UTF-8."""
-    tree = build_mets(record, batch, mets_dir)
+    tree = build_mets(record, batch, mets_dir, master_paths)
     assert_valid("mets", tree, f"mets/{record.archival_code}.xml")
     return serialize(tree)
 
@@ -151,12 +165,16 @@ def _file_id(f: FileInfo) -> str:
     return f"{f.role}-{f.page_no:04d}" if f.page_no is not None else f.role
 
 
-def _href(f: FileInfo, mets_dir: str) -> str:
-    path = f.path if f.role == "master" else posixpath.relpath(f.path, mets_dir)
-    return path.replace("%", "%25").replace(" ", "%20").replace("#", "%23").replace("?", "%3F")
+def _href(f: FileInfo, mets_dir: str, master_paths: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """(LOCTYPE attributes, href) of a file, relative to the METS file where it can be."""
+    if f.role == "master" and f.path not in master_paths:
+        loc, path = {"LOCTYPE": "OTHER", "OTHERLOCTYPE": "BATCH"}, f.path
+    else:
+        loc, path = {"LOCTYPE": "URL"}, posixpath.relpath(master_paths.get(f.path, f.path), mets_dir)
+    return loc, path.replace("%", "%25").replace(" ", "%20").replace("#", "%23").replace("?", "%3F")
 
 
-def _file(group: etree._Element, f: FileInfo, file_id: str, admid: str, mets_dir: str) -> None:
+def _file(group: etree._Element, f: FileInfo, file_id: str, admid: str, href: tuple[dict[str, str], str]) -> None:
     attrib = {
         "ID": file_id,
         "MIMETYPE": f.mime_type,
@@ -170,11 +188,8 @@ def _file(group: etree._Element, f: FileInfo, file_id: str, admid: str, mets_dir
     if f.created:
         attrib["CREATED"] = f.created
     el = sub(group, _m("file"), attrib=attrib)
-    if f.role == "master":
-        loc = {"LOCTYPE": "OTHER", "OTHERLOCTYPE": "BATCH"}
-    else:
-        loc = {"LOCTYPE": "URL"}
-    sub(el, _m("FLocat"), attrib={**loc, f"{{{XLINK}}}type": "simple", f"{{{XLINK}}}href": _href(f, mets_dir)})
+    loc, location = href
+    sub(el, _m("FLocat"), attrib={**loc, f"{{{XLINK}}}type": "simple", f"{{{XLINK}}}href": location})
 
 
 def _md(amd: etree._Element, section: str, md_id: str, mdtype: str) -> etree._Element:
@@ -203,8 +218,8 @@ def _mods_record(parent: etree._Element, record: ArchiveRecord, batch: BatchInfo
         language = sub(mods, _mods("language"))
         sub(language, _mods("languageTerm"), code, {"type": "code", "authority": "iso639-2b"})
     physical = sub(mods, _mods("physicalDescription"))
-    if record.pdf:
-        sub(physical, _mods("internetMediaType"), record.pdf.mime_type)
+    for layout in record.layout_files:
+        sub(physical, _mods("internetMediaType"), layout.mime_type)
     sub(physical, _mods("extent"), f"{record.page_count}页", {"unit": "pages"})
     if record.pages:
         sub(physical, _mods("digitalOrigin"), "reformatted digital")
@@ -254,12 +269,36 @@ def _premis_object(parent: etree._Element, f: FileInfo, record: ArchiveRecord) -
         sub(registry, _p("formatRegistryName"), "PRONOM")
         sub(registry, _p("formatRegistryKey"), f.puid)
         sub(registry, _p("formatRegistryRole"), "specification")
-    if f.role == "pdf" and record.creating_application:
+    if f.role in ("pdf", "ofd") and record.creating_application:
         app = sub(chars, _p("creatingApplication"))
         sub(app, _p("creatingApplicationName"), record.creating_application)
         if f.created:
             sub(app, _p("dateCreatedByApplication"), f.created)
     sub(obj, _p("originalName"), f.name)
+    makers = [e for e in record.events if f.path in e.outcome_ids and e.object_ids]
+    sources = list(dict.fromkeys(path for e in makers for path in e.object_ids))
+    if sources:
+        relationship = sub(obj, _p("relationship"))
+        sub(
+            relationship,
+            _p("relationshipType"),
+            "derivation",
+            {"authority": "relationshipType", "authorityURI": _RELATIONSHIP_AUTHORITY},
+        )
+        sub(
+            relationship,
+            _p("relationshipSubType"),
+            "has source",
+            {"authority": "relationshipSubType", "authorityURI": _RELATIONSHIP_SUBTYPE_AUTHORITY},
+        )
+        for path in sources:
+            related = sub(relationship, _p("relatedObjectIdentifier"))
+            sub(related, _p("relatedObjectIdentifierType"), "local")
+            sub(related, _p("relatedObjectIdentifierValue"), path)
+        for event in makers:
+            related = sub(relationship, _p("relatedEventIdentifier"))
+            sub(related, _p("relatedEventIdentifierType"), identifier_type(event.identifier))
+            sub(related, _p("relatedEventIdentifierValue"), event.identifier)
 
 
 def _premis_event(parent: etree._Element, event: Event, record: ArchiveRecord) -> None:
@@ -289,10 +328,18 @@ def _premis_event(parent: etree._Element, event: Event, record: ArchiveRecord) -
         agent = agents.get(agent_id)
         if agent is not None:
             sub(link, _p("linkingAgentRole"), "executing program" if agent.type == "software" else "implementer")
-    for object_id in event.object_ids:
+    roles = [(path, "source") for path in dict.fromkeys(event.object_ids)]
+    roles += [(path, "outcome") for path in dict.fromkeys(event.outcome_ids)]
+    for object_id, role in roles:
         link = sub(el, _p("linkingObjectIdentifier"))
         sub(link, _p("linkingObjectIdentifierType"), "local")
         sub(link, _p("linkingObjectIdentifierValue"), object_id)
+        sub(
+            link,
+            _p("linkingObjectRole"),
+            role,
+            {"authority": "eventRelatedObjectRole", "authorityURI": _ROLE_AUTHORITY},
+        )
 
 
 def _premis_agent(parent: etree._Element, agent: Agent) -> None:

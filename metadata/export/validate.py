@@ -6,7 +6,8 @@ Exporters call `assert_valid` before writing; tests call `validate`.
 
 Kinds: "dat93" and "dat46" (our schemas, see their README), "ead3", "alto", "oai_dc",
 and "mets" = METS 1.12.1 + MODS 3.8 + PREMIS 3.0 in one schema set, so that the MODS and
-PREMIS records wrapped in `mets:xmlData` (processed "lax" by mets.xsd alone) are validated too.
+PREMIS records wrapped in `mets:xmlData` (processed "lax" by mets.xsd alone) are validated too;
+"ofd:<root element>" for the parts of an OFD package (GB/T 33190-2016, `validate_ofd_part`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ _METS_SET = (
     ("http://www.loc.gov/premis/v3", "premis/premis-v3-0.xsd"),
 )
 KINDS = (*_SCHEMA_FILES, "mets")
+OFD_NAMESPACE = "http://www.ofdspec.org/2016"
+# GB/T 33190-2016: root element of an OFD part -> its schema.
+OFD_SCHEMAS = {
+    "OFD": "ofd/OFD.xsd",
+    "Document": "ofd/Document.xsd",
+    "Page": "ofd/Page.xsd",
+    "Res": "ofd/Res.xsd",
+    "Signatures": "ofd/Signatures.xsd",
+    "Signature": "ofd/Signature.xsd",
+    "Annotations": "ofd/Annotations.xsd",
+    "PageAnnot": "ofd/Annotation.xsd",
+    "CustomTags": "ofd/CustomTags.xsd",
+    "Attachments": "ofd/Attachments.xsd",
+    "Extensions": "ofd/Extensions.xsd",
+    "DocVersion": "ofd/Version.xsd",
+}
 
 
 class ExportValidationError(DigitizeError, ValueError):
@@ -56,9 +73,10 @@ def schema(kind: str) -> etree.XMLSchema:
         # base_url only anchors the relative schemaLocations; no such file is read.
         doc = etree.fromstring(driver.encode(), safe_parser(), base_url=str(SCHEMA_DIR / "mets-set.xsd"))
         return etree.XMLSchema(doc)
-    if kind not in _SCHEMA_FILES:
+    files = {**_SCHEMA_FILES, **{f"ofd:{root}": path for root, path in OFD_SCHEMAS.items()}}
+    if kind not in files:
         raise ValueError(f"unknown export kind {kind!r}; known: {', '.join(KINDS)}")
-    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / _SCHEMA_FILES[kind]), safe_parser()))
+    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / files[kind]), safe_parser()))
 
 
 def validate(kind: str, doc: etree._ElementTree | etree._Element | str | Path) -> list[str]:
@@ -73,6 +91,15 @@ def validate(kind: str, doc: etree._ElementTree | etree._Element | str | Path) -
     if xsd.validate(doc):
         return []
     return [f"line {e.line}: {e.message}" for e in xsd.error_log]
+
+
+def validate_ofd_part(doc: etree._ElementTree | etree._Element) -> list[str]:
+    """Validate one XML part of an OFD package against the GB/T 33190 schema of its root element."""
+    root = doc.getroot() if isinstance(doc, etree._ElementTree) else doc
+    name = etree.QName(root)
+    if name.namespace != OFD_NAMESPACE or name.localname not in OFD_SCHEMAS:
+        return [f"root element {root.tag} is not an OFD part of namespace {OFD_NAMESPACE}"]
+    return validate(f"ofd:{name.localname}", doc)
 
 
 def assert_valid(kind: str, doc: etree._ElementTree | etree._Element, label: str) -> None:
