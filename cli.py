@@ -280,6 +280,7 @@ def _print_summary(s: Any, out: Path) -> None:
     click.echo(
         f"Documents: {s.documents_ok} ok, {s.documents_failed} failed"
         + (f" ({s.documents_skipped} already done)" if s.documents_skipped else "")
+        + (f", {s.documents_withheld} classified withheld" if s.documents_withheld else "")
         + f" of {s.documents}"
     )
     click.echo(f"Pages: {s.pages} ({s.pages_processed} processed now, {s.pages_reused} reused), blank: {s.blank_pages}")

@@ -6,6 +6,8 @@
       .work/<doc_key>/commit/                    the finished document folder before its rename
       documents/<name>/<name>.pdf                document_dir(name) / pdf_file(name)
       documents/<name>/<name>.ofd                ofd_file(name), when [output] formats has "ofd"
+      protected/<name>/…                         protected_dir(name): a classified record's folder, when
+                                                 [access] classified = "separate"; never exported or handed off
       documents/<name>/<name>.xml                dat46_file(name): DA/T 46 record (export)
       documents/<name>/ocr/<name>-0001.hocr      page_file(name, 1, "hocr"); also "text" (.txt), "alto" (.alto.xml)
       documents/<name>/pages/<name>-0001.json    page_file(name, 1, "json"): the page's measurements
@@ -34,6 +36,7 @@ JOURNAL_FILES = (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm", f"{JOURNAL}-journa
 WORK_DIR = ".work"
 COMMIT_DIR = "commit"
 DOCUMENTS_DIR = "documents"
+PROTECTED_DIR = "protected"  # classified records under [access] classified = "separate" (owner-only)
 CATALOG_DIR = "catalog"
 QC_DIR = "qc"
 LOGS_DIR = "logs"
@@ -78,6 +81,11 @@ class JournalMissing(BadInput):
 def document_dir(name: str) -> str:
     """documents/<name>"""
     return f"{DOCUMENTS_DIR}/{name}"
+
+
+def protected_dir(name: str) -> str:
+    """protected/<name>: a classified record's folder (same contents as under documents/)."""
+    return f"{PROTECTED_DIR}/{name}"
 
 
 def pdf_file(name: str) -> str:

@@ -34,13 +34,14 @@ from digitize.describe import BatchPlan, Description
 from digitize.executors import Executor
 from digitize.fsutil import commit_directory, sha256_file
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, PageRecord, PageState, RunStatus
-from digitize.layout import PAGE_FILES, STAGED_FILES, OutLayout, document_dir, page_file
+from digitize.layout import PAGE_FILES, PROTECTED_DIR, STAGED_FILES, OutLayout, document_dir, page_file, protected_dir
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
 from digitize.pdfa import DocumentMeta
 from digitize.settings import Settings
 from digitize.tasks import PageResult, PageTask, run_page
-from metadata.archival_code import archival_code_filename
+from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename, code_parts
+from metadata.export.access import classified_reason
 from metadata.language import catalogue_languages, language_tag
 from metadata.records import UNKNOWN_DPI_SOURCES
 
@@ -54,6 +55,7 @@ class BatchSummary:
     documents_ok: int = 0
     documents_failed: int = 0
     documents_skipped: int = 0
+    documents_withheld: int = 0  # classified records the profile does not let this run process
     pages: int = 0
     pages_processed: int = 0
     pages_reused: int = 0
@@ -100,6 +102,10 @@ class Coordinator:
         self.summary = BatchSummary(findings=plan.description.findings_for_summary())
         self._ready_documents: list[str] = []
         self._identified: set[str] = set()  # master files whose format identification is recorded
+        try:
+            self.template: CodeTemplate | None = CodeTemplate(request.settings.archival_code)
+        except ArchivalCodeError:  # the catalogue's validation names the broken template
+            self.template = None
 
     # ------------------------------------------------------------------ helpers
     def _name(self, doc: SourceDocument) -> str:
@@ -211,6 +217,9 @@ class Coordinator:
             if doc.error:
                 self._fail_document(doc, doc.error)
                 continue
+            if self._classified(doc.key) and self.settings.access.classified == "refuse":
+                self._withhold(doc, self._classified(doc.key) or "")
+                continue
             if self._document_still_valid(doc, hashes):
                 self.journal.record_event(
                     EventType.FIXITY_CHECK,
@@ -242,6 +251,30 @@ class Coordinator:
         status = RunStatus.OK if self.summary.documents_failed == 0 else RunStatus.FAILURES
         self.journal.finish_run(self.run_id, status, self.summary.to_dict())
         return self.summary
+
+    def _classified(self, doc_key: str) -> str | None:
+        """Why the document is classified (its catalogue 密级), else None."""
+        return classified_reason(self.descriptions[doc_key].fields.get("密级", ""))
+
+    def _withhold(self, doc: SourceDocument, reason: str) -> None:
+        """[access] classified = refuse: the document is not read; the journal and summary say why."""
+        message = f"{reason}: not processed ([access] classified = refuse; use an approved classified system)"
+        self._record_document(doc, DocumentState.WITHHELD, message)
+        self.journal.record_event(
+            EventType.VALIDATION, doc.key, Outcome.WARNING, {"step": "classified record policy", "decision": "withheld"}
+        )
+        self.summary.documents_withheld += 1
+        self.summary.findings.append(
+            {
+                "severity": "warning",
+                "item": "GD-4-7",
+                "code": "classified_withheld",
+                "object": self.descriptions[doc.key].archival_code,
+                "message": message,
+                "document": doc.key,
+            }
+        )
+        log.warning("%s: %s", doc.key, message)
 
     def _start_document(self, doc: SourceDocument, hashes: dict[str, tuple[str, int]], pending: list[PageTask]) -> None:
         self._record_document(doc, DocumentState.PENDING, None)
@@ -451,6 +484,8 @@ class Coordinator:
             }
             pages.append(StagedPage(page_no, str(self._stage(doc_key)), row.staged, metrics))
         fields = desc.fields
+        retention_terms = self.settings.catalog.retention_values
+        parts = code_parts(fields, desc.archival_code, self.template, retention_terms) if self.template else {}
         meta = DocumentMeta(
             identifier=desc.archival_code,
             title=desc.title,
@@ -459,7 +494,7 @@ class Coordinator:
             rights=fields.get("密级") or None,
             language=language_tag(catalogue_languages(fields.get("语种", ""))[0]),  # else from the text
             creator_tool=SOFTWARE,
-            fields=tuple((name, value) for name, value in fields.items() if value),
+            fields=tuple((name, value) for name, value in {**parts, **fields}.items() if value),
         )
         commit_dir = self.layout.commit_dir(doc_key)
         return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings, self.ocr_software)
@@ -470,7 +505,10 @@ class Coordinator:
             self._fail_document(doc, result.error or "unknown error")
             return
         name = self._name(doc)
-        rel = document_dir(name)
+        rel = protected_dir(name) if self._classified(doc_key) else document_dir(name)
+        if rel == protected_dir(name):
+            self.layout.path(PROTECTED_DIR).mkdir(mode=0o700, exist_ok=True)
+            os.chmod(self.layout.path(PROTECTED_DIR), 0o700)
         commit_directory(self.layout.commit_dir(doc_key), self.layout.path(rel))
         for page_no in self.doc_pages[doc_key]:
             files = {role: page_file(name, page_no, role) for role in PAGE_FILES}

@@ -113,6 +113,9 @@ class CatalogSettings:
     retention_values: tuple[str, ...] = ("永久", "100年", "50年", "30年", "10年", "定期30年", "定期10年")
     security_values: tuple[str, ...] = ("公开", "内部", "限制", "秘密", "机密", "绝密")  # + 机密★10年
     open_status_values: tuple[str, ...] = ("开放", "控制", "延期开放", "未审核")
+    # 开放标识 is 必著 (DA/T 18-2022): an empty one is an error unless the profile names the value
+    # that applies to rows without one (e.g. "控制" or "未审核"); the rows it filled are reported.
+    open_status_default: str = ""
     unknown_date_parts: bool = False  # accept 00 for an unknown month or day (20110300, 20110000)
     # Maximum characters per field; "*" sets the limit for fields not listed. Merged over the
     # built-in limits in metadata.validation (local practice, not fixed by a standard).
@@ -157,6 +160,25 @@ class ArchiveSettings:
     physical_form: str = "纸质"  # M53 数字化对象形态, e.g. "纸质 A4"
 
 
+CLASSIFIED_POLICIES = ("refuse", "separate")
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Records marked 秘密, 机密 or 绝密 (or with a 密级 this profile does not know)."""
+
+    # refuse: not processed at all (they belong in an approved classified system); separate:
+    # processed into OUT/protected/ (owner-only permissions), never into documents/, and left
+    # out of every export and hand-off package.
+    classified: str = "refuse"
+
+    def __post_init__(self) -> None:
+        if self.classified not in CLASSIFIED_POLICIES:
+            raise SettingsError(
+                f"[access] classified must be one of {', '.join(CLASSIFIED_POLICIES)}, not {self.classified!r}"
+            )
+
+
 @dataclass(frozen=True)
 class HandoffSettings:
     """Hand-off packages (digitize.handoff): who sends them, to whom, on what carrier."""
@@ -183,6 +205,7 @@ class Settings:
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     qc: QcSettings = field(default_factory=QcSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
     def to_dict(self) -> dict[str, Any]:

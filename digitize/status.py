@@ -57,7 +57,10 @@ def batch_status(out: str | os.PathLike[str]) -> dict[str, Any]:
         "documents": len(docs),
         "done": states.count(DocumentState.DONE),
         "failed": states.count(DocumentState.FAILED),
-        "pending": sum(1 for s in states if s not in (DocumentState.DONE, DocumentState.FAILED)),
+        "withheld": states.count(DocumentState.WITHHELD),
+        "pending": sum(
+            1 for s in states if s not in (DocumentState.DONE, DocumentState.FAILED, DocumentState.WITHHELD)
+        ),
         "pages": sum(d["pages"] or 0 for d in docs),
         "blank_pages": sum(d["blank_pages"] for d in docs),
     }

@@ -303,6 +303,38 @@ class CodeTemplate:
         return candidate if re.fullmatch(self._rules[name], candidate) else None
 
 
+def retention_code_for(term: str) -> str | None:
+    """保管期限 term → its 档号 code: 永久 → Y, 定期30年 / 30年 → D30; None for others (长期, 短期)."""
+    if term == "永久":
+        return "Y"
+    match = re.fullmatch(r"(?:定期)?(\d+)年", term)
+    return f"D{int(match.group(1))}" if match else None
+
+
+def code_parts(
+    catalogue: dict[str, str], archival_code: str, template: CodeTemplate, retention_terms: tuple[str, ...]
+) -> dict[str, str]:
+    """DA/T 46 档号 components (M9-M20) of a record, by element name: from its parsed 档号, else
+    the catalogue's columns (keyed by DA/T names). 保管期限 is the catalogue's term, else the
+    first of `retention_terms` whose code the 档号 carries."""
+    try:
+        parsed = template.parse(archival_code).parts
+    except ArchivalCodeError:
+        parsed = {}
+    code = parsed.get("retention")
+    term = catalogue.get("保管期限") or next((t for t in retention_terms if code and retention_code_for(t) == code), "")
+    values = {
+        "全宗号": parsed.get("fonds") or catalogue.get("全宗号"),
+        "年度": parsed.get("year") or catalogue.get("年度"),
+        "保管期限": term,
+        "机构或问题": parsed.get("org") or catalogue.get("机构或问题"),
+        "类别号": parsed.get("category") or catalogue.get("门类代码"),
+        "室编案卷号": parsed.get("volume") or catalogue.get("案卷号"),
+        "室编件号": parsed.get("item") or catalogue.get("件号"),
+    }
+    return {name: value for name, value in values.items() if value}
+
+
 def archival_code_filename(code: str) -> str:
     """A file or folder name for a 档号 that is valid on Windows, macOS and Linux.
 

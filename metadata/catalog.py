@@ -123,6 +123,7 @@ class Catalog:
     columns: dict[str, str]  # canonical field -> header text as written in the file
     records: list[CatalogRecord]
     problems: list[CatalogProblem] = field(default_factory=list)
+    defaulted: dict[str, list[int]] = field(default_factory=dict)  # field -> rows given the profile's default
 
     def column(self, name: str) -> str:
         """The header a field has in this file (for messages), else its DA/T name."""
@@ -311,12 +312,25 @@ def catalog_from_rows(
         raise CatalogError(file, f"empty: no header row (expected on row {config.header_row})")
     if not records:
         problems.append(CatalogProblem("warning", "no_records", "the catalogue has a header but no rows", file))
+    defaulted: dict[str, list[int]] = {}
+    if config.open_status_default:
+        if config.open_status_default not in config.open_status_values:
+            raise CatalogError(
+                "settings",
+                f"catalog.open_status_default {config.open_status_default!r} is not one of "
+                f"{'/'.join(config.open_status_values)}",
+            )
+        for record in records:
+            if not record.get("open_status").strip():
+                record.fields["open_status"] = config.open_status_default
+                defaulted.setdefault("open_status", []).append(record.row)
     return Catalog(
         file=file,
         encoding=encoding,
         columns={name: header[index].strip() for name, index in columns.items()},
         records=records,
         problems=problems,
+        defaulted=defaulted,
     )
 
 

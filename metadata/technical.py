@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from digitize import __version__
-from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, read_journal
+from digitize.journal import DocumentRecord, DocumentState, Event, JournalSnapshot, PageRecord, read_journal
 from digitize.settings import Settings
-from metadata.archival_code import ArchivalCodeError, CodeTemplate
+from metadata.archival_code import ArchivalCodeError, CodeTemplate, code_parts
 from metadata.catalog import CatalogError, read_catalog
 from metadata.language import catalogue_languages, languages_from_tesseract, languages_in_text
 from metadata.records import (
@@ -33,7 +33,6 @@ from metadata.records import (
 from metadata.records import (
     Event as PremisEvent,
 )
-from metadata.validation import retention_code_for
 
 COLOUR_MODES = {"bitonal": "黑白二值", "grey": "灰度", "colour": "彩色"}
 MASTER_FORMATS = {  # file format from the loader -> (format name, version, MIME type)
@@ -188,6 +187,8 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
     failed: list[str] = []
     known_codes = set()
     for doc in journal.documents:
+        if doc.state == DocumentState.WITHHELD:  # classified and not processed: its catalogue row describes it
+            continue
         if not doc.done:
             failed.append(doc.doc_key)
             continue
@@ -230,7 +231,7 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                 ofd=ofd,
                 pages=page_infos,
                 language=catalogue_languages(catalogue.get("语种", ""))[0] or languages_in_text(text, languages),
-                code_parts=code_parts(catalogue, doc.archival_code, template, settings),
+                code_parts=code_parts(catalogue, doc.archival_code, template, settings.catalog.retention_values),
                 events=_events(
                     journal.events_about(doc.doc_key), doc.doc_key, [f for f in (pdf, ofd) if f], page_infos
                 ),
@@ -254,7 +255,7 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                         archival_code=code,
                         catalogue=catalogue,
                         language=catalogue_languages(catalogue.get("语种", ""))[0],
-                        code_parts=code_parts(catalogue, code, template, settings),
+                        code_parts=code_parts(catalogue, code, template, settings.catalog.retention_values),
                     )
                 )
                 known_codes.add(code)
@@ -280,31 +281,6 @@ def _page_text(out: Path, page: PageRecord) -> str:
         return (out / info["path"]).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def code_parts(
-    catalogue: dict[str, str], archival_code: str, template: CodeTemplate, settings: Settings
-) -> dict[str, str]:
-    """DA/T 46 档号 components (M9-M20) of a record: from its parsed 档号, else the catalogue's
-    columns. 保管期限 is the catalogue's term, else the term of the 档号's retention code."""
-    try:
-        parsed = template.parse(archival_code).parts
-    except ArchivalCodeError:
-        parsed = {}
-    code = parsed.get("retention")
-    term = catalogue.get("保管期限") or next(
-        (t for t in settings.catalog.retention_values if code and retention_code_for(t) == code), ""
-    )
-    values = {
-        "全宗号": parsed.get("fonds") or catalogue.get("全宗号"),
-        "年度": parsed.get("year") or catalogue.get("年度"),
-        "保管期限": term,
-        "机构或问题": parsed.get("org") or catalogue.get("机构或问题"),
-        "类别号": parsed.get("category") or catalogue.get("门类代码"),
-        "室编案卷号": parsed.get("volume") or catalogue.get("案卷号"),
-        "室编件号": parsed.get("item") or catalogue.get("件号"),
-    }
-    return {name: value for name, value in values.items() if value}
 
 
 def _fonds_of(records: list[ArchiveRecord], settings: Settings) -> str:

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from digitize.settings import CatalogSettings, Settings
-from metadata.archival_code import ArchivalCode, ArchivalCodeError, CodeTemplate, normalize_lookalikes
+from metadata.archival_code import (
+    ArchivalCode,
+    ArchivalCodeError,
+    CodeTemplate,
+    normalize_lookalikes,
+    retention_code_for,
+)
 from metadata.catalog import LABELS, Catalog, CatalogRecord
 from metadata.dates import parse_date
 
@@ -62,6 +68,10 @@ RULES: dict[str, Rule] = {
     "duplicate_document_number": Rule("1-8", "warning", "文号 used by more than one row"),
     "duplicate_title": Rule("1-8", "warning", "题名 used by more than one row"),
     "required_missing": Rule("2-4", "error", "required (必著) field is empty"),
+    "open_status_missing": Rule(
+        "2-4", "error", "开放标识 (DA/T 18-2022 必著) is empty and the profile sets no default"
+    ),
+    "open_status_default": Rule("2-4", "warning", "开放标识 taken from the profile's default"),
     "item_gap": Rule("2-6", "warning", "件号 sequence has a gap or starts late"),
     "item_duplicate": Rule("2-6", "error", "件号 used twice in one group"),
     # 数据挂接, produced by metadata.linking
@@ -163,6 +173,7 @@ def validate_catalog(catalog: Catalog, settings: Settings, today: dt.date | None
         _check_characters(record, catalog, config, report)
         _check_archival_code(record, catalog, template, report)
         _check_required(record, catalog, config, report)
+        _check_open_status(record, catalog, config, report)
     _check_duplicates(catalog, template, report)
     _check_continuity(catalog, template, config, parsed, report)
     return sorted(report.findings, key=lambda f: f.row or 0)
@@ -175,14 +186,6 @@ def parse_normalised(template: CodeTemplate, text: str) -> ArchivalCode | None:
         return template.parse(normalize_lookalikes(text, allowed=template.separators))
     except ArchivalCodeError:
         return None
-
-
-def retention_code_for(term: str) -> str | None:
-    """保管期限 term → its 档号 code: 永久 → Y, 定期30年 / 30年 → D30; None for others (长期, 短期)."""
-    if term == "永久":
-        return "Y"
-    match = re.fullmatch(r"(?:定期)?(\d+)年", term)
-    return f"D{int(match.group(1))}" if match else None
 
 
 def _values(record: CatalogRecord) -> list[tuple[str, str, str]]:
@@ -391,6 +394,28 @@ def _check_required(record: CatalogRecord, catalog: Catalog, config: CatalogSett
                 column=catalog.column(name),
                 archival_code=record.get("archival_code"),
             )
+
+
+def _check_open_status(record: CatalogRecord, catalog: Catalog, config: CatalogSettings, report: Reporter) -> None:
+    """开放标识 is 必著: empty is an error (unless `required_fields` reports it already); a value
+    the profile's default filled in is reported, so nobody takes it for the catalogue's own."""
+    if record.row in catalog.defaulted.get("open_status", []):
+        code, message = (
+            "open_status_default",
+            f"开放标识 empty; the profile's default {config.open_status_default} applies",
+        )
+    elif not record.get("open_status").strip() and "open_status" not in config.required_fields:
+        code = "open_status_missing"
+        message = "开放标识 is required (DA/T 18-2022 必著) but empty; fill it in, or set [catalog] open_status_default"
+    else:
+        return
+    report.add(
+        code,
+        message,
+        row=record.row,
+        column=catalog.column("open_status"),
+        archival_code=record.get("archival_code"),
+    )
 
 
 def _check_duplicates(catalog: Catalog, template: CodeTemplate, report: Reporter) -> None:

@@ -11,7 +11,7 @@ from lxml import etree
 
 from digitize.settings import Settings
 from digitize.xmlsafe import parse_file
-from metadata.archival_code import CodeTemplate
+from metadata.archival_code import CodeTemplate, code_parts
 from metadata.export import FORMATS, run_exports
 from metadata.export.access import AccessPolicy, apply_policy, default_policy
 from metadata.export.dat46 import build_record
@@ -31,7 +31,6 @@ from metadata.records import (
     iso_date,
     pronom_puid,
 )
-from metadata.technical import code_parts
 
 CREATED = "2024-05-01T10:00:00+08:00"
 TEMPLATE = CodeTemplate(Settings().archival_code)
@@ -232,7 +231,9 @@ def make_records() -> list[ArchiveRecord]:
         )
     )
     for record in records:  # as metadata.technical.load_records fills them
-        record.code_parts = code_parts(record.catalogue, record.archival_code, TEMPLATE, Settings())
+        record.code_parts = code_parts(
+            record.catalogue, record.archival_code, TEMPLATE, Settings().catalog.retention_values
+        )
     return records
 
 
@@ -327,12 +328,20 @@ def test_explicit_policy_applies_to_every_format(tmp_path):
 
 def test_tightened_policy_removes_stale_per_document_files(tmp_path):
     records = make_records()
-    run_exports(records, BATCH, tmp_path, ["dc"], AccessPolicy(max_security=None))
-    stale = tmp_path / "catalog/dc/Z109-WS·2012-Y-BGS-0001.xml"
+    run_exports(records, BATCH, tmp_path, ["mets"], AccessPolicy(max_security=None))
+    stale = tmp_path / "catalog/mets/Z109-WS·2012-Y-BGS-0001.xml"
     assert stale.is_file()
-    report = run_exports(records, BATCH, tmp_path, ["dc"])
+    report = run_exports(records, BATCH, tmp_path, ["mets"])
     assert not stale.exists()
-    assert "catalog/dc/Z109-WS·2012-Y-BGS-0001.xml" in report.removed
+    assert "catalog/mets/Z109-WS·2012-Y-BGS-0001.xml" in report.removed
+
+
+def test_classified_records_never_in_a_public_format(tmp_path):
+    """Whatever policy the export is given, EAD3 and DC never describe a 秘密-and-above record."""
+    report = run_exports(make_records(), BATCH, tmp_path, ["dc", "ead3"], AccessPolicy(max_security=None))
+    assert not (tmp_path / "catalog/dc/Z109-WS·2012-Y-BGS-0001.xml").exists()
+    assert "Z109-WS·2012-Y-BGS-0001" not in (tmp_path / "catalog/ead3.xml").read_text(encoding="utf-8")
+    assert {e.format for e in report.excluded if e.archival_code == "Z109-WS·2012-Y-BGS-0001"} == {"dc", "ead3"}
 
 
 def test_gb18030_catalogue_round_trips(exported):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pikepdf
 import pikepdf.pdfa
 import pytest
+from lxml import etree
 
 from digitize.ocr.hocr import OcrLine, OcrPage, OcrWord, parse_hocr
 from digitize.pageimage import encode_page
@@ -141,16 +143,53 @@ def test_to_unicode_maps_supplementary_plane_characters(tmp_path):
 
 
 def test_invalid_pdfa_is_not_written(tmp_path, monkeypatch):
+    """An XMP property outside the predefined schemas that no extension schema declares fails
+    (PDF/A-2 6.6.2.3.1), although the validator's reports about declared ones are set aside."""
     from digitize import pdfa
 
-    def bad_metadata(pdf, meta, now):
-        pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS="app.alert(1)")
+    def undeclared(pdf, meta):
+        packet = pdf.Root.Metadata.read_bytes().replace(
+            b"<rdf:Description ", b'<rdf:Description xmlns:x1="urn:undeclared:1/" x1:note="?" ', 1
+        )
+        pdf.Root.Metadata = pdf.make_stream(packet, Type=pikepdf.Name.Metadata, Subtype=pikepdf.Name.XML)
 
-    monkeypatch.setattr(pdfa, "_set_metadata", bad_metadata)
+    monkeypatch.setattr(pdfa, "_add_archival_xmp", undeclared)
     out = tmp_path / "bad.pdf"
-    with pytest.raises(pdfa.PdfAError):
+    with pytest.raises(pdfa.PdfAError, match="x1"):
         build_pdf([PdfPage(encode_page(_grey_image(), "grey", 300, 60, "ccitt"), None)], META, out)
     assert not out.exists()
+
+
+def test_archival_fields_in_xmp_with_an_extension_schema(tmp_path):
+    """全宗号, 保管期限, 开放标识 and 密级 in XMP, declared by a PDF/A extension schema that the
+    schema check accepts; pikepdf's validator reports nothing else."""
+    from digitize.pdfa import ARCHIVAL_NS, extension_schema_problems
+
+    meta = dataclasses.replace(
+        META, fields=(("全宗号", "J022"), ("保管期限", "定期30年"), ("开放标识", "控制"), ("密级", "内部"))
+    )
+    out = tmp_path / "archival.pdf"
+    report = build_pdf([PdfPage(encode_page(_grey_image(), "grey", 300, 60, "ccitt"), None)], meta, out)
+    assert report.validated
+    with pikepdf.open(out) as pdf:
+        packet = pdf.Root.Metadata.read_bytes()
+        meta_read = pdf.open_metadata()
+        assert meta_read["pdfaid:part"] == "2" and meta_read["dc:title"] == META.title
+    root = etree.fromstring(packet)
+    values = {etree.QName(e).localname: e.text for e in root.iter() if etree.QName(e).namespace == ARCHIVAL_NS}
+    assert values == {
+        "fondsIdentifier": "J022",
+        "retentionPeriod": "定期30年",
+        "controlIdentifier": "控制",
+        "securityClassification": "内部",
+    }
+    declared, problems = extension_schema_problems(packet)
+    assert problems == [] and "dat46:controlIdentifier" in declared
+    written = pikepdf.pdfa.validate_written(out, "2b")
+    assert {f.rule.split(":")[-1] for f in written.violations} <= {"6.6.2.3.1-1"}  # only what it cannot read
+    # negative control: a declared property whose schema entry loses its value type
+    broken = packet.replace(b"<pdfaProperty:valueType>Text</pdfaProperty:valueType>", b"", 1)
+    assert extension_schema_problems(broken)[1]
 
 
 def test_real_tesseract_hocr_round_trip(samples_dir, tmp_path):

@@ -138,7 +138,15 @@ def test_injected_defects_are_reported(processed):
 def test_journal_records_pages_and_a_sound_event_chain(processed):
     out = processed["out"]
     status = json.loads(run_cli("status", str(out), "--json").stdout)
-    assert status["totals"] == {"documents": 4, "done": 4, "failed": 0, "pending": 0, "pages": 11, "blank_pages": 1}
+    assert status["totals"] == {
+        "documents": 4,
+        "done": 4,
+        "failed": 0,
+        "withheld": 0,
+        "pending": 0,
+        "pages": 11,
+        "blank_pages": 1,
+    }
     assert status["event_chain_intact"]
     pages = [p for d in status["documents"] for p in d["page_list"]]
     assert all(len(p["source_path"]) and p["ocr_status"] for p in pages)
@@ -152,7 +160,7 @@ def test_exported_records_are_complete_without_a_profile(processed, tmp_path):
     """DA/T 46 档号 parts come from the parsed 档号 (the catalogue has no 全宗号 or 机构 column),
     语种 from the document's text (not the OCR packs chi_sim+eng), software agents are 机构人员;
     MODS, EAD3 and DC say the same 语种. Without [archive] settings 来源 is reported as unknown."""
-    from digitize.xmlsafe import parse_file
+    from digitize.xmlsafe import parse_bytes, parse_file
 
     out = tmp_path / "out"
     shutil.copytree(processed["out"], out)
@@ -189,6 +197,17 @@ def test_exported_records_are_complete_without_a_profile(processed, tmp_path):
     assert languages["J022-SB·2019-Y-DY-0004"] == ["eng", "chi"]  # its second page is an English letter
     with pikepdf.open(out / "documents" / code / f"{code}.pdf") as pdf:
         assert list(pdf.open_metadata()["dc:language"]) == ["zh"] and pdf.Root.Lang == "zh"
+        packet = pdf.Root.Metadata.read_bytes()
+    from digitize.pdfa import ARCHIVAL_NS, extension_schema_problems
+
+    xmp = {e.tag.split("}")[1]: e.text for e in parse_bytes(packet).getroot().iter(f"{{{ARCHIVAL_NS}}}*")}
+    assert xmp == {
+        "fondsIdentifier": "J022",  # from the parsed 档号: the catalogue has no 全宗号 column
+        "retentionPeriod": "定期30年",
+        "controlIdentifier": "控制",
+        "securityClassification": "内部",
+    }
+    assert extension_schema_problems(packet)[1] == []
 
 
 def test_untagged_scan_resolution_is_unknown_not_assumed(tmp_path):
@@ -214,6 +233,54 @@ def test_untagged_scan_resolution_is_unknown_not_assumed(tmp_path):
     run_cli("export", str(out), "-f", "dat46")
     record = parse_file(out / "documents" / code / f"{code}.xml").getroot()
     assert [e.text for e in record.iterfind("文件实体/数字化属性/扫描分辨率")] == ["未知"]
+
+
+def _one_page_batch(tmp_path: Path, rows: dict[str, str]) -> tuple[Path, Path]:
+    """A batch of one-page documents (code -> 密级) and its catalogue with 开放标识."""
+    batch = tmp_path / "batch"
+    lines = ["档号,题名,责任者,日期,页数,密级,保管期限,开放标识"]
+    for code, security in rows.items():
+        (batch / code).mkdir(parents=True)
+        with Image.open(Path(__file__).parent / "data" / "imaging" / "zh_letter.png") as image:
+            image.save(batch / code / "0001.png", dpi=(150, 150))
+        lines.append(f"{code},关于档案整理的通知,某市社会保险事业管理局,20190301,1,{security},定期30年,控制")
+    catalogue = tmp_path / "catalog.csv"
+    catalogue.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return batch, catalogue
+
+
+@pytest.mark.parametrize("policy", ["refuse", "separate"])
+def test_classified_records_never_reach_ordinary_outputs(tmp_path, policy):
+    """[access] classified: refuse leaves a 机密 record unread; separate processes it into
+    OUT/protected/ (owner-only), and neither an export nor a hand-off ever includes it."""
+    secret, ordinary = "J022-SB·2019-D30-BGS-0007", "J022-SB·2019-D30-BGS-0008"
+    batch, catalogue = _one_page_batch(tmp_path, {secret: "机密★10年", ordinary: "内部"})
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f'[access]\nclassified = "{policy}"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    args = ("process", str(batch), "--catalog", str(catalogue), "--out", str(out), "--json", "--profile", str(profile))
+    summary = json.loads(run_cli(*args).stdout)
+    assert not (out / "documents" / secret).exists() and (out / "documents" / ordinary).is_dir()
+    if policy == "refuse":
+        assert summary["documents_withheld"] == 1 and summary["documents_failed"] == 0
+        assert [f["document"] for f in summary["findings"] if f["code"] == "classified_withheld"] == [secret]
+        assert not (out / "protected").exists()
+    else:
+        assert summary["documents_ok"] == 2
+        assert (out / "protected" / secret / f"{secret}.pdf").is_file()
+        assert (out / "protected").stat().st_mode & 0o077 == 0
+    report = json.loads(
+        run_cli(
+            "export", str(out), "--json", "--max-security", "绝密", "--not-open-only", "--profile", str(profile)
+        ).stdout
+    )
+    written = " ".join(report["written"])
+    assert ordinary in written
+    leaked = [rel for rel in report["written"] if secret in rel]
+    public = [rel for rel in leaked if rel.startswith(("catalog/dc", "catalog/ead3"))]
+    assert public == []  # public formats never, whatever the export's options
+    ead = (out / "catalog" / "ead3.xml").read_text(encoding="utf-8")
+    assert secret not in ead
 
 
 def test_second_run_does_no_ocr_and_is_fast(processed):

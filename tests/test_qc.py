@@ -41,7 +41,7 @@ FORMS = "J099-SB·2020-D30-ZJ-0001"
 GAPPED = "J099-SB·2020-D30-ZJ-0002"
 ROW_ONLY = "J099-SB·2020-D30-ZJ-0003"
 NO_ROW = "J099-SB·2020-D30-ZJ-0004"
-HEADER = "档号,题名,责任者,日期,页数,密级,保管期限,备注"
+HEADER = "档号,题名,责任者,日期,页数,密级,保管期限,备注,开放标识"
 FONT = cv2.FONT_HERSHEY_DUPLEX
 
 
@@ -174,7 +174,8 @@ def save(image: np.ndarray, path: Path, dpi: int = 300) -> None:
 
 
 def write_catalog(path: Path, rows: list[str]) -> None:
-    path.write_text("\ufeff" + "\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    """The catalogue with 开放标识 控制 on every row (DA/T 18-2022 必著)."""
+    path.write_text("\ufeff" + "\n".join([HEADER, *(row + ",控制" for row in rows)]) + "\n", encoding="utf-8")
 
 
 def process(batch: Path, out: Path) -> None:

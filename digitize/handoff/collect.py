@@ -31,6 +31,7 @@ from digitize.handoff.qcstatus import QcStatus, read_qc_status
 from digitize.journal import (
     AGENT,
     DocumentRecord,
+    DocumentState,
     EventType,
     Outcome,
     PageRecord,
@@ -193,6 +194,9 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
     failed: list[str] = []
     for row in journal.documents:
         code = row.archival_code
+        if row.state == DocumentState.WITHHELD:  # classified, not processed ([access] classified = refuse)
+            left_out.append({"archival_code": code, "reason": row.error or "classified: not processed"})
+            continue
         if not row.done:
             failed.append(code)
             continue

@@ -16,6 +16,7 @@ class DocumentState(StrEnum):
     PENDING = "pending"  # being processed (or the run was interrupted)
     DONE = "done"  # committed to documents/<档号>/
     FAILED = "failed"
+    WITHHELD = "withheld"  # classified and not read ([access] classified = refuse)
 
 
 class PageState(StrEnum):

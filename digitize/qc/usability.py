@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pikepdf
-import pikepdf.pdfa
 
 from digitize.journal import DocumentState, PageState
 from digitize.layout import (
@@ -17,6 +16,7 @@ from digitize.layout import (
     WORK_DIR,
     xml_schema,
 )
+from digitize.pdfa import validate_pdfa
 from digitize.qc.data import QcData, where_doc, where_page
 from digitize.qc.results import CheckStatus, Results
 from digitize.xmlsafe import parse_file
@@ -175,10 +175,9 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
     """(defect, text) for everything that keeps a PDF from being an archival PDF/A."""
     problems: list[tuple[str, str]] = []
     try:
-        report = pikepdf.pdfa.validate_written(path, flavour)
-        if not report.passed:
-            shown = "; ".join(f"{f.rule}: {f.message}" for f in list(report.findings)[:3])
-            problems.append(("pdfa_invalid", f"not valid PDF/A-{flavour}: {shown}"))
+        violations, _ = validate_pdfa(path, flavour)  # pikepdf's validator, extension schemas read
+        if violations:
+            problems.append(("pdfa_invalid", f"not valid PDF/A-{flavour}: {'; '.join(violations[:3])}"))
     except Exception as exc:  # noqa: BLE001
         problems.append(("pdfa_invalid", f"PDF/A validation could not run: {exc}"))
     try:

@@ -25,6 +25,7 @@ from metadata.records import ArchiveRecord
 # 限制 is the DA/T 46 name for the level most catalogues call 内部.
 SECURITY_ORDER: tuple[tuple[str, ...], ...] = (("公开",), ("内部", "限制"), ("秘密",), ("机密",), ("绝密",))
 OPEN = "开放"
+CLASSIFIED_RANK = 2  # index of 秘密 in SECURITY_ORDER
 PUBLIC_FORMATS = frozenset({"ead3", "dc"})
 
 
@@ -75,6 +76,16 @@ PUBLIC_POLICY = AccessPolicy(max_security="公开", open_only=True)
 INTERNAL_POLICY = AccessPolicy(max_security="内部", open_only=False)
 
 
+def classified_reason(security: str) -> str | None:
+    """Why a 密级 makes a record classified (秘密 and above, or a level nobody knows), else None."""
+    rank = INTERNAL_POLICY.rank(security)
+    if rank is None:
+        return f"密级 {security!r} is not a known level"
+    if rank >= CLASSIFIED_RANK:
+        return f"密级 {security} is classified (秘密 and above)"
+    return None
+
+
 def default_policy(fmt: str) -> AccessPolicy:
     """The policy used for a format when the caller gives none."""
     return PUBLIC_POLICY if fmt in PUBLIC_FORMATS else INTERNAL_POLICY
@@ -97,6 +108,8 @@ def apply_policy(
     excluded: list[Exclusion] = []
     for record in records:
         reason = policy.reason_to_exclude(record)
+        if reason is None and fmt in PUBLIC_FORMATS:  # whatever the policy: never in a public file
+            reason = classified_reason(record.get("密级"))
         if reason is None:
             kept.append(record)
         else:
