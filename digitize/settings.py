@@ -190,7 +190,13 @@ class HandoffSettings:
     contact_email: str = ""
     bag_group_identifier: str = ""  # BagIt Bag-Group-Identifier; empty: the 全宗号
     receiving_unit: str = ""  # 接收单位 (DA/T 93 说明文件 and 登记表); empty: [archive] archives_name
-    carrier: str = ""  # 载体类型、规格 (DA/T 93), e.g. "在线移交" or "DVD-R 光盘 4.7 GB × 2"
+    # DA/T 93 载体参数 of an offline transfer (说明文件, Annex B); "在线移交" for an online one.
+    carrier: str = ""  # 载体类型、规格, e.g. "在线移交" or "DVD-R 光盘"
+    carrier_capacity: str = ""  # 载体容量, e.g. "4.7 GB"
+    carrier_ids: str = ""  # 载体编号, e.g. "J022-WS-2019/2019-GP1" (DA/T 93 Annex D)
+    carrier_count: int = 0  # 载体数量
+    carrier_maker: str = ""  # 载体制作单位
+    carrier_checker: str = ""  # 载体检查单位
     workers: int = 4  # parallel copies and checksum processes
 
 

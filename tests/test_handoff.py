@@ -305,6 +305,7 @@ def test_dat93_transfer_package(processed, tmp_path):
         "说明文件.xml",
         "目录文件.xml",
         "其他/移交登记表.xml",
+        "其他/电子档案移交清单.xml",
         "其他/固化信息.sha256",
         "其他/规则说明.txt",
         "其他/质检报告/report.json",
@@ -312,20 +313,35 @@ def test_dat93_transfer_package(processed, tmp_path):
     ):
         assert (dest / name).is_file(), name
     assert validate_xml("dat93", dest / "目录文件.xml") == []
+    folders = {DOCS[0]: "J022/2019/D30/BGS", DOCS[1]: "J022/2019/D30/ZJ"}  # down to the 机构 level
     for code in DOCS:
-        record = dest / "J022" / "2019" / "D30" / code
+        record = dest / folders[code] / code
         assert (record / f"{code}.pdf").is_file() and validate_xml("dat46", record / f"{code}.xml") == []
         assert (record / "全文" / f"{code}-0001.txt").is_file()
-    assert sorted(p.name for p in (dest / "J022" / "2019" / "D30" / DOCS[1] / "原始图像").iterdir()) == [
+    assert sorted(p.name for p in (dest / folders[DOCS[1]] / DOCS[1] / "原始图像").iterdir()) == [
         "0001.tif",
         "0002.jpg",
     ]
     from lxml import etree
 
     statement = etree.parse(str(dest / "说明文件.xml")).getroot()
-    assert statement.findtext("数量/件数") == "2" and statement.findtext("数量/页数") == "5"
+    assert statement.findtext("档案数量/件数") == "2" and statement.findtext("档案数量/页数") == "5"
     assert statement.findtext("起止档号/起始档号") == DOCS[0] and statement.findtext("起止档号/终止档号") == DOCS[1]
     assert statement.findtext("交接信息/接收单位") == "杭州市档案馆"
+    assert statement.findtext("交接信息/移交单位") == "杭州市社会保险事业管理局"
+    assert statement.findtext("目录结构") == "全宗号/年度/保管期限/机构或问题/档号"
+    carrier = {e.tag: e.text for e in statement.find("载体")}  # DA/T 93 Annex B: every 载体参数 stated
+    assert carrier == {
+        "载体类型": "在线移交",
+        **dict.fromkeys(("载体容量", "载体编号", "载体数量", "载体制作单位", "载体检查单位"), "不适用（在线移交）"),
+    }
+    transfer_list = etree.parse(str(dest / "其他" / "电子档案移交清单.xml")).getroot()  # DA/T 93 Annex A
+    assert transfer_list.findtext("移交单位") == "杭州市社会保险事业管理局" and transfer_list.findtext("移交时间")
+    rows = [{e.tag: e.text for e in row} for row in transfer_list.iter("文件")]
+    assert [r["档号"] for r in rows] == list(DOCS) and [r["序号"] for r in rows] == ["1", "2"]
+    assert set(rows[0]) == {"序号", "档号", "题名", "文件数量", "密级", "保管期限", "备注"}
+    counted = sum(1 for p in (dest / folders[DOCS[1]] / DOCS[1]).rglob("*") if p.is_file())
+    assert rows[1]["文件数量"] == str(counted) and rows[1]["密级"] == "内部" and rows[1]["保管期限"] == "定期30年"
     register = etree.parse(str(dest / "其他" / "移交登记表.xml")).getroot()
     rows = {item.get("名称"): item.findtext("移交单位检验结果") for item in register.iter("检验项目")}
     assert {k: rows[k] for k in ("真实性检测", "完整性检测", "可用性检测")} == {
@@ -351,10 +367,20 @@ def test_dat93_transfer_package(processed, tmp_path):
         "YJ-2-1": "pass",
         "YJ-2-2": "pass",
     }
-    flip_byte(dest / "J022" / "2019" / "D30" / DOCS[0] / f"{DOCS[0]}.pdf")
+    flip_byte(dest / folders[DOCS[0]] / DOCS[0] / f"{DOCS[0]}.pdf")
     result = run_cli("verify", dest, "--json")
     assert result.returncode == 4
-    assert [p["path"] for p in json.loads(result.stdout)["problems"]] == [f"J022/2019/D30/{DOCS[0]}/{DOCS[0]}.pdf"]
+    assert [p["path"] for p in json.loads(result.stdout)["problems"]] == [f"{folders[DOCS[0]]}/{DOCS[0]}/{DOCS[0]}.pdf"]
+
+
+def test_dat93_package_needs_a_transferring_unit(processed, tmp_path):
+    """DA/T 93's 说明文件 and 移交清单 name the 移交单位: without one the package is not made."""
+    profile = tmp_path / "profile.toml"
+    profile.write_text(PROFILE.read_text(encoding="utf-8").replace('creating_unit = "杭州市社会保险事业管理局"', ""))
+    dest = tmp_path / "移交"
+    result = run_cli("handoff", processed["out"], "--to", dest, "--format", "dat93", "--profile", profile)
+    assert result.returncode != 0 and "移交单位" in (result.stdout + result.stderr)
+    assert not dest.exists() and not leftovers(tmp_path, "移交")
 
 
 # --------------------------------------------------------------------------- Archivematica
@@ -427,7 +453,7 @@ def test_forced_handoff_needs_a_reason_and_is_recorded(processed, tmp_path):
     assert reason in db.execute("SELECT detail FROM events WHERE seq=?", (override[0].seq,)).fetchone()[0]
     db.close()
     dat93 = tmp_path / "forced93"
-    ok(run_cli("handoff", out, "--to", dat93, "--format", "dat93", "--force", "--reason", reason, "--no-progress"))
+    ok(run_cli("handoff", out, "--to", dat93, "--format", "dat93", "--force", "--reason", reason, "--profile", PROFILE))
     assert reason in (dat93 / "说明文件.xml").read_text(encoding="utf-8")
 
 

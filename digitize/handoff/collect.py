@@ -313,8 +313,18 @@ def _add_masters(
 
 
 # --------------------------------------------------------------------------- classification
+def classification_levels(settings: Settings) -> list[str]:
+    """The folder levels above each record folder (DA/T 93 transfer layout, built level by level
+    from the 档号 as DA/T 92 has it): 全宗号, 年度, 保管期限, then 机构或问题 and 案卷号 when
+    the profile's 档号 template has them."""
+    fields = CodeTemplate(settings.archival_code).fields
+    return ["全宗号", "年度", "保管期限"] + [
+        name for key, name in (("org", "机构或问题"), ("volume", "案卷号")) if key in fields
+    ]
+
+
 def classification(handoff: Handoff, record: ArchiveRecord) -> list[str]:
-    """Folders above a record's own folder: 全宗号, then 年度 and 保管期限 (DA/T 93 transfer layout).
+    """The folders above a record's own folder, one per `classification_levels`.
 
     Taken from the 档号 components (so that the folders say what the 档号 says); the catalogue's
     columns fill in when the 档号 does not follow the template.
@@ -324,10 +334,14 @@ def classification(handoff: Handoff, record: ArchiveRecord) -> list[str]:
         parts = CodeTemplate(handoff.settings.archival_code).parse(record.archival_code).parts
     except ArchivalCodeError:
         pass
-    fonds = parts.get("fonds") or record.get("全宗号") or handoff.fonds or "未定全宗"
-    year = parts.get("year") or record.get("年度") or record.year or "未定年度"
-    retention = parts.get("retention") or record.get("保管期限") or "未定期限"
-    return [archival_code_filename(p) for p in (fonds, year, retention)]
+    values = {
+        "全宗号": parts.get("fonds") or record.get("全宗号") or handoff.fonds or "未定全宗",
+        "年度": parts.get("year") or record.get("年度") or record.year or "未定年度",
+        "保管期限": parts.get("retention") or record.get("保管期限") or "未定期限",
+        "机构或问题": parts.get("org") or record.get("机构或问题") or "未定机构",
+        "案卷号": parts.get("volume") or record.get("案卷号") or "未定案卷",
+    }
+    return [archival_code_filename(values[level]) for level in classification_levels(handoff.settings)]
 
 
 # --------------------------------------------------------------------------- writing

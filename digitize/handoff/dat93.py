@@ -1,15 +1,18 @@
 """DA/T 93-2022 transfer package (电子档案移交信息包) of a batch.
 
     DEST/
-      说明文件.xml                    carrier, transferring and receiving unit, content, 起止档号,
-                                      quantity, software and hardware, QC conclusion, fixity
+      说明文件.xml                    carrier parameters (载体类型, 载体容量, 载体编号, 载体数量,
+                                      载体制作单位, 载体检查单位), transferring and receiving unit,
+                                      content, 起止档号, 档案数量, software and hardware, QC, fixity
       目录文件.xml                    the DA/T 93 catalogue of exactly the records in the package
-      <全宗号>/<年度>/<保管期限代码>/<档号>/
+      <全宗号>/<年度>/<保管期限代码>/<机构(问题)代码>/<档号>/   (levels: `collect.classification_levels`)
           <档号>.pdf                  content (PDF/A)
           <档号>.xml                  metadata (DA/T 46-2009 element names)
           全文/<档号>-0001.txt …       OCR text, hOCR and ALTO per page
           原始图像/…                   the preservation masters (--no-masters: absent)
       其他/
+          电子档案移交清单.xml          the transfer list (normative Annex A): 序号, 档号, 题名, 文件数量,
+                                      密级, 保管期限, 备注 under 移交单位 and 移交时间
           移交登记表.xml               transfer register (Annex C) with the 四性 rows filled
           固化信息.sha256              SHA-256 of every other file ("<hash>  <path>", sha256sum -c)
           规则说明.txt                 档号, naming, metadata and packaging rules used
@@ -28,7 +31,13 @@ from typing import Any
 
 from lxml import etree
 
-from digitize.handoff.collect import HandoffError, PackageDocument, SourceFile, classification
+from digitize.handoff.collect import (
+    HandoffError,
+    PackageDocument,
+    SourceFile,
+    classification,
+    classification_levels,
+)
 from digitize.handoff.fixity import Problem, checksum_list_bytes, files_below
 from digitize.handoff.format import PackageFormat
 from digitize.handoff.verifying import VerifyReport, check_journal_copy, check_listing, check_qc_report
@@ -43,6 +52,8 @@ STATEMENT = "说明文件.xml"
 CATALOGUE = f"{CATALOGUE_NAME}.xml"
 OTHER = "其他"
 REGISTER = f"{OTHER}/移交登记表.xml"
+TRANSFER_LIST = f"{OTHER}/电子档案移交清单.xml"
+ONLINE = "在线移交"
 FIXITY = f"{OTHER}/固化信息.sha256"
 RULES = f"{OTHER}/规则说明.txt"
 QC_FOLDER = f"{OTHER}/质检报告"
@@ -81,6 +92,14 @@ class Dat93Format(PackageFormat):
         }
         if len(set(self.folders.values())) != len(self.folders):
             raise HandoffError("two records would share one folder in the transfer package")
+        # the 立档单位 hands its records over; the archives (a fallback of BagIt's Source-Organization) receive them
+        settings = self.handoff.settings
+        self.transferring_unit = settings.archive.creating_unit or settings.handoff.source_organization
+        if not self.transferring_unit:
+            raise HandoffError(
+                "the DA/T 93 说明文件 and 移交清单 name the 移交单位: set [archive] creating_unit "
+                "(or [handoff] source_organization) in the profile"
+            )
 
     def content(self) -> list[tuple[SourceFile, str]]:
         items = []
@@ -104,6 +123,7 @@ class Dat93Format(PackageFormat):
         files, size = self.record_totals()
         self.packer.write(RULES, rules_text(self.handoff).encode("utf-8"))
         self.packer.write(STATEMENT, serialize(self.statement(files, size, journal_head, journal_events)))
+        self.packer.write(TRANSFER_LIST, serialize(self.transfer_list()))
         self.packer.write(REGISTER, serialize(self.register(files, size, journal_events)))
         listing = checksum_list_bytes((rel, digest) for rel, (digest, _) in self.packer.written.items())
         self.packer.write(FIXITY, listing)
@@ -122,10 +142,12 @@ class Dat93Format(PackageFormat):
         h = self.handoff
         first, last = h.code_range()
         root = etree.Element("说明文件")
+        carrier = sub(root, "载体")
+        for name, value in self.carrier_parameters().items():
+            sub(carrier, name, value)
         exchange = sub(root, "交接信息")
-        sub(exchange, "移交单位", h.settings.archive.creating_unit or h.source_organization())
-        sub(exchange, "接收单位", h.receiving_unit())
-        sub(exchange, "载体", h.settings.handoff.carrier or "未填写")
+        sub(exchange, "移交单位", self.transferring_unit)
+        sub(exchange, "接收单位", h.receiving_unit() or "未填写")
         sub(exchange, "封包日期", dt.date.today().isoformat())
         content = sub(root, "内容描述")
         sub(content, "全宗号", h.fonds)
@@ -147,7 +169,7 @@ class Dat93Format(PackageFormat):
         codes = sub(root, "起止档号")
         sub(codes, "起始档号", first)
         sub(codes, "终止档号", last)
-        quantity = sub(root, "数量")
+        quantity = sub(root, "档案数量")
         sub(quantity, "件数", len(h.documents))
         sub(quantity, "页数", h.page_count)
         sub(quantity, "文件数", files)
@@ -178,6 +200,8 @@ class Dat93Format(PackageFormat):
         sub(fixity, "过程记录", JOURNAL_PATH)
         sub(fixity, "过程记录事件数", journal_events)
         sub(fixity, "过程记录头哈希", journal_head)
+        sub(root, "目录结构", "/".join([*classification_levels(h.settings), "档号"]))
+        sub(root, "移交清单", TRANSFER_LIST)
         if h.left_out or h.failed:
             missing = sub(root, "未移交")
             for item in h.left_out:
@@ -185,6 +209,40 @@ class Dat93Format(PackageFormat):
             for code in h.failed:
                 sub(missing, "档号", code, {"原因": "处理失败"})
         sub(root, "生成", f"{AGENT}；批次 {h.batch_id}")
+        return root
+
+    def carrier_parameters(self) -> dict[str, str]:
+        """DA/T 93 载体参数: the profile's values; not applicable online; 未填写 when not given."""
+        s = self.handoff.settings.handoff
+        kind = s.carrier or "未填写"
+        if kind == ONLINE:
+            fields = ("载体容量", "载体编号", "载体数量", "载体制作单位", "载体检查单位")
+            return {"载体类型": ONLINE, **dict.fromkeys(fields, "不适用（在线移交）")}
+        return {
+            "载体类型": kind,
+            "载体容量": s.carrier_capacity or "未填写",
+            "载体编号": s.carrier_ids or "未填写",
+            "载体数量": str(s.carrier_count) if s.carrier_count else "未填写",
+            "载体制作单位": s.carrier_maker or "未填写",
+            "载体检查单位": s.carrier_checker or "未填写",
+        }
+
+    # ------------------------------------------------------------------ 电子档案移交清单
+    def transfer_list(self) -> etree._Element:
+        """DA/T 93 Annex A 电子档案移交清单: one row per record, with the files of its folder."""
+        root = etree.Element("电子档案移交清单")
+        sub(root, "移交单位", self.transferring_unit)
+        sub(root, "移交时间", dt.date.today().isoformat())
+        for seq, doc in enumerate(self.handoff.documents, start=1):
+            prefix = self.folders[doc.archival_code] + "/"
+            row = sub(root, "文件")
+            sub(row, "序号", seq)
+            sub(row, "档号", doc.archival_code)
+            sub(row, "题名", doc.record.title)
+            sub(row, "文件数量", sum(1 for rel in self.packer.written if rel.startswith(prefix)))
+            sub(row, "密级", doc.record.get("密级"))
+            sub(row, "保管期限", doc.record.get("保管期限"))
+            sub(row, "备注", doc.record.get("备注"))
         return root
 
     # ------------------------------------------------------------------ 移交登记表
@@ -219,7 +277,7 @@ class Dat93Format(PackageFormat):
             notes.append("处理失败未移交：" + "、".join(h.failed))
         sub(root, "备注", "。".join(notes))
         for side, unit in (
-            ("移交单位", h.settings.archive.creating_unit or h.source_organization()),
+            ("移交单位", self.transferring_unit),
             ("接收单位", h.receiving_unit()),
         ):
             party = sub(root, side)
@@ -264,13 +322,15 @@ class Dat93Format(PackageFormat):
         fixity_ok, _ = check_listing(report, root, root / FIXITY, everything, workers)
         report.check("YJ-1-1", "固化信息有效性检测", fixity_ok, FIXITY)
         report.check("YJ-1-14", "信息包一致性检测", fixity_ok, f"{report.files_checked} files")
-        # record folders: a folder holding <its name>.pdf, four levels down (全宗/年度/保管期限/档号)
+        # record folders: a folder holding <its name>.pdf, at the depth the 说明文件's 目录结构 states
         folders: dict[str, str] = {}
         for rel in everything:
             parts = PurePosixPath(rel).parts
             if len(parts) >= 2 and parts[-1] == f"{parts[-2]}.pdf":
                 folders[parts[-2]] = PurePosixPath(*parts[:-1]).as_posix()
         codes = [el.text or "" for el in catalogue.getroot().iter("档号")] if catalogue is not None else []
+        stated = statement.findtext("目录结构") if statement is not None else None
+        levels = (stated or "全宗号/年度/保管期限/档号").split("/")  # packages before 目录结构 had four levels
         structure_ok = True
         for code in codes:
             name = archival_code_filename(code)
@@ -279,9 +339,9 @@ class Dat93Format(PackageFormat):
                 structure_ok = False
                 report.add([Problem("missing", name, f"no record folder for {code} in 目录文件")])
                 continue
-            if len(PurePosixPath(folder).parts) != 4:
+            if len(PurePosixPath(folder).parts) != len(levels):
                 structure_ok = False
-                report.add([Problem("structure", folder, "a record folder belongs at 全宗号/年度/保管期限/档号")])
+                report.add([Problem("structure", folder, f"a record folder belongs at {'/'.join(levels)}")])
             if not (root / folder / f"{name}.xml").is_file():
                 structure_ok = False
                 report.add([Problem("missing", f"{folder}/{name}.xml", "the record's metadata")])
@@ -294,8 +354,8 @@ class Dat93Format(PackageFormat):
                 structure_ok = False
         report.check("YJ-1-13", "信息包目录结构规范性检测", structure_ok)
         if statement is not None:
-            stated_count = statement.findtext("数量/件数")
-            stated_bytes = statement.findtext("数量/字节数")
+            stated_count = statement.findtext("档案数量/件数") or statement.findtext("数量/件数")
+            stated_bytes = statement.findtext("档案数量/字节数") or statement.findtext("数量/字节数")
             count_ok = stated_count == str(len(codes)) == str(len(folders))
             report.check(
                 "YJ-2-1",
@@ -431,7 +491,8 @@ def rules_text(handoff: Any) -> str:
             f"档号编制规则：{s.archival_code.template}（件号 {s.archival_code.item_digits} 位）",
             "文件命名：每件一个文件夹，以档号命名；内容文件 <档号>.pdf，元数据 <档号>.xml；"
             "逐页全文 <档号>-<4 位图像流水号>.txt/.hocr/.alto.xml（DA/T 31-2017）；原始图像保留扫描时的文件名。",
-            "目录结构：全宗号/年度/保管期限代码/档号/（DA/T 93-2022 移交信息包）。",
+            f"目录结构：{'/'.join(classification_levels(s))}/档号/（DA/T 93-2022 移交信息包，按档号逐级建立）。",
+            f"电子档案移交清单：{TRANSFER_LIST}（DA/T 93-2022 附录 A 的项目，XML 格式）。",
             "元数据方案：DA/T 46-2009 文书类电子文件元数据方案（元素名称见各件 <档号>.xml）。",
             f"内容格式：PDF/A-{s.pdf.pdfa_flavour}（GB/T 23286 / ISO 19005），含不可见 OCR 文字层。",
             f"固化信息：SHA-256，清单见 {FIXITY}（每行“<哈希>  <相对路径>”）。",
