@@ -25,6 +25,7 @@ from digitize.fsutil import sha256_file
 from digitize.journal import Event, EventType, Journal, Outcome, read_journal
 from digitize.xmlsafe import parse_file
 from metadata.export.validate import validate as validate_xml
+from tests.conftest import BOTH_FORMATS
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 DOCS = ("J022-SB·2019-D30-BGS-0002", "J022-SB·2019-D30-ZJ-0001")
@@ -92,6 +93,7 @@ def processed(samples_dir, tmp_path_factory):
             "--json",
             "--profile",
             PROFILE,
+            *BOTH_FORMATS,  # PDF/A and OFD: every package carries both, and QC and verify check both
         )
     )
     pass_qc(out, base)
@@ -136,9 +138,10 @@ def test_bag_payload_holds_masters_documents_catalogue_qc_and_journal(bag, proce
     assert (data / "masters" / zj / "0002.jpg").is_file()
     assert (data / "masters" / bgs / f"{bgs}.tif").is_file()
     for code in DOCS:
-        assert sha256_file(data / "documents" / code / f"{code}.pdf") == sha256_file(
-            processed["out"] / "documents" / code / f"{code}.pdf"
-        )
+        for suffix in (".pdf", ".ofd"):
+            assert sha256_file(data / "documents" / code / f"{code}{suffix}") == sha256_file(
+                processed["out"] / "documents" / code / f"{code}{suffix}"
+            )
         assert validate_xml("dat46", data / "documents" / code / f"{code}.xml") == []
         assert (data / "documents" / code / "ocr" / f"{code}-0001.alto.xml").is_file()
     assert validate_xml("dat93", data / "catalog" / "目录文件.xml") == []
@@ -317,6 +320,7 @@ def test_dat93_transfer_package(processed, tmp_path):
     for code in DOCS:
         record = dest / folders[code] / code
         assert (record / f"{code}.pdf").is_file() and validate_xml("dat46", record / f"{code}.xml") == []
+        assert (record / f"{code}.ofd").is_file()
         assert (record / "全文" / f"{code}-0001.txt").is_file()
     assert sorted(p.name for p in (dest / folders[DOCS[1]] / DOCS[1] / "原始图像").iterdir()) == [
         "0001.tif",
@@ -398,6 +402,7 @@ def test_archivematica_standard_transfer(processed, tmp_path):
     assert len(lines) == len(objects)  # Archivematica requires exactly one line per object
     assert all(line.split("  ", 1)[1].startswith("objects/") for line in lines)
     assert (dest / "objects" / DOCS[1] / "masters" / "0001.tif").is_file()
+    assert all((dest / "objects" / c / f"{c}.ofd").is_file() for c in DOCS)
     assert (dest / "metadata" / "submissionDocumentation" / "qc" / "report.json").is_file()
     info = json.loads(
         (dest / "metadata" / "submissionDocumentation" / "transfer-info.json").read_text(encoding="utf-8")

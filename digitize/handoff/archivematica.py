@@ -49,7 +49,7 @@ def object_path(role: str, name: str, rel: str) -> str | None:
     """Where a journal-recorded file sits in the transfer; None for files it does not carry."""
     if role == "master":
         return f"{OBJECTS}/{name}/masters/{rel}"
-    if role == "pdf" or role in OCR_ROLES:
+    if role in ("pdf", "ofd") or role in OCR_ROLES:
         return f"{OBJECTS}/{name}/{rel}"
     return None  # page measurements stay in the journal
 

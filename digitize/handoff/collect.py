@@ -201,7 +201,7 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
             failed.append(code)
             continue
         record = by_code.get(code)
-        if record is None or record.pdf is None:
+        if record is None or not record.scanned:
             problems.append(Problem("journal", code, "processed document has no metadata record"))
             continue
         reason = INTERNAL_POLICY.reason_to_exclude(record)
@@ -243,22 +243,21 @@ def _add_outputs(
     problems: list[Problem],
 ) -> None:
     base = row.output_dir or ""
-    pdf_path = row.pdf_path or ""
-    chained = digests["out"].get(pdf_path)
-    if chained and chained != row.pdf_sha256:
-        problems.append(
-            Problem("journal", pdf_path, "the document table's SHA-256 differs from the one in its creation event")
-        )
-    doc.outputs.append(
-        SourceFile(
-            out / pdf_path,
-            "pdf",
-            _rel_to(pdf_path, base) or PurePosixPath(pdf_path).name,
-            row.pdf_sha256 or "",
-            row.pdf_bytes,
-            pdf_path,
-        )
+    layout = (
+        ("pdf", row.pdf_path, row.pdf_sha256, row.pdf_bytes),
+        ("ofd", row.ofd_path, row.ofd_sha256, row.ofd_bytes),
     )
+    for role, path, digest, size in layout:  # the PDF/A and/or the OFD
+        if not path:
+            continue
+        chained = digests["out"].get(path)
+        if chained and chained != digest:
+            problems.append(
+                Problem("journal", path, "the document table's SHA-256 differs from the one in its creation event")
+            )
+        doc.outputs.append(
+            SourceFile(out / path, role, _rel_to(path, base) or PurePosixPath(path).name, digest or "", size, path)
+        )
     for page in pages:
         for role, info in sorted(page.outputs.items()):
             rel = _rel_to(info["path"], base)

@@ -66,11 +66,11 @@ _ITEM = re.compile(r"(?:^|[A-Z]{2}-)([1-4])-(\d{1,2})$")
 
 
 def record_files(doc: PackageDocument, folder: str, include_masters: bool) -> list[tuple[SourceFile, str]]:
-    """The journal-recorded files of one record folder: PDF, OCR files, masters (no page JSON)."""
+    """The journal-recorded files of one record folder: PDF/A and/or OFD, OCR files, masters (no page JSON)."""
     items = []
     for f in doc.outputs:
-        if f.role == "pdf":
-            items.append((f, f"{folder}/{doc.name}.pdf"))
+        if f.role in ("pdf", "ofd"):
+            items.append((f, f"{folder}/{doc.name}.{f.role}"))
         elif f.role in OCR_ROLES:
             items.append((f, f"{folder}/{OCR_FOLDER}/{PurePosixPath(f.rel).name}"))
     if include_masters:
@@ -161,7 +161,7 @@ class Dat93Format(PackageFormat):
         sub(
             content,
             "说明",
-            f"纸质档案数字化成果：每件一个 PDF/A-{h.settings.pdf.pdfa_flavour} 文件（含 OCR 全文层）、"
+            f"纸质档案数字化成果：每件 {layout_formats(h.settings)} 版式文件各一（含 OCR 全文层）、"
             "DA/T 46-2009 元数据 XML、逐页 OCR 全文"
             + ("和原始扫描图像" if h.include_masters else "（未含原始扫描图像）")
             + "。",
@@ -180,7 +180,7 @@ class Dat93Format(PackageFormat):
         sub(env, "操作系统", environment["os"])
         sub(env, "硬件", environment["hardware"])
         formats = sub(root, "文件格式")
-        sub(formats, "内容文件", f"PDF/A-{h.settings.pdf.pdfa_flavour}")
+        sub(formats, "内容文件", layout_formats(h.settings))
         master_formats = sorted(
             {f.source.suffix.lstrip(".").upper() for d in h.documents for f in d.masters if f.source.suffix}
         )
@@ -322,11 +322,11 @@ class Dat93Format(PackageFormat):
         fixity_ok, _ = check_listing(report, root, root / FIXITY, everything, workers)
         report.check("YJ-1-1", "固化信息有效性检测", fixity_ok, FIXITY)
         report.check("YJ-1-14", "信息包一致性检测", fixity_ok, f"{report.files_checked} files")
-        # record folders: a folder holding <its name>.pdf, at the depth the 说明文件's 目录结构 states
+        # record folders: a folder holding <its name>.pdf or .ofd, at the depth the 说明文件's 目录结构 states
         folders: dict[str, str] = {}
         for rel in everything:
             parts = PurePosixPath(rel).parts
-            if len(parts) >= 2 and parts[-1] == f"{parts[-2]}.pdf":
+            if len(parts) >= 2 and parts[-1] in (f"{parts[-2]}.pdf", f"{parts[-2]}.ofd"):
                 folders[parts[-2]] = PurePosixPath(*parts[:-1]).as_posix()
         codes = [el.text or "" for el in catalogue.getroot().iter("档号")] if catalogue is not None else []
         stated = statement.findtext("目录结构") if statement is not None else None
@@ -482,6 +482,15 @@ def four_properties(
     return summary
 
 
+def layout_formats(settings: Any) -> str:
+    """The record's layout formats as 说明文件 and 规则说明 name them."""
+    names = {
+        "pdfa": f"PDF/A-{settings.pdf.pdfa_flavour}（GB/T 23286 / ISO 19005）",
+        "ofd": "OFD（GB/T 33190-2016）",
+    }
+    return "、".join(names[f] for f in settings.output.formats)
+
+
 def rules_text(handoff: Any) -> str:
     s = handoff.settings
     return "\n".join(
@@ -489,12 +498,12 @@ def rules_text(handoff: Any) -> str:
             "规则说明",
             "",
             f"档号编制规则：{s.archival_code.template}（件号 {s.archival_code.item_digits} 位）",
-            "文件命名：每件一个文件夹，以档号命名；内容文件 <档号>.pdf，元数据 <档号>.xml；"
+            "文件命名：每件一个文件夹，以档号命名；内容文件 <档号>.pdf 和/或 <档号>.ofd，元数据 <档号>.xml；"
             "逐页全文 <档号>-<4 位图像流水号>.txt/.hocr/.alto.xml（DA/T 31-2017）；原始图像保留扫描时的文件名。",
             f"目录结构：{'/'.join(classification_levels(s))}/档号/（DA/T 93-2022 移交信息包，按档号逐级建立）。",
             f"电子档案移交清单：{TRANSFER_LIST}（DA/T 93-2022 附录 A 的项目，XML 格式）。",
             "元数据方案：DA/T 46-2009 文书类电子文件元数据方案（元素名称见各件 <档号>.xml）。",
-            f"内容格式：PDF/A-{s.pdf.pdfa_flavour}（GB/T 23286 / ISO 19005），含不可见 OCR 文字层。",
+            f"内容格式：{layout_formats(s)}，含不可见 OCR 文字层。",
             f"固化信息：SHA-256，清单见 {FIXITY}（每行“<哈希>  <相对路径>”）。",
             f"过程记录：{JOURNAL_PATH}（SQLite；events 表每条事件含前一事件的 SHA-256，构成哈希链）。",
             "",

@@ -76,12 +76,15 @@ def _verify_out(out: Path, report: VerifyReport, batch_dir: Path | None, record:
     known: dict[str, set[str]] = {}
     for row in journal.done:
         key, base = row.doc_key, row.output_dir or ""
-        pdf_path, pdf_sha256 = row.pdf_path or "", row.pdf_sha256 or ""
         known[base] = {dat46_file(PurePosixPath(base).name)}  # DA/T 46 export
-        files = [(pdf_path, pdf_sha256)]
-        chained = digests["out"].get(pdf_path)
-        if chained and chained != pdf_sha256:
-            report.add([Problem("journal", pdf_path, "the document table's SHA-256 differs from its creation event")])
+        files: list[tuple[str, str]] = []
+        for path, digest in ((row.pdf_path, row.pdf_sha256), (row.ofd_path, row.ofd_sha256)):  # PDF/A, OFD
+            if not path:
+                continue
+            files.append((path, digest or ""))
+            chained = digests["out"].get(path)
+            if chained and chained != digest:
+                report.add([Problem("journal", path, "the document table's SHA-256 differs from its creation event")])
         for page in journal.pages_of(key):
             files += [(info["path"], info["sha256"]) for info in page.outputs.values()]
             source_path = page.source_path or ""

@@ -160,10 +160,12 @@ def recorded_paths(
             continue
         base = doc.output_dir or ""
         name = PurePosixPath(base).name
-        pdf_path = doc.pdf_path or ""
-        target = place("pdf", name, PurePosixPath(pdf_path).relative_to(base).as_posix())
-        if target:
-            expected[target] = (doc.pdf_sha256 or "", pdf_path)
+        for role, path, digest in (("pdf", doc.pdf_path, doc.pdf_sha256), ("ofd", doc.ofd_path, doc.ofd_sha256)):
+            if not path:
+                continue
+            target = place(role, name, PurePosixPath(path).relative_to(base).as_posix())
+            if target:
+                expected[target] = (digest or "", path)
         for page in journal.pages_of(doc.doc_key):
             for role, info in page.outputs.items():
                 target = place(role, name, PurePosixPath(info["path"]).relative_to(base).as_posix())

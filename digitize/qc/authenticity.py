@@ -220,16 +220,16 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
 def check_metadata_link(data: QcData, r: Results) -> None:
     """1-11 beyond the catalogue link: every path the journal stores names an existing file."""
     for doc in data.done:
-        pdf = data.out / (doc.pdf_path or "")
-        if not pdf.is_file():
-            r.add(
-                "metadata_link",
-                CheckStatus.FAIL,
-                f"the journal points at {doc.pdf_path}, which does not exist",
-                defect="file_missing",
-                file=doc.pdf_path,
-                **where_doc(data, doc),
-            )
+        for layout in (doc.pdf_path, doc.ofd_path):
+            if layout and not (data.out / layout).is_file():
+                r.add(
+                    "metadata_link",
+                    CheckStatus.FAIL,
+                    f"the journal points at {layout}, which does not exist",
+                    defect="file_missing",
+                    file=layout,
+                    **where_doc(data, doc),
+                )
     if data.catalog is None:
         r.finish(
             "metadata_link",

@@ -214,7 +214,10 @@ def journal_outputs(data: QcData) -> list[tuple[DocumentRecord, PageRecord | Non
     """(document, page or None, path relative to OUT, sha256, bytes) of every output the journal lists."""
     files: list[tuple[DocumentRecord, PageRecord | None, str, str, int]] = []
     for doc in data.done:
-        files.append((doc, None, doc.pdf_path or "", doc.pdf_sha256 or "", int(doc.pdf_bytes or 0)))
+        if doc.pdf_path:
+            files.append((doc, None, doc.pdf_path, doc.pdf_sha256 or "", int(doc.pdf_bytes or 0)))
+        if doc.ofd_path:  # OFD (GB/T 33190) beside or instead of the PDF/A
+            files.append((doc, None, doc.ofd_path, doc.ofd_sha256 or "", int(doc.ofd_bytes or 0)))
         for page in data.pages.get(doc.doc_key, []):
             for role in PAGE_FILES:
                 info = page.outputs.get(role)

@@ -66,7 +66,9 @@ _SPECS = (
     CheckSpec("metadata_readable", "3-1", "元数据的可读性 — every XML parses safely and validates"),
     CheckSpec("format_allowed", "3-3", "内容数据格式 — masters and outputs in allowed formats"),
     CheckSpec("unreadable", "3-4", "内容数据的可读性 — every master and page opens"),
-    CheckSpec("pdfa", "3-8", "内容数据格式合规性 — PDF/A valid, no encryption, no JavaScript, fonts embedded"),
+    CheckSpec(
+        "pdfa", "3-8", "内容数据格式合规性 — PDF/A valid, no encryption, no JavaScript, fonts embedded; OFD valid"
+    ),
     CheckSpec("antivirus", "4-1", "杀毒软件 — a virus scanner is installed"),
     CheckSpec("virus", "4-2", "病毒感染检测 — virus scan of OUT"),
     CheckSpec("extra_files", "4-3", "载体中多余文件 — files the journal and exports do not account for"),

@@ -16,6 +16,7 @@ from digitize.layout import (
     WORK_DIR,
     xml_schema,
 )
+from digitize.ofd import check_ofd
 from digitize.pdfa import validate_pdfa
 from digitize.qc.data import QcData, where_doc, where_page
 from digitize.qc.results import CheckStatus, Results
@@ -81,6 +82,16 @@ def check_formats(data: QcData, r: Results) -> None:
                     )
     for doc in data.done:
         pdfa = doc.pdfa
+        if doc.ofd_path and not (doc.ofd_path.endswith(".ofd") and doc.ofd.get("version")):
+            r.add(
+                "format_allowed",
+                CheckStatus.FAIL,
+                f"{doc.ofd_path} is not recorded as OFD (GB/T 33190)",
+                defect="format_not_allowed",
+                **where_doc(data, doc),
+            )
+        if not doc.pdf_path and doc.ofd_path:
+            continue  # OFD instead of PDF/A
         if not (doc.pdf_path or "").endswith(".pdf") or not pdfa.get("flavour"):
             r.add(
                 "format_allowed",
@@ -90,7 +101,11 @@ def check_formats(data: QcData, r: Results) -> None:
                 **where_doc(data, doc),
             )
     listed = ", ".join(f"{n} {name}" for name, n in formats.most_common())
-    r.finish("format_allowed", f"masters: {listed or 'none'}; outputs: {len(data.done)} PDF/A files")
+    layout = Counter(
+        kind for doc in data.done for kind, path in (("PDF/A", doc.pdf_path), ("OFD", doc.ofd_path)) if path
+    )
+    outputs = ", ".join(f"{n} {kind}" for kind, n in layout.items()) or "none"
+    r.finish("format_allowed", f"masters: {listed or 'none'}; outputs: {outputs} files")
     if len(formats) > 1:
         r.add(
             "storage_format",
@@ -236,10 +251,23 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
 
 
 def check_pdfa(data: QcData, r: Results) -> None:
-    checked = 0
+    """3-8: the layout files are what they claim: PDF/A (pikepdf's validator and the archival
+    rules) and OFD (every XML part against the GB/T 33190 schemas)."""
+    checked = ofds = 0
     for doc in data.done:
+        if doc.ofd_path and (data.out / doc.ofd_path).is_file():
+            ofds += 1
+            for problem in check_ofd(data.out / doc.ofd_path)[1]:
+                r.add(
+                    "pdfa",
+                    CheckStatus.FAIL,
+                    f"{doc.ofd_path}: not valid OFD: {problem}",
+                    defect="ofd_invalid",
+                    file=doc.ofd_path,
+                    **where_doc(data, doc),
+                )
         path = data.out / (doc.pdf_path or "")
-        if not path.is_file():
+        if not doc.pdf_path or not path.is_file():
             continue
         checked += 1
         flavour = (doc.pdfa).get("flavour") or data.settings.pdf.pdfa_flavour
@@ -255,5 +283,6 @@ def check_pdfa(data: QcData, r: Results) -> None:
     r.finish(
         "pdfa",
         f"{checked} PDFs pass pikepdf's PDF/A validator, are not encrypted, carry no JavaScript, embed "
-        "their fonts, use open image compression and declare pdfaid in XMP",
+        "their fonts, use open image compression and declare pdfaid in XMP"
+        + (f"; {ofds} OFDs validate against the GB/T 33190 schemas" if ofds else ""),
     )
