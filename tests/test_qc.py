@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -293,7 +294,6 @@ def test_clean_batch_passes_every_check(clean_out):
         "format_allowed",
         "pdfa",
         "extra_files",
-        "colour_mode",
         "resolution",
         "residual_skew",
         "blur",
@@ -302,8 +302,39 @@ def test_clean_batch_passes_every_check(clean_out):
         "unreadable",
     ):
         assert status[check] == "pass", (check, [r.evidence for r in run.results if r.check == check])
-    colour = next(r for r in run.results if r.check == "colour_mode")
-    assert "1 with red seals or headers" in colour.evidence  # the seal page was measured as needing colour
+    colour = [r for r in run.results if r.check == "colour_mode"]
+    assert [r.status for r in colour] == ["pass", "not checked"]
+    assert "1 with red seals or headers" in colour[0].evidence  # the seal page was measured as needing colour
+    # the grey master: whether its paper had a red seal cannot be seen, so §9.3 is not passed for it
+    assert colour[1].evidence.startswith("1 grey or bitonal masters") and "cannot be seen" in colour[1].evidence
+
+
+def test_unmeasured_resolution_is_not_checked(clean_out, tmp_path):
+    """A page whose resolution nobody measured (an older journal's assumed 300 dpi, or none)
+    is "not checked" under DA/T 31 §9.4, never a pass."""
+    out = copy_out(clean_out, tmp_path)
+    db = sqlite3.connect(out / "journal.sqlite")
+    db.execute("UPDATE pages SET dpi_source='default' WHERE page_no=1")
+    db.execute("UPDATE pages SET dpi=NULL, dpi_source='unknown' WHERE page_no=2")
+    db.commit()
+    db.close()
+    run = run_checks(QcRequest(out, jobs=2, verify_masters=False))
+    resolution = [r for r in run.results if r.check == "resolution"]
+    assert [(r.status, r.defect) for r in resolution] == [("not checked", "unknown_dpi")] * 2
+
+
+def test_stages_follow_annex_a(clean_out):
+    """DA/T 70 Annex A: --stage BC emits no item that applies only at GD/YJ, and the BC-only
+    items exist (2-10 and 3-5 automated, the others not checked with a reason)."""
+    run = run_checks(QcRequest(clean_out, stage="BC", jobs=2, verify_masters=False))
+    ids = {r.check_id for r in run.results}
+    assert not ids & {"BC-1-8", "BC-1-12", "BC-1-13", "BC-3-3", "BC-3-8", "BC-4-3"}
+    assert {"BC-1-15", "BC-1-16", "BC-2-10", "BC-3-5", "BC-3-7", "BC-3-9", "BC-4-8", "BC-4-9"} <= ids
+    status = {r.check_id: r.status for r in run.results}
+    assert status["BC-3-5"] == "pass" and status["BC-4-9"] == "not checked"
+    assert status["BC-2-10"] == "fail"  # no `digitize export` yet: the DA/T 46 files are missing
+    gd = {r.check_id for r in run_checks(QcRequest(clean_out, jobs=2, verify_masters=False)).results}
+    assert "GD-1-8" in gd and not any(i.startswith("GD-") and i.split("-", 1)[1] in ("1-15", "2-10", "3-5") for i in gd)
 
 
 # ------------------------------------------------------------------------------------- mutations

@@ -43,6 +43,7 @@ from digitize.handoff.format import PackageFormat
 from digitize.handoff.verifying import VerifyReport, check_journal_copy, check_listing, check_qc_report
 from digitize.journal import AGENT
 from digitize.layout import CATALOGUE_NAME, JOURNAL, OCR_ROLES, catalogue_file, dat46_file
+from digitize.qc.results import applies
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
 from metadata.export.validate import validate as validate_xml
@@ -61,7 +62,13 @@ JOURNAL_PATH = f"{OTHER}/过程记录/{JOURNAL}"
 OCR_FOLDER = "全文"
 MASTERS_FOLDER = "原始图像"
 PROPERTIES = {"1": "真实性", "2": "完整性", "3": "可用性", "4": "安全性"}
-RESULT_WORDS = {"pass": "通过", "fail": "不通过", "partial": "通过（部分项目未检测）", "not checked": "未检测"}
+RESULT_WORDS = {
+    "pass": "通过",
+    "fail": "不通过",
+    "warn": "通过（有警告）",
+    "partial": "未全部检测（有未检测项，见检测项）",
+    "not checked": "未检测",
+}
 _ITEM = re.compile(r"(?:^|[A-Z]{2}-)([1-4])-(\d{1,2})$")
 
 
@@ -396,8 +403,11 @@ def four_properties(
 ) -> dict[str, tuple[str, list[dict[str, str]]]]:
     """The 四性 rows: this hand-off's own checks plus the QC report's results by DA/T 70 item.
 
-    Each property's result: fail when any row failed; pass when every row passed (warnings
-    count as passed); partial when some rows were not checked; "not checked" without rows.
+    The QC report's items are given under their YJ numbers where DA/T 70 Annex A applies them
+    at transfer (an item it does not, such as GD-2-9, is left out). Each property's result:
+    fail when any row failed (4-1 without a virus scanner is one: not installed is 不通过);
+    pass when every row passed; warn when the others passed with warnings; partial when some
+    rows were not checked; "not checked" without rows.
     """
     h = package.handoff
     checked = sum(1 for f, _ in package.content())
@@ -451,22 +461,20 @@ def four_properties(
             "detail": f"{validated}/{len(h.documents)} 件 PDF/A-{h.settings.pdf.pdfa_flavour} 经格式校验",
         }
     )
+    own = {row["item"] for found in rows.values() for row in found}
     for item in h.qc.items:
         m = _ITEM.search(item["item"])
-        if not m:
+        if not m or not applies(f"{m.group(1)}-{m.group(2)}", "YJ") or f"YJ-{m.group(1)}-{m.group(2)}" in own:
             continue
-        warned = item["result"] in ("warn", "warning")
-        result = (
-            "pass"
-            if item["result"] in ("pass", "passed", "ok", "通过") or warned
-            else ("fail" if item["result"] in ("fail", "failed", "error", "不通过") else "not checked")
-        )
+        result = {"pass": "pass", "warn": "warn", "fail": "fail"}.get(item["result"], "not checked")
+        if f"{m.group(1)}-{m.group(2)}" == "4-1" and result == "warn":
+            result = "fail"  # 系统是否安装杀毒软件: QC warns that none is installed; the item is not passed
         rows[PROPERTIES[m.group(1)]].append(
             {
-                "item": item["item"],
+                "item": f"YJ-{m.group(1)}-{m.group(2)}",
                 "name": item.get("name", ""),
                 "result": result,
-                "detail": "质量检查报告" + ("（有警告）" if warned else ""),
+                "detail": f"质量检查报告（{item['item']}，移交前检测）",
             }
         )
     summary: dict[str, tuple[str, list[dict[str, str]]]] = {}
@@ -474,10 +482,10 @@ def four_properties(
         results = {r["result"] for r in found}
         if "fail" in results:
             overall = "fail"
-        elif results == {"pass"}:
-            overall = "pass"
+        elif results <= {"pass", "warn"} and results:
+            overall = "pass" if results == {"pass"} else "warn"
         else:
-            overall = "partial" if "pass" in results else "not checked"
+            overall = "partial" if results & {"pass", "warn"} else "not checked"
         summary[prop] = (overall, found)
     return summary
 

@@ -40,7 +40,7 @@ from digitize.qc.integrity import check_byte_count, check_content_count, check_i
 from digitize.qc.measure import measure_documents
 from digitize.qc.results import SPECS, CheckResult, CheckStatus, Results
 from digitize.qc.safety import check_extra_files, check_virus
-from digitize.qc.usability import check_formats, check_metadata_readable, check_pdfa, check_unreadable
+from digitize.qc.usability import check_formats, check_long_term, check_metadata_readable, check_pdfa, check_unreadable
 from metadata.validation import RULES
 
 # Defect codes grouped by the names `QcSettings.critical_checks` uses: a document with a
@@ -122,6 +122,7 @@ def run_checks(request: QcRequest) -> CheckRun:
     check_blank_pages(data, r)
     check_duplicates(data, r)
     check_page_order(data, r)
+    check_long_term(data, r)
     data.timings["checks"] = time.perf_counter() - started
     order = {spec.key: n for n, spec in enumerate(SPECS.values())}
     results = sorted(r.items, key=lambda x: order[x.check])

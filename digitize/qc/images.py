@@ -9,6 +9,7 @@ from collections import Counter
 
 from digitize.qc.data import QcData, measure_of, page_label, where_doc, where_page
 from digitize.qc.results import CheckStatus, Results
+from metadata.records import UNKNOWN_DPI_SOURCES
 
 # Skew estimates whose best angle scores less than this over the median angle are not judged
 # Calibrated on two eval-kit holdouts (166 pages with 60+ characters): text pages scored 1.64 to
@@ -19,10 +20,21 @@ MIN_SKEW_CONFIDENCE = 1.6
 def check_resolution(data: QcData, r: Results) -> None:
     qc = data.settings.qc
     dpis: Counter[int] = Counter()
+    unknown = 0
     for doc_pages in data.pages.values():
         for page in doc_pages:
             dpi = page.dpi
-            if dpi is None:
+            if dpi is None or page.dpi_source in UNKNOWN_DPI_SOURCES:
+                # no resolution tag, nothing estimated: an assumed value is no measurement
+                unknown += 1
+                r.add(
+                    "resolution",
+                    CheckStatus.NOT_CHECKED,
+                    "the master carries no resolution and none was estimated; DA/T 31 §9.4 cannot be judged "
+                    "(give it with --dpi or [input] dpi_override)",
+                    defect="unknown_dpi",
+                    **where_page(data, page),
+                )
                 continue
             dpis[int(round(dpi))] += 1
             source = f" ({page.dpi_source})" if page.dpi_source and page.dpi_source != "file" else ""
@@ -42,7 +54,9 @@ def check_resolution(data: QcData, r: Results) -> None:
                     defect="low_dpi",
                     **where_page(data, page),
                 )
-    listed = ", ".join(f"{n} pages at {d} dpi" for d, n in sorted(dpis.items()))
+    listed = ", ".join(f"{n} pages at {d} dpi" for d, n in sorted(dpis.items())) + (
+        f", {unknown} pages of unknown resolution" if unknown else ""
+    )
     r.finish("resolution", f"{listed or 'no pages'}; minimum {qc.min_dpi} dpi (below {qc.fail_dpi} fails)")
 
 
@@ -92,9 +106,15 @@ def check_colour_mode(data: QcData, r: Results) -> None:
     r.finish(
         "colour_mode",
         f"{colour_pages} colour masters: {red_pages} with red seals or headers, all kept in colour, "
-        f"{other_pages} with other colour content; {not_colour} grey or bitonal masters cannot show whether the "
-        "paper had colour",
+        f"{other_pages} with other colour content",
     )
+    if not_colour:  # a grey or bitonal master cannot show a red seal: not checked, never passed
+        r.add(
+            "colour_mode",
+            CheckStatus.NOT_CHECKED,
+            f"{not_colour} grey or bitonal masters: whether the paper had red headers, seals or other colour "
+            "cannot be seen in them; DA/T 31 §9.3 needs a look at the paper or a colour rescan",
+        )
 
 
 def check_residual_skew(data: QcData, r: Results) -> None:

@@ -32,6 +32,26 @@ class CheckStatus(StrEnum):
 
 STAGES = ("GD", "YJ", "BC")
 BATCH = "batch"
+# DA/T 70-2018 Annex A: the stages at which each item applies (GD 归档, YJ 移交与接收, BC 长期保存).
+APPLIES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("1-1", "1-2", "1-3", "1-4", "1-5", "1-6", "1-7", "1-10", "1-11", "1-14"), STAGES),
+    **dict.fromkeys(("1-8", "1-12", "1-13"), ("GD", "YJ")),
+    "1-9": ("YJ",),
+    **dict.fromkeys(("1-15", "1-16", "2-10", "3-5", "3-7", "3-9", "4-8", "4-9"), ("BC",)),
+    **dict.fromkeys(("2-1", "2-2", "2-4", "2-6", "2-7", "2-8", "2-11"), STAGES),
+    **dict.fromkeys(("2-3", "2-5"), ("GD", "YJ")),
+    "2-9": ("GD",),
+    **dict.fromkeys(("3-1", "3-2", "3-4"), STAGES),
+    **dict.fromkeys(("3-3", "3-6", "3-8"), ("GD", "YJ")),
+    **dict.fromkeys(("4-1", "4-2", "4-4", "4-5"), STAGES),
+    **dict.fromkeys(("4-3", "4-7"), ("GD", "YJ")),
+    "4-6": ("GD",),
+}
+
+
+def applies(ref: str, stage: str) -> bool:
+    """Whether a DA/T 70 item ("1-8") applies at a stage; DA/T 31 clauses apply at every stage."""
+    return stage in APPLIES.get(ref, STAGES)
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,15 @@ _SPECS = (
     CheckSpec("blank_page", "DA/T 31 §10.5", "空白页 — blank pages (reported for review, not a defect)"),
     CheckSpec("duplicate_page", "DA/T 31 §10.5", "重扫 — the same sheet scanned twice"),
     CheckSpec("page_order", "DA/T 31 §10.5", "图像顺序 — page images in the order of their numbers"),
+    # BC (长期保存) only: what a long-term check of this output can and cannot say
+    CheckSpec("package_schema", "1-15", "电子档案封装包规范性 — DA/T 48 encapsulation packages"),
+    CheckSpec("package_signature", "1-16", "电子档案封装包电子签名有效性 — signatures of DA/T 48 packages"),
+    CheckSpec("package_metadata", "2-10", "信息包元数据完整性 — every record has its DA/T 46 metadata"),
+    CheckSpec("format_longevity", "3-5", "内容数据格式长期可用性 — long-term formats only"),
+    CheckSpec("environment_change", "3-7", "保存环境变化情况"),
+    CheckSpec("backup_restore", "3-9", "备份数据可恢复性"),
+    CheckSpec("vulnerabilities", "4-8", "软件系统安全漏洞检测"),
+    CheckSpec("storage_environment", "4-9", "载体保管环境安全性"),
 )
 SPECS: dict[str, CheckSpec] = {spec.key: spec for spec in _SPECS}
 
@@ -110,8 +139,11 @@ class Results:
         self.stage = stage
         self.items: list[CheckResult] = []
 
-    def add(self, key: str, status: CheckStatus, evidence: str, **where: Any) -> CheckResult:
+    def add(self, key: str, status: CheckStatus, evidence: str, **where: Any) -> CheckResult | None:
+        """Add a result; None (nothing added) for a DA/T 70 item Annex A does not apply at this stage."""
         spec = SPECS[key]
+        if not applies(spec.ref, self.stage):
+            return None
         result = CheckResult(spec.check_id(self.stage), key, spec.title, CheckStatus(status), evidence, **where)
         self.items.append(result)
         return result

@@ -5,7 +5,7 @@ masters and PDFs, PDF/A that is archival.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pikepdf
@@ -14,6 +14,7 @@ from digitize.journal import DocumentState, PageState
 from digitize.layout import (
     QC_DIR,
     WORK_DIR,
+    dat46_file,
     xml_schema,
 )
 from digitize.ofd import check_ofd
@@ -184,6 +185,49 @@ def check_unreadable(data: QcData, r: Results) -> None:
         "unreadable",
         f"all {pages} page images of {len(data.documents)} documents were read and every PDF page image decodes",
     )
+
+
+# DA/T 70 BC items no automated check can decide: why each is left to people.
+MANUAL_BC_ITEMS = {
+    "package_schema": "no DA/T 48 encapsulation packages are made here; the records' metadata is DA/T 46 XML",
+    "package_signature": "the output carries no electronic signatures",
+    "environment_change": "manual: compare the storage environment with the last check",
+    "backup_restore": "manual: restore a backup copy and verify it (digitize verify)",
+    "vulnerabilities": "manual: scan the system software for vulnerabilities",
+    "storage_environment": "manual: inspect where the carriers are kept",
+}
+LONG_TERM_MASTERS = ("TIFF", "JPEG", "JPEG 2000", "PNG")
+
+
+def check_long_term(data: QcData, r: Results) -> None:
+    """The BC-only items (DA/T 70 Annex A): 2-10 every record has its DA/T 46 metadata, 3-5 the
+    masters and layout files are long-term formats (GB/T 18894, GB/T 33190, DA/T 47); the others
+    are reported as not checked, with the reason. `Results` drops them at GD and YJ."""
+    for doc in data.done:
+        name = PurePosixPath(doc.output_dir or "").name
+        if name and not (data.out / dat46_file(name)).is_file():
+            r.add(
+                "package_metadata",
+                CheckStatus.FAIL,
+                f"{doc.archival_code} has no DA/T 46 metadata file (run `digitize export`)",
+                defect="metadata_missing",
+                **where_doc(data, doc),
+            )
+        if doc.pdf_path and not doc.pdfa.get("flavour"):
+            r.add("format_longevity", CheckStatus.FAIL, f"{doc.pdf_path} is not PDF/A", **where_doc(data, doc))
+    r.finish("package_metadata", f"every one of {len(data.done)} records has its DA/T 46 metadata file")
+    for pages in data.pages.values():
+        for page in pages:
+            if page.file_format and page.file_format not in LONG_TERM_MASTERS:
+                r.add(
+                    "format_longevity",
+                    CheckStatus.WARN,
+                    f"master format {page.file_format} is not a long-term image format ({', '.join(LONG_TERM_MASTERS)})",
+                    **where_page(data, page),
+                )
+    r.finish("format_longevity", "masters TIFF/JPEG/JPEG 2000/PNG; layout files PDF/A and/or OFD (GB/T 33190)")
+    for key, reason in MANUAL_BC_ITEMS.items():
+        r.add(key, CheckStatus.NOT_CHECKED, reason)
 
 
 def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
