@@ -13,7 +13,7 @@
       documents/<name>/pages/<name>-0001.json    page_file(name, 1, "json"): the page's measurements
       catalog/目录文件.xml                        catalogue_file(): DA/T 93 (+ 目录文件.<encoding>.xml)
       catalog/ead3.xml, catalog/mets/<name>.xml, catalog/dc/<name>.xml
-      qc/report.json report.html checks.csv sample.csv decisions.csv
+      qc/report.json report.html checks.csv sample.csv decisions.csv decisions.jsonl
       logs/digitize.log
 
 <name> is the file-name form of the document's 档号
@@ -63,6 +63,9 @@ QC_REPORT_HTML = f"{QC_DIR}/report.html"
 QC_CHECKS = f"{QC_DIR}/checks.csv"
 QC_SAMPLE = f"{QC_DIR}/sample.csv"
 QC_DECISIONS = f"{QC_DIR}/decisions.csv"
+QC_DECISION_RECORD = (
+    f"{QC_DIR}/decisions.jsonl"  # inspectors' decisions and sign-offs, appended (digitize.qc.decisions)
+)
 
 # Files the metadata exports write under catalog/ (the DA/T 46 records go into the document folders).
 CATALOG_EXPORTS = (

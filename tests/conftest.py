@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,3 +64,46 @@ def sample_run(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         "after": after,
         "batch": batch,
     }
+
+
+CLEAN_LOT = ("J022-SB·2019-D30-BGS-0002", "J022-SB·2019-D30-ZJ-0001")
+
+
+@pytest.fixture(scope="session")
+def clean_lot(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sample documents processed as a lot of their own (read at 300 dpi): their automated QC
+    checks pass, so the inspectors' decisions decide the verdict. Copy it before changing it."""
+    base = tmp_path_factory.mktemp("clean-lot")
+    batch = base / "batch"
+    for name in CLEAN_LOT:
+        shutil.copytree(samples_dir / "batch" / name, batch / name)
+    lines = (samples_dir / "batch" / "catalog.csv").read_text(encoding="utf-8-sig").splitlines()
+    rows = [row for row in lines[1:] if row.split(",")[0] in CLEAN_LOT]
+    (batch / "catalog.csv").write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+    out = base / "out"
+    command = ["process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--dpi", "300"]
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", *command, "--jobs", "2", "--json"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def checked_archive(sample_out: Path, clean_out: Path, base: Path) -> dict[str, Path]:
+    """Copies of the processed sample batch ("rest") and of the clean lot, the clean lot after a
+    `qc` run without decisions, both indexed into base/archive: the clean lot is source 2 and
+    holds its two documents (indexed from it last)."""
+    from digitize.qc.data import QcRequest
+    from digitize.qc.run import judge_recorded, prepare, write_outputs
+    from digitize.search.build import update_archive
+    from digitize.settings import Settings
+
+    clean, rest = base / "clean", base / "rest"
+    shutil.copytree(clean_out, clean)
+    shutil.copytree(sample_out, rest)
+    outcome = prepare(QcRequest(clean, jobs=2, verify_masters=False))
+    judge_recorded(outcome)
+    write_outputs(outcome, thumbnails=False)
+    archive = base / "archive"
+    update_archive(archive, [rest, clean], Settings())
+    return {"clean": clean, "rest": rest, "archive": archive}

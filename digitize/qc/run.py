@@ -17,6 +17,7 @@ settings (DA/T 31 ratio by default, ISO 2859-1 on request); documents with a cri
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 from collections.abc import Callable
@@ -29,9 +30,10 @@ from digitize import __version__
 from digitize.errors import BadInput
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.journal import EventType, Outcome, now_iso, open_journal
-from digitize.layout import QC_CHECKS, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
+from digitize.layout import QC_CHECKS, QC_DECISION_RECORD, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
 from digitize.qc.checks import CheckRun, critical_documents, run_checks
 from digitize.qc.data import QcRequest
+from digitize.qc.decisions import DecisionRecord
 from digitize.qc.plans import SamplingPlan, plan_from_settings
 from digitize.qc.results import CheckStatus
 from digitize.qc.sampling import (
@@ -164,13 +166,19 @@ class QcOutcome:
         }
 
 
-def _verdict(outcome: QcOutcome) -> None:
+def decide(
+    failed_check_ids: list[str],
+    automated_status: str,
+    plan: SamplingPlan | None,
+    sample: Sample | None,
+    lot: LotVerdict | None,
+) -> tuple[Verdict, list[str]]:
+    """The lot's verdict and the reasons for it (see the module docstring); `digitize.qc.review`
+    judges with it too, from the report and the decision record."""
     reasons = []
-    fails = [r for r in outcome.checks.results if r.status == CheckStatus.FAIL]
-    if fails:
-        checks = sorted({r.check_id for r in fails})
-        reasons.append(f"{len(fails)} automated finding(s) failed: {', '.join(checks)}")
-    lot = outcome.lot
+    if failed_check_ids:
+        checks = sorted(set(failed_check_ids))
+        reasons.append(f"{len(failed_check_ids)} automated finding(s) failed: {', '.join(checks)}")
     if lot is not None and lot.status == LotStatus.REJECT:
         reasons.append(
             f"lot rejected: {len(lot.nonconforming)} nonconforming of {lot.plan.n} sampled (Re={lot.plan.re})"
@@ -178,26 +186,26 @@ def _verdict(outcome: QcOutcome) -> None:
     if lot is not None and lot.critical_failed:
         reasons.append("inspectors failed critical documents: " + ", ".join(lot.critical_failed))
     if reasons:
-        outcome.verdict = Verdict.FAIL
-    elif lot is not None and lot.status == LotStatus.ACCEPT:
-        outcome.verdict = Verdict.PASS
-        reasons.append(
+        return Verdict.FAIL, reasons
+    if lot is not None and lot.status == LotStatus.ACCEPT:
+        return Verdict.PASS, [
             f"automated checks passed; lot accepted ({len(lot.nonconforming)} nonconforming of "
             f"{lot.plan.n}, Ac={lot.plan.ac})"
-        )
-    elif outcome.plan is None:
-        outcome.verdict = Verdict.PASS if outcome.checks.status == CheckStatus.PASS else Verdict.FAIL
-        reasons.append("no documents to sample")
-    else:
-        outcome.verdict = Verdict.PENDING
-        if lot is None:
-            reasons.append(
-                f"automated checks passed; the inspection sample ({len(outcome.sample.items) if outcome.sample else 0} documents) has "
-                f"no recorded decisions: fill {QC_SAMPLE} and run `digitize qc OUT --record FILE`"
-            )
-        else:
-            reasons.append(f"automated checks passed; {len(lot.undecided)} sampled documents still undecided")
-    outcome.reasons = reasons
+        ]
+    if plan is None:
+        return (Verdict.PASS if automated_status == CheckStatus.PASS else Verdict.FAIL), ["no documents to sample"]
+    if lot is None:
+        return Verdict.PENDING, [
+            f"automated checks passed; the inspection sample ({len(sample.items) if sample else 0} documents) has "
+            f"no recorded decisions: fill {QC_SAMPLE} and run `digitize qc OUT --record FILE`, "
+            "or review it in `digitize serve`"
+        ]
+    return Verdict.PENDING, [f"automated checks passed; {len(lot.undecided)} sampled documents still undecided"]
+
+
+def _verdict(outcome: QcOutcome) -> None:
+    fails = [r.check_id for r in outcome.checks.results if r.status == CheckStatus.FAIL]
+    outcome.verdict, outcome.reasons = decide(fails, outcome.checks.status, outcome.plan, outcome.sample, outcome.lot)
 
 
 def lot_items(run: CheckRun) -> list[str]:
@@ -246,6 +254,23 @@ def judge(outcome: QcOutcome, decisions: list[Decision] | None, source: str | No
         outcome.lot = lot_verdict(outcome.plan, outcome.sample, outcome.decisions)
     _verdict(outcome)
     return outcome
+
+
+def judge_recorded(
+    outcome: QcOutcome, new_decisions: list[Decision] | None = None, source: str = "", by: str = ""
+) -> QcOutcome:
+    """Add new decisions (a filled sample.csv, interactive answers) to the lot's decision record,
+    then judge the lot with every current decision of its sample (`digitize.qc.decisions`): a
+    later run never loses what inspectors recorded before."""
+    record = DecisionRecord(outcome.out)
+    if new_decisions:
+        record.add_decisions(new_decisions, source, by)
+    if outcome.sample is None:
+        return judge(outcome, None)
+    current = record.current(outcome.sample.items)
+    if not current and new_decisions is None:
+        return judge(outcome, None)
+    return judge(outcome, current, QC_DECISION_RECORD)
 
 
 def sample_csv(outcome: QcOutcome) -> bytes:
@@ -342,17 +367,28 @@ def run_qc(
     """Checks, sample, the inspectors' decisions (from `request.decisions`, else from `ask`), verdict,
     then the files in OUT/qc/ and the journal event (unless `write` is false)."""
     outcome = prepare(request)
-    decisions, source = None, None
+    decisions, source = None, ""
     if request.decisions is not None:
-        source = str(request.decisions)
+        source = f"file {request.decisions}"
         if outcome.sample is not None:
             decisions = read_decisions(request.decisions, outcome.sample)
     elif ask is not None and outcome.sample is not None:
         decisions, source = ask(outcome), "interactive"
-    judge(outcome, decisions, source)
+    judge_recorded(outcome, decisions, source, getpass.getuser())
     if write:
         write_outputs(outcome)
     return outcome
 
 
-__all__ = ["DEFECT_CLASSES", "QcOutcome", "QcRequest", "judge", "prepare", "run_qc", "with_sampling", "write_outputs"]
+__all__ = [
+    "DEFECT_CLASSES",
+    "QcOutcome",
+    "QcRequest",
+    "decide",
+    "judge",
+    "judge_recorded",
+    "prepare",
+    "run_qc",
+    "with_sampling",
+    "write_outputs",
+]
