@@ -268,12 +268,39 @@ def process(
     finally:
         pool.close()
         progress.close()
+    result = {**summary.to_dict(), "out": str(out)}
+    indexed = _index_into_profile_archive(settings, out, jobs or 1)
+    if indexed is not None:
+        result["archive_index"] = indexed
     if as_json:
-        _emit_json({**summary.to_dict(), "out": str(out)})
+        _emit_json(result)
     else:
         _print_summary(summary, out)
-    if summary.documents_failed:
+        _print_archive_update(indexed)
+    if summary.documents_failed or (indexed is not None and not indexed["ok"]):
         sys.exit(ExitCode.FAILED)
+
+
+def _index_into_profile_archive(settings: Settings, out: Path, jobs: int = 1) -> dict[str, Any] | None:
+    """Update the archive index named by the profile's [search] archive, if any."""
+    if not settings.search.archive:
+        return None
+    from digitize.search.build import update_archive
+
+    archive = Path(settings.search.archive)
+    report = update_archive(archive, [out], settings, jobs=min(jobs, 2))
+    return {"archive": str(archive), **report.to_dict()}
+
+
+def _print_archive_update(indexed: dict[str, Any] | None) -> None:
+    if indexed is None:
+        return
+    click.echo(
+        f"Archive index {indexed['archive']}: {len(indexed['added'])} added, {len(indexed['replaced'])} replaced, "
+        f"{indexed['unchanged']} unchanged, {len(indexed['removed'])} removed"
+    )
+    for failure in indexed["failed"]:
+        click.echo(f"NOT INDEXED {failure['archival_code']}: {failure['error']}")
 
 
 def _print_summary(s: Any, out: Path) -> None:
@@ -408,11 +435,13 @@ def export(
 
     chosen = EXPORT_FORMATS if "all" in formats else tuple(f for f in EXPORT_FORMATS if f in formats)
     outcome = export_batch(ExportRequest(out, settings, chosen, catalog, encodings, max_security, open_only))
+    indexed = _index_into_profile_archive(settings, out)
     if as_json:
-        _emit_json(outcome.to_dict())
+        _emit_json({**outcome.to_dict(), **({"archive_index": indexed} if indexed else {})})
     else:
         _print_export(outcome)
-    if not outcome.ok:
+        _print_archive_update(indexed)
+    if not outcome.ok or (indexed is not None and not indexed["ok"]):
         sys.exit(ExitCode.FAILED)
 
 
@@ -750,6 +779,300 @@ def verify(target: Path, batch_dir: Path | None, no_record: bool, jobs: int, as_
             click.echo(f"  {problem}")
     if not report.ok:
         sys.exit(ExitCode.ATTENTION)
+
+
+# --------------------------------------------------------------------------- index, search (digitize/search/)
+def archive_argument(f: F) -> F:
+    """ARCHIVE: a folder with an archive index (digitize index … --into ARCHIVE)."""
+    return click.argument("archive", type=click.Path(exists=True, file_okay=False, path_type=Path))(f)
+
+
+@main.command()
+@click.argument("outs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--into",
+    "archive",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Archive folder holding index.sqlite (created if missing).",
+)
+@click.option("--rebuild", is_flag=True, help="Start the index afresh (give every OUT folder it should hold).")
+@click.option("--optimize", is_flag=True, help="Merge the full-text index into one segment afterwards (smaller).")
+@jobs_option("Worker processes.", default=1)
+@profile_option()
+@json_option("Print the report as JSON.")
+@no_progress_option
+def index(
+    outs: tuple[Path, ...],
+    archive: Path,
+    rebuild: bool,
+    optimize: bool,
+    jobs: int,
+    settings: Settings,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Index processed documents for search: catalogue fields and the OCR text of every page.
+
+    Each OUT folder's finished documents go into ARCHIVE/index.sqlite, keyed by 档号. Running
+    it again indexes only what changed: a reprocessed document replaces its old entry, a
+    document no longer in OUT is taken out, nothing is indexed twice. A profile whose [search]
+    archive names ARCHIVE makes `process` and `export` do this by themselves.
+
+    \b
+    Exit codes: 0 indexed; 1 some documents could not be indexed (each named); 2 usage.
+
+    \b
+    Examples:
+      digitize index archive/2019 --into /srv/archive
+      digitize index archive/2018 archive/2019 --into /srv/archive --jobs 2 --json
+      digitize index archive/2019 --into /srv/archive --rebuild --optimize
+    """
+    from digitize.search.build import update_archive
+
+    progress = _Progress(not no_progress and not as_json and sys.stderr.isatty(), "page", "Indexing")
+    done = [0]
+
+    def count(pages: int) -> None:
+        done[0] += pages
+        progress(done[0], 0)
+
+    try:
+        report = update_archive(archive, list(outs), settings, jobs, rebuild, count, optimize)
+    finally:
+        progress.close()
+    data = {"archive": str(archive), **report.to_dict()}
+    if as_json:
+        _emit_json(data)
+    else:
+        _print_archive_update(data)
+        click.echo(f"  {report.pages} pages in {report.seconds:.1f} s")
+        for moved in report.moved:
+            click.echo(f"  {moved['archival_code']}: was indexed from {moved['from']}, now from {moved['to']}")
+    if not report.ok:
+        sys.exit(ExitCode.FAILED)
+
+
+@main.command()
+@archive_argument
+@click.argument("query", required=False, default="")
+@click.option(
+    "--clearance",
+    default="公开",
+    show_default=True,
+    help="Your 密级 level: 公开 (outside reader: open records only), 内部, 秘密, 机密, 绝密.",
+)
+@click.option("--year", "years", multiple=True, help="年度: 2019, 2015-2019 or 2015,2017 (repeatable).")
+@click.option("--retention", multiple=True, help="保管期限, e.g. 永久 (repeatable).")
+@click.option("--fonds", multiple=True, help="全宗号, e.g. J022 (repeatable).")
+@click.option("--security", multiple=True, help="密级 of the records, e.g. 内部 (within your clearance; repeatable).")
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True, help="Hits to show.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Hits to skip (paging).")
+@json_option("Print the result as JSON.")
+def search(
+    archive: Path,
+    query: str,
+    clearance: str,
+    years: tuple[str, ...],
+    retention: tuple[str, ...],
+    fonds: tuple[str, ...],
+    security: tuple[str, ...],
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """Find pages by what is written on them, and records by their catalogue fields.
+
+    A query matches wherever its letters and digits occur in order, ignoring spaces,
+    punctuation, line breaks and case: a surname (王), a name (王颖), any part of an ID
+    number, a phrase. Each hit is a page (page 0: the catalogue record) with the match shown
+    【like this】. Records above your clearance, and records not open to you, are never shown
+    or counted. Without QUERY, the filters list catalogue records.
+
+    \b
+    Examples:
+      digitize search /srv/archive 王颖 --clearance 内部
+      digitize search /srv/archive 19660322 --clearance 内部 --json
+      digitize search /srv/archive 养老保险 --year 2015-2019 --retention 永久 --clearance 内部
+      digitize search /srv/archive --fonds J022 --year 2019 --clearance 内部
+    """
+    from digitize.search.index import ArchiveIndex
+    from digitize.search.query import Filters, SearchRequest, parse_years
+    from digitize.search.query import search as run_search
+
+    filters = Filters(
+        years=tuple(y for spec in years for y in parse_years(spec)),
+        retention=retention,
+        fonds=fonds,
+        security=security,
+    )
+    with ArchiveIndex(archive) as archive_index:
+        result = run_search(archive_index, SearchRequest(query, clearance, filters, offset=offset, limit=limit))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    count = f"{result.total}" if result.total_exact else f"{result.total}+"
+    click.echo(f"共 {count} 处命中 hits (密级 clearance {clearance}; {result.seconds * 1000:.0f} ms)")
+    if not result.complete:
+        click.echo("结果不完整：查询过于宽泛，请加长查询词或加筛选条件。 Incomplete: narrow the query.")
+    for hit in result.hits:
+        where = "目录 catalogue" if hit.page_no == 0 else f"第 {hit.page_no} 页"
+        click.echo(f"{hit.archival_code}  {where}  {hit.title}")
+        click.echo(f"    {hit.marked()}")
+    if clearance == "公开" and not result.total:
+        click.echo("（以公开身份检索：只含开放的档案。 Searched as a public reader: open records only.）")
+
+
+# --------------------------------------------------------------------------- serve, users (digitize/web/)
+def users_file_option(f: F) -> F:
+    return click.option(
+        "--users",
+        "users_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Users file (default ARCHIVE/users.json).",
+    )(f)
+
+
+@main.command()
+@archive_argument
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (other machines: 0.0.0.0).")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8023, show_default=True, help="Port.")
+@click.option("--threads", type=click.IntRange(min=1, max=64), default=8, show_default=True, help="Request threads.")
+@users_file_option
+@click.option("--secure-cookie", is_flag=True, help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+def serve(archive: Path, host: str, port: int, threads: int, users_file: Path | None, secure_cookie: bool) -> None:
+    """Serve the archive in the browser: search, documents, QC review (Chinese interface).
+
+    Users sign in with accounts from `digitize users add`; what they find and open follows
+    their role and clearance. Every document view and download is recorded in the journal of
+    its OUT folder (利用登记). Plain HTTP: other machines should reach it through a TLS proxy.
+
+    \b
+    Examples:
+      digitize users add /srv/archive wangfang --role inspector --clearance 内部
+      digitize serve /srv/archive                       # http://127.0.0.1:8023/
+      digitize serve /srv/archive --host 0.0.0.0 --port 8080 --secure-cookie
+    """
+    from waitress import create_server
+
+    from digitize.web.app import create_app
+    from digitize.web.users import USERS_FILE, UserStore
+
+    app = create_app(archive, users_file, secure_cookie)
+    if not UserStore(users_file or archive / USERS_FILE).users():
+        click.echo(f"warning: no users yet; add one with `digitize users add {archive} NAME --role admin`", err=True)
+    server = create_server(app, host=host, port=port, threads=threads, ident="digitize")
+    click.echo(f"Serving {archive} on http://{host}:{server.effective_port}/ (Ctrl+C stops)", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+@main.group(cls=_Group)
+def users() -> None:
+    """Accounts of the web application (ARCHIVE/users.json, passwords hashed with Argon2id).
+
+    \b
+    Roles: reader    search and open documents up to the clearance
+           inspector also review the QC sample and record decisions
+           admin     also read the usage register (利用登记)
+    Clearance (密级 level): 公开 (outside reader: open records only), 内部, 秘密, 机密, 绝密.
+    """
+
+
+def _user_store(archive: Path, users_file: Path | None) -> Any:
+    from digitize.web.users import USERS_FILE, UserStore
+
+    return UserStore(users_file or archive / USERS_FILE)
+
+
+def _new_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password 密码", hide_input=True, confirmation_prompt=True))
+
+
+@users.command("add")
+@archive_argument
+@click.argument("name")
+@click.option("--role", type=click.Choice(["reader", "inspector", "admin"]), default="reader", show_default=True)
+@click.option("--clearance", default="公开", show_default=True, help="密级 level: 公开, 内部, 秘密, 机密, 绝密.")
+@click.option("--display", default="", help="Name shown and signed, e.g. 王芳.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@users_file_option
+def users_add(
+    archive: Path, name: str, role: str, clearance: str, display: str, password_stdin: bool, users_file: Path | None
+) -> None:
+    """Add an account (asks for the password twice unless --password-stdin).
+
+    \b
+    Examples:
+      digitize users add /srv/archive wangfang --role inspector --clearance 内部 --display 王芳
+      echo "$PASSWORD" | digitize users add /srv/archive reader1 --password-stdin
+    """
+    store = _user_store(archive, users_file)
+    user = store.add(name, _new_password(password_stdin), role, clearance, display)
+    click.echo(f"added {user.name} ({user.role}, clearance {user.clearance}) to {store.path}")
+
+
+@users.command("change")
+@archive_argument
+@click.argument("name")
+@click.option("--role", type=click.Choice(["reader", "inspector", "admin"]), default=None)
+@click.option("--clearance", default=None, help="New 密级 level.")
+@click.option("--display", default=None, help="New display name.")
+@click.option("--password", "new_password", is_flag=True, help="Set a new password (prompted).")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@users_file_option
+def users_change(
+    archive: Path,
+    name: str,
+    role: str | None,
+    clearance: str | None,
+    display: str | None,
+    new_password: bool,
+    password_stdin: bool,
+    users_file: Path | None,
+) -> None:
+    """Change an account's role, clearance, name or password; its open sessions end.
+
+    \b
+    Example:
+      digitize users change /srv/archive wangfang --clearance 秘密 --password
+    """
+    password = _new_password(password_stdin) if (new_password or password_stdin) else None
+    user = _user_store(archive, users_file).change(name, password, role, clearance, display)
+    click.echo(f"changed {user.name} ({user.role}, clearance {user.clearance})")
+
+
+@users.command("remove")
+@archive_argument
+@click.argument("name")
+@users_file_option
+def users_remove(archive: Path, name: str, users_file: Path | None) -> None:
+    """Remove an account; its open sessions end at once."""
+    _user_store(archive, users_file).remove(name)
+    click.echo(f"removed {name}")
+
+
+@users.command("list")
+@archive_argument
+@users_file_option
+@json_option("Print the accounts as JSON (no password hashes).")
+def users_list(archive: Path, users_file: Path | None, as_json: bool) -> None:
+    """List the accounts."""
+    accounts = [
+        {"name": u.name, "display": u.display, "role": u.role, "clearance": u.clearance, "updated": u.updated}
+        for u in _user_store(archive, users_file).users().values()
+    ]
+    if as_json:
+        _emit_json(accounts)
+        return
+    for a in accounts:
+        click.echo(f"{a['name']:16s} {a['role']:9s} {a['clearance']}  {a['display']}")
 
 
 if __name__ == "__main__":

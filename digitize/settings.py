@@ -201,6 +201,13 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """The archive index (digitize.search): `process` and `export` update it when it is named."""
+
+    archive: str = ""  # ARCHIVE folder holding index.sqlite; empty: no automatic indexing
+
+
+@dataclass(frozen=True)
 class Settings:
     input: InputSettings = field(default_factory=InputSettings)
     imaging: ImagingSettings = field(default_factory=ImagingSettings)
@@ -213,6 +220,7 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages="python3 python3-venv python3-pip tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-osd poppler-utils"
 extra="fast"
 if [ "${1:-}" = "--dev" ]; then
-    packages="$packages fonts-noto-cjk fonts-dejavu-core chromium"
+    packages="$packages fonts-noto-cjk fonts-dejavu-core chromium chromium-driver"
     extra="dev"
 fi
 

@@ -9,7 +9,8 @@ Reading never writes: `read_journal(OUT)` (or `JournalReader`) opens the file re
 no write lock, and returns typed records. Writing goes through `Journal`, which creates the
 schema: `process` writes documents, pages and runs; every command that records something
 (`process`, `qc`, `handoff`, `verify`) appends events through `Journal.record_event`, whose
-agent is always `AGENT`. This is the only module that opens SQLite.
+agent is always `AGENT`. This is the only module that opens a journal; the other SQLite file
+of the project is the archive index, opened only by `digitize.search.index`.
 
 While a writer is open the journal is in WAL mode (readers and the writer do not block each
 other); the last writer to close turns it back into a single self-contained file.

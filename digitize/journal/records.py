@@ -42,6 +42,7 @@ class EventType(StrEnum):
     VALIDATION = "validation"
     FIXITY_CHECK = "fixity check"
     FORMAT_IDENTIFICATION = "format identification"
+    DISSEMINATION = "dissemination"  # a document viewed or downloaded (利用登记, digitize.web.usage)
 
 
 class Outcome(StrEnum):

@@ -1,6 +1,6 @@
 """The journal file: SQLite schema, read-only and writing connections, the hash chain, copies.
 
-This is the only module that opens SQLite.
+This is the only module that opens a journal (the archive index: `digitize.search.index`).
 """
 
 from __future__ import annotations
@@ -242,6 +242,11 @@ class JournalReader:
         if obj is None:
             return [_event(r) for r in self._rows("SELECT * FROM events ORDER BY seq")]
         rows = self._rows("SELECT * FROM events WHERE object=? OR object LIKE ? ORDER BY seq", (obj, obj + "/%"))
+        return [_event(r) for r in rows]
+
+    def events_of_type(self, type_: EventType, limit: int) -> list[Event]:
+        """The latest `limit` events of one type, newest first."""
+        rows = self._rows("SELECT * FROM events WHERE type=? ORDER BY seq DESC LIMIT ?", (type_, limit))
         return [_event(r) for r in rows]
 
     def chain(self) -> Chain:

@@ -1,0 +1,1 @@
+"""The web application (`digitize serve`): search, documents, QC review; see `digitize.web.app`."""
