@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cli import main
 from digitize.journal import Journal, read_journal
-from digitize.search.access import LEVELS, clearance_rank, required_clearance
+from digitize.search.access import LEVELS, AccessError, clearance_rank, required_clearance
 from digitize.search.build import update_archive
 from digitize.search.index import ArchiveIndex, DocumentEntry, PageEntry, catalogue_text, prepare
 from digitize.search.query import Filters, SearchRequest, parse_years, search
@@ -197,7 +197,7 @@ def test_nothing_above_the_clearance_is_shown_or_counted(graded, clearance):
 def test_required_clearance_rules():
     for _, security, open_status, needed in GRADES:
         assert required_clearance({"密级": security, "开放标识": open_status}) == needed
-    with pytest.raises(ValueError):
+    with pytest.raises(AccessError):
         clearance_rank("保密")
 
 

@@ -129,8 +129,8 @@ def test_every_view_and_download_is_in_the_journal(site):
         assert journal.chain().intact
     assert len(events) == before + 2
     download, view = events[0], events[1]
-    assert (view["object"], view["detail"]["利用方式"], view["detail"]["页"]) == (PAN, "查看", 2)
-    assert (download["detail"]["利用方式"], download["detail"]["利用者"], download["detail"]["密级权限"]) == (
+    assert (view.object, view.detail["利用方式"], view.detail["页"]) == (PAN, "查看", 2)
+    assert (download.detail["利用方式"], download.detail["利用者"], download.detail["密级权限"]) == (
         "下载",
         "staff",
         "内部",
