@@ -8,12 +8,9 @@ Each command builds a request (`ProcessRequest`, `QcRequest`, `ExportRequest`, `
 and hands it to the library; errors are mapped to exit codes once, in `_Command`, from the
 class of the `digitize.errors.DigitizeError` raised.
 
-Exit codes (stable, for scripts):
-  0  everything done, nothing needs attention
-  1  some documents failed (each is named, with its reason); the others were completed
-  2  usage error (bad option, missing file or folder)
-  3  the environment lacks something (Tesseract, a language, a library)
-  4  work done, but checks failed (`qc`, `verify`): see the report / --json
+Exit codes (stable, for scripts) follow one rule for every command, `digitize.errors.EXIT_RULE`
+(shown by `digitize --help`): errors map by their class, work that ran to its end by
+`digitize.errors.outcome_code` -- a command that printed an ERROR never exits 0.
 """
 
 from __future__ import annotations
@@ -28,11 +25,14 @@ from typing import Any, TypeVar
 
 import click
 
-from digitize.errors import DigitizeError, ExitCode
+from digitize.errors import EXIT_RULE, DigitizeError, ExitCode, outcome_code
 from digitize.layout import DOCUMENTS_DIR, QC_REPORT_HTML, QC_SAMPLE, OutLayout, require_journal
 from digitize.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+FINDINGS_LOGGER = "digitize.findings"  # what a command also prints on stdout: into the log file only
 
 
 def _emit_json(data: Any) -> None:
@@ -45,6 +45,7 @@ def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     handlers[0].setLevel(level)
+    handlers[0].addFilter(lambda record: not record.name.startswith(FINDINGS_LOGGER))  # printed on stdout
     if out is not None:
         log_file = OutLayout(out).log_file
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -57,10 +58,12 @@ def _setup_logging(out: Path | None, verbose: int, quiet: bool) -> None:
 
 
 class _Progress:
-    """A progress bar on stderr, or nothing (--no-progress, --json)."""
+    """A progress bar on stderr when it is a terminal, else nothing (also with --no-progress, --json):
+    no bar frames land in a redirected log."""
 
     def __init__(self, enabled: bool, unit: str, desc: str, **options: Any):
-        self.enabled, self.unit, self.desc, self.options = enabled, unit, desc, options
+        self.enabled = enabled and sys.stderr.isatty()
+        self.unit, self.desc, self.options = unit, desc, options
         self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
@@ -148,10 +151,19 @@ def batch_dir_option(help: str) -> Callable[[F], F]:
     )
 
 
+def xlsx_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--xlsx",
+        "xlsx",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Also write {what} as a spreadsheet (XLSX) to this file.",
+    )
+
+
 no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog="\b\n" + EXIT_RULE)
 @click.version_option(package_name="digitize")
 def main() -> None:
     """Turn paper scans into a searchable, described, checked and verifiable digital archive.
@@ -234,12 +246,21 @@ def process(
     image-only PDF per document. Masters are only read, never changed. Outputs go to
     OUT/documents/<档号>/; OUT/journal.sqlite records every step. Running the same command
     again skips finished documents (their checksums are checked) and completes the rest.
+    Without --catalog the catalogue of the previous run into OUT is used; a batch processed
+    without one is linked to it later by running again with --catalog (nothing is OCRed again).
+
+    \b
+    Exit codes: 0 done, nothing needs attention (warnings may be printed);
+    1 some documents failed (named); 4 done, but ERROR findings were printed (a missing
+    page, a catalogue row without scans, a page below the resolution floor, ...);
+    2 bad batch, catalogue or option; 5 interrupted: run the same command again.
 
     \b
     Examples:
       digitize process scans/2019 --catalog scans/2019/catalog.csv --out archive/2019
       digitize process scans/2019 --out archive/2019 -l chi_sim --jobs 4 --json
       digitize process scans/2019 --out archive/2019 --format pdfa --format ofd
+      digitize process scans/2019 --out archive/2019 --catalog scans/2019/catalog.csv   # link it later
     """
     from digitize.describe import ProcessRequest, plan_batch
     from digitize.executors import make_executor
@@ -255,10 +276,12 @@ def process(
         settings = settings.replace("input", force_text_pdf=True)
     if layout_formats:
         settings = settings.replace("output", formats=tuple(layout_formats))
-    out.mkdir(parents=True, exist_ok=True)
-    _setup_logging(out, verbose, quiet)
     command = " ".join(["digitize", *sys.argv[1:]])
     plan = plan_batch(ProcessRequest(batch, out, settings, catalog, command))
+    out.mkdir(parents=True, exist_ok=True)
+    _setup_logging(out, verbose, quiet)
+    if plan.catalog_reused and not as_json:
+        click.echo(f"Catalogue: {plan.request.catalog} (the one of the previous run; --catalog to give another)")
     progress = _Progress(not no_progress and not as_json, "page", "Processing")
     progress(0, 0)
     pool = make_executor(executor, jobs or os.cpu_count() or 1, scheduler)
@@ -268,6 +291,7 @@ def process(
     finally:
         pool.close()
         progress.close()
+    _log_summary(summary)
     result = {**summary.to_dict(), "out": str(out)}
     indexed = _index_into_profile_archive(settings, out, jobs or 1)
     if indexed is not None:
@@ -277,8 +301,31 @@ def process(
     else:
         _print_summary(summary, out)
         _print_archive_update(indexed)
-    if summary.documents_failed or (indexed is not None and not indexed["ok"]):
-        sys.exit(ExitCode.FAILED)
+    errors = any(finding["severity"] == "error" for finding in summary.findings)
+    index_failed = indexed is not None and not indexed["ok"]
+    sys.exit(outcome_code(failed=summary.documents_failed > 0 or index_failed, attention=errors))
+
+
+def _log_summary(s: Any) -> None:
+    """What the summary says, in OUT/logs/digitize.log too (stdout shows it already)."""
+    log = logging.getLogger(FINDINGS_LOGGER)
+    log.info(
+        "process: %d documents ok, %d failed, %d already done, %d described anew; %d pages processed",
+        s.documents_ok,
+        s.documents_failed,
+        s.documents_skipped,
+        s.documents_relinked,
+        s.pages_processed,
+    )
+    for failure in s.failures:
+        log.error("FAILED %s: %s", failure["document"], failure["error"])
+    for finding in s.findings:
+        level = logging.ERROR if finding["severity"] == "error" else logging.WARNING
+        log.log(
+            level, "%s [%s] %s: %s", finding["severity"].upper(), finding["item"], finding["object"], finding["message"]
+        )
+    for warning in s.warnings:
+        log.warning("warning: %s", warning)
 
 
 def _index_into_profile_archive(settings: Settings, out: Path, jobs: int = 1) -> dict[str, Any] | None:
@@ -315,6 +362,11 @@ def _print_summary(s: Any, out: Path) -> None:
         click.echo(f"Mean OCR confidence: {s.mean_confidence:.1f}")
     rate = f", {s.pages_per_minute:.1f} pages/min" if s.pages_per_minute else ""
     click.echo(f"Wall time: {s.wall_seconds:.1f} s{rate}")
+    if s.documents_relinked:
+        click.echo(
+            f"Described anew from the catalogue: {s.documents_relinked} documents (no OCR redone); "
+            f"run `digitize export {out}` again for their metadata files"
+        )
     for failure in s.failures:
         click.echo(f"FAILED {failure['document']}: {failure['error']}")
     for finding in s.findings:
@@ -329,20 +381,37 @@ def _print_summary(s: Any, out: Path) -> None:
 @out_argument
 @json_option("Print the status as JSON.")
 @click.option("--pages", "show_pages", is_flag=True, help="List every page with its metrics.")
-def status(out: Path, as_json: bool, show_pages: bool) -> None:
-    """Show what the journal says about a processed batch.
+@xlsx_option("the documents and the open findings")
+def status(out: Path, as_json: bool, show_pages: bool, xlsx: Path | None) -> None:
+    """Show what the journal says about a processed batch: documents, open findings, runs, QC.
+
+    \b
+    Exit codes: 0 nothing needs attention; 1 documents failed; 4 open ERROR findings
+    (from the last `process` run) or a QC verdict other than pass; 5 the last run was
+    interrupted (run it again to resume).
 
     \b
     Examples:
       digitize status archive/2019
       digitize status archive/2019 --json | jq '.documents[] | select(.state=="failed")'
+      digitize status archive/2019 --json | jq '.findings[] | select(.severity=="error")'
+      digitize status archive/2019 --xlsx 2019-问题.xlsx
     """
-    from digitize.status import batch_status
+    from digitize.status import batch_status, exit_code, status_workbook
 
     data = batch_status(out)
+    if xlsx is not None:
+        from metadata.workbook import write_workbook
+
+        write_workbook(xlsx, status_workbook(data))
     if as_json:
         _emit_json(data)
-        return
+    else:
+        _print_status(data, out, show_pages)
+    sys.exit(exit_code(data))
+
+
+def _print_status(data: dict[str, Any], out: Path, show_pages: bool) -> None:
     totals = data["totals"]
     click.echo(
         f"{out}: {totals['documents']} documents ({totals['done']} done, {totals['failed']} failed, "
@@ -361,13 +430,30 @@ def status(out: Path, as_json: bool, show_pages: bool) -> None:
                     f"          p{page['page_no']:>3} {page['state']:7s} dpi={page['dpi']} skew={page['skew_deg']} "
                     f"orient={page['orientation_deg']} blank={page['is_blank']} conf={page['ocr_confidence']}"
                 )
+    findings = data["findings"]
+    if findings:
+        errors = sum(1 for f in findings if f["severity"] == "error")
+        click.echo(
+            f"Open findings ({errors} errors, {len(findings) - errors} warnings; from run {findings[0]['run']}):"
+        )
+        for f in findings:
+            click.echo(f"  {f['severity'].upper()} [{f['item']}] {f['object']}: {f['message']}")
+    for run in data["unfinished_runs"]:
+        click.echo(f"Run {run['id']} ({run['started']}, {run['status']}): {run['note']}")
     last = data["runs"][-1] if data["runs"] else None
     if last:
         click.echo(f"Last run: {last['started']} → {last['finished'] or 'unfinished'} ({last['status']})")
+    qc = data["qc"]
+    if qc is None:
+        click.echo(f"QC: not run yet (`digitize qc {out}`)")
+    else:
+        counts = f"{qc['fail']} failed, {qc['warn']} warnings; lot {qc['lot']}" if qc["fail"] is not None else ""
+        stale = f"; processed again since: run `digitize qc {out}` again" if qc["stale"] else ""
+        click.echo(f"QC: {qc['verdict'].upper()} ({qc['when']}; {counts}) — {out / QC_REPORT_HTML}{stale}")
 
 
 # --------------------------------------------------------------------------- export
-EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc")
+EXPORT_FORMATS = ("dat93", "dat46", "ead3", "mets", "dc", "xlsx")
 
 
 @main.command()
@@ -423,8 +509,15 @@ def export(
       ead3   catalog/ead3.xml                        EAD3 finding aid: fonds → year/retention series → items
       mets   catalog/mets/<档号>.xml                  METS 1.12 + MODS 3.8 + PREMIS 3, pointing at PDF, masters, ALTO
       dc     catalog/dc/<档号>.xml                    OAI-DC record per document
+      xlsx   catalog/归档文件目录.xlsx                 the catalogue as a spreadsheet, with pages scanned
     By default the public formats (ead3, dc) contain only records marked 开放 with 密级 公开 or
     none; the others every record up to 内部. Each export says how many records it left out.
+    A document no catalogue row describes (no 题名) is left out of dat93 and dat46; --catalog
+    describes the documents by a catalogue given now (e.g. a batch processed without one).
+
+    \b
+    Exit codes: 0 written; 1 a file did not validate; 4 written, but documents were left out
+    for want of a catalogue row or because their processing failed (named); 2 usage.
 
     \b
     Examples:
@@ -441,8 +534,8 @@ def export(
     else:
         _print_export(outcome)
         _print_archive_update(indexed)
-    if not outcome.ok or (indexed is not None and not indexed["ok"]):
-        sys.exit(ExitCode.FAILED)
+    index_failed = indexed is not None and not indexed["ok"]
+    sys.exit(outcome_code(failed=not outcome.ok or index_failed, attention=outcome.needs_attention))
 
 
 def _print_export(outcome: Any) -> None:
@@ -465,6 +558,16 @@ def _print_export(outcome: Any) -> None:
         click.echo(f"  warning: {warning}")
     if outcome.failed_documents:
         click.echo(f"  not exported (processing failed): {', '.join(outcome.failed_documents)}")
+    if outcome.undescribed:
+        click.echo(
+            f"  ERROR no catalogue row, so no 题名 (not in the 目录文件 nor the DA/T 46 records): "
+            f"{', '.join(outcome.undescribed)}"
+        )
+    if outcome.described_anew:
+        click.echo(
+            f"  described from the catalogue given, not as processed: {', '.join(outcome.described_anew)}; "
+            "to put it in their PDFs too, run `digitize process BATCH --catalog FILE --out OUT` (no OCR redone)"
+        )
 
 
 # --------------------------------------------------------------------------- stats
@@ -473,21 +576,37 @@ def _print_export(outcome: Any) -> None:
 @catalog_option()
 @profile_option()
 @json_option("Print the statistics as JSON.")
-def stats(out: Path, catalog: Path | None, settings: Settings, as_json: bool) -> None:
+@xlsx_option("the statistics")
+def stats(out: Path, catalog: Path | None, settings: Settings, as_json: bool, xlsx: Path | None) -> None:
     """Count documents and pages by 年度, 保管期限, 密级 and type; list catalogue rows without scans.
+
+    \b
+    Exit codes: 0 counted, nothing missing; 1 documents failed processing; 4 catalogue rows
+    without scans (listed); 2 usage.
 
     \b
     Examples:
       digitize stats archive/2019
       digitize stats archive/2019 --json
+      digitize stats archive/2019 --xlsx 2019-统计.xlsx
     """
     from metadata.stats import batch_statistics
     from metadata.technical import load_records
 
     data = batch_statistics(load_records(out, settings, catalog))
+    if xlsx is not None:
+        from metadata.stats import statistics_workbook
+        from metadata.workbook import write_workbook
+
+        write_workbook(xlsx, statistics_workbook(data))
     if as_json:
         _emit_json(data)
-        return
+    else:
+        _print_stats(data)
+    sys.exit(outcome_code(failed=bool(data["failed_documents"]), attention=bool(data["scans_missing"])))
+
+
+def _print_stats(data: dict[str, Any]) -> None:
     totals = data["totals"]
     click.echo(
         f"Documents: {totals['documents']} scanned, {totals['catalogue_only']} catalogue rows without scans, "
@@ -501,6 +620,8 @@ def stats(out: Path, catalog: Path | None, settings: Settings, as_json: bool) ->
                 click.echo(f"  {value or '(none)':12s} {counts['documents']:5d} documents {counts['pages']:6d} pages")
     for code in data["scans_missing"]:
         click.echo(f"Scans missing: {code}")
+    for code in data["failed_documents"]:
+        click.echo(f"Processing failed: {code}")
 
 
 # --------------------------------------------------------------------------- qc (digitize/qc)
@@ -533,6 +654,9 @@ def stats(out: Path, catalog: Path | None, settings: Settings, as_json: bool) ->
 @click.option("--interactive", is_flag=True, help="Ask for a decision on each sampled document, then judge the lot.")
 @jobs_option("Worker processes for page measurements (default: all cores).")
 @click.option("--no-masters", is_flag=True, help="Do not read the masters (no capture fixity, colour or blur checks).")
+@click.option(
+    "--measure-again", is_flag=True, help="Measure every page, also those an earlier qc run measured unchanged."
+)
 @profile_option()
 @json_option("Print report.json on stdout.")
 def qc(
@@ -547,14 +671,21 @@ def qc(
     interactive: bool,
     jobs: int | None,
     no_masters: bool,
+    measure_again: bool,
     settings: Settings,
     as_json: bool,
 ) -> None:
     """Check a processed batch, draw the inspection sample and judge the lot.
 
     Writes OUT/qc/report.html (for people), report.json (verdict for the hand-off), checks.csv
-    and sample.csv (the decisions template). Exit 0 when the lot passes, 4 when a check fails,
-    the lot is rejected or decisions are still missing.
+    and sample.csv (the decisions template). The sampling options (--ratio, --aql, --level,
+    --seed) are remembered: a later run without them, e.g. with --record, draws the same
+    sample. Pages of documents unchanged since an earlier run are not measured again
+    (qc/measurements.json; --measure-again to measure them anyway).
+
+    \b
+    Exit codes: 0 the lot passes; 4 a check failed, the lot was rejected or decisions are
+    still missing (verdict pending); 2 usage (a decisions file that cannot be used).
 
     \b
     Examples:

@@ -5,15 +5,24 @@ rows (数据挂接): every document gets its 档号 (from its row, else its fold
 catalogue fields, and the catalogue's validation and linking findings come with their DA/T 70
 item IDs (stage GD: archiving), for the process summary and the journal. Bad input (a batch
 folder or catalogue that cannot be used) is raised here, before any worker starts.
+
+The plan also says what a new user would otherwise miss: without ``--catalog`` the catalogue
+of the previous run into the same OUT is used again; a catalogue-like file in BATCH that was
+not given is named in a warning; an output folder inside BATCH (this run's OUT, or another
+one with a journal) is not taken for a document.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digitize.batch import SourceDocument, discover
+from digitize.errors import BadInput
+from digitize.journal import read_journal
+from digitize.layout import JOURNAL, OutLayout
 from digitize.settings import Settings
 from metadata.catalog import Catalog, read_catalog
 from metadata.linking import ScannedDocument, link_documents
@@ -100,14 +109,77 @@ class ProcessRequest:
 
 @dataclass
 class BatchPlan:
-    """The request with the documents found in the batch and what the catalogue says about them."""
+    """The request with the documents found in the batch and what the catalogue says about them.
+
+    ``request.catalog`` is the catalogue actually used (``catalog_reused``: the previous run's);
+    ``warnings`` are for the summary (a catalogue not given, an output folder left out)."""
 
     request: ProcessRequest
     documents: list[SourceDocument]
     description: BatchDescription
+    catalog_reused: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+# Files in BATCH that look like a catalogue (归档文件目录) when --catalog was not given.
+CATALOGUE_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
 
 
 def plan_batch(request: ProcessRequest) -> BatchPlan:
     """Find the documents and describe them; BadInput for a batch or catalogue that cannot be used."""
-    docs = discover(request.batch, force_text=request.settings.input.force_text_pdf)
-    return BatchPlan(request, docs, describe_batch(docs, request.catalog, request.settings))
+    batch, out = request.batch.resolve(), request.out.resolve()
+    if out == batch or batch.is_relative_to(out):
+        raise BadInput(f"--out {request.out} is the batch folder or holds it; choose an output folder outside {batch}")
+    warnings: list[str] = []
+    docs = [
+        doc
+        for doc in discover(batch, force_text=request.settings.input.force_text_pdf)
+        if not _is_output_folder(Path(doc.source), out, warnings)
+    ]
+    catalog, reused = request.catalog, False
+    if catalog is None:
+        catalog = _previous_catalogue(request.out)
+        reused = catalog is not None
+    if catalog is None:
+        warnings.extend(_catalogue_not_given(batch, request.out))
+    request = dataclasses.replace(request, catalog=catalog)
+    description = describe_batch(docs, catalog, request.settings)
+    for problem in description.catalog.problems if description.catalog else []:
+        where = f"{problem.file}: row {problem.row}" if problem.row is not None else problem.file
+        warnings.append(f"{where}: {problem.message}")
+    return BatchPlan(request, docs, description, reused, warnings)
+
+
+def _is_output_folder(source: Path, out: Path, warnings: list[str]) -> bool:
+    """Whether a batch entry is this run's OUT, holds it, or is another output folder (a journal in it)."""
+    if not source.is_dir():
+        return False
+    if out == source:
+        warnings.append(f"{source}: the output folder (--out) is inside the batch; not processed as a document")
+        return True
+    if out.is_relative_to(source):
+        raise BadInput(f"--out {out} is inside the document folder {source}; choose an output folder outside it")
+    if (source / JOURNAL).is_file():
+        warnings.append(f"{source}: an output folder of digitize ({JOURNAL} in it); not processed as a document")
+        return True
+    return False
+
+
+def _previous_catalogue(out: Path) -> Path | None:
+    """The catalogue the last run into OUT used, when it is still there."""
+    if not OutLayout(out).journal.is_file():
+        return None
+    for run in reversed(read_journal(out).runs):
+        if run.catalog:
+            return Path(run.catalog) if Path(run.catalog).is_file() else None
+    return None
+
+
+def _catalogue_not_given(batch: Path, out: Path) -> list[str]:
+    found = sorted(p for p in batch.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES)
+    return [
+        f"{path} looks like a catalogue (归档文件目录) but --catalog was not given: documents are named by "
+        f"their folders and have no 题名; to link them, run `digitize process {batch} --catalog {path} --out {out}` "
+        "(nothing is OCRed again)"
+        for path in found
+    ]

@@ -11,6 +11,11 @@
 Each module derives its own errors from one of these (`digitize.batch.InputError` is a
 `BadInput`, `digitize.ocr.tesseract.OcrError` a `MissingSoftware`, ...); the command line maps
 them to exit codes in one place (`cli.main`). Exit codes are the README's table.
+
+One rule for every command (`EXIT_RULE`): the first code that applies. Work that ran to its
+end gets `outcome_code`: 1 when some of it failed, 4 when something needs attention (an ERROR
+finding, a failed check, a lot not passed, a refusal, documents an export had to leave out),
+else 0 -- so a command that printed an ERROR never exits 0. Warnings alone leave it at 0.
 """
 
 from __future__ import annotations
@@ -27,6 +32,26 @@ class ExitCode(IntEnum):
     ATTENTION = 4  # work done, but checks failed (qc rejected the lot, verify found changes, handoff refused)
     INTERRUPTED = 5  # the run stopped before its end; committed work is kept, a rerun resumes
     DAMAGED = 6  # the journal is damaged or is not a digitize journal
+
+
+EXIT_RULE = """\
+Exit codes (the same rule for every command; the first that applies):
+  2  usage error: bad option, missing file or folder, unreadable input
+  3  the environment lacks something (Tesseract, a language pack, a library)
+  6  the journal is damaged or is not a digitize journal
+  5  interrupted (signal, lost workers, disk full): run the same command again to resume
+  1  some documents failed (each named with its reason); all others were completed
+  4  done, but something needs attention: an ERROR finding, a failed check, a QC lot
+     not passed, a refusal, documents an export had to leave out (each named)
+  0  done; nothing needs attention (warnings may have been printed)"""
+
+
+def outcome_code(*, failed: bool = False, attention: bool = False) -> ExitCode:
+    """The exit code of work that ran to its end: FAILED when some of it failed, ATTENTION when
+    something needs attention, else OK."""
+    if failed:
+        return ExitCode.FAILED
+    return ExitCode.ATTENTION if attention else ExitCode.OK
 
 
 class DigitizeError(Exception):
@@ -65,4 +90,14 @@ class Damaged(DigitizeError):
     exit_code = ExitCode.DAMAGED
 
 
-__all__ = ["BadInput", "ChecksFailed", "Damaged", "DigitizeError", "ExitCode", "Interrupted", "MissingSoftware"]
+__all__ = [
+    "EXIT_RULE",
+    "BadInput",
+    "ChecksFailed",
+    "Damaged",
+    "DigitizeError",
+    "ExitCode",
+    "Interrupted",
+    "MissingSoftware",
+    "outcome_code",
+]

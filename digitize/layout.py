@@ -54,6 +54,7 @@ OCR_ROLES = ("hocr", "text", "alto")
 STAGED_FILES = {"image": ".img", "hocr": ".hocr", "text": ".txt"}
 
 CATALOGUE_NAME = "目录文件"
+CATALOGUE_WORKBOOK = f"{CATALOG_DIR}/归档文件目录.xlsx"  # the catalogue as a spreadsheet (export -f xlsx)
 EAD3_FILE = f"{CATALOG_DIR}/ead3.xml"
 METS_DIR = f"{CATALOG_DIR}/mets"
 DC_DIR = f"{CATALOG_DIR}/dc"
@@ -71,6 +72,7 @@ QC_DECISION_RECORD = (
 CATALOG_EXPORTS = (
     re.compile(rf"{CATALOG_DIR}/{CATALOGUE_NAME}(\.[a-z0-9]+)?\.xml"),
     re.compile(re.escape(EAD3_FILE)),
+    re.compile(re.escape(CATALOGUE_WORKBOOK)),
     re.compile(rf"{METS_DIR}/[^/]+\.xml"),
     re.compile(rf"{DC_DIR}/[^/]+\.xml"),
 )

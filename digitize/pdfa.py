@@ -19,6 +19,7 @@ Everything else the validator finds fails the file.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from lxml import etree
 from pikepdf import Array, Dictionary, Name, Pdf, Stream
 
 from digitize.errors import DigitizeError
+from digitize.fsutil import fsync_dir
 from digitize.ocr.hocr import OcrPage
 from digitize.ocr.textlayer import (
     ASCENT,
@@ -155,7 +157,10 @@ def _iso_date(yyyymmdd: str | None) -> str | None:
     return date.iso() if date and date.complete else None
 
 
-def _set_metadata(pdf: Pdf, meta: DocumentMeta, now: dt.datetime) -> None:
+def _set_metadata(pdf: Pdf, meta: DocumentMeta, now: dt.datetime, created: str | None = None) -> None:
+    """XMP (and the document information title) from the catalogue; `created` keeps an earlier CreateDate."""
+    if meta.title:
+        pdf.docinfo[Name.Title] = meta.title
     with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
         xmp["dc:identifier"] = meta.identifier
         if meta.title:
@@ -175,7 +180,7 @@ def _set_metadata(pdf: Pdf, meta: DocumentMeta, now: dt.datetime) -> None:
         xmp["xmp:CreatorTool"] = meta.creator_tool
         xmp["pdf:Producer"] = f"{meta.creator_tool}; pikepdf {pikepdf.__version__}"
         stamp = now.isoformat(timespec="seconds")
-        xmp["xmp:CreateDate"] = stamp
+        xmp["xmp:CreateDate"] = created or stamp
         xmp["xmp:ModifyDate"] = stamp
         xmp["xmp:MetadataDate"] = stamp
 
@@ -312,8 +317,6 @@ def build_pdf(
         )
         pdf.pages.append(pikepdf.Page(page_dict))
     now = dt.datetime.now(dt.timezone.utc).astimezone()
-    if meta.title:
-        pdf.docinfo[Name.Title] = meta.title
     _set_metadata(pdf, meta, now)
     if meta.language:
         pdf.Root.Lang = meta.language
@@ -341,3 +344,28 @@ def validate_pdfa(path: Path, flavour: str) -> tuple[list[str], list[str]]:
     failures += [f"XMP extension schema: {p}" for p in problems]
     kept = [f"{f.rule}: {f.message}" for f in report.findings if not _set_aside(f, declared)]
     return failures, kept
+
+
+def relabel_pdf(path: Path, meta: DocumentMeta, flavour: str = "2b") -> PdfReport:
+    """Give a finished PDF/A the catalogue's description (XMP, its archival fields and the document
+    information) without touching its pages; the file replaces the old one only once it validates."""
+    path = Path(path)
+    staged = path.with_name(f".{path.name}.tmp")
+    try:
+        with pikepdf.open(path) as pdf:
+            created = pdf.open_metadata().get("xmp:CreateDate")
+            _set_metadata(pdf, meta, dt.datetime.now(dt.timezone.utc).astimezone(), created)
+            pikepdf.pdfa.prepare(pdf, flavour, output_intent="sRGB")
+            _add_archival_xmp(pdf, meta)
+            pages = len(pdf.pages)
+            pdf.save(staged, **pikepdf.pdfa.resolve_save_kwargs(flavour))
+    except pikepdf.PdfError as exc:
+        staged.unlink(missing_ok=True)
+        raise PdfAError(f"{path}: not a readable PDF ({exc})") from None
+    failures, findings = validate_pdfa(staged, flavour)
+    if failures:
+        staged.unlink()
+        raise PdfAError(f"{path}: PDF/A-{flavour} validation failed: " + "; ".join(failures[:5]))
+    os.replace(staged, path)
+    fsync_dir(path.parent)
+    return PdfReport(path, pages, flavour, True, tuple(findings))

@@ -37,12 +37,12 @@ from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, 
 from digitize.layout import PAGE_FILES, PROTECTED_DIR, STAGED_FILES, OutLayout, document_dir, page_file, protected_dir
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
-from digitize.pdfa import DocumentMeta
+from digitize.pdfa import PdfAError
+from digitize.relink import document_meta, relink_document
 from digitize.settings import Settings
 from digitize.tasks import PageResult, PageTask, run_page
-from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename, code_parts
+from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename
 from metadata.export.access import classified_reason
-from metadata.language import catalogue_languages, language_tag
 from metadata.records import UNKNOWN_DPI_SOURCES
 
 log = logging.getLogger("digitize")
@@ -56,6 +56,7 @@ class BatchSummary:
     documents_failed: int = 0
     documents_skipped: int = 0
     documents_withheld: int = 0  # classified records the profile does not let this run process
+    documents_relinked: int = 0  # done before; described anew from the catalogue (no OCR redone)
     pages: int = 0
     pages_processed: int = 0
     pages_reused: int = 0
@@ -99,7 +100,7 @@ class Coordinator:
         self.progress = progress
         self.layout = OutLayout(request.out)
         self.journal = Journal(self.layout.journal)
-        self.summary = BatchSummary(findings=plan.description.findings_for_summary())
+        self.summary = BatchSummary(findings=plan.description.findings_for_summary(), warnings=list(plan.warnings))
         self._ready_documents: list[str] = []
         self._identified: set[str] = set()  # master files whose format identification is recorded
         try:
@@ -229,7 +230,12 @@ class Coordinator:
                 )
                 self.summary.documents_skipped += 1
                 self.summary.documents_ok += 1
-                self.summary.blank_pages += sum(1 for p in self.journal.pages(doc.key) if p.is_blank)
+                pages = self.journal.pages(doc.key)
+                self.summary.blank_pages += sum(1 for p in pages if p.is_blank)
+                for page in pages:  # its findings stand until the page is scanned again
+                    ref = PageRef(doc.key, page.page_no, page.source_path or "")
+                    self._resolution_finding(ref, page.dpi, page.dpi_source or "")
+                self._describe_anew(doc)
                 log.info("%s: already done and its checksums still match; skipped", doc.key)
                 continue
             self._start_document(doc, hashes, pending_pages)
@@ -483,21 +489,19 @@ class Coordinator:
                 "timings": row.timings,
             }
             pages.append(StagedPage(page_no, str(self._stage(doc_key)), row.staged, metrics))
-        fields = desc.fields
-        retention_terms = self.settings.catalog.retention_values
-        parts = code_parts(fields, desc.archival_code, self.template, retention_terms) if self.template else {}
-        meta = DocumentMeta(
-            identifier=desc.archival_code,
-            title=desc.title,
-            creator=fields.get("责任者") or None,
-            date=fields.get("日期") or None,
-            rights=fields.get("密级") or None,
-            language=language_tag(catalogue_languages(fields.get("语种", ""))[0]),  # else from the text
-            creator_tool=SOFTWARE,
-            fields=tuple((name, value) for name, value in {**parts, **fields}.items() if value),
-        )
+        meta = document_meta(desc, self.settings, self.template)
         commit_dir = self.layout.commit_dir(doc_key)
         return DocumentTask(doc_key, name, meta, tuple(pages), str(commit_dir), self.settings, self.ocr_software)
+
+    def _describe_anew(self, doc: SourceDocument) -> None:
+        """A finished document whose catalogue row is new or changed gets it, without OCR (`digitize.relink`)."""
+        desc = self.descriptions[doc.key]
+        try:
+            if relink_document(self.journal, self.out, doc.key, desc, self.settings, self.template, self.catalog_path):
+                self.summary.documents_relinked += 1
+                log.info("%s: described anew from the catalogue (no OCR redone)", doc.key)
+        except (PdfAError, OSError) as exc:  # the document stays as it was; the next run tries again
+            self.summary.warnings.append(f"{doc.key}: not described anew from the catalogue: {exc}")
 
     def _document_done(self, doc_key: str, result: DocumentResult) -> None:
         doc = self.docs[doc_key]

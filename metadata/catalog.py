@@ -12,7 +12,10 @@ Values are kept as written (XLSX numbers as their plain text, XLSX dates as YYYY
 same catalogue gives identical records from XLSX, UTF-8 CSV and GB18030 CSV. Judging the values
 is `metadata.validation`'s job; this module reports only problems of the file itself.
 Row numbers are spreadsheet rows: the header is row 1 unless ``catalog.header_row`` says
-otherwise.
+otherwise. A table with a title above its headers (归档文件目录 in a merged first row, as many
+spreadsheets have) is recognised: when row 1 lacks the required columns and one of the next
+rows has them all, that row is the header and a warning says so; when none has, the error
+says how to set ``header_row``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import os
 import unicodedata
 import zipfile
@@ -70,6 +74,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "description_date": ("著录日期",),
 }
 LABELS: dict[str, str] = {name: names[0] for name, names in FIELDS.items()}
+HEADER_SEARCH_ROWS = 10  # rows looked at for the header when row 1 is a title
 CSV_SUFFIXES = {".csv", ".txt"}
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 
@@ -282,9 +287,12 @@ def catalog_from_rows(
     reported_unnamed: set[int] = set()
     records: list[CatalogRecord] = []
     problems: list[CatalogProblem] = []
-    for row_no, raw in enumerate(rows, start=1):
-        cells = [cell_text(value) for value in raw]
-        if row_no < config.header_row:
+    rows = iter(rows)
+    first = [[cell_text(value) for value in raw] for raw in itertools.islice(rows, HEADER_SEARCH_ROWS)]
+    header_row = _header_row(first, names, config, file, problems)
+    cell_rows = itertools.chain(first, ([cell_text(value) for value in raw] for raw in rows))
+    for row_no, cells in enumerate(cell_rows, start=1):
+        if row_no < header_row:
             continue
         if header is None:
             header = cells
@@ -294,7 +302,9 @@ def catalog_from_rows(
                 found = ", ".join(h for h in header if h.strip()) or "none"
                 raise CatalogError(
                     file,
-                    f"missing required column(s) {', '.join(LABELS[m] for m in missing)} (headers found: {found})",
+                    f"missing required column(s) {', '.join(LABELS[m] for m in missing)} (headers found: {found}); "
+                    f"if the column headers are not on row {row_no}, give their row as header_row in the "
+                    "[catalog] section of the profile (--profile)",
                     row=row_no,
                 )
             continue
@@ -309,7 +319,7 @@ def catalog_from_rows(
             )
         )
     if header is None:
-        raise CatalogError(file, f"empty: no header row (expected on row {config.header_row})")
+        raise CatalogError(file, f"empty: no header row (expected on row {header_row})")
     if not records:
         problems.append(CatalogProblem("warning", "no_records", "the catalogue has a header but no rows", file))
     defaulted: dict[str, list[int]] = {}
@@ -332,6 +342,36 @@ def catalog_from_rows(
         problems=problems,
         defaulted=defaulted,
     )
+
+
+def _header_row(
+    first: list[list[str]], names: dict[str, str], config: CatalogSettings, file: str, problems: list[CatalogProblem]
+) -> int:
+    """The row of the column headers: the profile's, else row 1, else the first of the next rows
+    that has every required column when row 1 has not (a title row above the table)."""
+    if config.header_row != 1 or not first:
+        return config.header_row
+    required = set(config.required_fields)
+
+    def has_required(cells: list[str]) -> bool:
+        return required <= {names.get(normalize_header(cell)) for cell in cells}
+
+    if has_required(first[0]):
+        return 1
+    row_no = next((n for n, cells in enumerate(first[1:], start=2) if has_required(cells)), None)
+    if row_no is None:
+        return 1
+    problems.append(
+        CatalogProblem(
+            "warning",
+            "header_row",
+            f"the column headers are on row {row_no}; the row(s) above are taken for a title and skipped "
+            f"(to say so, set header_row = {row_no} in the [catalog] section of the profile)",
+            file,
+            row_no,
+        )
+    )
+    return row_no
 
 
 def _cell(cells: list[str], index: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ from digitize import __version__
 from digitize.journal import DocumentRecord, DocumentState, Event, JournalSnapshot, PageRecord, read_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate, code_parts
-from metadata.catalog import CatalogError, read_catalog
+from metadata.catalog import Catalog, CatalogError, read_catalog
 from metadata.language import catalogue_languages, languages_from_tesseract, languages_in_text
+from metadata.linking import ScannedDocument, link_documents
 from metadata.records import (
     DPI_SOURCES,
     PREMIS_EVENT_TYPES,
@@ -52,6 +53,8 @@ class BatchRecords:
     batch: BatchInfo
     records: list[ArchiveRecord]
     failed_documents: list[str]
+    # 档号 of processed documents described from a catalogue given now, not as `process` recorded them
+    described_anew: list[str] = field(default_factory=list)
 
 
 def _master_info(page: PageRecord, batch_dir: Path, created: str | None) -> FileInfo:
@@ -170,12 +173,21 @@ def load_records(
 
 
 def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: str | Path | None = None) -> BatchRecords:
-    """Records of every processed document in a journal, plus catalogue rows that have no scan."""
+    """Records of every processed document in a journal, plus catalogue rows that have no scan.
+
+    A processed document is described as `process` recorded it (its catalogue row then); a
+    catalogue given here (`catalog_path`) describes every document it links to instead, so a
+    batch processed without its catalogue can be exported with it. Without one, the catalogue
+    of the last run adds the rows that have no scan. A catalogue given here that cannot be read
+    is a CatalogError (BadInput)."""
     out = journal.path.parent
     batch_id = journal.batch_id or str(uuid.uuid5(uuid.NAMESPACE_URL, str(out.resolve())))
     batch_dir = journal.batch_dir or Path(".")
     last_run = journal.last_run
     catalog_file = str(catalog_path) if catalog_path else (last_run.catalog if last_run else None)
+    catalog = _catalogue(catalog_file, settings, given=catalog_path is not None)
+    rows = _linked_rows(journal, catalog, settings) if catalog is not None and catalog_path is not None else {}
+    described_anew: list[str] = []
     engine = ((last_run.engine if last_run else None) or "tesseract").split(" (")[0]
     languages = languages_from_tesseract(settings.ocr.languages)
     agents = [
@@ -219,8 +231,11 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                 )
             )
         catalogue = dict(doc.catalog)
+        if doc.doc_key in rows and rows[doc.doc_key] != catalogue:
+            catalogue = rows[doc.doc_key]
+            described_anew.append(doc.archival_code)
         catalogue.setdefault("档号", doc.archival_code)
-        if doc.title:
+        if doc.title and doc.doc_key not in rows:
             catalogue.setdefault("题名", doc.title)
         text = "\n".join(_page_text(out, page) for page in journal.pages_of(doc.doc_key))
         records.append(
@@ -241,12 +256,8 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
             )
         )
         known_codes.add(doc.archival_code)
-    if catalog_file and Path(catalog_file).is_file():
-        try:
-            catalog = read_catalog(catalog_file, settings)
-        except CatalogError:
-            catalog = None
-        for row in catalog.records if catalog else []:
+    if catalog is not None:
+        for row in catalog.records:
             code = row.get("archival_code").strip()
             if code and code not in known_codes:
                 catalogue = {k: v for k, v in row.labelled().items() if v}
@@ -269,7 +280,36 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         created=dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
         software_version=__version__,
     )
-    return BatchRecords(batch, records, failed)
+    return BatchRecords(batch, records, failed, described_anew)
+
+
+def _catalogue(file: str | None, settings: Settings, given: bool) -> Catalog | None:
+    """The catalogue to describe by: the one given (it must be readable), else the last run's if usable."""
+    if not file:
+        return None
+    if given:
+        return read_catalog(file, settings)
+    if not Path(file).is_file():
+        return None
+    try:
+        return read_catalog(file, settings)
+    except CatalogError:
+        return None
+
+
+def _linked_rows(journal: JournalSnapshot, catalog: Catalog, settings: Settings) -> dict[str, dict[str, str]]:
+    """doc_key -> the catalogue fields (DA/T names) of the row linked to each processed document."""
+    scanned = []
+    for doc in journal.documents:
+        pages = journal.pages_of(doc.doc_key)
+        slots = tuple(int(p.slot) for p in pages if p.slot is not None)
+        scanned.append(ScannedDocument(doc.doc_key, doc.archival_code, len(pages), slots))
+    described = {}
+    for link in link_documents(catalog, scanned, settings).links:
+        fields = {k: v for k, v in link.record.labelled().items() if v}
+        fields["档号"] = link.document.archival_code  # the 档号 it was processed under
+        described[link.document.key] = fields
+    return described
 
 
 def _page_text(out: Path, page: PageRecord) -> str:

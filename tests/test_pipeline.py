@@ -23,9 +23,10 @@ from tests.textscore import cer, pdf_page_texts, split_cjk_pairs
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(*args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
+    """Run the command line; its exit code must be `expect` (None: any)."""
     result = subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=ENV)
-    if check and result.returncode not in (0,):
+    if expect is not None and result.returncode != expect:
         raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
 
@@ -137,7 +138,7 @@ def test_injected_defects_are_reported(processed):
 
 def test_journal_records_pages_and_a_sound_event_chain(processed):
     out = processed["out"]
-    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    status = json.loads(run_cli("status", str(out), "--json", expect=4).stdout)  # open ERROR findings
     assert status["totals"] == {
         "documents": 4,
         "done": 4,
@@ -226,7 +227,9 @@ def test_untagged_scan_resolution_is_unknown_not_assumed(tmp_path):
     )
     out = tmp_path / "out"
     summary = json.loads(
-        run_cli("process", str(tmp_path / "batch"), "--catalog", str(catalogue), "--out", str(out), "--json").stdout
+        run_cli(
+            "process", str(tmp_path / "batch"), "--catalog", str(catalogue), "--out", str(out), "--json", expect=4
+        ).stdout  # exit 4: the catalogue has no 开放标识 (an ERROR finding)
     )
     unknown = [f for f in summary["findings"] if f["code"] == "unknown_dpi"]
     assert [(f["page_no"], f["item"]) for f in unknown] == [(1, "DA/T 31 §9.4")]
@@ -259,7 +262,7 @@ def test_classified_records_never_reach_ordinary_outputs(tmp_path, policy):
     profile.write_text(f'[access]\nclassified = "{policy}"\n', encoding="utf-8")
     out = tmp_path / "out"
     args = ("process", str(batch), "--catalog", str(catalogue), "--out", str(out), "--json", "--profile", str(profile))
-    summary = json.loads(run_cli(*args).stdout)
+    summary = json.loads(run_cli(*args, expect=4).stdout)  # exit 4: the pages are 150 dpi (ERROR findings)
     assert not (out / "documents" / secret).exists() and (out / "documents" / ordinary).is_dir()
     if policy == "refuse":
         assert summary["documents_withheld"] == 1 and summary["documents_failed"] == 0
@@ -288,7 +291,15 @@ def test_second_run_does_no_ocr_and_is_fast(processed):
     batch = processed["batch"]
     started = time.perf_counter()
     result = run_cli(
-        "process", str(batch), "--catalog", str(batch / "catalog.csv"), "--out", str(out), "--json", *BOTH_FORMATS
+        "process",
+        str(batch),
+        "--catalog",
+        str(batch / "catalog.csv"),
+        "--out",
+        str(out),
+        "--json",
+        *BOTH_FORMATS,
+        expect=4,
     )
     seconds = time.perf_counter() - started
     summary = json.loads(result.stdout)
@@ -321,6 +332,7 @@ def test_changed_output_is_redone(processed, tmp_path):
             "--catalog",
             str(processed["batch"] / "catalog.csv"),
             *BOTH_FORMATS,
+            expect=4,
         ).stdout
     )
     assert summary["documents_skipped"] == 3 and summary["pages_processed"] == 2
@@ -378,14 +390,14 @@ def test_kill_9_then_rerun_completes(samples_dir, tmp_path):
     assert killed_after_some_work, "the run finished before it could be killed"
     if (out / "documents").exists():
         _all_outputs_complete(out / "documents")
-    summary = json.loads(run_cli("process", str(batch), "--out", str(out), "--json").stdout)
+    summary = json.loads(run_cli("process", str(batch), "--out", str(out), "--json", expect=4).stdout)  # a 150-dpi page
     assert summary["documents_ok"] == 3 and summary["documents_failed"] == 0
     assert summary["pages_reused"] > 0 or summary["documents_skipped"] > 0  # work before the kill was kept
     assert summary["pages_processed"] < 7
     _all_outputs_complete(out / "documents")
     for name in ("J022-SB·2019-D30-BGS-0002", "J022-SB·2019-Y-DY-0004", "J022-SB·2019-D30-ZJ-0001"):
         assert (out / "documents" / name / f"{name}.pdf").is_file()
-    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    status = json.loads(run_cli("status", str(out), "--json", expect=4).stdout)
     assert status["totals"]["done"] == 3 and status["event_chain_intact"]
 
 
@@ -408,7 +420,7 @@ def test_bad_inputs_fail_their_document_only(samples_dir, tmp_path):
     profile = tmp_path / "profile.toml"
     profile.write_text("[input]\nmax_image_pixels = 100000000\n", encoding="utf-8")
     out = tmp_path / "out"
-    result = run_cli("process", str(batch), "--out", str(out), "--json", "--profile", str(profile), check=False)
+    result = run_cli("process", str(batch), "--out", str(out), "--json", "--profile", str(profile), expect=None)
     assert result.returncode == 1
     summary = json.loads(result.stdout)
     errors = {f["document"]: f["error"] for f in summary["failures"]}
@@ -422,6 +434,6 @@ def test_bad_inputs_fail_their_document_only(samples_dir, tmp_path):
     assert (out / "documents" / "GOOD" / "GOOD.pdf").is_file()
     for name in errors:
         assert not (out / "documents" / name).exists()
-    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    status = json.loads(run_cli("status", str(out), "--json", expect=1).stdout)
     failed = {d["document"]: d["error"] for d in status["documents"] if d["state"] == "failed"}
     assert set(failed) == set(errors)

@@ -103,6 +103,7 @@ class Handoff:
     documents: list[PackageDocument]
     left_out: list[dict[str, str]]  # {"archival_code", "reason"}
     failed: list[str]  # 档号 of documents whose processing failed
+    undescribed: list[str]  # 档号 of processed documents no catalogue row describes (no 题名): never packed
     qc: QcStatus
     journal_problems: list[Problem]
     engine: str  # OCR engine of the last run
@@ -147,9 +148,19 @@ class Handoff:
                 f"the journal is inconsistent ({len(self.journal_problems)} problem(s)); run `digitize verify {self.out}`"
             )
         if not self.documents:
-            reasons.append("no processed document may be handed off")
+            reasons.append(
+                "no processed document may be handed off"
+                + (f" ({len(self.undescribed)} without a catalogue row)" if self.undescribed else "")
+            )
         if force:
             return reasons
+        if self.undescribed:
+            reasons.append(
+                f"{len(self.undescribed)} document(s) have no catalogue row, so no 题名 for the 目录文件 and the "
+                f"DA/T 46 records: {', '.join(self.undescribed)}; link the catalogue with `digitize process BATCH "
+                f"--catalog FILE --out {self.out}` (nothing is OCRed again), or hand off the others with "
+                "--force --reason TEXT"
+            )
         if not self.qc.passed:
             reasons.append(f"QC has not passed: {self.qc.message} (use --force --reason TEXT to hand off anyway)")
         if self.failed:
@@ -158,6 +169,9 @@ class Handoff:
                 "(use --force --reason TEXT to hand off the others)"
             )
         return reasons
+
+
+UNDESCRIBED = "没有目录条目（题名为空） no catalogue row (题名 empty)"
 
 
 def _rel_to(path: str, base: str | os.PathLike[str] | None) -> str | None:
@@ -192,6 +206,7 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
     documents: list[PackageDocument] = []
     left_out: list[dict[str, str]] = []
     failed: list[str] = []
+    undescribed: list[str] = []
     for row in journal.documents:
         code = row.archival_code
         if row.state == DocumentState.WITHHELD:  # classified, not processed ([access] classified = refuse)
@@ -205,6 +220,9 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
             problems.append(Problem("journal", code, "processed document has no metadata record"))
             continue
         reason = INTERNAL_POLICY.reason_to_exclude(record)
+        if not record.get("题名").strip():
+            undescribed.append(code)
+            reason = UNDESCRIBED
         if reason:
             left_out.append({"archival_code": code, "reason": reason})
             continue
@@ -227,6 +245,7 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         documents=documents,
         left_out=left_out,
         failed=sorted(failed),
+        undescribed=undescribed,
         qc=read_qc_status(out, journal.events),
         journal_problems=problems,
         engine=engine,

@@ -9,7 +9,7 @@ time: `recognises` says whether a folder is one, `verify` checks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,16 +20,19 @@ from digitize.handoff.verifying import VerifyReport
 
 @dataclass
 class Override:
-    """A hand-off made although QC had not passed or documents had failed."""
+    """A hand-off made although QC had not passed, documents had failed or had no catalogue row."""
 
     reason: str
     qc_state: QcState
     failed_documents: list[str]
+    undescribed: list[str] = field(default_factory=list)  # left out: no catalogue row (no 题名)
 
     def text(self) -> str:
         what = [f"QC {self.qc_state}"] if self.qc_state != QcState.PASS else []
         if self.failed_documents:
             what.append(f"{len(self.failed_documents)} document(s) failed processing")
+        if self.undescribed:
+            what.append(f"{len(self.undescribed)} document(s) without a catalogue row left out")
         return f"forced ({', '.join(what)}): {self.reason}"
 
 

@@ -103,8 +103,8 @@ def make_package(request: HandoffRequest, progress: Callable[[int, int], Any] | 
     if refusals:
         raise HandoffRefused(refusals, handoff.journal_problems)
     override = None
-    if request.force and (not handoff.qc.passed or handoff.failed):
-        override = Override((request.reason or "").strip(), handoff.qc.state, handoff.failed)
+    if request.force and (not handoff.qc.passed or handoff.failed or handoff.undescribed):
+        override = Override((request.reason or "").strip(), handoff.qc.state, handoff.failed, handoff.undescribed)
 
     staging = Staging(dest)
     try:
@@ -163,6 +163,7 @@ def _record_override(handoff: Handoff, override: Override, dest: Path, fmt: str)
                 "qc_state": override.qc_state,
                 "qc_verdict": handoff.qc.verdict,
                 "failed_documents": override.failed_documents,
+                "left_out_without_catalogue_row": override.undescribed,
                 "reason": override.reason,
                 "package": str(dest.resolve()),
                 "format": fmt,
