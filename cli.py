@@ -694,41 +694,133 @@ def qc(
       digitize qc archive/2019 --record archive/2019/qc/sample.csv   # inspectors' decisions
       digitize qc archive/2019 --stage YJ --json        # transfer stage ids, JSON on stdout
     """
-    from digitize.qc.run import QcRequest, run_qc, with_sampling
+    from digitize.qc.run import QcRequest, SamplingChoice, remembered_sampling, run_qc, with_sampling
 
     if record and interactive:
         raise click.UsageError("--record and --interactive exclude each other")
-    settings = with_sampling(settings, ratio, aql, level)
-    request = QcRequest(out, settings, stage, catalog, seed, jobs, verify_masters=not no_masters, decisions=record)
-    outcome = run_qc(request, ask=_ask_decisions if interactive else None)
+    _setup_logging(out, 0, True)
+    choice, remembered = remembered_sampling(out, SamplingChoice(ratio, aql, level, seed))
+    settings = with_sampling(settings, choice.ratio, choice.aql, choice.level)
+    request = QcRequest(
+        out,
+        settings,
+        stage,
+        catalog,
+        choice.seed,
+        jobs,
+        verify_masters=not no_masters,
+        decisions=record,
+        reuse_measurements=not measure_again,
+        sampling=choice,
+    )
+    progress = _Progress(not as_json, "page", "Measuring")
+    try:
+        outcome = run_qc(request, ask=_ask_decisions if interactive else None, progress=progress)
+    finally:
+        progress.close()
     data = outcome.to_dict()
+    _log_qc(data)
+    if remembered and not as_json:
+        click.echo(f"Sampling plan of the previous qc run: {data['plan']} (--ratio, --aql, --level, --seed to change)")
     if as_json:
         _emit_json(data)
     else:
         _print_qc(data, out)
-    if not outcome.passed:
-        sys.exit(ExitCode.ATTENTION)
+    sys.exit(outcome_code(attention=not outcome.passed))
 
 
-def _ask_decisions(outcome: Any) -> list[Any]:
-    from digitize.qc.sampling import DEFECT_CLASSES, Decision
+def _log_qc(data: dict[str, Any]) -> None:
+    """The verdict and every failed check, in OUT/logs/digitize.log too."""
+    log = logging.getLogger(FINDINGS_LOGGER)
+    measured = data["measurements"]
+    log.info(
+        "qc: verdict %s (%s); %d documents measured, %d measurements kept from an earlier run",
+        data["verdict"],
+        "; ".join(data["verdict_reasons"]),
+        measured["measured"],
+        measured["reused"],
+    )
+    for result in data["results"]:
+        if result["status"] in ("fail", "warn"):
+            level = logging.ERROR if result["status"] == "fail" else logging.WARNING
+            log.log(
+                level,
+                "%s [%s] %s: %s",
+                result["status"].upper(),
+                result["check_id"],
+                result["object"],
+                result["evidence"],
+            )
 
-    inspector = click.prompt("Inspector 检查人", default=os.environ.get("USER", ""))
+
+def _ask_decisions(outcome: Any) -> list[Any] | None:
+    """Ask for each sampled document's decision: nothing is taken for granted (Enter is no answer),
+    a defect type is chosen from the list, and the answers are recorded only when confirmed."""
+    from digitize.qc.decisions import CLASS_LABELS, DECISION_LABELS
+    from digitize.qc.sampling import DEFECT_TYPES, Decision, parse_decision, parse_defect_class, parse_defect_type
+
+    types = list(DEFECT_TYPES)
+
+    def choice(parse: Callable[[str], str | None], what: str) -> Callable[[str], str]:
+        def convert(text: str) -> str:
+            value = parse(text)
+            if value is None:
+                raise click.BadParameter(f"{text!r} is not {what}")
+            return value
+
+        return convert
+
+    def decision_or_skip(text: str) -> str | None:
+        return "skip" if text.strip().casefold() in ("skip", "跳过") else parse_decision(text)
+
+    def listed_type(text: str) -> str | None:
+        number = text.strip()
+        if number.isdigit() and 1 <= int(number) <= len(types):
+            return types[int(number) - 1]
+        return parse_defect_type(text)
+
+    inspector = click.prompt("Inspector 检查人", value_proc=choice(lambda t: t.strip() or None, "a name"))
     decisions = []
     docs = {row["archival_code"]: row for row in outcome.document_items()}
     for item in outcome.sample.items:
         info = docs.get(item, {})
-        why = "; ".join(outcome.critical.get(item, [])) or "random"
-        click.echo(f"\n{item}  {info.get('title', '')}  ({info.get('pages', '?')} pages; {why})")
-        answer = click.prompt("  pass / fail / skip", type=click.Choice(["pass", "fail", "skip"]), default="pass")
+        why = "; ".join(outcome.critical.get(item, [])) or "random 随机"
+        click.echo(f"\n{item}  {info.get('title', '')}  ({info.get('pages', '?')} pages 页; {why})")
+        answer = click.prompt(
+            "  结论 decision [合格 pass / 不合格 fail / 跳过 skip]",
+            value_proc=choice(decision_or_skip, "合格/pass, 不合格/fail or 跳过/skip"),
+        )
         if answer == "skip":
             continue
         defect_type = defect_class = ""
         if answer == "fail":
-            defect_type = click.prompt("  defect type 缺陷类型", default="image_quality")
-            defect_class = click.prompt("  defect class", type=click.Choice(DEFECT_CLASSES), default="major")
-        note = click.prompt("  note 备注", default="", show_default=False)
-        decisions.append(Decision(item, answer, defect_type, defect_class, inspector, note))
+            for number, key in enumerate(types, start=1):
+                click.echo(f"    {number:2d}  {DEFECT_TYPES[key]}  {key}")
+            defect_type = click.prompt(
+                "  缺陷类型 defect type (number)", value_proc=choice(listed_type, "a number from the list")
+            )
+            defect_class = click.prompt(
+                "  缺陷等级 defect class [A类 critical / B类 major / C类 minor]",
+                value_proc=choice(parse_defect_class, "A, B or C (critical, major, minor)"),
+            )
+        if defect_type == "other":
+            note = click.prompt(
+                "  备注 note (what the defect is)", value_proc=choice(lambda t: t.strip() or None, "a note")
+            )
+        else:
+            note = click.prompt("  备注 note", default="", show_default=False)
+        decisions.append(Decision(item, answer, defect_type, defect_class, inspector, note.strip()))
+    click.echo("\nDecisions 抽检结论:")
+    for d in decisions:
+        shown = DECISION_LABELS[d.decision] + (
+            f", {DEFECT_TYPES.get(d.defect_type, d.defect_type)}, {CLASS_LABELS[d.defect_class]}"
+            if d.defect_class
+            else ""
+        )
+        click.echo(f"  {d.item_id}: {shown}" + (f" — {d.note}" if d.note else ""))
+    if not click.confirm(f"Record these {len(decisions)} decisions? 确认录入", default=False):
+        click.echo("Nothing recorded. 未录入。")
+        return None
     return decisions
 
 

@@ -12,8 +12,8 @@
       documents/<name>/ocr/<name>-0001.hocr      page_file(name, 1, "hocr"); also "text" (.txt), "alto" (.alto.xml)
       documents/<name>/pages/<name>-0001.json    page_file(name, 1, "json"): the page's measurements
       catalog/目录文件.xml                        catalogue_file(): DA/T 93 (+ 目录文件.<encoding>.xml)
-      catalog/ead3.xml, catalog/mets/<name>.xml, catalog/dc/<name>.xml
-      qc/report.json report.html checks.csv sample.csv decisions.csv decisions.jsonl
+      catalog/ead3.xml, catalog/mets/<name>.xml, catalog/dc/<name>.xml, catalog/归档文件目录.xlsx
+      qc/report.json report.html checks.csv checks.xlsx sample.csv decisions.csv decisions.jsonl measurements.json
       logs/digitize.log
 
 <name> is the file-name form of the document's 档号
@@ -62,11 +62,13 @@ DC_DIR = f"{CATALOG_DIR}/dc"
 QC_REPORT = f"{QC_DIR}/report.json"
 QC_REPORT_HTML = f"{QC_DIR}/report.html"
 QC_CHECKS = f"{QC_DIR}/checks.csv"
+QC_WORKBOOK = f"{QC_DIR}/checks.xlsx"  # checks, findings and the sample as a spreadsheet
 QC_SAMPLE = f"{QC_DIR}/sample.csv"
 QC_DECISIONS = f"{QC_DIR}/decisions.csv"
 QC_DECISION_RECORD = (
     f"{QC_DIR}/decisions.jsonl"  # inspectors' decisions and sign-offs, appended (digitize.qc.decisions)
 )
+QC_MEASUREMENTS = f"{QC_DIR}/measurements.json"  # page measurements kept between qc runs
 
 # Files the metadata exports write under catalog/ (the DA/T 46 records go into the document folders).
 CATALOG_EXPORTS = (

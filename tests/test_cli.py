@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -238,3 +239,183 @@ def test_an_xlsx_catalogue_with_a_title_row(tmp_path):
     workbook.save(tmp_path / "headless.xlsx")
     with pytest.raises(CatalogError, match="header_row in the \\[catalog\\] section"):
         read_catalog(tmp_path / "headless.xlsx", Settings())
+
+
+# ------------------------------------------------------------------------------------- qc
+def run_on_terminal(*args: str | Path) -> tuple[int, str]:
+    """Run the command line with stderr on a pseudo-terminal; its exit code and what the terminal showed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # rows, columns
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", *map(str, args)], stdout=subprocess.DEVNULL, stderr=slave, env=ENV
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return process.wait(), shown.decode("utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def checked(tiny, tmp_path_factory) -> Path:
+    """The small batch after `qc --aql 1.0`: measurements kept, the plan remembered."""
+    out = tmp_path_factory.mktemp("checked") / "out"
+    shutil.copytree(tiny["out"], out)
+    result = cli("qc", out, "--aql", "1.0", "--jobs", "2")
+    assert result.returncode == 4, result.stdout + result.stderr  # a 150-dpi page fails it
+    return out
+
+
+def report(out: Path) -> dict:
+    return json.loads((out / "qc" / "report.json").read_text(encoding="utf-8"))
+
+
+def test_qc_keeps_measurements_and_the_sampling_plan(checked, tmp_path):
+    out = copy_out(checked, tmp_path)
+    first = report(out)
+    assert first["measurements"] == {"measured": 3, "reused": 0}
+    assert first["plan"].startswith("ISO 2859-1")
+    again = cli("qc", out, "--jobs", "2")  # no sampling options: the plan of the previous run
+    assert again.returncode == 4 and "Sampling plan of the previous qc run: ISO 2859-1" in again.stdout
+    second = report(out)
+    assert second["measurements"] == {"measured": 0, "reused": 3}
+    assert second["plan"] == first["plan"] and second["sampling"]["random"] == first["sampling"]["random"]
+    assert [r for r in second["results"] if r["status"] == "fail"] == [
+        r for r in first["results"] if r["status"] == "fail"
+    ]
+    pdf = out / "documents" / DESCRIBED / f"{DESCRIBED}.pdf"
+    os.utime(pdf, ns=(pdf.stat().st_atime_ns, pdf.stat().st_mtime_ns + 10**9))  # touched: measured again
+    cli("qc", out, "--jobs", "2", "--ratio", "0.5")
+    third = report(out)
+    assert third["measurements"] == {"measured": 1, "reused": 2} and third["plan"].startswith("DA/T 31 ratio")
+    log = (out / "logs" / "digitize.log").read_text(encoding="utf-8")
+    assert f"FAIL [DA/T 31 §9.4] {LOW_DPI}/0001" in log and "qc: verdict fail" in log
+
+
+def test_qc_shows_a_progress_bar_on_a_terminal_only(checked, tmp_path):
+    out = copy_out(checked, tmp_path)
+    code, shown = run_on_terminal("qc", out, "--jobs", "1", "--measure-again")
+    assert code == 4 and "Measuring" in shown and "3/3" in shown
+    redirected = cli("qc", out, "--jobs", "1")
+    assert "Measuring" not in redirected.stderr and "\r" not in redirected.stderr
+
+
+# ------------------------------------------------------------------------------------- spreadsheets
+def sheets(path: Path) -> dict[str, list[tuple]]:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in workbook.worksheets}
+    finally:
+        workbook.close()
+
+
+def test_catalogue_findings_and_statistics_as_spreadsheets(checked, tiny, tmp_path):
+    out = copy_out(checked, tmp_path)
+    findings = sheets(out / "qc" / "checks.xlsx")
+    assert any(row[1] == "DA/T 31 §9.4" and row[2] == LOW_DPI for row in findings["问题清单 findings"])
+    exported = cli("export", out, "-f", "xlsx", "--catalog", tiny["batch"] / "catalog.csv")
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    (catalogue,) = sheets(out / "catalog" / "归档文件目录.xlsx").values()
+    assert catalogue[0][:4] == ("档号", "文号", "责任者", "题名")
+    rows = {row[0]: row for row in catalogue[1:]}
+    assert rows[DESCRIBED][3] == TITLES[DESCRIBED] and rows[DESCRIBED][-2] == 1
+    assert rows[ROW_ONLY][-1].startswith("未扫描") and rows[NO_ROW][-1].startswith("已扫描，无目录条目")
+    stats = cli("stats", out, "--catalog", tiny["batch"] / "catalog.csv", "--xlsx", tmp_path / "stats.xlsx")
+    assert stats.returncode == 4 and f"Scans missing: {ROW_ONLY}" in stats.stdout  # a row without scans
+    assert sheets(tmp_path / "stats.xlsx")["缺扫 scans missing"][1][0] == ROW_ONLY
+    status = cli("status", out, "--xlsx", tmp_path / "status.xlsx")
+    assert status.returncode == 4
+    assert sheets(tmp_path / "status.xlsx")["问题 findings"][1][1] == "DA/T 31 §9.4"
+    assert cli("qc", out, "--jobs", "2").returncode == 4  # the workbook is an export QC knows
+    assert not [r for r in report(out)["results"] if r["check"] == "extra_files" and r["status"] != "pass"]
+
+
+def test_the_qc_report_reads_in_chinese_and_prints_on_a4_with_a_signoff_block(checked, tmp_path):
+    assert shutil.which("chromium"), "chromium is needed to print the report (scripts/bootstrap.sh --dev installs it)"
+    printed = tmp_path / "report.pdf"
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"]
+        + [f"--print-to-pdf={printed}", (checked / "qc" / "report.html").as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    with pikepdf.open(printed) as pdf:
+        width, height = (float(v) for v in pdf.pages[0].mediabox[2:])
+        assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2  # A4, not Letter
+    text = subprocess.run(["pdftotext", "-layout", printed, "-"], capture_output=True, text=True).stdout
+    assert "扫描分辨率 150 dpi" in text and "要求不低于 200 dpi" in text  # evidence in Chinese
+    assert "检查人" in text and "复核人" in text and "日期" in text  # sign-off block
+    generated = report(checked)["generated"]
+    assert re.search(r"Generated 生成时间\s+\d{4}-\d\d-\d\d \d\d:\d\d \(UTC[+-]\d\d:\d\d\)", text), generated
+
+
+# ------------------------------------------------------------------------------------- decisions
+def test_decisions_in_chinese_from_a_gbk_file(checked, tmp_path):
+    out = copy_out(checked, tmp_path)
+    items = report(out)["sampling"]["random"]
+    assert len(items) == 3  # ISO 2859-1, AQL 1.0: a lot of 3 is inspected in full
+    rows = ["档号,结论,缺陷类型,缺陷等级,检查人,备注"]
+    rows += [f"{items[0]},合格,,,王芳,", f"{items[1]},不合格,图像歪斜,B类,王芳,第1页", f"{items[2]},通过,,,王芳,"]
+    filled = tmp_path / "抽检结果.csv"
+    filled.write_bytes(("\r\n".join(rows) + "\r\n").encode("gbk"))  # as a spreadsheet saves it on a Chinese system
+    result = cli("qc", out, "--record", filled, "--json", "--jobs", "2")
+    assert result.returncode == 4, result.stdout + result.stderr  # rejected: one nonconforming, Ac 0
+    sampling = json.loads(result.stdout)["sampling"]
+    assert [(d["item_id"], d["decision"], d["defect_type"], d["defect_class"]) for d in sampling["decisions"]] == [
+        (items[0], "pass", "", ""),
+        (items[1], "fail", "skew", "major"),
+        (items[2], "pass", "", ""),
+    ]
+    assert sampling["status"] == "reject"
+
+
+def test_interactive_decisions_take_nothing_for_granted(checked, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    out = copy_out(checked, tmp_path)
+    first, second, third = report(out)["sampling"]["random"]
+    answers = [
+        "王芳",  # inspector
+        "",  # Enter is no decision: asked again
+        "合格",
+        "",  # note
+        "不合格",
+        "blurry",  # not a defect type of the list: asked again
+        "5",  # skew
+        "",  # no class: asked again
+        "B类",
+        "第1页歪斜",
+        "跳过",
+        "y",  # confirm
+    ]
+    result = CliRunner().invoke(main, ["qc", str(out), "--interactive", "--jobs", "1"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 4, result.output
+    assert "'blurry' is not a number from the list" in result.output
+    decisions = report(out)["sampling"]["decisions"]
+    assert [(d["item_id"], d["decision"], d["defect_type"], d["defect_class"], d["note"]) for d in decisions] == [
+        (first, "pass", "", "", ""),
+        (second, "fail", "skew", "major", "第1页歪斜"),
+    ]
+    declined = CliRunner().invoke(
+        main,
+        ["qc", str(out), "--interactive", "--jobs", "1"],
+        input="\n".join(["王芳", "合格", "", "合格", "", "合格", "", "n"]) + "\n",
+    )
+    assert "Nothing recorded" in declined.output and report(out)["sampling"]["decisions"] == []

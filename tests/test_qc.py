@@ -304,9 +304,9 @@ def test_clean_batch_passes_every_check(clean_out):
         assert status[check] == "pass", (check, [r.evidence for r in run.results if r.check == check])
     colour = [r for r in run.results if r.check == "colour_mode"]
     assert [r.status for r in colour] == ["pass", "not checked"]
-    assert "1 with red seals or headers" in colour[0].evidence  # the seal page was measured as needing colour
+    assert "1 页有红色印章或红头" in colour[0].evidence  # the seal page was measured as needing colour
     # the grey master: whether its paper had a red seal cannot be seen, so §9.3 is not passed for it
-    assert colour[1].evidence.startswith("1 grey or bitonal masters") and "cannot be seen" in colour[1].evidence
+    assert colour[1].evidence.startswith("1 页灰度或黑白原始扫描件") and "看不出" in colour[1].evidence
 
 
 def test_unmeasured_resolution_is_not_checked(clean_out, tmp_path):
@@ -375,7 +375,7 @@ def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
         ("YJ-4-3", f"documents/{CLEAN}/notes.txt")
     ]  # exports accounted for
     catalogue = [r for r in run.results if r.check == "catalogue_file"]
-    assert [r.status for r in catalogue] == ["pass"] and "lists 1 items" in catalogue[0].evidence
+    assert [r.status for r in catalogue] == ["pass"] and "列出 1 件" in catalogue[0].evidence
 
 
 def test_red_seal_page_stored_grey_fails_colour_mode(clean_out, tmp_path):
@@ -393,7 +393,7 @@ def test_red_seal_page_stored_grey_fails_colour_mode(clean_out, tmp_path):
     run = run_checks(QcRequest(out, jobs=2))
     colour_fails = failing(run.results, "colour_mode")
     assert [(r.check_id, r.object) for r in colour_fails] == [("DA/T 31 §9.3", f"{CLEAN}/0001")]
-    assert "seal" in colour_fails[0].evidence and "grey" in colour_fails[0].evidence
+    assert "印章" in colour_fails[0].evidence and "灰度" in colour_fails[0].evidence
 
 
 def test_virus_scan_hook(clean_out, tmp_path):

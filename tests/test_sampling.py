@@ -484,9 +484,29 @@ def test_read_decisions_missing_columns_and_bad_encoding(tmp_path: Path, small: 
     path = _write(tmp_path, "item_id,decision,note\nx,pass,\n")
     with pytest.raises(DecisionsError, match="row 1: missing column.s. defect_type, defect_class, inspector"):
         read_decisions(path, sample)
-    path.write_bytes(HEADER.encode() + "甲,pass,,,x,\n".encode("gb18030"))
-    with pytest.raises(DecisionsError, match="not UTF-8"):
+    path.write_bytes(HEADER.encode() + "甲,pass,,,x,\n".encode("gb18030"))  # GBK/GB18030 is read
+    with pytest.raises(DecisionsError, match="'甲' is not in the sample"):
         read_decisions(path, sample)
+    path.write_text(HEADER + "x,pass,,,x,\n", encoding="utf-16")
+    with pytest.raises(DecisionsError, match="UTF-16 text is not read"):
+        read_decisions(path, sample)
+
+
+def test_read_decisions_in_chinese(tmp_path: Path, small: tuple[SamplingPlan, Sample]) -> None:
+    _, sample = small
+    a, b, c, d = sample.random[:4]
+    rows = (
+        "档号,结论,缺陷类型,缺陷等级,检查人,备注\n"
+        f"{a},合格,,,王芳,\n{b},不合格,图像歪斜,B类,王芳,\n{c},不通过,字迹太淡,A类（致命）,王芳,\n{d},通过,,,王芳,\n"
+    )
+    path = tmp_path / "decisions.csv"
+    path.write_bytes(rows.encode("gbk"))
+    assert read_decisions(path, sample) == [
+        Decision(a, "pass", "", "", "王芳", ""),
+        Decision(b, "fail", "skew", "major", "王芳", ""),
+        Decision(c, "fail", "字迹太淡", "critical", "王芳", ""),
+        Decision(d, "pass", "", "", "王芳", ""),
+    ]
 
 
 # --- Verdicts ----------------------------------------------------------------------------------

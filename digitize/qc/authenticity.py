@@ -26,7 +26,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
         r.add(
             "capture_fixity",
             CheckStatus.FAIL,
-            f"journal event {problem.seq}: {problem.reason}",
+            f"日志第 {problem.seq} 条事件：{problem.reason}",
             object=f"event {problem.seq}",
             defect="journal_chain",
         )
@@ -40,7 +40,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
             r.add(
                 "capture_fixity",
                 CheckStatus.FAIL,
-                "no PDF/A packaging event in the journal for this document",
+                "日志中没有该文件的 PDF/A 封装事件",
                 defect="journal_event_missing",
                 **where_doc(data, doc),
             )
@@ -48,8 +48,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
             r.add(
                 "capture_fixity",
                 CheckStatus.FAIL,
-                f"the journal's document row says sha256 {(doc.pdf_sha256 or '')[:16]}…, the "
-                f"event chain recorded {recorded[:16]}…",
+                f"日志文件表记录 sha256 {(doc.pdf_sha256 or '')[:16]}…，事件链记录 {recorded[:16]}…",
                 defect="journal_mismatch",
                 **where_doc(data, doc),
             )
@@ -71,8 +70,8 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
                     r.add(
                         "capture_fixity",
                         CheckStatus.FAIL,
-                        f"master {data.master_rel(page)} has sha256 {digest[:16]}…, "
-                        f"captured as {page.master_sha256[:16]}…: the scan changed after capture",
+                        f"原始扫描件 {data.master_rel(page)} 的 sha256 为 {digest[:16]}…，"
+                        f"采集时为 {page.master_sha256[:16]}…：采集后被改动",
                         defect="master_changed",
                         **where_page(data, page),
                     )
@@ -80,21 +79,19 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
         r.add(
             "capture_fixity",
             CheckStatus.NOT_CHECKED,
-            "masters were not read (--no-masters): their capture digests are not "
-            f"verified; event chain of {len(data.events)} events intact, {len(packaged)} PDF digests match it"
+            "未读取原始扫描件（--no-masters），采集时的摘要未核验；"
+            f"事件链 {len(data.events)} 条完整，{len(packaged)} 个 PDF 摘要与之相符"
             if not r.has("capture_fixity")
-            else "masters were not read (--no-masters)",
+            else "未读取原始扫描件（--no-masters）",
         )
         masters = ""
     elif data.batch_dir is None and checked == 0:
-        masters = "the batch folder is not reachable: master digests not verified"
+        masters = "批次目录无法访问：原始扫描件摘要未核验"
     else:
-        masters = f"{checked} master files match their capture digests" + (
-            f"; {missing} masters not found" if missing else ""
-        )
+        masters = f"{checked} 个原始扫描件与采集时的摘要一致" + (f"；{missing} 个未找到" if missing else "")
     r.finish(
         "capture_fixity",
-        f"event chain of {len(data.events)} events intact; {len(packaged)} PDF digests match the chain; {masters}",
+        f"事件链 {len(data.events)} 条完整；{len(packaged)} 个 PDF 摘要与事件链相符；{masters}",
     )
 
 
@@ -111,7 +108,7 @@ def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
             r.add(
                 "output_fixity",
                 CheckStatus.FAIL,
-                f"{rel} is missing (the journal lists it with sha256 {digest[:16]}…)",
+                f"{rel} 缺失（日志记录 sha256 {digest[:16]}…）",
                 defect="file_missing",
                 **where,
             )
@@ -122,14 +119,14 @@ def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
             r.add(
                 "output_fixity",
                 CheckStatus.FAIL,
-                f"{rel}: sha256 {actual[:16]}… but the journal recorded {digest[:16]}… "
-                f"({path.stat().st_size} bytes now, {size} recorded)",
+                f"{rel}：sha256 为 {actual[:16]}…，日志记录为 {digest[:16]}…"
+                f"（现 {path.stat().st_size} 字节，记录 {size} 字节）",
                 defect="fixity_mismatch",
                 **where,
             )
         else:
             ok += 1
-    r.finish("output_fixity", f"{ok} output files (PDF/A, hOCR, text, ALTO, page records) match their journal sha256")
+    r.finish("output_fixity", f"{ok} 个成果文件（PDF/A、hOCR、文本、ALTO、页面记录）与日志记录的 sha256 一致")
     return ok, journal_bytes, disk_bytes
 
 
@@ -145,21 +142,21 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
         problems = []
         size = pdf.stat().st_size
         if size != doc.pdf_bytes:
-            problems.append(f"size {size:,} bytes, metadata says {doc.pdf_bytes:,}")
+            problems.append(f"大小 {size:,} 字节，元数据记录 {doc.pdf_bytes:,} 字节")
         try:
             expected_name = f"{archival_code_filename(doc.archival_code)}.pdf"
         except ValueError:
             expected_name = None
         if expected_name and pdf.name != expected_name:
-            problems.append(f"file name {pdf.name}, expected {expected_name} from the 档号")
+            problems.append(f"文件名 {pdf.name}，按档号应为 {expected_name}")
         with open(pdf, "rb") as fh:
             head = fh.read(8)
         if not head.startswith(b"%PDF-"):
-            problems.append(f"not a PDF (starts with {head!r})")
+            problems.append(f"不是 PDF 文件（开头为 {head!r}）")
         measure = data.measures.get(doc.doc_key)
         doc_pages = data.pages.get(doc.doc_key, [])
         if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != len(doc_pages):
-            problems.append(f"{measure.pdf_pages} PDF pages, metadata has {len(doc_pages)} pages")
+            problems.append(f"PDF 有 {measure.pdf_pages} 页，元数据记录 {len(doc_pages)} 页")
         if measure is not None:
             for pm, page in zip(measure.pages, doc_pages):
                 facts = pm.pdf_image or {}
@@ -167,7 +164,7 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
                 want = (metrics.get("output_width"), metrics.get("output_height"))
                 if facts and None not in want and (facts["width"], facts["height"]) != tuple(want):
                     problems.append(
-                        f"page {page.page_no}: image {facts['width']}×{facts['height']} px, metadata "
+                        f"第 {page.page_no} 页：图像 {facts['width']}×{facts['height']} 像素，元数据记录 "
                         f"{want[0]}×{want[1]}"
                     )
         for text in problems:
@@ -191,7 +188,7 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
                 r.add(
                     "electronic_attributes",
                     CheckStatus.FAIL,
-                    f"master {data.master_rel(page)}: {size:,} bytes, metadata says {page.master_bytes:,}",
+                    f"原始扫描件 {data.master_rel(page)}：{size:,} 字节，元数据记录 {page.master_bytes:,} 字节",
                     defect="attributes_mismatch",
                     **where_page(data, page),
                 )
@@ -206,14 +203,13 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
                 r.add(
                     "electronic_attributes",
                     CheckStatus.FAIL,
-                    f"master {data.master_rel(page)} is {measured.master_format}, metadata says {page.file_format}",
+                    f"原始扫描件 {data.master_rel(page)} 为 {measured.master_format} 格式，元数据记录为 {page.file_format}",
                     defect="attributes_mismatch",
                     **where_page(data, page),
                 )
     r.finish(
         "electronic_attributes",
-        f"{checked} PDFs: size, page count, page image sizes, format and name agree with the "
-        f"journal; {masters} master pages: size and format agree",
+        f"{checked} 个 PDF 的大小、页数、页面图像尺寸、格式和文件名与日志一致；{masters} 个原始扫描页的大小和格式一致",
     )
 
 
@@ -225,7 +221,7 @@ def check_metadata_link(data: QcData, r: Results) -> None:
                 r.add(
                     "metadata_link",
                     CheckStatus.FAIL,
-                    f"the journal points at {layout}, which does not exist",
+                    f"日志指向的 {layout} 不存在",
                     defect="file_missing",
                     file=layout,
                     **where_doc(data, doc),
@@ -233,15 +229,14 @@ def check_metadata_link(data: QcData, r: Results) -> None:
     if data.catalog is None:
         r.finish(
             "metadata_link",
-            f"{len(data.done)} journal entries point at existing PDFs; catalogue link not "
-            f"checked ({data.catalog_note})",
+            f"日志中 {len(data.done)} 条记录指向的 PDF 均存在；未检查与目录的挂接（{data.catalog_note}）",
             CheckStatus.NOT_CHECKED if not data.done else CheckStatus.PASS,
         )
     else:
         r.finish(
             "metadata_link",
-            f"every catalogue row links to one scanned document and back ({len(data.catalog.records)} "
-            f"rows, {len(data.documents)} documents); every journal path exists",
+            f"每条目录均挂接一件扫描文件，反之亦然（目录 {len(data.catalog.records)} 条，"
+            f"文件 {len(data.documents)} 件）；日志中的路径均存在",
         )
 
 
@@ -255,7 +250,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
         r.add(
             "catalogue_file",
             CheckStatus.WARN,
-            f"no {rel} in OUT yet: run `digitize export OUT` before the hand-off",
+            f"OUT 中尚无 {rel}：移交前请运行 `digitize export OUT`",
             object=rel,
             file=rel,
             defect="catalogue_file_missing",
@@ -268,7 +263,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
         r.add(
             "catalogue_file",
             CheckStatus.FAIL,
-            f"cannot be read: {exc}",
+            f"无法读取：{exc}",
             object=rel,
             file=rel,
             defect="catalogue_file_invalid",
@@ -278,7 +273,7 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
         r.add(
             "catalogue_file",
             CheckStatus.FAIL,
-            f"not valid DA/T 93: {errors[0]}",
+            f"不符合 DA/T 93：{errors[0]}",
             object=rel,
             file=rel,
             defect="catalogue_file_invalid",
@@ -290,14 +285,14 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
         r.add(
             "catalogue_file",
             CheckStatus.FAIL,
-            "目录文件 does not list " + ", ".join(missing) + " (run `digitize export` again)",
+            "目录文件未列出 " + "、".join(missing) + "（请重新运行 `digitize export`）",
             object=rel,
             file=rel,
             defect="catalogue_file_incomplete",
         )
     r.finish(
         "catalogue_file",
-        f"{rel} is valid DA/T 93 and lists {len(listed)} items, every processed document",
+        f"{rel} 符合 DA/T 93，列出 {len(listed)} 件，包括全部已处理文件",
     )
 
 
@@ -318,7 +313,7 @@ def check_package_structure(data: QcData, r: Results) -> None:
             r.add(
                 "package_structure",
                 CheckStatus.FAIL,
-                f"the journal puts the document in {doc.output_dir}, expected {folder}",
+                f"日志记录的文件夹为 {doc.output_dir}，应为 {folder}",
                 defect="bad_layout",
                 **where_doc(data, doc),
             )
@@ -327,13 +322,12 @@ def check_package_structure(data: QcData, r: Results) -> None:
             r.add(
                 "package_structure",
                 CheckStatus.FAIL,
-                f"{len(absent)} expected file(s) missing: " + ", ".join(absent[:5]) + (" …" if len(absent) > 5 else ""),
+                f"缺少 {len(absent)} 个应有文件：" + ", ".join(absent[:5]) + (" …" if len(absent) > 5 else ""),
                 defect="file_missing",
                 **where_doc(data, doc),
             )
         checked += 1
     r.finish(
         "package_structure",
-        f"{checked} document folders have the PDF/A, the per-page OCR files (hOCR, text, ALTO) "
-        "and page records under the names the 档号 gives",
+        f"{checked} 个文件夹均按档号命名，含 PDF/A、逐页 OCR 文件（hOCR、文本、ALTO）和页面记录",
     )

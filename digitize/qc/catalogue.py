@@ -1,5 +1,8 @@
 """Catalogue findings (DA/T 70 items 1-2 … 1-8, 1-11, 2-4, 2-6, 2-11) as check results: what
 `metadata.validation` and `metadata.linking` found when the catalogue was read.
+
+The evidence leads with what the finding is, in Chinese (`FINDING_LABELS`), then the detail as
+the catalogue reader wrote it and where in the catalogue it is (目录第 N 行，列).
 """
 
 from __future__ import annotations
@@ -9,6 +12,44 @@ from digitize.qc.results import CheckStatus, Results
 
 SEVERITY_STATUS = {"error": CheckStatus.FAIL, "warning": CheckStatus.WARN}
 
+
+# What each catalogue finding is, for the people who read the QC report.
+FINDING_LABELS = {
+    "field_too_long": "著录项超长",
+    "date_format": "日期格式不符（应为 YYYYMMDD）",
+    "pages_format": "页数不是正整数",
+    "year_format": "年度不是四位数字",
+    "sequence_format": "序号不是正整数",
+    "surrounding_whitespace": "首尾有空格",
+    "retention_value": "保管期限不在值域内",
+    "security_value": "密级不在值域内",
+    "open_status_value": "开放标识不在值域内",
+    "retention_code_value": "档号中的保管期限代码无对应值",
+    "date_year_mismatch": "日期年份与档号年度不一致",
+    "date_in_future": "日期晚于今天",
+    "retention_mismatch": "保管期限与档号不一致",
+    "code_field_mismatch": "著录项与档号对应部分不一致",
+    "unprintable_char": "含控制、不可见或替换字符",
+    "special_char": "含特殊字符",
+    "lookalike_character": "档号含形近分隔符或全角字符",
+    "unexpected_whitespace": "档号含空格",
+    "invisible_character": "档号含不可见字符",
+    "archival_code_template": "档号不符合编制规则",
+    "archival_code_component": "档号组成部分不符合规则",
+    "duplicate_archival_code": "档号重复",
+    "duplicate_document_number": "文号重复",
+    "duplicate_title": "题名重复",
+    "required_missing": "必著项为空",
+    "item_gap": "件号不连续",
+    "item_duplicate": "件号重复",
+    "row_without_scan": "目录条目无扫描文件",
+    "scan_without_row": "扫描文件无目录条目",
+    "ambiguous_link": "档号对应多条目录或多件文件",
+    "linked_after_normalising": "修正形近字符后才挂接",
+    "missing_page": "漏页（图像编号缺号）",
+    "page_count_mismatch": "页数与页面图像数不符",
+    "duplicate_slot": "两幅页面图像编号相同",
+}
 
 # Catalogue validation findings: DA/T 70 item -> check key.
 _ITEM_TO_KEY = {
@@ -45,11 +86,8 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
         if key is None:
             continue
         where = finding.archival_code or finding.document or "catalogue"
-        place = (
-            f"catalogue row {finding.row}" + (f", column {finding.column}" if finding.column else "")
-            if finding.row
-            else ""
-        )
+        place = f"目录第 {finding.row} 行" + (f"，{finding.column} 列" if finding.column else "") if finding.row else ""
+        label = FINDING_LABELS.get(finding.code)
         doc_key = finding.document or None
         if doc_key is None and finding.archival_code:
             doc_key = next((k for k, c in codes_by_key.items() if c == finding.archival_code), None)
@@ -62,7 +100,7 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
         r.add(
             key,
             SEVERITY_STATUS[finding.severity],
-            f"{finding.message}" + (f" ({place})" if place else ""),
+            (f"{label}：" if label else "") + finding.message + (f"（{place}）" if place else ""),
             object=where,
             document=document or finding.archival_code or None,
             doc_key=doc_key,
@@ -72,6 +110,6 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
         for key in CATALOGUE_ONLY_CHECKS:
             r.finish(key, data.catalog_note, CheckStatus.NOT_CHECKED)
         return
-    checked = f"{len(data.catalog.records)} catalogue rows of {data.catalog_path} checked"
+    checked = f"已检查目录 {data.catalog_path} 的 {len(data.catalog.records)} 条"
     for key in CATALOGUE_ONLY_CHECKS:
         r.finish(key, checked)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from digitize.errors import BadInput
+from digitize.layout import QC_MEASUREMENTS, OutLayout
+from digitize.qc import measurecache
 from digitize.qc.authenticity import (
     check_capture_fixity,
     check_catalogue_file,
@@ -87,15 +89,21 @@ class CheckRun:
         return summary
 
 
-def run_checks(request: QcRequest) -> CheckRun:
-    """Load what the checks read, measure the pages, run every check; results in the order of SPECS."""
+def run_checks(request: QcRequest, progress: Callable[[int, int], Any] | None = None) -> CheckRun:
+    """Load what the checks read, measure the pages (those of unchanged documents only when no earlier
+    run has; `progress(done, total)` counts pages), run every check; results in the order of SPECS."""
     stage = request.stage_prefix
     started = time.perf_counter()
     data = load_data(request)
     data.timings["load"] = time.perf_counter() - started
     started = time.perf_counter()
     data.masters_read = request.verify_masters
-    data.measures = measure_documents(measurement_inputs(data, request.verify_masters), request.jobs)
+    data.measure_inputs = measurement_inputs(data, request.verify_masters)
+    kept = measurecache.load(OutLayout(data.out).path(QC_MEASUREMENTS), data.measure_inputs)
+    kept = kept if request.reuse_measurements else {}
+    todo = [doc for doc in data.measure_inputs if doc.doc_key not in kept]
+    data.measures = {**kept, **measure_documents(todo, request.jobs, progress)}
+    data.measures_reused = len(kept)
     data.timings["measure"] = time.perf_counter() - started
     started = time.perf_counter()
     r = Results(stage)

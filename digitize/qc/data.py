@@ -6,6 +6,7 @@ catalogue (what should be there), the files under OUT and the masters in the bat
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from digitize.layout import (
     PAGE_FILES,
 )
 from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, PageMeasure
+from digitize.qc.measurecache import document_key
 from digitize.qc.results import STAGES
 from digitize.settings import Settings
 from metadata.catalog import Catalog, CatalogError, read_catalog
@@ -37,6 +39,8 @@ class QcData:
     catalog_note: str = ""
     findings: list[Finding] = field(default_factory=list)  # catalogue validation + linking
     measures: dict[str, DocumentMeasure] = field(default_factory=dict)
+    measure_inputs: list[DocumentInput] = field(default_factory=list)  # what was measured, with its keys
+    measures_reused: int = 0  # documents whose measurement was kept from an earlier qc run
     masters_read: bool = True
     timings: dict[str, float] = field(default_factory=dict)
     pages: dict[str, list[PageRecord]] = field(default_factory=dict)  # by doc_key, from the journal
@@ -122,6 +126,20 @@ def where_doc(data: QcData, doc: DocumentRecord) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class SamplingChoice:
+    """The sampling options chosen on the command line (None: not given); remembered in report.json."""
+
+    ratio: float | None = None  # DA/T 31 ratio sampling
+    aql: float | None = None  # ISO 2859-1 at this AQL ...
+    level: str | None = None  # ... and inspection level
+    seed: int | None = None  # of the sample draw
+
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in dataclasses.astuple(self))
+
+
+@dataclass(frozen=True)
 class QcRequest:
     """What `digitize qc` is asked to do."""
 
@@ -134,6 +152,8 @@ class QcRequest:
     verify_masters: bool = True  # read the masters (capture fixity, colour, blur)
     virus_scanner: str | None = None  # default clamscan
     decisions: Path | None = None  # inspectors' decisions (a filled qc/sample.csv): judge the lot
+    reuse_measurements: bool = True  # keep the measurements of unchanged documents (qc/measurements.json)
+    sampling: SamplingChoice = SamplingChoice()  # the sampling options chosen (already in `settings`, `seed`)
 
     @property
     def stage_prefix(self) -> str:
@@ -154,15 +174,15 @@ def load_data(request: QcRequest) -> QcData:
         else next((r.catalog for r in reversed(journal.runs) if r.catalog), None)
     )
     if chosen is None:
-        data.catalog_note = "no catalogue given and none recorded by `digitize process`"
+        data.catalog_note = "未提供目录，`digitize process` 也未记录目录"
     elif not Path(chosen).is_file():
-        data.catalog_note = f"catalogue {chosen} not found"
+        data.catalog_note = f"目录 {chosen} 不存在"
     else:
         try:
             data.catalog = read_catalog(chosen, settings)
             data.catalog_path = chosen
         except CatalogError as exc:
-            data.catalog_note = f"catalogue cannot be read: {exc}"
+            data.catalog_note = f"目录无法读取：{exc}"
     if data.catalog is not None:
         data.findings.extend(validate_catalog(data.catalog, settings))
         scanned = []
@@ -198,15 +218,14 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
                     text_path=str(data.out / text) if text else None,
                 )
             )
-        inputs.append(
-            DocumentInput(
-                doc.doc_key,
-                str(pdf) if pdf and pdf.is_file() else None,
-                tuple(page_inputs),
-                data.settings.input,
-                measure_masters,
-            )
+        measured = DocumentInput(
+            doc.doc_key,
+            str(pdf) if pdf and pdf.is_file() else None,
+            tuple(page_inputs),
+            data.settings.input,
+            measure_masters,
         )
+        inputs.append(dataclasses.replace(measured, key=document_key(doc, doc_pages, measured)))
     return inputs
 
 

@@ -34,22 +34,6 @@ from digitize.qc.sampling import DECISIONS, DEFECT_CLASSES, Decision
 RECORD = QC_DECISION_RECORD
 DECISION_LABELS = {"pass": "合格", "fail": "不合格"}
 CLASS_LABELS = {"critical": "A类（致命）", "major": "B类（严重）", "minor": "C类（轻微）"}
-# Defect types an inspector can name (DA/T 31-2017 §12 checks of the digitised copy).
-DEFECT_TYPES = {
-    "missing_page": "漏扫、缺页",
-    "duplicate_page": "重复扫描",
-    "page_order": "页面顺序错误",
-    "illegible": "图像模糊、不清晰",
-    "skew": "图像歪斜",
-    "orientation": "图像方向错误",
-    "crop": "裁切不当、黑边",
-    "colour": "色彩模式不当",
-    "resolution": "分辨率不足",
-    "ocr_text": "文字识别错误",
-    "description": "著录错误",
-    "archival_code": "档号错误",
-    "other": "其他",
-}
 
 
 @dataclass(frozen=True)

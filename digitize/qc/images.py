@@ -30,8 +30,8 @@ def check_resolution(data: QcData, r: Results) -> None:
                 r.add(
                     "resolution",
                     CheckStatus.NOT_CHECKED,
-                    "the master carries no resolution and none was estimated; DA/T 31 §9.4 cannot be judged "
-                    "(give it with --dpi or [input] dpi_override)",
+                    "原始扫描件未记录分辨率，也无估计值；无法按 DA/T 31 §9.4 判断"
+                    "（用 --dpi 或配置 [input] dpi_override 给出）",
                     defect="unknown_dpi",
                     **where_page(data, page),
                 )
@@ -42,7 +42,7 @@ def check_resolution(data: QcData, r: Results) -> None:
                 r.add(
                     "resolution",
                     CheckStatus.FAIL,
-                    f"scanned at {dpi:g} dpi{source}; DA/T 31 §9.4 requires at least {qc.fail_dpi}",
+                    f"扫描分辨率 {dpi:g} dpi{source}；DA/T 31 §9.4 要求不低于 {qc.fail_dpi} dpi",
                     defect="low_dpi",
                     **where_page(data, page),
                 )
@@ -50,14 +50,14 @@ def check_resolution(data: QcData, r: Results) -> None:
                 r.add(
                     "resolution",
                     CheckStatus.WARN,
-                    f"scanned at {dpi:g} dpi{source}; the profile asks for {qc.min_dpi}",
+                    f"扫描分辨率 {dpi:g} dpi{source}；配置要求 {qc.min_dpi} dpi",
                     defect="low_dpi",
                     **where_page(data, page),
                 )
-    listed = ", ".join(f"{n} pages at {d} dpi" for d, n in sorted(dpis.items())) + (
-        f", {unknown} pages of unknown resolution" if unknown else ""
+    listed = "，".join(f"{d} dpi {n} 页" for d, n in sorted(dpis.items())) + (
+        f"，{unknown} 页分辨率未知" if unknown else ""
     )
-    r.finish("resolution", f"{listed or 'no pages'}; minimum {qc.min_dpi} dpi (below {qc.fail_dpi} fails)")
+    r.finish("resolution", f"{listed or '无页面'}；最低 {qc.min_dpi} dpi（低于 {qc.fail_dpi} dpi 不通过）")
 
 
 def check_colour_mode(data: QcData, r: Results) -> None:
@@ -76,16 +76,16 @@ def check_colour_mode(data: QcData, r: Results) -> None:
             content = pm.colour or {}
             stored = (pm.pdf_image or {}).get("colour_space")
             kept = stored in ("/DeviceRGB", "/ICCBased", "/CalRGB", "/Lab")
-            kind = "bitonal" if (pm.pdf_image or {}).get("bits") == 1 else "grey"
+            kind = "黑白 bitonal" if (pm.pdf_image or {}).get("bits") == 1 else "灰度 grey"
             if content.get("needs_colour"):
                 red_pages += 1
                 if stored is not None and not kept:
                     r.add(
                         "colour_mode",
                         CheckStatus.FAIL,
-                        f"the master has red content (red region {content['largest_red_mm']} mm, "
-                        f"{content['red_fraction'] * 100:.2f}% red pixels: a seal or red header) but the PDF stores "
-                        f"the page {kind} ({stored})",
+                        f"原始扫描件有红色内容（红色区域 {content['largest_red_mm']} mm，"
+                        f"红色像素 {content['red_fraction'] * 100:.2f}%：印章或红头 seal），但 PDF 以"
+                        f"{kind}保存（{stored}）",
                         defect="colour_lost",
                         **where_page(data, page),
                     )
@@ -95,25 +95,25 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                     r.add(
                         "colour_mode",
                         CheckStatus.WARN,
-                        f"the master has coloured content (region {content['largest_region_mm']} mm, "
-                        f"not red: coloured ink or a picture) and the PDF stores it {kind}; DA/T 31 §9.3 asks for "
-                        "colour where writing is multi-coloured or pictures are coloured",
+                        f"原始扫描件有彩色内容（区域 {content['largest_region_mm']} mm，"
+                        f"非红色：彩色字迹或图片），PDF 以{kind}保存；DA/T 31 §9.3 要求多色字迹或彩色图片"
+                        "采用彩色模式",
                         defect="colour_reduced",
                         **where_page(data, page),
                     )
     if not data.masters_read:
-        r.finish("colour_mode", "masters were not read (--no-masters)", CheckStatus.NOT_CHECKED)
+        r.finish("colour_mode", "未读取原始扫描件（--no-masters）", CheckStatus.NOT_CHECKED)
     r.finish(
         "colour_mode",
-        f"{colour_pages} colour masters: {red_pages} with red seals or headers, all kept in colour, "
-        f"{other_pages} with other colour content",
+        f"彩色原始扫描件 {colour_pages} 页：{red_pages} 页有红色印章或红头，均以彩色保存；"
+        f"{other_pages} 页有其他彩色内容",
     )
     if not_colour:  # a grey or bitonal master cannot show a red seal: not checked, never passed
         r.add(
             "colour_mode",
             CheckStatus.NOT_CHECKED,
-            f"{not_colour} grey or bitonal masters: whether the paper had red headers, seals or other colour "
-            "cannot be seen in them; DA/T 31 §9.3 needs a look at the paper or a colour rescan",
+            f"{not_colour} 页灰度或黑白原始扫描件：看不出原件有无红头、印章或其他颜色；"
+            "DA/T 31 §9.3 需查看原件或彩色重扫",
         )
 
 
@@ -136,16 +136,15 @@ def check_residual_skew(data: QcData, r: Results) -> None:
             angle = abs(pm.residual_skew_deg)
             worst = max(worst, angle)
             recorded = page.skew_deg
-            corrected = f"; processing corrected {recorded:+.2f}°" if recorded else ""
+            corrected = f"；处理时已纠正 {recorded:+.2f}°" if recorded else ""
             text = (
-                f"residual skew {pm.residual_skew_deg:+.2f}° on the PDF page image (confidence "
-                f"{pm.residual_skew_confidence}){corrected}"
+                f"PDF 页面图像残余歪斜 {pm.residual_skew_deg:+.2f}°（置信度 {pm.residual_skew_confidence}）{corrected}"
             )
             if angle > qc.max_raw_skew_deg:
                 r.add(
                     "residual_skew",
                     CheckStatus.FAIL,
-                    text + f"; more than {qc.max_raw_skew_deg}°",
+                    text + f"；超过 {qc.max_raw_skew_deg}°",
                     defect="residual_skew",
                     **where_page(data, page),
                 )
@@ -153,15 +152,15 @@ def check_residual_skew(data: QcData, r: Results) -> None:
                 r.add(
                     "residual_skew",
                     CheckStatus.WARN,
-                    text + f"; more than {qc.max_residual_skew_deg}°",
+                    text + f"；超过 {qc.max_residual_skew_deg}°",
                     defect="residual_skew",
                     **where_page(data, page),
                 )
     r.finish(
         "residual_skew",
-        f"{measured} PDF page images re-measured; largest residual skew {worst:.2f}° "
-        f"(warn above {qc.max_residual_skew_deg}°, fail above {qc.max_raw_skew_deg}°); {unclear} pages with too "
-        "little text to measure",
+        f"重新测量 {measured} 幅 PDF 页面图像；最大残余歪斜 {worst:.2f}°"
+        f"（超过 {qc.max_residual_skew_deg}° 提示，超过 {qc.max_raw_skew_deg}° 不通过）；{unclear} 页文字过少"
+        "无法测量",
     )
 
 
@@ -177,16 +176,16 @@ def check_blur(data: QcData, r: Results) -> None:
             measured += 1
             widths.append(pm.edge_width_px)
             text = (
-                f"edges {pm.edge_width_px:.1f} px wide at 300 dpi (median of {pm.edge_tiles} text tiles of the master; "
-                f"sharp scans measure 2–4 px)"
+                f"笔画边缘宽 {pm.edge_width_px:.1f} 像素（按 300 dpi，原始扫描件 {pm.edge_tiles} 个文字区块的"
+                f"中位数；清晰的扫描为 2–4 像素）"
             )
             if page.is_blank:
-                text += "; processing took the page for blank, so it has no OCR text"
+                text += "；处理时判为空白页，因此没有 OCR 文字"
             if pm.edge_width_px > qc.blur_fail_edge_px:
                 r.add(
                     "blur",
                     CheckStatus.FAIL,
-                    text + f"; above {qc.blur_fail_edge_px} px: out of focus, re-scan",
+                    text + f"；超过 {qc.blur_fail_edge_px} 像素：图像模糊，请重扫",
                     defect="strong_blur",
                     **where_page(data, page),
                 )
@@ -194,17 +193,17 @@ def check_blur(data: QcData, r: Results) -> None:
                 r.add(
                     "blur",
                     CheckStatus.WARN,
-                    text + f"; above {qc.blur_warn_edge_px} px: look at it",
+                    text + f"；超过 {qc.blur_warn_edge_px} 像素：请人工查看",
                     defect="blur",
                     **where_page(data, page),
                 )
     if not data.masters_read:
-        r.finish("blur", "masters were not read (--no-masters)", CheckStatus.NOT_CHECKED)
+        r.finish("blur", "未读取原始扫描件（--no-masters）", CheckStatus.NOT_CHECKED)
     median = sorted(widths)[len(widths) // 2] if widths else None
     r.finish(
         "blur",
-        f"{measured} masters with text measured; median edge width {median} px, largest "
-        f"{max(widths) if widths else None} px (warn above {qc.blur_warn_edge_px}, fail above {qc.blur_fail_edge_px})",
+        f"测量 {measured} 页有文字的原始扫描件；边缘宽度中位数 {median} 像素，最大 "
+        f"{max(widths) if widths else None} 像素（超过 {qc.blur_warn_edge_px} 提示，超过 {qc.blur_fail_edge_px} 不通过）",
     )
 
 
@@ -218,12 +217,12 @@ def check_blank_pages(data: QcData, r: Results) -> None:
                 r.add(
                     "blank_page",
                     CheckStatus.WARN,
-                    "blank page kept in the PDF (counted in 页数); confirm it is an empty reverse "
-                    "side" + (f" (blank score {score:.3f})" if isinstance(score, (int, float)) else ""),
+                    "空白页保留在 PDF 中（计入页数）；请确认是空白背面"
+                    + (f"（空白评分 {score:.3f}）" if isinstance(score, (int, float)) else ""),
                     defect="blank_page",
                     **where_page(data, page),
                 )
-    r.finish("blank_page", "no blank pages")
+    r.finish("blank_page", "无空白页")
 
 
 def check_duplicates(data: QcData, r: Results) -> None:
@@ -233,18 +232,16 @@ def check_duplicates(data: QcData, r: Results) -> None:
         for pair in measure.duplicates:
             pages = {p.page_no: p for p in data.pages[doc_key]}
             page, original = pages[pair.page_no], pages[pair.duplicate_of]
-            text = "" if pair.text_similarity is None else f", OCR text similarity {pair.text_similarity:.2f}"
+            text = "" if pair.text_similarity is None else f"，OCR 文本相似度 {pair.text_similarity:.2f}"
             r.add(
                 "duplicate_page",
                 CheckStatus.FAIL,
-                f"same sheet as page image {page_label(original)} (picture correlation "
-                f"{pair.global_score:.3f}, worst regions {pair.cell_score:.3f}{text})",
+                f"与第 {page_label(original)} 幅页面图像为同一张纸，重复扫描（图像相关 "
+                f"{pair.global_score:.3f}，最差区域 {pair.cell_score:.3f}{text}）",
                 defect="duplicate_page",
                 **where_page(data, page),
             )
-    r.finish(
-        "duplicate_page", f"{compared} non-blank page images compared within their documents; no sheet scanned twice"
-    )
+    r.finish("duplicate_page", f"在各自文件内比较了 {compared} 幅非空白页面图像；未发现重复扫描")
 
 
 def check_page_order(data: QcData, r: Results) -> None:
@@ -255,7 +252,7 @@ def check_page_order(data: QcData, r: Results) -> None:
             r.add(
                 "page_order",
                 CheckStatus.FAIL,
-                f"page image numbers in PDF order: {', '.join(f'{s:04d}' for s in slots)}",
+                f"按 PDF 顺序的页面图像编号：{', '.join(f'{s:04d}' for s in slots)}",
                 defect="page_order",
                 **where_doc(data, doc),
             )
@@ -264,11 +261,11 @@ def check_page_order(data: QcData, r: Results) -> None:
             r.add(
                 "page_order",
                 CheckStatus.FAIL,
-                f"journal page numbers {numbers} are not 1..{len(numbers)}",
+                f"日志页号 {numbers} 不是 1..{len(numbers)}",
                 defect="page_order",
                 **where_doc(data, doc),
             )
     r.finish(
         "page_order",
-        "every document's pages follow the numbers of their image files (or frames), without gaps in the PDF",
+        "各文件页面均按图像文件编号（或帧序）排列，PDF 中无缺页",
     )

@@ -12,20 +12,19 @@ def check_item_count(data: QcData, r: Results) -> None:
     if data.catalog is None:
         r.finish(
             "item_count",
-            f"{documents} documents in the journal, {with_pdf} with a PDF/A; no catalogue to "
-            f"compare with ({data.catalog_note})",
+            f"日志中 {documents} 件，{with_pdf} 件有 PDF/A；无目录可比对（{data.catalog_note}）",
             CheckStatus.NOT_CHECKED,
         )
         return
     codes = {rec.get("archival_code").strip() for rec in data.catalog.records if rec.get("archival_code").strip()}
     rows = len(data.catalog.records)
     by_code = {d.archival_code: d for d in data.documents}
-    text = f"catalogue {rows} items (登记), journal {documents} documents, {with_pdf} with a PDF/A"
+    text = f"目录登记 {rows} 件，日志 {documents} 件，其中 {with_pdf} 件有 PDF/A"
     for code in sorted(codes - set(by_code)):
         r.add(
             "item_count",
             CheckStatus.FAIL,
-            f"{text}: {code} is counted in the catalogue but was not scanned",
+            f"{text}：{code} 目录有登记但未扫描",
             object=code,
             document=code,
             defect="catalog_row_no_folder",
@@ -34,7 +33,7 @@ def check_item_count(data: QcData, r: Results) -> None:
         r.add(
             "item_count",
             CheckStatus.FAIL,
-            f"{text}: {code} was scanned but is not counted in the catalogue",
+            f"{text}：{code} 已扫描但目录未登记",
             defect="folder_no_catalog_row",
             **where_doc(data, by_code[code]),
         )
@@ -43,12 +42,12 @@ def check_item_count(data: QcData, r: Results) -> None:
             r.add(
                 "item_count",
                 CheckStatus.FAIL,
-                f"{text}: {doc.archival_code} has no PDF/A",
+                f"{text}：{doc.archival_code} 没有 PDF/A",
                 defect="document_failed",
                 **where_doc(data, doc),
             )
     if not r.has("item_count") and rows != with_pdf:
-        r.add("item_count", CheckStatus.FAIL, f"{text}: the counts differ", defect="item_count")
+        r.add("item_count", CheckStatus.FAIL, f"{text}：数量不符", defect="item_count")
     r.finish("item_count", text)
 
 
@@ -69,9 +68,9 @@ def check_byte_count(data: QcData, r: Results, journal_bytes: int, disk_bytes: i
             else:
                 masters_disk += path.stat().st_size
     text = (
-        f"outputs: journal {journal_bytes:,} bytes, on disk {disk_bytes:,}; masters: journal "
-        f"{masters_journal:,} bytes, on disk {masters_disk:,}"
-        + (f" ({masters_missing} not found)" if masters_missing else "")
+        f"成果文件：日志 {journal_bytes:,} 字节，磁盘 {disk_bytes:,} 字节；原始扫描件：日志 "
+        f"{masters_journal:,} 字节，磁盘 {masters_disk:,} 字节"
+        + (f"（{masters_missing} 个未找到）" if masters_missing else "")
     )
     if journal_bytes != disk_bytes:
         r.add("byte_count", CheckStatus.FAIL, text, defect="byte_count")
@@ -89,14 +88,14 @@ def check_content_count(data: QcData, r: Results) -> None:
             r.add(
                 "content_count",
                 CheckStatus.FAIL,
-                f"{doc.pdf_path} has {measure.pdf_pages} pages, the journal {expected} page images",
+                f"{doc.pdf_path} 有 {measure.pdf_pages} 页，日志记录 {expected} 幅页面图像",
                 defect="pdf_page_count",
                 **where_doc(data, doc),
             )
     if data.catalog is None:
-        r.finish("content_count", f"PDF page counts match the page images; 页数 not compared ({data.catalog_note})")
+        r.finish("content_count", f"PDF 页数与页面图像数相符；未与目录页数比对（{data.catalog_note}）")
     else:
         r.finish(
             "content_count",
-            "页数 of every linked row equals its page images; no gaps in the image numbers; PDF page counts match",
+            "每条已挂接目录的页数与页面图像数相等；图像编号无缺号；PDF 页数相符",
         )

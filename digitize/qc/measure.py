@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ class DocumentInput:
     pages: tuple[PageInput, ...]
     input_settings: InputSettings
     measure_masters: bool = True
+    key: str = ""  # digest of everything the measurement depends on (`digitize.qc.measurecache`)
 
 
 def pdf_page_image(page: pikepdf.Page) -> tuple[np.ndarray, dict[str, Any]]:
@@ -226,13 +228,30 @@ def _symmetric(a: iq.PageSignature, b: iq.PageSignature) -> iq.SignatureScore:
     return iq.SignatureScore(max(one.global_score, two.global_score), min(one.cell_score, two.cell_score))
 
 
-def measure_documents(docs: list[DocumentInput], jobs: int | None = None) -> dict[str, DocumentMeasure]:
-    """Measure all documents, in `jobs` worker processes (1: in this process)."""
+def measure_documents(
+    docs: list[DocumentInput], jobs: int | None = None, progress: Callable[[int, int], Any] | None = None
+) -> dict[str, DocumentMeasure]:
+    """Measure all documents, in `jobs` worker processes (1: in this process); `progress(done, total)`
+    is told the pages measured so far."""
     jobs = max(1, jobs or os.cpu_count() or 1)
+    total, done = sum(len(d.pages) for d in docs), 0
+    results: dict[str, DocumentMeasure] = {}
+    if progress:
+        progress(0, total)
     if jobs == 1 or len(docs) <= 1:
-        return {d.doc_key: measure_document(d) for d in docs}
+        for doc in docs:
+            results[doc.doc_key] = measure_document(doc)
+            done += len(doc.pages)
+            if progress:
+                progress(done, total)
+        return results
     # Large documents first, so that no worker is left with the biggest one at the end.
     ordered = sorted(docs, key=lambda d: -len(d.pages))
     with ProcessPoolExecutor(max_workers=min(jobs, len(docs))) as pool:
-        results = list(pool.map(measure_document, ordered, chunksize=1))
-    return {r.doc_key: r for r in results}
+        for future in as_completed([pool.submit(measure_document, doc) for doc in ordered]):
+            result = future.result()
+            results[result.doc_key] = result
+            done += len(result.pages)
+            if progress:
+                progress(done, total)
+    return {d.doc_key: results[d.doc_key] for d in docs}

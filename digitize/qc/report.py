@@ -2,12 +2,16 @@
 
 Order: the verdict first (automated checks and the sampling verdict, with the reasons), then
 one line per check, then the findings, then each document with small thumbnails of its
-flagged pages, then the inspection sample with its decisions. Labels are Chinese and English.
+flagged pages, then the inspection sample with its decisions, and last the sign-off block
+(检查人, 复核人, 日期) to sign on paper. Labels are Chinese and English; times are local time
+with their UTC offset. Printed, it fits A4 (print CSS: A4 margins, smaller type and
+thumbnails, no table row or sign-off block split across pages).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
 from collections import defaultdict
 from pathlib import Path
@@ -53,11 +57,49 @@ figure{margin:0;width:300px}figure img{width:300px;border:1px solid #999;display
 figcaption{font-size:12px;color:#333}
 .muted{color:#555;font-size:12px}
 ul.reasons{margin:4px 0 8px 18px;padding:0}
+.signoff{margin-top:28px;border:1px solid #999;padding:10px 14px;break-inside:avoid}
+.signoff table{width:100%;border-collapse:collapse}
+.signoff td{padding:14px 8px 4px 0;vertical-align:bottom;width:25%}
+.signoff .line{border-bottom:1px solid #000;min-height:1.4em}
+@page{size:A4;margin:14mm 12mm}
+@media print{
+body{margin:0;font-size:9.5pt;line-height:1.3}
+h1{font-size:16pt}h2{font-size:12.5pt;margin:14px 0 6px;break-after:avoid}h3{font-size:11pt;break-after:avoid}
+.verdict{font-size:18pt;padding:6px 10px;border-width:2px}.verdict-zh{font-size:14pt}
+table.grid{font-size:8.5pt}table.grid th,table.grid td{padding:2px 4px}
+tr,figure,.signoff{break-inside:avoid}
+table.grid td{word-break:break-all}
+.doc{padding:4px 8px;margin:6px 0}
+figure{width:52mm}figure img{width:52mm}
+.muted{font-size:8pt}
+}
 """
 
 
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
+
+
+def local_time(iso: str) -> str:
+    """An ISO timestamp as local time for people: 2024-05-01 14:30 (UTC+08:00)."""
+    try:
+        moment = dt.datetime.fromisoformat(iso).astimezone()
+    except (TypeError, ValueError):
+        return iso
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def _signoff(verdict_zh: str) -> str:
+    """The block inspectors sign on paper: 检查人, 复核人, each with a date."""
+    blank = '<div class="line">&nbsp;</div>'
+    return (
+        '<div class="signoff" id="signoff"><h2>签字确认 Sign-off</h2>'
+        f"<p>质检结论 QC verdict：{_e(verdict_zh)}</p><table>"
+        f"<tr><td>检查人 Inspector</td><td>{blank}</td><td>日期 Date</td><td>{blank}</td></tr>"
+        f"<tr><td>复核人 Reviewer</td><td>{blank}</td><td>日期 Date</td><td>{blank}</td></tr>"
+        "</table></div>"
+    )
 
 
 def _status(status: str) -> str:
@@ -151,7 +193,7 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
     add(f"<tr><th>Output folder 成果目录</th><td>{_e(data['out'])}</td></tr>")
     add(f"<tr><th>Stage 检测环节</th><td>{_e(data['stage'])} (DA/T 70-2018)</td></tr>")
     add(f"<tr><th>Catalogue 目录</th><td>{_e(data['catalogue'])}</td></tr>")
-    add(f"<tr><th>Generated 生成时间</th><td>{_e(data['generated'])} — {_e(data['software'])}</td></tr>")
+    add(f"<tr><th>Generated 生成时间</th><td>{_e(local_time(data['generated']))} — {_e(data['software'])}</td></tr>")
     add("</table>")
 
     add("<h2>Checks 检查项</h2>")
@@ -277,6 +319,7 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
             )
     else:
         add("<p>No documents. 无文件。</p>")
+    add(_signoff(zh))
     timings = ", ".join(f"{k} {v} s" for k, v in data.get("timings", {}).items())
-    add(f'<p class="muted">Timings: {_e(timings)}</p></body></html>')
+    add(f'<p class="muted">Timings 用时: {_e(timings)}</p></body></html>')
     return "\n".join(parts)

@@ -17,6 +17,7 @@ settings (DA/T 31 ratio by default, ISO 2859-1 on request); documents with a cri
 from __future__ import annotations
 
 import csv
+import dataclasses
 import getpass
 import io
 import json
@@ -30,9 +31,20 @@ from digitize import __version__
 from digitize.errors import BadInput
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.journal import EventType, Outcome, now_iso, open_journal
-from digitize.layout import QC_CHECKS, QC_DECISION_RECORD, QC_DECISIONS, QC_REPORT, QC_REPORT_HTML, QC_SAMPLE, OutLayout
+from digitize.layout import (
+    QC_CHECKS,
+    QC_DECISION_RECORD,
+    QC_DECISIONS,
+    QC_MEASUREMENTS,
+    QC_REPORT,
+    QC_REPORT_HTML,
+    QC_SAMPLE,
+    QC_WORKBOOK,
+    OutLayout,
+)
+from digitize.qc import measurecache
 from digitize.qc.checks import CheckRun, critical_documents, run_checks
-from digitize.qc.data import QcRequest
+from digitize.qc.data import QcRequest, SamplingChoice
 from digitize.qc.decisions import DecisionRecord
 from digitize.qc.plans import SamplingPlan, plan_from_settings
 from digitize.qc.results import CheckStatus
@@ -47,6 +59,7 @@ from digitize.qc.sampling import (
     read_decisions,
 )
 from digitize.settings import Settings
+from metadata.workbook import Sheet, write_workbook
 
 SAMPLE_COLUMNS = ("item_id", "decision", "defect_type", "defect_class", "inspector", "note")
 SAMPLE_INFO_COLUMNS = ("selected_as", "title", "pages", "automated_findings")
@@ -68,6 +81,7 @@ class QcOutcome:
     plan: SamplingPlan | None
     sample: Sample | None
     critical: dict[str, list[str]]
+    sampling_options: SamplingChoice = SamplingChoice()
     decisions: list[Decision] = field(default_factory=list)
     decisions_source: str | None = None
     lot: LotVerdict | None = None
@@ -161,7 +175,9 @@ class QcOutcome:
             "checks": self.checks.by_check(),
             "results": [r.to_dict() for r in self.checks.results],
             "documents": self.document_items(),
+            "sampling_options": dataclasses.asdict(self.sampling_options),
             "timings": {k: round(v, 2) for k, v in data.timings.items()},
+            "measurements": {"measured": len(data.measures) - data.measures_reused, "reused": data.measures_reused},
             "files": self.files,
         }
 
@@ -231,10 +247,23 @@ def with_sampling(
     return settings
 
 
-def prepare(request: QcRequest) -> QcOutcome:
+def remembered_sampling(out: Path, given: SamplingChoice) -> tuple[SamplingChoice, bool]:
+    """The sampling options given, else those the previous qc run of OUT used (its report.json), so
+    that recording decisions later judges the sample they were made on; True when remembered."""
+    if given.given:
+        return given, False
+    try:
+        report = json.loads(OutLayout(out).path(QC_REPORT).read_text(encoding="utf-8"))
+        remembered = SamplingChoice(**report["sampling_options"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return given, False
+    return remembered, remembered.given
+
+
+def prepare(request: QcRequest, progress: Callable[[int, int], Any] | None = None) -> QcOutcome:
     """Run the checks and draw the sample (no decisions yet, nothing written)."""
     settings, seed = request.settings, request.seed
-    checks = run_checks(request)
+    checks = run_checks(request, progress)
     items = lot_items(checks)
     plan = sample = None
     critical: dict[str, list[str]] = {}
@@ -244,7 +273,9 @@ def prepare(request: QcRequest) -> QcOutcome:
             k: v for k, v in critical_documents(checks.results, settings.qc.critical_checks).items() if k in items
         }
         sample = draw_sample(plan, items, settings.qc.sample_seed if seed is None else seed, critical)
-    return QcOutcome(Path(request.out), request.stage_prefix, now_iso(), checks, plan, sample, critical)
+    return QcOutcome(
+        Path(request.out), request.stage_prefix, now_iso(), checks, plan, sample, critical, request.sampling
+    )
 
 
 def judge(outcome: QcOutcome, decisions: list[Decision] | None, source: str | None = None) -> QcOutcome:
@@ -325,19 +356,59 @@ def checks_csv(outcome: QcOutcome) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def checks_workbook(outcome: QcOutcome) -> list[Sheet]:
+    """The checks, the findings and the inspection sample as spreadsheet sheets (qc/checks.xlsx)."""
+    data = outcome.to_dict()
+    checks = Sheet(
+        "检查项 checks",
+        ("检测项 item", "内容 check", "结果 status", "不通过 fail", "注意 warn", "依据 evidence"),
+        ([c["item"], c["title"], c["status"], c["fail"], c["warn"], c["evidence"]] for c in data["checks"]),
+    )
+    flagged = [r for r in outcome.checks.results if r.status in (CheckStatus.FAIL, CheckStatus.WARN)]
+    findings = Sheet(
+        "问题清单 findings",
+        ("结果 status", "检测项 item", "档号", "页 page", "对象 object", "文件 file", "依据 evidence"),
+        ([r.status, r.check_id, r.document, r.page, r.object, r.file, r.evidence] for r in flagged),
+    )
+    sample = Sheet(
+        "抽样清单 sample",
+        ("档号", "抽取方式 selected as", "结论 decision", "缺陷类型 defect type", "缺陷等级 class", "检查人", "备注"),
+        _sample_rows(outcome),
+    )
+    return [checks, findings, sample]
+
+
+def _sample_rows(outcome: QcOutcome) -> list[list[str]]:
+    if outcome.sample is None:
+        return []
+    decided = {d.item_id: d for d in outcome.decisions}
+    rows = []
+    for item in outcome.sample.items:
+        selected = ("random 随机 " if item in outcome.sample.random else "") + (
+            "critical 关键" if item in outcome.critical else ""
+        )
+        d = decided.get(item)
+        decision = [d.decision, d.defect_type, d.defect_class, d.inspector, d.note] if d else [""] * 5
+        rows.append([item, selected.strip(), *decision])
+    return rows
+
+
 def write_outputs(outcome: QcOutcome, thumbnails: bool = True) -> None:
     from digitize.qc.report import render_html
 
     out = OutLayout(outcome.out)
-    outcome.files = [QC_REPORT, QC_REPORT_HTML, QC_CHECKS, QC_SAMPLE]
+    outcome.files = [QC_REPORT, QC_REPORT_HTML, QC_CHECKS, QC_WORKBOOK, QC_SAMPLE]
     if outcome.decisions_source:
         outcome.files.append(QC_DECISIONS)
         atomic_write_bytes(out.path(QC_DECISIONS), decisions_csv(outcome.decisions))
     atomic_write_bytes(out.path(QC_CHECKS), checks_csv(outcome))
+    write_workbook(out.path(QC_WORKBOOK), checks_workbook(outcome))
+    data = outcome.checks.data
+    measurecache.save(out.path(QC_MEASUREMENTS), data.measure_inputs, data.measures)
     atomic_write_bytes(out.path(QC_SAMPLE), sample_csv(outcome))
-    data = outcome.to_dict()
-    atomic_write_bytes(out.path(QC_REPORT_HTML), render_html(outcome, data, thumbnails).encode("utf-8"))
-    report = json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    report_data = outcome.to_dict()
+    atomic_write_bytes(out.path(QC_REPORT_HTML), render_html(outcome, report_data, thumbnails).encode("utf-8"))
+    report = json.dumps(report_data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
     atomic_write_bytes(out.path(QC_REPORT), report)
     _record_event(outcome, sha256_bytes(report))
 
@@ -362,18 +433,21 @@ def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
 
 
 def run_qc(
-    request: QcRequest, ask: Callable[[QcOutcome], list[Decision]] | None = None, write: bool = True
+    request: QcRequest,
+    ask: Callable[[QcOutcome], list[Decision] | None] | None = None,
+    write: bool = True,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> QcOutcome:
     """Checks, sample, the inspectors' decisions (from `request.decisions`, else from `ask`), verdict,
     then the files in OUT/qc/ and the journal event (unless `write` is false)."""
-    outcome = prepare(request)
+    outcome = prepare(request, progress)
     decisions, source = None, ""
     if request.decisions is not None:
         source = f"file {request.decisions}"
         if outcome.sample is not None:
             decisions = read_decisions(request.decisions, outcome.sample)
     elif ask is not None and outcome.sample is not None:
-        decisions, source = ask(outcome), "interactive"
+        decisions, source = ask(outcome), "interactive"  # None: the inspector did not confirm
     judge_recorded(outcome, decisions, source, getpass.getuser())
     if write:
         write_outputs(outcome)
@@ -384,10 +458,12 @@ __all__ = [
     "DEFECT_CLASSES",
     "QcOutcome",
     "QcRequest",
+    "SamplingChoice",
     "decide",
     "judge",
     "judge_recorded",
     "prepare",
+    "remembered_sampling",
     "run_qc",
     "with_sampling",
     "write_outputs",

@@ -29,16 +29,16 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
         r.add(
             "antivirus",
             CheckStatus.WARN,
-            f"no virus scanner found ({VIRUS_SCANNER} is not installed)",
+            f"未找到杀毒软件（未安装 {VIRUS_SCANNER}）",
             defect="no_antivirus",
         )
-        r.add("virus", CheckStatus.NOT_CHECKED, f"{VIRUS_SCANNER} is not installed; OUT was not scanned for viruses")
+        r.add("virus", CheckStatus.NOT_CHECKED, f"未安装 {VIRUS_SCANNER}；OUT 未做病毒检测")
         return
     try:
         version = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         version = program
-    r.add("antivirus", CheckStatus.PASS, f"virus scanner installed: {version or program}")
+    r.add("antivirus", CheckStatus.PASS, f"已安装杀毒软件：{version or program}")
     targets = [str(data.out)]
     try:
         proc = subprocess.run(
@@ -48,7 +48,7 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
             timeout=VIRUS_SCAN_TIMEOUT_S,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        r.add("virus", CheckStatus.NOT_CHECKED, f"{VIRUS_SCANNER} did not run: {exc}")
+        r.add("virus", CheckStatus.NOT_CHECKED, f"{VIRUS_SCANNER} 未能运行：{exc}")
         return
     infected = [line for line in proc.stdout.splitlines() if line.rstrip().endswith("FOUND")]
     for line in infected:
@@ -63,10 +63,10 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
         r.add(
             "virus",
             CheckStatus.NOT_CHECKED,
-            f"{VIRUS_SCANNER} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:300]}",
+            f"{VIRUS_SCANNER} 退出码 {proc.returncode}：{(proc.stderr or proc.stdout).strip()[:300]}",
         )
         return
-    r.finish("virus", f"{VIRUS_SCANNER} found nothing in {data.out}")
+    r.finish("virus", f"{VIRUS_SCANNER} 在 {data.out} 中未发现病毒")
 
 
 def expected_files(data: QcData) -> set[str]:
@@ -99,7 +99,7 @@ def check_extra_files(data: QcData, r: Results) -> None:
             r.add(
                 "extra_files",
                 CheckStatus.WARN,
-                f"{rel}: left over from an interrupted write",
+                f"{rel}：中断写入后遗留的临时文件",
                 object=rel,
                 file=rel,
                 defect="extra_file",
@@ -108,7 +108,7 @@ def check_extra_files(data: QcData, r: Results) -> None:
         r.add(
             "extra_files",
             CheckStatus.FAIL,
-            f"{rel} is not produced by processing or export (not in the journal)",
+            f"{rel} 不是处理或导出的成果（日志中没有）",
             object=rel,
             file=rel,
             defect="extra_file",
@@ -117,10 +117,9 @@ def check_extra_files(data: QcData, r: Results) -> None:
         r.add(
             "extra_files",
             CheckStatus.WARN,
-            f"{staged} staging files of unfinished documents under {WORK_DIR}/ (removed when "
-            "they are processed again; not part of a hand-off)",
+            f"{WORK_DIR}/ 下有 {staged} 个未完成文件的暂存文件（重新处理时删除，不进入移交包）",
             object=WORK_DIR,
             file=WORK_DIR,
             defect="staging_files",
         )
-    r.finish("extra_files", f"all {counted} files under OUT are outputs, exports, the journal, logs or QC reports")
+    r.finish("extra_files", f"OUT 下全部 {counted} 个文件均为成果、导出、日志、运行记录或质检报告")

@@ -46,7 +46,7 @@ def check_metadata_readable(data: QcData, r: Results) -> None:
             r.add(
                 "metadata_readable",
                 CheckStatus.FAIL,
-                f"{rel} cannot be parsed: {exc}",
+                f"{rel} 无法解析：{exc}",
                 object=rel,
                 file=rel,
                 defect="xml_unreadable",
@@ -56,14 +56,14 @@ def check_metadata_readable(data: QcData, r: Results) -> None:
             r.add(
                 "metadata_readable",
                 CheckStatus.FAIL,
-                f"{rel} is not valid {kind}: {errors[0]}",
+                f"{rel} 不符合 {kind} 规范：{errors[0]}",
                 object=rel,
                 file=rel,
                 defect="xml_invalid",
             )
-        counts[kind or "xml (no schema)"] += 1
-    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no XML files"
-    r.finish("metadata_readable", f"parsed without entities and validated: {summary}")
+        counts[kind or "xml（无模式）"] += 1
+    summary = "，".join(f"{kind} {n} 个" for kind, n in sorted(counts.items())) or "无 XML 文件"
+    r.finish("metadata_readable", f"均已安全解析（不展开实体）并通过模式校验：{summary}")
 
 
 def check_formats(data: QcData, r: Results) -> None:
@@ -77,7 +77,7 @@ def check_formats(data: QcData, r: Results) -> None:
                     r.add(
                         "format_allowed",
                         CheckStatus.FAIL,
-                        f"master format {page.file_format} is not one of {', '.join(MASTER_FORMATS)}",
+                        f"原始扫描件格式 {page.file_format} 不在允许范围（{', '.join(MASTER_FORMATS)}）",
                         defect="format_not_allowed",
                         **where_page(data, page),
                     )
@@ -87,7 +87,7 @@ def check_formats(data: QcData, r: Results) -> None:
             r.add(
                 "format_allowed",
                 CheckStatus.FAIL,
-                f"{doc.ofd_path} is not recorded as OFD (GB/T 33190)",
+                f"{doc.ofd_path} 未记录为 OFD（GB/T 33190）",
                 defect="format_not_allowed",
                 **where_doc(data, doc),
             )
@@ -97,24 +97,24 @@ def check_formats(data: QcData, r: Results) -> None:
             r.add(
                 "format_allowed",
                 CheckStatus.FAIL,
-                f"{doc.pdf_path} is not recorded as PDF/A",
+                f"{doc.pdf_path} 未记录为 PDF/A",
                 defect="format_not_allowed",
                 **where_doc(data, doc),
             )
-    listed = ", ".join(f"{n} {name}" for name, n in formats.most_common())
+    listed = "，".join(f"{name} {n} 个" for name, n in formats.most_common())
     layout = Counter(
         kind for doc in data.done for kind, path in (("PDF/A", doc.pdf_path), ("OFD", doc.ofd_path)) if path
     )
-    outputs = ", ".join(f"{n} {kind}" for kind, n in layout.items()) or "none"
-    r.finish("format_allowed", f"masters: {listed or 'none'}; outputs: {outputs} files")
+    outputs = "，".join(f"{kind} {n} 个" for kind, n in layout.items()) or "无"
+    r.finish("format_allowed", f"原始扫描件：{listed or '无'}；成果文件：{outputs}")
     if len(formats) > 1:
         r.add(
             "storage_format",
             CheckStatus.WARN,
-            f"DA/T 31 §9.5 asks for one storage format per batch; the masters use {listed}",
+            f"DA/T 31 §9.5 要求同一批次采用同一存储格式；原始扫描件使用了 {listed}",
             defect="mixed_formats",
         )
-    r.finish("storage_format", f"all masters are {listed}" if listed else "no masters recorded")
+    r.finish("storage_format", f"原始扫描件均为 {listed}" if listed else "未记录原始扫描件")
 
 
 def check_unreadable(data: QcData, r: Results) -> None:
@@ -128,7 +128,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
             r.add(
                 "unreadable",
                 CheckStatus.FAIL,
-                f"{data.master_rel(page)} ({size} bytes) cannot be read: {page.error}",
+                f"{data.master_rel(page)}（{size} 字节）无法读取：{page.error}",
                 defect=defect,
                 **where_page(data, page),
             )
@@ -136,7 +136,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
             r.add(
                 "unreadable",
                 CheckStatus.FAIL,
-                f"processing failed: {doc.error}",
+                f"处理失败：{doc.error}",
                 defect="document_failed",
                 **where_doc(data, doc),
             )
@@ -144,7 +144,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
             r.add(
                 "unreadable",
                 CheckStatus.FAIL,
-                f"the document is {doc.state}: processing has not finished",
+                f"文件状态为 {doc.state}：处理尚未完成",
                 defect="document_unfinished",
                 **where_doc(data, doc),
             )
@@ -159,7 +159,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
                 r.add(
                     "unreadable",
                     CheckStatus.FAIL,
-                    f"master cannot be decoded now: {pm.master_error}",
+                    f"原始扫描件现在无法解码：{pm.master_error}",
                     defect="corrupt_image",
                     **where_page(data, page),
                 )
@@ -167,7 +167,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
                 r.add(
                     "unreadable",
                     CheckStatus.FAIL,
-                    f"PDF page {pm.page_no} image cannot be decoded: {pm.pdf_error}",
+                    f"PDF 第 {pm.page_no} 页图像无法解码：{pm.pdf_error}",
                     defect="pdf_page_unreadable",
                     **where_page(data, page),
                 )
@@ -176,25 +176,25 @@ def check_unreadable(data: QcData, r: Results) -> None:
             r.add(
                 "unreadable",
                 CheckStatus.FAIL,
-                f"{doc.pdf_path} cannot be opened: {measure.pdf_error}",
+                f"{doc.pdf_path} 无法打开：{measure.pdf_error}",
                 defect="pdf_unreadable",
                 **where_doc(data, doc),
             )
     pages = sum(len(v) for v in data.pages.values())
     r.finish(
         "unreadable",
-        f"all {pages} page images of {len(data.documents)} documents were read and every PDF page image decodes",
+        f"{len(data.documents)} 件文件的全部 {pages} 幅页面图像均可读取，PDF 页面图像均可解码",
     )
 
 
 # DA/T 70 BC items no automated check can decide: why each is left to people.
 MANUAL_BC_ITEMS = {
-    "package_schema": "no DA/T 48 encapsulation packages are made here; the records' metadata is DA/T 46 XML",
-    "package_signature": "the output carries no electronic signatures",
-    "environment_change": "manual: compare the storage environment with the last check",
-    "backup_restore": "manual: restore a backup copy and verify it (digitize verify)",
-    "vulnerabilities": "manual: scan the system software for vulnerabilities",
-    "storage_environment": "manual: inspect where the carriers are kept",
+    "package_schema": "本工具不制作 DA/T 48 封装包；文件的元数据为 DA/T 46 XML",
+    "package_signature": "成果不带电子签名",
+    "environment_change": "人工检查：与上次检测比较存储环境",
+    "backup_restore": "人工检查：恢复一份备份并核验（digitize verify）",
+    "vulnerabilities": "人工检查：扫描系统软件漏洞",
+    "storage_environment": "人工检查：查看载体存放环境",
 }
 LONG_TERM_MASTERS = ("TIFF", "JPEG", "JPEG 2000", "PNG")
 
@@ -209,23 +209,23 @@ def check_long_term(data: QcData, r: Results) -> None:
             r.add(
                 "package_metadata",
                 CheckStatus.FAIL,
-                f"{doc.archival_code} has no DA/T 46 metadata file (run `digitize export`)",
+                f"{doc.archival_code} 没有 DA/T 46 元数据文件（请运行 `digitize export`）",
                 defect="metadata_missing",
                 **where_doc(data, doc),
             )
         if doc.pdf_path and not doc.pdfa.get("flavour"):
-            r.add("format_longevity", CheckStatus.FAIL, f"{doc.pdf_path} is not PDF/A", **where_doc(data, doc))
-    r.finish("package_metadata", f"every one of {len(data.done)} records has its DA/T 46 metadata file")
+            r.add("format_longevity", CheckStatus.FAIL, f"{doc.pdf_path} 不是 PDF/A", **where_doc(data, doc))
+    r.finish("package_metadata", f"全部 {len(data.done)} 件文件均有 DA/T 46 元数据文件")
     for pages in data.pages.values():
         for page in pages:
             if page.file_format and page.file_format not in LONG_TERM_MASTERS:
                 r.add(
                     "format_longevity",
                     CheckStatus.WARN,
-                    f"master format {page.file_format} is not a long-term image format ({', '.join(LONG_TERM_MASTERS)})",
+                    f"原始扫描件格式 {page.file_format} 不是长期保存格式（{', '.join(LONG_TERM_MASTERS)}）",
                     **where_page(data, page),
                 )
-    r.finish("format_longevity", "masters TIFF/JPEG/JPEG 2000/PNG; layout files PDF/A and/or OFD (GB/T 33190)")
+    r.finish("format_longevity", "原始扫描件为 TIFF/JPEG/JPEG 2000/PNG；版式文件为 PDF/A 和/或 OFD（GB/T 33190）")
     for key, reason in MANUAL_BC_ITEMS.items():
         r.add(key, CheckStatus.NOT_CHECKED, reason)
 
@@ -236,18 +236,18 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
     try:
         violations, _ = validate_pdfa(path, flavour)  # pikepdf's validator, extension schemas read
         if violations:
-            problems.append(("pdfa_invalid", f"not valid PDF/A-{flavour}: {'; '.join(violations[:3])}"))
+            problems.append(("pdfa_invalid", f"不符合 PDF/A-{flavour}：{'; '.join(violations[:3])}"))
     except Exception as exc:  # noqa: BLE001
-        problems.append(("pdfa_invalid", f"PDF/A validation could not run: {exc}"))
+        problems.append(("pdfa_invalid", f"PDF/A 校验无法运行：{exc}"))
     try:
         pdf = pikepdf.open(path)
     except pikepdf.PasswordError:
-        return problems + [("encrypted", "the PDF is encrypted")]
+        return problems + [("encrypted", "PDF 已加密")]
     except Exception as exc:  # noqa: BLE001
-        return problems + [("pdf_unreadable", f"cannot be opened: {exc}")]
+        return problems + [("pdf_unreadable", f"无法打开：{exc}")]
     with pdf:
         if pdf.is_encrypted:
-            problems.append(("encrypted", "the PDF is encrypted"))
+            problems.append(("encrypted", "PDF 已加密"))
         javascript = False
         for obj in pdf.objects:
             if isinstance(obj, pikepdf.Dictionary) or isinstance(obj, pikepdf.Stream):
@@ -261,7 +261,7 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
         if names is not None and "/JavaScript" in names:
             javascript = True
         if javascript:
-            problems.append(("javascript", "the PDF contains JavaScript"))
+            problems.append(("javascript", "PDF 含有 JavaScript"))
         for number, page in enumerate(pdf.pages, start=1):
             resources: Any = page.get("/Resources") or {}
             fonts = resources.get("/Font") or {}
@@ -273,7 +273,7 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
                     k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")
                 )
                 if not embedded:
-                    problems.append(("font_not_embedded", f"page {number}: font {name} is not embedded"))
+                    problems.append(("font_not_embedded", f"第 {number} 页：字体 {name} 未嵌入"))
             images = page.get_images() if hasattr(page, "get_images") else page.images
             for name, image in images.items():
                 declared = image.get("/Filter")
@@ -284,13 +284,13 @@ def _pdf_problems(path: Path, flavour: str) -> list[tuple[str, str]]:
                 )
                 for f in filters:
                     if f not in PDF_IMAGE_FILTERS:
-                        problems.append(("compression_not_allowed", f"page {number}: image {name} uses {f}"))
+                        problems.append(("compression_not_allowed", f"第 {number} 页：图像 {name} 使用 {f} 压缩"))
         meta = pdf.open_metadata()
         part, conformance = meta.get("pdfaid:part"), meta.get("pdfaid:conformance")
         if part is None or conformance is None:
-            problems.append(("pdfa_invalid", "XMP has no pdfaid:part / pdfaid:conformance"))
+            problems.append(("pdfa_invalid", "XMP 中没有 pdfaid:part / pdfaid:conformance"))
         elif f"{part}{conformance}".lower() != flavour.lower():
-            problems.append(("pdfa_invalid", f"XMP says PDF/A-{part}{conformance}, the journal PDF/A-{flavour}"))
+            problems.append(("pdfa_invalid", f"XMP 声明 PDF/A-{part}{conformance}，日志记录 PDF/A-{flavour}"))
     return problems
 
 
@@ -305,7 +305,7 @@ def check_pdfa(data: QcData, r: Results) -> None:
                 r.add(
                     "pdfa",
                     CheckStatus.FAIL,
-                    f"{doc.ofd_path}: not valid OFD: {problem}",
+                    f"{doc.ofd_path}：不符合 OFD 规范：{problem}",
                     defect="ofd_invalid",
                     file=doc.ofd_path,
                     **where_doc(data, doc),
@@ -326,7 +326,6 @@ def check_pdfa(data: QcData, r: Results) -> None:
             )
     r.finish(
         "pdfa",
-        f"{checked} PDFs pass pikepdf's PDF/A validator, are not encrypted, carry no JavaScript, embed "
-        "their fonts, use open image compression and declare pdfaid in XMP"
-        + (f"; {ofds} OFDs validate against the GB/T 33190 schemas" if ofds else ""),
+        f"{checked} 个 PDF 通过 pikepdf 的 PDF/A 校验：未加密、无 JavaScript、字体已嵌入、"
+        "图像采用开放的压缩方式、XMP 声明 pdfaid" + (f"；{ofds} 个 OFD 通过 GB/T 33190 模式校验" if ofds else ""),
     )

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from digitize.qc.decisions import CLASS_LABELS, DECISION_LABELS, DEFECT_TYPES, DecisionRecord, SignOff
+from digitize.qc.decisions import CLASS_LABELS, DECISION_LABELS, DecisionRecord, SignOff
 from digitize.qc.review import LotReview, ReviewError, review
-from digitize.qc.sampling import Decision, SamplingError
+from digitize.qc.sampling import DEFECT_TYPES, Decision, SamplingError
 from digitize.web.auth import context, current_user, login_required
 
 qc = Blueprint("qc", __name__, url_prefix="/qc")
