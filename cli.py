@@ -1053,7 +1053,7 @@ def index(
     """
     from digitize.search.build import update_archive
 
-    progress = _Progress(not no_progress and not as_json and sys.stderr.isatty(), "page", "Indexing")
+    progress = _Progress(not no_progress and not as_json, "page", "Indexing")
     done = [0]
 
     def count(pages: int) -> None:
@@ -1072,8 +1072,7 @@ def index(
         click.echo(f"  {report.pages} pages in {report.seconds:.1f} s")
         for moved in report.moved:
             click.echo(f"  {moved['archival_code']}: was indexed from {moved['from']}, now from {moved['to']}")
-    if not report.ok:
-        sys.exit(ExitCode.FAILED)
+    sys.exit(outcome_code(failed=not report.ok))
 
 
 @main.command()
@@ -1111,6 +1110,10 @@ def search(
     number, a phrase. Each hit is a page (page 0: the catalogue record) with the match shown
     【like this】. Records above your clearance, and records not open to you, are never shown
     or counted. Without QUERY, the filters list catalogue records.
+
+    \b
+    Exit codes: 0 searched (also when nothing is found); 2 usage (a bad clearance or filter,
+    an archive index that cannot be used).
 
     \b
     Examples:
@@ -1171,6 +1174,9 @@ def serve(archive: Path, host: str, port: int, threads: int, users_file: Path | 
     its OUT folder (利用登记). Plain HTTP: other machines should reach it through a TLS proxy.
 
     \b
+    Exit codes: 0 stopped (Ctrl+C); 2 usage (ARCHIVE is not a folder, a bad option).
+
+    \b
     Examples:
       digitize users add /srv/archive wangfang --role inspector --clearance 内部
       digitize serve /srv/archive                       # http://127.0.0.1:8023/
@@ -1203,6 +1209,9 @@ def users() -> None:
            inspector also review the QC sample and record decisions
            admin     also read the usage register (利用登记)
     Clearance (密级 level): 公开 (outside reader: open records only), 内部, 秘密, 机密, 绝密.
+
+    \b
+    Exit codes: 0 done; 2 usage (an unknown user, role or clearance, passwords that differ).
     """
 
 

@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from digitize.journal import Journal, RunStatus, read_journal
+from digitize.qc.decisions import DecisionRecord, SignOff
 from digitize.settings import Settings
 from metadata.catalog import CatalogError, read_catalog
 
@@ -110,7 +111,19 @@ def test_a_rerun_reports_the_same_findings_and_draws_no_bar_into_a_log(tiny, tmp
 def test_the_exit_rule_is_in_every_help():
     text = cli("--help").stdout
     assert "Exit codes (the same rule for every command" in text and "4  done, but something needs attention" in text
-    for command in ("process", "status", "export", "stats", "qc", "handoff", "verify"):
+    for command in (
+        "process",
+        "status",
+        "export",
+        "stats",
+        "qc",
+        "handoff",
+        "verify",
+        "index",
+        "search",
+        "serve",
+        "users",
+    ):
         assert "Exit codes:" in cli(command, "--help").stdout, command
 
 
@@ -362,6 +375,12 @@ def test_the_qc_report_reads_in_chinese_and_prints_on_a4_with_a_signoff_block(ch
     assert "检查人" in text and "复核人" in text and "日期" in text  # sign-off block
     generated = report(checked)["generated"]
     assert re.search(r"Generated 生成时间\s+\d{4}-\d\d-\d\d \d\d:\d\d \(UTC[+-]\d\d:\d\d\)", text), generated
+    out = copy_out(checked, tmp_path)
+    DecisionRecord(out).add_signoff(SignOff("王芳", "李明", "2024-05-06", "15:20"), "web", "wangfang")
+    cli("qc", out, "--jobs", "2")  # the sign-off recorded in the web review fills the block in
+    html = (out / "qc" / "report.html").read_text(encoding="utf-8")
+    block = html[html.index('id="signoff"') :]
+    assert "王芳" in block and "李明" in block and "2024-05-06" in block
 
 
 # ------------------------------------------------------------------------------------- decisions
@@ -413,9 +432,11 @@ def test_interactive_decisions_take_nothing_for_granted(checked, tmp_path):
         (first, "pass", "", "", ""),
         (second, "fail", "skew", "major", "第1页歪斜"),
     ]
+    recorded = DecisionRecord(out).entries()
     declined = CliRunner().invoke(
         main,
         ["qc", str(out), "--interactive", "--jobs", "1"],
-        input="\n".join(["王芳", "合格", "", "合格", "", "合格", "", "n"]) + "\n",
+        input="\n".join(["王芳", "不合格", "1", "A类", "", "合格", "", "合格", "", "n"]) + "\n",
     )
-    assert "Nothing recorded" in declined.output and report(out)["sampling"]["decisions"] == []
+    assert "Nothing recorded" in declined.output and DecisionRecord(out).entries() == recorded
+    assert [d["decision"] for d in report(out)["sampling"]["decisions"]] == ["pass", "fail"]  # as recorded before

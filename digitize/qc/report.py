@@ -21,6 +21,7 @@ from digitize.batch import PageRef
 from digitize.journal import DocumentRecord, PageRecord, PageState
 from digitize.layout import QC_SAMPLE
 from digitize.loader import load_page
+from digitize.qc.decisions import DecisionRecord, SignOff
 from digitize.qc.results import CheckStatus
 
 MAX_THUMBNAILS = 300
@@ -90,14 +91,21 @@ def local_time(iso: str) -> str:
     return f"{moment:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
 
 
-def _signoff(verdict_zh: str) -> str:
-    """The block inspectors sign on paper: 检查人, 复核人, each with a date."""
-    blank = '<div class="line">&nbsp;</div>'
+def _signoff(verdict_zh: str, signed: SignOff | None) -> str:
+    """The block inspectors sign on paper: 检查人, 复核人, each with a date; filled in with the
+    sign-off of the decision record (`digitize.qc.decisions`, e.g. from the web review) when there is one."""
+
+    def cell(text: str = "") -> str:
+        return f'<div class="line">{_e(text) or "&nbsp;"}</div>'
+
+    inspector, reviewer, date = (signed.inspector, signed.reviewer, signed.date) if signed else ("", "", "")
+    recorded = f"<p>已录入 Recorded: {_e(signed.date)} {_e(signed.time)}</p>" if signed else ""
     return (
         '<div class="signoff" id="signoff"><h2>签字确认 Sign-off</h2>'
-        f"<p>质检结论 QC verdict：{_e(verdict_zh)}</p><table>"
-        f"<tr><td>检查人 Inspector</td><td>{blank}</td><td>日期 Date</td><td>{blank}</td></tr>"
-        f"<tr><td>复核人 Reviewer</td><td>{blank}</td><td>日期 Date</td><td>{blank}</td></tr>"
+        f"<p>质检结论 QC verdict：{_e(verdict_zh)}</p>{recorded}<table>"
+        f"<tr><td>检查人 Inspector</td><td>{cell(inspector)}</td><td>日期 Date</td><td>{cell(date)}</td></tr>"
+        f"<tr><td>复核人 Reviewer</td><td>{cell(reviewer)}</td><td>日期 Date</td><td>{cell(date)}</td></tr>"
+        f"<tr><td>签名 Signature</td><td>{cell()}</td><td>签名 Signature</td><td>{cell()}</td></tr>"
         "</table></div>"
     )
 
@@ -319,7 +327,7 @@ def render_html(outcome, data: dict[str, Any], thumbnails: bool = True) -> str:
             )
     else:
         add("<p>No documents. 无文件。</p>")
-    add(_signoff(zh))
+    add(_signoff(zh, DecisionRecord(outcome.out).signoff()))
     timings = ", ".join(f"{k} {v} s" for k, v in data.get("timings", {}).items())
     add(f'<p class="muted">Timings 用时: {_e(timings)}</p></body></html>')
     return "\n".join(parts)
