@@ -249,6 +249,11 @@ class JournalReader:
         rows = self._rows("SELECT * FROM events WHERE type=? ORDER BY seq DESC LIMIT ?", (type_, limit))
         return [_event(r) for r in rows]
 
+    def mean_ocr_confidence(self) -> float | None:
+        """The mean OCR confidence over every page that has one (computed by SQLite, not in memory)."""
+        rows = self._rows("SELECT AVG(ocr_confidence) AS mean FROM pages WHERE ocr_confidence IS NOT NULL")
+        return rows[0]["mean"] if rows else None
+
     def chain(self) -> Chain:
         return check_chain(self._rows("SELECT * FROM events ORDER BY seq"))
 
@@ -294,10 +299,15 @@ def read_journal_copy(path: str | os.PathLike[str]) -> JournalSnapshot:
 
 # ------------------------------------------------------------------------------ writing
 class Journal(JournalReader):
-    """The writer: creates the folder and schema if needed; every write is its own short transaction."""
+    """The writer: creates the folder and schema if needed.
+
+    Every write is its own short transaction, unless it happens inside `batch()`, which groups
+    many writes into one (the coordinator records the manifests of finished documents so).
+    """
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
+        self._in_batch = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = self._connect(str(self.path))
         try:
@@ -332,6 +342,9 @@ class Journal(JournalReader):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self._in_batch:  # part of the batch's transaction
+            yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -339,6 +352,19 @@ class Journal(JournalReader):
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every write inside: all of them are recorded, or none."""
+        if self._in_batch:
+            yield
+            return
+        with self._transaction():
+            self._in_batch = True
+            try:
+                yield
+            finally:
+                self._in_batch = False
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction():
