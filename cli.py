@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -218,6 +219,18 @@ def main() -> None:
 @click.option(
     "--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); without it a local Dask cluster."
 )
+@click.option(
+    "--unit",
+    "work_unit",
+    type=click.Choice(["auto", "document", "page"]),
+    default="auto",
+    show_default=True,
+    help="Unit of work: a document (or a few tiny ones) per task, or a page per task "
+    "(auto: pages on the local pool for a batch of few documents, else documents).",
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="Try again the documents that failed in an earlier run (skipped otherwise)."
+)
 @json_option("Print the summary as JSON on stdout.")
 @no_progress_option
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -235,6 +248,8 @@ def process(
     engine: str | None,
     executor: str,
     scheduler: str | None,
+    work_unit: str,
+    retry_failed: bool,
     as_json: bool,
     no_progress: bool,
     verbose: int,
@@ -245,7 +260,9 @@ def process(
     BATCH holds one folder per document (件) with its page images, or one multi-page TIFF or
     image-only PDF per document. Masters are only read, never changed. Outputs go to
     OUT/documents/<档号>/; OUT/journal.sqlite records every step. Running the same command
-    again skips finished documents (their checksums are checked) and completes the rest.
+    again skips finished documents (their checksums are checked) and completes the rest;
+    documents that failed stay failed unless --retry-failed. Interrupted (Ctrl-C, SIGTERM, a
+    lost Dask scheduler) it exits 5, keeping everything committed: run it again to resume.
     Without --catalog the catalogue of the previous run into OUT is used; a batch processed
     without one is linked to it later by running again with --catalog (nothing is OCRed again).
 
@@ -261,6 +278,7 @@ def process(
       digitize process scans/2019 --out archive/2019 -l chi_sim --jobs 4 --json
       digitize process scans/2019 --out archive/2019 --format pdfa --format ofd
       digitize process scans/2019 --out archive/2019 --catalog scans/2019/catalog.csv   # link it later
+      digitize process /shared/scans/2019 --out /srv/archive/2019 --executor dask --scheduler tcp://head:8786
     """
     from digitize.describe import ProcessRequest, plan_batch
     from digitize.executors import make_executor
@@ -276,6 +294,7 @@ def process(
         settings = settings.replace("input", force_text_pdf=True)
     if layout_formats:
         settings = settings.replace("output", formats=tuple(layout_formats))
+    batch, out = batch.resolve(), out.resolve()  # workers elsewhere see the same absolute paths
     command = " ".join(["digitize", *sys.argv[1:]])
     plan = plan_batch(ProcessRequest(batch, out, settings, catalog, command))
     out.mkdir(parents=True, exist_ok=True)
@@ -284,12 +303,16 @@ def process(
         click.echo(f"Catalogue: {plan.request.catalog} (the one of the previous run; --catalog to give another)")
     progress = _Progress(not no_progress and not as_json, "page", "Processing")
     progress(0, 0)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     pool = make_executor(executor, jobs or os.cpu_count() or 1, scheduler)
     summary: BatchSummary
+    interrupted = True
     try:
-        summary = process_batch(plan, pool, progress)
+        summary = process_batch(plan, pool, progress, retry_failed=retry_failed, work_unit=work_unit)
+        interrupted = False
     finally:
-        pool.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        pool.close(interrupted=interrupted)
         progress.close()
     _log_summary(summary)
     result = {**summary.to_dict(), "out": str(out)}
@@ -350,11 +373,18 @@ def _print_archive_update(indexed: dict[str, Any] | None) -> None:
         click.echo(f"NOT INDEXED {failure['archival_code']}: {failure['error']}")
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    from digitize.errors import Interrupted
+
+    raise Interrupted("stopped by SIGTERM")
+
+
 def _print_summary(s: Any, out: Path) -> None:
     click.echo(
         f"Documents: {s.documents_ok} ok, {s.documents_failed} failed"
         + (f" ({s.documents_skipped} already done)" if s.documents_skipped else "")
         + (f", {s.documents_withheld} classified withheld" if s.documents_withheld else "")
+        + (f" ({s.documents_adopted} committed before an interruption, recorded now)" if s.documents_adopted else "")
         + f" of {s.documents}"
     )
     click.echo(f"Pages: {s.pages} ({s.pages_processed} processed now, {s.pages_reused} reused), blank: {s.blank_pages}")

@@ -3,7 +3,9 @@
     OUT/
       journal.sqlite                             JOURNAL (+ its -wal / -shm files: JOURNAL_FILES)
       .work/<doc_key>/0001.img .hocr .txt        staged pages of an unfinished document (stage_dir)
+      .work/<doc_key>/0001.page.json             a staged page's result (staged_page_record): a retry reuses it
       .work/<doc_key>/commit/                    the finished document folder before its rename
+      .work/<doc_key>/manifest.json              what a worker committed (manifest): a rerun adopts it
       documents/<name>/<name>.pdf                document_dir(name) / pdf_file(name)
       documents/<name>/<name>.ofd                ofd_file(name), when [output] formats has "ofd"
       protected/<name>/…                         protected_dir(name): a classified record's folder, when
@@ -52,6 +54,8 @@ PAGE_FILES = {
 OCR_ROLES = ("hocr", "text", "alto")
 # Staged page files under .work/<doc_key>/: role -> suffix.
 STAGED_FILES = {"image": ".img", "hocr": ".hocr", "text": ".txt"}
+STAGED_RECORD_SUFFIX = ".page.json"
+MANIFEST_FILE = "manifest.json"
 
 CATALOGUE_NAME = "目录文件"
 CATALOGUE_WORKBOOK = f"{CATALOG_DIR}/归档文件目录.xlsx"  # the catalogue as a spreadsheet (export -f xlsx)
@@ -140,6 +144,11 @@ def staged_file(page_no: int, role: str) -> str:
     return f"{page_no:04d}{STAGED_FILES[role]}"
 
 
+def staged_page_record(page_no: int) -> str:
+    """A staged page's result inside .work/<doc_key>/: 0001.page.json."""
+    return f"{page_no:04d}{STAGED_RECORD_SUFFIX}"
+
+
 def is_catalog_export(rel: str) -> bool:
     """Whether an OUT-relative path is one of the batch exports under catalog/ (not a DA/T 46 record)."""
     return any(p.fullmatch(rel) for p in CATALOG_EXPORTS)
@@ -183,6 +192,10 @@ class OutLayout:
     def commit_dir(self, doc_key: str) -> Path:
         return self.stage_dir(doc_key) / COMMIT_DIR
 
+    def manifest(self, doc_key: str) -> Path:
+        """What a worker committed for a document, kept until the journal records it."""
+        return self.stage_dir(doc_key) / MANIFEST_FILE
+
     @property
     def qc(self) -> Path:
         return self.root / QC_DIR
@@ -219,5 +232,6 @@ __all__ = [
     "pdf_file",
     "require_journal",
     "staged_file",
+    "staged_page_record",
     "xml_schema",
 ]

@@ -1,8 +1,9 @@
-"""The page task, the work that runs in worker processes (one page per task).
+"""The page task: one page loaded, straightened, analysed, OCRed and staged (in a worker process).
 
 It is pure with respect to the journal: it reads the master, writes its outputs into a
-staging folder under OUT/.work, and returns a small result for the coordinator to record.
-Workers import only what a page needs (no PDF writer, no XML schemas), to keep them small.
+staging folder under OUT/.work, and returns a small result. The document job
+(`digitize.jobs`) runs it for every page of a document, or the local pool runs it as a task
+of its own to spread the pages of a small batch over all workers.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class PageResult:
     ocr_status: str = "not run"
     staged: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    reused: bool = False  # staged by an earlier try of its document, not processed now
 
 
 def run_page(task: PageTask) -> PageResult:

@@ -1,0 +1,289 @@
+"""What a finished document means in the journal: the writes the coordinator makes for a manifest.
+
+`Recorder` turns a worker's `DocumentManifest` into the journal's rows and events (master
+digests, page measurements and outputs, the PDF/A and its validation) and keeps the run's
+summary counters. It writes inside the caller's transaction (`Journal.batch`), so the
+coordinator records many manifests at once; it keeps nothing per page or document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitize.batch import SourceDocument
+from digitize.describe import Description
+from digitize.jobs import DocumentManifest, JobStatus
+from digitize.journal import DocumentState, EventType, Journal, Outcome, PageState
+from digitize.layout import PAGE_FILES, page_file
+from digitize.settings import Settings
+from digitize.tasks import PageResult
+from metadata.archival_code import archival_code_filename
+
+log = logging.getLogger("digitize")
+
+
+@dataclass
+class BatchSummary:
+    documents: int = 0
+    documents_ok: int = 0
+    documents_failed: int = 0
+    documents_skipped: int = 0
+    documents_adopted: int = 0  # committed by a worker before an interruption, recorded now
+    documents_quarantined: int = 0  # failed in an earlier run, not retried (--retry-failed)
+    pages: int = 0
+    pages_processed: int = 0
+    pages_reused: int = 0
+    blank_pages: int = 0
+    mean_confidence: float | None = None
+    wall_seconds: float = 0.0
+    coordinator_cpu_seconds: float = 0.0
+    pages_per_minute: float | None = None
+    work_unit: str = "document"  # or "page"
+    failures: list[dict[str, str]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Recorder:
+    """The journal writes of one run of `process` (documents, pages and their events)."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        run_id: int,
+        *,
+        batch: Path,
+        settings: Settings,
+        settings_key: str,
+        engine_version: str,
+        descriptions: dict[str, Description],
+        summary: BatchSummary,
+    ):
+        self.journal = journal
+        self.run_id = run_id
+        self.batch = batch
+        self.settings = settings
+        self.key = settings_key
+        self.engine_version = engine_version
+        self.descriptions = descriptions
+        self.summary = summary
+
+    def description(self, doc: SourceDocument) -> Description:
+        return self.descriptions.get(doc.key) or Description(archival_code=doc.key)
+
+    def pending(self, doc: SourceDocument) -> None:
+        desc = self.description(doc)
+        self.journal.upsert_document(
+            doc.key,
+            archival_code=desc.archival_code,
+            title=desc.title,
+            source=doc.source,
+            catalog=desc.fields,
+            state=DocumentState.PENDING,
+            n_pages=len(doc.pages),
+            error=None,
+            warnings=doc.warnings,
+            settings_key=self.key,
+            run_id=self.run_id,
+        )
+
+    def count_failure(self, doc_key: str, error: str) -> None:
+        self.summary.documents_failed += 1
+        self.summary.failures.append({"document": doc_key, "error": error})
+        log.error("%s: failed: %s", doc_key, error)
+
+    def fail(self, doc_key: str, error: str) -> None:
+        self.journal.upsert_document(
+            doc_key,
+            archival_code=self.archival_code(doc_key),
+            state=DocumentState.FAILED,
+            error=error,
+            run_id=self.run_id,
+        )
+        self.journal.record_event(
+            EventType.VALIDATION, doc_key, Outcome.FAILURE, {"step": "processing", "error": error}
+        )
+        self.count_failure(doc_key, error)
+
+    def record(self, manifest: DocumentManifest) -> bool:
+        """Record what a worker did for a document (in the caller's transaction); True if it is committed now."""
+        doc_key = manifest.doc_key
+        summary = self.summary
+        if manifest.status == JobStatus.UNCHANGED:
+            summary.documents_skipped += 1
+            summary.documents_ok += 1
+            summary.blank_pages += manifest.blank_pages
+            log.info("%s: already done and its checksums still match; skipped", doc_key)
+            return False
+        self._record_masters(manifest)
+        self._record_pages(manifest)
+        if manifest.status == JobStatus.FAILED:
+            self.fail(doc_key, manifest.error or "unknown error")
+            return False
+        self._record_document(manifest)
+        summary.documents_ok += 1
+        summary.blank_pages += manifest.blank_pages
+        summary.pages_reused += manifest.pages_reused
+        if manifest.status == JobStatus.ADOPTED:
+            summary.documents_adopted += 1
+            log.info("%s: adopted the folder a worker had committed (its manifest verified)", doc_key)
+        else:
+            summary.pages_processed += len(manifest.pages) - manifest.pages_reused
+            log.info("%s: done (%d pages)", doc_key, len(manifest.pages))
+        return True
+
+    def _record_masters(self, manifest: DocumentManifest) -> None:
+        for path, (digest, size) in manifest.masters.items():
+            self.journal.record_event(
+                EventType.MESSAGE_DIGEST,
+                manifest.doc_key,
+                Outcome.SUCCESS,
+                {"file": os.path.relpath(path, self.batch), "sha256": digest, "bytes": size},
+            )
+
+    def _record_pages(self, manifest: DocumentManifest) -> None:
+        doc_key = manifest.doc_key
+        name = archival_code_filename(self.archival_code(doc_key))
+        rel = manifest.output_dir
+        self.journal.delete_pages_after(doc_key, len(manifest.pages))
+        for page in manifest.pages:
+            result = PageResult(**page["result"])
+            outputs = {}
+            if rel is not None:
+                files = {role: page_file(name, result.page_no, role) for role in PAGE_FILES}
+                outputs = {
+                    role: {"path": f"{rel}/{path}", **manifest.files[path]}
+                    for role, path in files.items()
+                    if path in manifest.files
+                }
+            self._record_page(manifest, result, page["source"], outputs)
+
+    def archival_code(self, doc_key: str) -> str:
+        desc = self.descriptions.get(doc_key)
+        return desc.archival_code if desc else doc_key
+
+    def _record_page(
+        self, manifest: DocumentManifest, result: PageResult, source: dict[str, Any], outputs: dict[str, Any]
+    ) -> None:
+        doc_key, page_no = result.doc_key, result.page_no
+        committed = manifest.status != JobStatus.FAILED
+        state = (PageState.DONE if committed else PageState.STAGED) if result.ok else PageState.FAILED
+        geometry, facts = result.geometry, result.facts
+        fields: dict[str, Any] = {
+            "state": state,
+            "error": result.error,
+            "warnings": result.warnings,
+            "timings": {k: round(v, 4) for k, v in result.timings.items()},
+            "metrics": {**geometry, **facts},
+            "staged": result.staged,
+            "outputs": outputs,
+            "ocr_confidence": result.ocr_confidence,
+            "ocr_status": result.ocr_status,
+            "settings_key": manifest.settings_key,
+            "run_id": self.run_id,
+            **source,
+        }
+        obj = f"{doc_key}/{page_no:04d}"  # PageRecord.object_id
+        if not result.ok:
+            self.journal.upsert_page(doc_key, page_no, **fields)
+            self.journal.record_event(EventType.MODIFICATION, obj, Outcome.FAILURE, {"error": result.error})
+            return
+        fields.update(
+            file_format=facts["file_format"],
+            compression=facts["compression"],
+            dpi=facts["dpi"],
+            dpi_source=facts["dpi_source"],
+            source_mode=facts["source_mode"],
+            output_mode=facts["output_mode"],
+            width=facts["width"],
+            height=facts["height"],
+            skew_deg=geometry.get("skew_deg"),
+            orientation_deg=geometry.get("orientation_deg"),
+            is_blank=int(bool(geometry.get("is_blank"))),
+            needs_colour=int(bool(geometry.get("needs_colour"))),
+        )
+        self.journal.upsert_page(doc_key, page_no, **fields)
+        self.journal.record_event(
+            EventType.MODIFICATION,
+            obj,
+            Outcome.SUCCESS,
+            {
+                "step": "image processing",
+                "orientation_deg": geometry.get("orientation_deg"),
+                "skew_deg": geometry.get("skew_deg"),
+                "crop_box": geometry.get("crop_box"),
+                "blank": geometry.get("is_blank"),
+                "output_mode": facts.get("output_mode"),
+            },
+        )
+        self.journal.record_event(
+            EventType.CREATION,
+            obj,
+            Outcome.SUCCESS if result.ocr_status.startswith(("ok", "skipped")) else Outcome.WARNING,
+            {
+                "step": "OCR",
+                "engine": self.engine_version,
+                "status": result.ocr_status,
+                "languages": self.settings.ocr.languages,
+                "mean_confidence": result.ocr_confidence,
+            },
+        )
+        for warning in result.warnings:
+            if not warning.startswith("Traceback"):
+                self.summary.warnings.append(warning)
+        self._resolution_finding(doc_key, page_no, os.path.basename(source["source_path"]), facts["dpi"])
+
+    def _record_document(self, manifest: DocumentManifest) -> None:
+        doc_key, rel, pdf = manifest.doc_key, manifest.output_dir, manifest.pdf
+        self.journal.upsert_document(
+            doc_key,
+            archival_code=self.archival_code(doc_key),
+            state=DocumentState.DONE,
+            output_dir=rel,
+            pdf_path=f"{rel}/{pdf['name']}",
+            pdf_sha256=pdf["sha256"],
+            pdf_bytes=pdf["bytes"],
+            pdfa={"flavour": pdf["flavour"], "validated": pdf["validated"], "findings": pdf["findings"]},
+            error=None,
+            seconds=manifest.seconds,
+            settings_key=manifest.settings_key,
+            run_id=self.run_id,
+        )
+        self.journal.record_event(
+            EventType.CREATION,
+            doc_key,
+            Outcome.SUCCESS,
+            {"step": "PDF/A packaging", "file": f"{rel}/{pdf['name']}", "sha256": pdf["sha256"], "bytes": pdf["bytes"]},
+        )
+        self.journal.record_event(
+            EventType.VALIDATION,
+            doc_key,
+            Outcome.SUCCESS if pdf["validated"] else Outcome.NOT_CHECKED,
+            {"check": f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)", "file": f"{rel}/{pdf['name']}"},
+        )
+
+    def _resolution_finding(self, doc_key: str, page_no: int, master: str, dpi: float) -> None:
+        """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure."""
+        qc = self.settings.qc
+        if dpi >= qc.min_dpi:
+            return
+        severity = "error" if dpi < qc.fail_dpi else "warning"
+        self.summary.findings.append(
+            {
+                "severity": severity,
+                "item": "DA/T 31 §9.4",
+                "code": "low_dpi",
+                "object": f"{self.archival_code(doc_key)} page {page_no}",
+                "message": f"{master} scanned at {dpi:g} dpi; the minimum is {qc.min_dpi} (below {qc.fail_dpi} fails)",
+                "document": doc_key,
+                "page_no": page_no,
+            }
+        )
