@@ -332,6 +332,8 @@ class DaskExecutor:
         return self.client.submit(fn, *args, pure=False)
 
     def wait_some(self, pending: Iterable[Any], timeout: float | None = None) -> list[Any]:
+        """Also fetches the finished tasks' results in one round trip, straight from the workers
+        (`direct`: the scheduler does not relay manifests)."""
         from distributed import wait as dask_wait
 
         pending = list(pending)
@@ -345,7 +347,7 @@ class DaskExecutor:
         finished = [f for f in done if f.status == "finished"]
         if len(finished) > 1:  # one round trip for all results instead of one per task
             try:
-                self._results.update(zip(finished, self.client.gather(finished)))
+                self._results.update(zip(finished, self.client.gather(finished, direct=True)))
             except (CancelledError, OSError):
                 self._require_scheduler()
         return list(done)
@@ -360,7 +362,7 @@ class DaskExecutor:
         if handle in self._results:
             return self._results.pop(handle)
         if handle.status == "finished":
-            return handle.result()
+            return self.client.gather(handle, direct=True)
         if handle.status == "cancelled":
             self._require_scheduler()
             return Lost("cancelled")

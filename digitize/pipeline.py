@@ -10,7 +10,8 @@ A rerun skips every document whose outputs the journal and their checksums still
 (checked by a worker), adopts folders a worker committed but the journal never recorded,
 skips failed documents unless asked to retry them, and does the rest.
 
-Work units: a task is one document job, or a few consecutive small documents (`TASK_PAGES`).
+Work units: a task is one document job, or a few consecutive small documents (up to
+`TASK_PAGES` pages, fewer when the batch is too small to fill every worker otherwise).
 For a small batch on the local pool the pages of a document are tasks of their own, so all
 workers share a document's pages (`page_level`): prepare → one task per page → finish.
 """
@@ -32,7 +33,7 @@ from typing import Any
 from digitize.batch import SourceDocument
 from digitize.describe import BatchPlan
 from digitize.errors import Interrupted
-from digitize.executors import Executor, Lost
+from digitize.executors import WINDOW_PER_THREAD, Executor, Lost
 from digitize.jobs import (
     Committed,
     DocumentJob,
@@ -49,7 +50,7 @@ from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
 from digitize.pdfa import DocumentMeta
 from digitize.recording import BatchSummary, Recorder
-from digitize.runowner import current_owner, owner_gone, owner_text
+from digitize.runowner import current_owner, owner_key, owner_text, run_abandoned
 from digitize.settings import Settings
 from digitize.storage import require_local_journal
 from digitize.tasks import PageResult
@@ -57,11 +58,10 @@ from metadata.archival_code import archival_code_filename
 
 log = logging.getLogger("digitize")
 SOFTWARE = AGENT  # the software that made every output and recorded every event
-TASK_PAGES = 4  # documents smaller than this share a task, up to this many pages
+TASK_PAGES = 8  # documents smaller than this share a task, up to this many pages (fewer in a small batch)
 PAGE_LEVEL_BELOW = 4  # page tasks on the local pool when the batch has fewer documents than this × workers
 TASK_SECONDS_PER_PAGE = 4  # × the OCR page timeout: a task running longer than that is given up
 TASK_SECONDS_MIN = 300.0
-OWNER_KEY = "run.{}.owner"
 
 
 def settings_key(settings: Settings) -> str:
@@ -157,7 +157,7 @@ class Coordinator:
             settings=self.settings_dict,
             software=SOFTWARE,
             engine=self.engine_version,
-            jobs=self.executor.window(),
+            jobs=self.executor.window() // WINDOW_PER_THREAD,  # worker threads at the start
         )
         self.recorder = Recorder(
             self.journal,
@@ -169,18 +169,20 @@ class Coordinator:
             descriptions=self.descriptions,
             summary=self.summary,
         )
-        self.journal.set_meta(OWNER_KEY.format(self.run_id), owner_text(current_owner()))
+        self.journal.set_meta(owner_key(self.run_id), owner_text(current_owner()))
         self.journal.set_meta("batch", str(self.batch))
         if self.journal.meta("batch_id") is None:
             self.journal.set_meta("batch_id", os.urandom(16).hex())
         self.summary.documents = len(docs)
         self.summary.pages = sum(len(d.pages) for d in docs)
         if self.work_unit == "auto":
-            workers = max(1, self.executor.window() // 2)
+            workers = max(1, self.executor.window() // WINDOW_PER_THREAD)
             self.page_level = self.executor.local and len(docs) < PAGE_LEVEL_BELOW * workers
         else:
             self.page_level = self.work_unit == "page"
         self.summary.work_unit = "page" if self.page_level else "document"
+        # Small batches: no fewer tasks than the window holds, so that every worker gets work.
+        self.task_pages = max(1, min(self.task_pages, self.summary.pages // self.executor.window()))
         if self.progress:
             self.progress(0, self.summary.pages)
 
@@ -189,8 +191,7 @@ class Coordinator:
         for run in self.journal.runs():
             if run.status != RunStatus.RUNNING:
                 continue
-            owner = self.journal.meta(OWNER_KEY.format(run.id))
-            if owner and owner_gone(json.loads(owner)):
+            if run_abandoned(self.journal.meta(owner_key(run.id))):
                 self.journal.finish_run(run.id, RunStatus.INTERRUPTED, {**run.summary, "interrupted": "owner gone"})
                 log.warning("run %d was left running by a process that is gone; recorded as interrupted", run.id)
 

@@ -17,6 +17,11 @@ from typing import Any
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
+def owner_key(run_id: int) -> str:
+    """The journal meta key under which a run's owner is recorded."""
+    return f"run.{run_id}.owner"
+
+
 def _boot_id() -> str | None:
     try:
         return BOOT_ID.read_text(encoding="ascii").strip()
@@ -40,6 +45,17 @@ def current_owner() -> dict[str, Any]:
 
 def owner_text(owner: dict[str, Any]) -> str:
     return json.dumps(owner, sort_keys=True)
+
+
+def run_abandoned(owner_json: str | None) -> bool:
+    """Whether a run recorded as running was left so by a process that is gone (its recorded owner)."""
+    if not owner_json:
+        return False  # recorded before owners were: cannot tell
+    try:
+        owner = json.loads(owner_json)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(owner, dict) and owner_gone(owner)
 
 
 def owner_gone(owner: dict[str, Any]) -> bool:

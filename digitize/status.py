@@ -13,6 +13,7 @@ from typing import Any
 
 from digitize.errors import ExitCode, outcome_code
 from digitize.journal import DocumentState, EventType, JournalSnapshot, PageRecord, Run, RunStatus, read_journal
+from digitize.runowner import owner_key, run_abandoned
 from metadata.workbook import Sheet
 
 PAGE_FIELDS = (
@@ -72,14 +73,25 @@ def batch_status(out: str | os.PathLike[str]) -> dict[str, Any]:
         "pages": sum(d["pages"] or 0 for d in docs),
         "blank_pages": sum(d["blank_pages"] for d in docs),
     }
-    runs = [{name: getattr(run, name) for name in RUN_FIELDS} for run in journal.runs]
+    # Left running by a process that is gone (killed, out of memory): interrupted, as the next
+    # `process` records it.
+    gone = {
+        run.id
+        for run in journal.runs
+        if run.status == RunStatus.RUNNING and run_abandoned(journal.meta.get(owner_key(run.id)))
+    }
+    runs = [
+        {name: getattr(run, name) for name in RUN_FIELDS}
+        | ({"status": RunStatus.INTERRUPTED} if run.id in gone else {})
+        for run in journal.runs
+    ]
     return {
         "out": str(out),
         "totals": totals,
         "event_chain_intact": journal.chain.intact,
         "runs": runs,
         "unfinished_runs": [
-            _unfinished(run, run is journal.last_run)
+            _unfinished(run, run is journal.last_run, run.id in gone)
             for run in journal.runs
             if run.status in (RunStatus.RUNNING, RunStatus.INTERRUPTED)
         ],
@@ -89,9 +101,12 @@ def batch_status(out: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
-def _unfinished(run: Run, last: bool) -> dict[str, Any]:
+def _unfinished(run: Run, last: bool, gone: bool) -> dict[str, Any]:
     """A run without a recorded end, and what that means for the user."""
-    if run.status == RunStatus.INTERRUPTED:
+    status = RunStatus.INTERRUPTED if gone else run.status
+    if gone:
+        note = "its process is gone (killed?): interrupted; run the same command again to resume"
+    elif run.status == RunStatus.INTERRUPTED:
         note = "interrupted; run the same command again to resume (committed documents are kept)"
     elif last:
         note = (
@@ -100,7 +115,7 @@ def _unfinished(run: Run, last: bool) -> dict[str, Any]:
         )
     else:
         note = "stopped without a word (a later run started); its committed documents are kept"
-    return {"id": run.id, "started": run.started, "status": run.status, "command": run.command, "note": note}
+    return {"id": run.id, "started": run.started, "status": status, "command": run.command, "note": note}
 
 
 def open_findings(journal: JournalSnapshot) -> list[dict[str, Any]]:

@@ -224,6 +224,8 @@ def test_sigkill_of_the_coordinator_leaves_no_worker_and_sigterm_interrupts(samp
     os.kill(process.pid, signal.SIGKILL)  # the coordinator only, as the OOM killer would
     process.wait(timeout=60)
     wait_for(lambda: not session_processes(process.pid), "every child to end", seconds=30)
+    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    assert status["runs"][-1]["status"] == "interrupted"  # its process is gone: said so before any rerun
 
     process = start_cli(args[3:])
     committed_before = committed_documents(out)
