@@ -41,7 +41,7 @@ from typing import Any
 from digitize import assemble
 from digitize.batch import PageRef
 from digitize.fsutil import atomic_write_bytes, commit_directory, sha256_file
-from digitize.layout import MANIFEST_FILE, OutLayout, document_dir, staged_page_record
+from digitize.layout import MANIFEST_FILE, PROTECTED_DIR, OutLayout, staged_page_record
 from digitize.pdfa import DocumentMeta
 from digitize.settings import settings_from_dict
 from digitize.tasks import PageResult, PageTask, run_page
@@ -63,9 +63,7 @@ class Committed:
     """What the journal says of a document done earlier, to be checked before it is skipped."""
 
     masters: dict[str, str]  # master file -> sha256
-    pdf_path: str  # absolute
-    pdf_sha256: str
-    pdf_bytes: int
+    layout_files: tuple[tuple[str, str, int], ...]  # the PDF/A and/or OFD: absolute path, sha256, bytes
     blank_pages: int
 
 
@@ -73,6 +71,7 @@ class Committed:
 class DocumentJob:
     doc_key: str
     name: str  # file-name form of the 档号
+    output_dir: str  # OUT-relative: documents/<name> (protected/<name> for a classified record kept apart)
     out: str  # absolute
     batch: str  # absolute
     pages: tuple[PageRef, ...]
@@ -92,7 +91,8 @@ class DocumentManifest:
     masters: dict[str, list[Any]] = field(default_factory=dict)  # master file -> [sha256, bytes]
     pages: list[dict[str, Any]] = field(default_factory=list)  # {"source": ..., "result": PageResult}, in order
     output_dir: str | None = None  # OUT-relative
-    pdf: dict[str, Any] = field(default_factory=dict)
+    pdf: dict[str, Any] = field(default_factory=dict)  # empty when the profile asks for no PDF/A
+    ofd: dict[str, Any] = field(default_factory=dict)  # empty when the profile asks for no OFD
     files: dict[str, dict[str, Any]] = field(default_factory=dict)  # path in the folder -> sha256, bytes
     error: str | None = None
     blank_pages: int = 0
@@ -191,10 +191,14 @@ def finish(job: DocumentJob, masters: Masters, results: Sequence[PageResult]) ->
     if not document.ok:
         manifest.status, manifest.error = JobStatus.FAILED, document.error
         return manifest
-    manifest.output_dir = document_dir(job.name)
-    manifest.pdf, manifest.files = document.pdf, document.files
+    manifest.output_dir = job.output_dir
+    manifest.pdf, manifest.ofd, manifest.files = document.pdf, document.ofd, document.files
     atomic_write_bytes(layout.manifest(job.doc_key), manifest.to_json())
-    commit_directory(layout.commit_dir(job.doc_key), layout.path(manifest.output_dir))
+    final = layout.path(job.output_dir)
+    if final.parent.name == PROTECTED_DIR:  # classified records kept apart: owner-only
+        final.parent.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(final.parent, 0o700)
+    commit_directory(layout.commit_dir(job.doc_key), final)
     for path in stage.iterdir():  # the staged pages are in the PDF now; the manifest stays until recorded
         if path.name != MANIFEST_FILE:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -242,10 +246,10 @@ def _document_task(
 def _still_committed(committed: Committed, masters: Masters) -> bool:
     if {path: digest for path, (digest, _) in masters.items()} != committed.masters:
         return False
-    pdf = Path(committed.pdf_path)
-    if not pdf.is_file() or pdf.stat().st_size != committed.pdf_bytes:
-        return False
-    return sha256_file(pdf) == committed.pdf_sha256
+    for path, digest, size in committed.layout_files:
+        if not os.path.isfile(path) or os.path.getsize(path) != size or sha256_file(path) != digest:
+            return False
+    return True
 
 
 def _adoptable(job: DocumentJob, masters: Masters) -> DocumentManifest | None:
@@ -258,7 +262,7 @@ def _adoptable(job: DocumentJob, masters: Masters) -> DocumentManifest | None:
     expected = {path: list(value) for path, value in masters.items()}
     if manifest.status != JobStatus.DONE or manifest.settings_key != job.settings_key or manifest.masters != expected:
         return None
-    if manifest.output_dir != document_dir(job.name) or len(manifest.pages) != len(job.pages):
+    if manifest.output_dir != job.output_dir or len(manifest.pages) != len(job.pages):
         return None
     folder = layout.path(manifest.output_dir)
     for rel, info in manifest.files.items():

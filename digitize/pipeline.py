@@ -45,7 +45,7 @@ from digitize.jobs import (
     stage_page,
 )
 from digitize.journal import AGENT, DocumentState, Journal, PageState, RunStatus
-from digitize.layout import OutLayout, staged_page_record
+from digitize.layout import OutLayout, document_dir, protected_dir, staged_page_record
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
 from digitize.pdfa import DocumentMeta
@@ -54,7 +54,9 @@ from digitize.runowner import current_owner, owner_key, owner_text, run_abandone
 from digitize.settings import Settings
 from digitize.storage import require_local_journal
 from digitize.tasks import PageResult
-from metadata.archival_code import archival_code_filename
+from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename, code_parts
+from metadata.export.access import classified_reason
+from metadata.language import catalogue_languages, language_tag
 
 log = logging.getLogger("digitize")
 SOFTWARE = AGENT  # the software that made every output and recorded every event
@@ -66,7 +68,7 @@ TASK_SECONDS_MIN = 300.0
 
 def settings_key(settings: Settings) -> str:
     """Fingerprint of everything that changes the outputs: a change means redo."""
-    relevant = {k: v for k, v in settings.to_dict().items() if k in ("input", "imaging", "ocr", "pdf")}
+    relevant = {k: v for k, v in settings.to_dict().items() if k in ("input", "imaging", "ocr", "pdf", "output")}
     relevant["software"] = SOFTWARE
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -124,6 +126,10 @@ class Coordinator:
         self._ready: deque[_Task] = deque()  # follow-up and retried tasks: before new work
         self._finished_stages: list[Path] = []
         self._pages_done = 0
+        try:
+            self.template: CodeTemplate | None = CodeTemplate(request.settings.archival_code)
+        except ArchivalCodeError:  # the catalogue's validation names the broken template
+            self.template = None
 
     # ------------------------------------------------------------------ the run
     def run(self, docs: list[SourceDocument], command: str) -> BatchSummary:
@@ -241,23 +247,33 @@ class Coordinator:
             self.recorder.count_failure(doc.key, f"{row.error} (failed before; --retry-failed to try again)")
             self._progress_pages(len(doc.pages))
             return None
+        reason = classified_reason(self.recorder.description(doc).fields.get("密级", ""))
+        if reason and self.settings.access.classified == "refuse":
+            self.recorder.withhold(doc, reason)
+            self._progress_pages(len(doc.pages))
+            return None
         committed = self._committed(doc) if row is not None and same_settings and row.done else None
         if committed is None:
             self.recorder.pending(doc)
         desc = self.recorder.description(doc)
         fields = desc.fields
+        retention_terms = self.settings.catalog.retention_values
+        parts = code_parts(fields, desc.archival_code, self.template, retention_terms) if self.template else {}
         meta = DocumentMeta(
             identifier=desc.archival_code,
             title=desc.title,
             creator=fields.get("责任者") or None,
             date=fields.get("日期") or None,
             rights=fields.get("密级") or None,
-            language=_xmp_language(self.settings.ocr.languages),
+            language=language_tag(catalogue_languages(fields.get("语种", ""))[0]),  # else from the text
             creator_tool=SOFTWARE,
+            fields=tuple((k, v) for k, v in {**parts, **fields}.items() if v),
         )
+        name = archival_code_filename(desc.archival_code)
         return DocumentJob(
             doc_key=doc.key,
-            name=archival_code_filename(desc.archival_code),
+            name=name,
+            output_dir=protected_dir(name) if reason else document_dir(name),
             out=str(self.out),
             batch=str(self.batch),
             pages=tuple(doc.pages),
@@ -272,9 +288,19 @@ class Coordinator:
     def _committed(self, doc: SourceDocument) -> Committed | None:
         """What a worker must confirm before a done document is skipped (None: redo it)."""
         row = self.journal.document(doc.key)
-        pages = self.journal.pages(doc.key)
-        if row is None or not row.pdf_path or row.pdf_sha256 is None or row.pdf_bytes is None:
+        if row is None:
             return None
+        recorded = {
+            "pdfa": (row.pdf_path, row.pdf_sha256, row.pdf_bytes),
+            "ofd": (row.ofd_path, row.ofd_sha256, row.ofd_bytes),
+        }
+        files = []
+        for fmt in self.settings.output.formats:
+            rel, digest, size = recorded[fmt]
+            if rel is None or digest is None or size is None:
+                return None
+            files.append((str(self.layout.path(rel)), digest, size))
+        pages = self.journal.pages(doc.key)
         if len(pages) != len(doc.pages):
             return None
         for ref, page in zip(doc.pages, pages):
@@ -282,7 +308,7 @@ class Coordinator:
                 return None
         masters = {p.source_path: p.master_sha256 for p in pages if p.source_path and p.master_sha256}
         blank = sum(1 for p in pages if p.is_blank)
-        return Committed(masters, str(self.layout.path(row.pdf_path)), row.pdf_sha256, row.pdf_bytes, blank)
+        return Committed(masters, tuple(files), blank)
 
     # ------------------------------------------------------------------ scheduling
     def _schedule(self, tasks: Iterator[_Task]) -> None:
@@ -420,12 +446,6 @@ class Coordinator:
         work = self.layout.work
         if work.is_dir() and not any(work.iterdir()):
             work.rmdir()
-
-
-def _xmp_language(languages: str) -> str | None:
-    codes = {"chi_sim": "zh-CN", "chi_tra": "zh-TW", "eng": "en"}
-    first = languages.split("+")[0]
-    return codes.get(first)
 
 
 def process_batch(

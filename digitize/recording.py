@@ -23,6 +23,7 @@ from digitize.layout import PAGE_FILES, page_file
 from digitize.settings import Settings
 from digitize.tasks import PageResult
 from metadata.archival_code import archival_code_filename
+from metadata.records import UNKNOWN_DPI_SOURCES
 
 log = logging.getLogger("digitize")
 
@@ -33,6 +34,7 @@ class BatchSummary:
     documents_ok: int = 0
     documents_failed: int = 0
     documents_skipped: int = 0
+    documents_withheld: int = 0  # classified records the profile does not let this run process
     documents_adopted: int = 0  # committed by a worker before an interruption, recorded now
     documents_quarantined: int = 0  # failed in an earlier run, not retried (--retry-failed)
     pages: int = 0
@@ -95,6 +97,30 @@ class Recorder:
             run_id=self.run_id,
         )
 
+    def withhold(self, doc: SourceDocument, reason: str) -> None:
+        """[access] classified = refuse: the document is not read; the journal and summary say why."""
+        message = f"{reason}: not processed ([access] classified = refuse; use an approved classified system)"
+        desc = self.description(doc)
+        self.pending(doc)
+        self.journal.upsert_document(
+            doc.key, archival_code=desc.archival_code, state=DocumentState.WITHHELD, error=message
+        )
+        self.journal.record_event(
+            EventType.VALIDATION, doc.key, Outcome.WARNING, {"step": "classified record policy", "decision": "withheld"}
+        )
+        self.summary.documents_withheld += 1
+        self.summary.findings.append(
+            {
+                "severity": "warning",
+                "item": "GD-4-7",
+                "code": "classified_withheld",
+                "object": desc.archival_code,
+                "message": message,
+                "document": doc.key,
+            }
+        )
+        log.warning("%s: %s", doc.key, message)
+
     def count_failure(self, doc_key: str, error: str) -> None:
         self.summary.documents_failed += 1
         self.summary.failures.append({"document": doc_key, "error": error})
@@ -118,6 +144,12 @@ class Recorder:
         doc_key = manifest.doc_key
         summary = self.summary
         if manifest.status == JobStatus.UNCHANGED:
+            self.journal.record_event(
+                EventType.FIXITY_CHECK,
+                doc_key,
+                Outcome.SUCCESS,
+                {"step": "rerun: masters and outputs still match the journal", "masters": len(manifest.masters)},
+            )
             summary.documents_skipped += 1
             summary.documents_ok += 1
             summary.blank_pages += manifest.blank_pages
@@ -154,6 +186,7 @@ class Recorder:
         name = archival_code_filename(self.archival_code(doc_key))
         rel = manifest.output_dir
         self.journal.delete_pages_after(doc_key, len(manifest.pages))
+        identified: set[str] = set()  # master files whose format identification is recorded
         for page in manifest.pages:
             result = PageResult(**page["result"])
             outputs = {}
@@ -165,6 +198,23 @@ class Recorder:
                     if path in manifest.files
                 }
             self._record_page(manifest, result, page["source"], outputs)
+            master = page["source"]["source_path"]
+            if result.ok and master not in identified:
+                identified.add(master)
+                self._identification(doc_key, master, result.facts)
+
+    def _identification(self, doc_key: str, master: str, facts: dict[str, Any]) -> None:
+        """One "format identification" event per master file: the format it was decoded as."""
+        self.journal.record_event(
+            EventType.FORMAT_IDENTIFICATION,
+            doc_key,
+            Outcome.SUCCESS,
+            {
+                "file": os.path.relpath(master, self.batch),
+                "format": facts["file_format"],
+                "compression": facts["compression"],
+            },
+        )
 
     def archival_code(self, doc_key: str) -> str:
         desc = self.descriptions.get(doc_key)
@@ -239,51 +289,69 @@ class Recorder:
         for warning in result.warnings:
             if not warning.startswith("Traceback"):
                 self.summary.warnings.append(warning)
-        self._resolution_finding(doc_key, page_no, os.path.basename(source["source_path"]), facts["dpi"])
+        master = os.path.basename(source["source_path"])
+        self._resolution_finding(doc_key, page_no, master, facts["dpi"], facts["dpi_source"])
 
     def _record_document(self, manifest: DocumentManifest) -> None:
-        doc_key, rel, pdf = manifest.doc_key, manifest.output_dir, manifest.pdf
+        doc_key, rel, pdf, ofd = manifest.doc_key, manifest.output_dir, manifest.pdf, manifest.ofd
+        layout: dict[str, Any] = {"pdf_path": None, "pdf_sha256": None, "pdf_bytes": None, "pdfa": None}
+        layout.update(ofd_path=None, ofd_sha256=None, ofd_bytes=None, ofd=None)
+        if pdf:
+            layout.update(pdf_path=f"{rel}/{pdf['name']}", pdf_sha256=pdf["sha256"], pdf_bytes=pdf["bytes"])
+            layout["pdfa"] = {"flavour": pdf["flavour"], "validated": pdf["validated"], "findings": pdf["findings"]}
+        if ofd:
+            layout.update(ofd_path=f"{rel}/{ofd['name']}", ofd_sha256=ofd["sha256"], ofd_bytes=ofd["bytes"])
+            layout["ofd"] = {"version": ofd["version"], "validated": ofd["validated"], "parts": ofd["parts"]}
         self.journal.upsert_document(
             doc_key,
             archival_code=self.archival_code(doc_key),
             state=DocumentState.DONE,
             output_dir=rel,
-            pdf_path=f"{rel}/{pdf['name']}",
-            pdf_sha256=pdf["sha256"],
-            pdf_bytes=pdf["bytes"],
-            pdfa={"flavour": pdf["flavour"], "validated": pdf["validated"], "findings": pdf["findings"]},
+            **layout,
             error=None,
             seconds=manifest.seconds,
             settings_key=manifest.settings_key,
             run_id=self.run_id,
         )
+        if pdf:
+            self._record_layout_file(doc_key, rel, pdf, "PDF/A packaging", f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)")
+        if ofd:
+            check = f"OFD {ofd['version']}: {ofd['parts']} XML parts against GB/T 33190-2016"
+            self._record_layout_file(doc_key, rel, ofd, "OFD packaging", check)
+
+    def _record_layout_file(self, doc_key: str, rel: str | None, info: dict[str, Any], step: str, check: str) -> None:
+        """Creation and validation events of a PDF/A or OFD file, with its fixity."""
+        path = f"{rel}/{info['name']}"
         self.journal.record_event(
             EventType.CREATION,
             doc_key,
             Outcome.SUCCESS,
-            {"step": "PDF/A packaging", "file": f"{rel}/{pdf['name']}", "sha256": pdf["sha256"], "bytes": pdf["bytes"]},
+            {"step": step, "file": path, "sha256": info["sha256"], "bytes": info["bytes"]},
         )
         self.journal.record_event(
             EventType.VALIDATION,
             doc_key,
-            Outcome.SUCCESS if pdf["validated"] else Outcome.NOT_CHECKED,
-            {"check": f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)", "file": f"{rel}/{pdf['name']}"},
+            Outcome.SUCCESS if info["validated"] else Outcome.NOT_CHECKED,
+            {"check": check, "file": path},
         )
 
-    def _resolution_finding(self, doc_key: str, page_no: int, master: str, dpi: float) -> None:
-        """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure."""
+    def _resolution_finding(self, doc_key: str, page_no: int, master: str, dpi: float | None, source: str) -> None:
+        """DA/T 31 §9.4: below the minimum resolution is a warning, below the floor a failure;
+        a resolution nobody measured (no tag, nothing estimated) cannot be judged."""
         qc = self.settings.qc
+        where = {"object": f"{self.archival_code(doc_key)} page {page_no}", "document": doc_key, "page_no": page_no}
+        if dpi is None or source in UNKNOWN_DPI_SOURCES:
+            message = (
+                f"{master} carries no resolution; DA/T 31 §9.4 not checked "
+                "(give the scan resolution with --dpi or [input] dpi_override)"
+            )
+            finding = {"severity": "warning", "item": "DA/T 31 §9.4", "code": "unknown_dpi", "message": message}
+            self.summary.findings.append({**finding, **where})
+            return
         if dpi >= qc.min_dpi:
             return
         severity = "error" if dpi < qc.fail_dpi else "warning"
+        message = f"{master} scanned at {dpi:g} dpi; the minimum is {qc.min_dpi} (below {qc.fail_dpi} fails)"
         self.summary.findings.append(
-            {
-                "severity": severity,
-                "item": "DA/T 31 §9.4",
-                "code": "low_dpi",
-                "object": f"{self.archival_code(doc_key)} page {page_no}",
-                "message": f"{master} scanned at {dpi:g} dpi; the minimum is {qc.min_dpi} (below {qc.fail_dpi} fails)",
-                "document": doc_key,
-                "page_no": page_no,
-            }
+            {"severity": severity, "item": "DA/T 31 §9.4", "code": "low_dpi", "message": message, **where}
         )
