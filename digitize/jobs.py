@@ -144,7 +144,7 @@ def run_document(job: DocumentJob) -> DocumentManifest:
 def prepare(job: DocumentJob) -> DocumentManifest | Masters:
     """Hash the masters; a manifest when there is nothing to do (unchanged, adoptable or unreadable)."""
     try:
-        masters = {path: (sha256_file(path), os.path.getsize(path)) for path in job.master_files}
+        masters = _hash_masters(job)
     except OSError as exc:
         return _failed(job, f"{exc.filename}: cannot be read: {exc.strerror}")
     if job.committed is not None and _still_committed(job.committed, masters):
@@ -155,6 +155,26 @@ def prepare(job: DocumentJob) -> DocumentManifest | Masters:
         return adopted
     OutLayout(Path(job.out)).stage_dir(job.doc_key).mkdir(parents=True, exist_ok=True)
     return masters
+
+
+def confirm_unchanged(job: DocumentJob) -> DocumentManifest | None:
+    """The manifest of a done document whose masters and layout files still match the journal, else None.
+
+    The local pool's coordinator calls it itself, so that a rerun with nothing to do starts no worker.
+    """
+    if job.committed is None:
+        return None
+    try:
+        masters = _hash_masters(job)
+    except OSError:
+        return None
+    if not _still_committed(job.committed, masters):
+        return None
+    return _manifest(job, JobStatus.UNCHANGED, masters, blank_pages=job.committed.blank_pages)
+
+
+def _hash_masters(job: DocumentJob) -> Masters:
+    return {path: (sha256_file(path), os.path.getsize(path)) for path in job.master_files}
 
 
 def stage_page(job: DocumentJob, page_no: int, masters: Masters) -> PageResult:

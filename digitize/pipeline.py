@@ -39,6 +39,7 @@ from digitize.jobs import (
     DocumentJob,
     DocumentManifest,
     Masters,
+    confirm_unchanged,
     finish,
     prepare,
     run_documents,
@@ -61,7 +62,7 @@ from metadata.language import catalogue_languages, language_tag
 log = logging.getLogger("digitize")
 SOFTWARE = AGENT  # the software that made every output and recorded every event
 TASK_PAGES = 8  # documents smaller than this share a task, up to this many pages (fewer in a small batch)
-PAGE_LEVEL_BELOW = 4  # page tasks on the local pool when the batch has fewer documents than this × workers
+PAGE_LEVEL_BELOW = 2  # page tasks on the local pool when the batch has fewer documents than this × workers
 TASK_SECONDS_PER_PAGE = 4  # × the OCR page timeout: a task running longer than that is given up
 TASK_SECONDS_MIN = 300.0
 
@@ -221,6 +222,11 @@ class Coordinator:
             job = self._job(doc)
             if job is None:
                 continue
+            if self.executor.local and job.committed is not None:  # a rerun with nothing to do starts no worker
+                unchanged = confirm_unchanged(job)
+                if unchanged is not None:
+                    self._record(unchanged, len(job.pages))
+                    continue
             if self.page_level:
                 yield _Task([job], "prepare")
                 continue
