@@ -3,7 +3,7 @@
 
     python bench/cluster.py real [--documents 8] [--workers 1 2 4]
     python bench/cluster.py ceiling [--documents 10000 100000] [--pages 1]
-    python bench/cluster.py local [--documents 8]
+    python bench/cluster.py local [--runs 3] [--only DOCUMENT ...]
 
 real     One-page documents (a sample page at 150 dpi) processed on a Dask cluster of 1, 2 and 4
          single-thread workers started with `dask scheduler` / `dask worker` on 127.0.0.1 (as on
@@ -13,7 +13,8 @@ ceiling  The coordinator alone: a simulated batch whose document jobs do nothing
          a manifest as large as a real one at once), through the real coordinator, a real
          scheduler and two real workers, recorded in a real journal. Reported per size: wall,
          coordinator CPU per page, pages/min, peak RSS of the coordinator, and its RSS growth.
-local    The local pool (--jobs 2): document tasks against page tasks, same batch.
+local    The local pool (--jobs 2): document tasks against page tasks on the sample batch (or
+         only some of its documents), interleaved.
 
 Every figure is a median over --runs rounds (default 1 for ceiling, 3 otherwise); results are
 printed as JSON and a Markdown table (docs/benchmarks.md keeps them with the command).
@@ -168,19 +169,22 @@ def bench_real(documents: int, worker_counts: list[int], runs: int) -> list[dict
     return rows
 
 
-def bench_local(documents: int, runs: int) -> list[dict[str, Any]]:
+def bench_local(only: list[str], runs: int) -> list[dict[str, Any]]:
     """Document tasks against page tasks on the local pool (--jobs 2), interleaved."""
     rows: dict[str, list[dict[str, Any]]] = {"document": [], "page": []}
     with tempfile.TemporaryDirectory(prefix="bench-local-") as tmp:
         batch = Path(tmp) / "batch"
         shutil.copytree(ROOT / "samples" / "batch", batch, ignore=shutil.ignore_patterns("catalog.csv"))
+        for folder in batch.iterdir():
+            if only and folder.name not in only:
+                shutil.rmtree(folder)
         for run in range(runs):
             for unit in rows:
                 out = Path(tmp) / f"out-{unit}-{run}"
                 summary, wall, cpu = run_process(
                     ["process", str(batch), "--out", str(out), "--jobs", "2", "--unit", unit]
                 )
-                rows[unit].append({"wall_s": wall, "cpu_s": cpu, "pages": summary["pages_processed"]})
+                rows[unit].append({"wall_s": wall, "coordinator_cpu_s": cpu, "pages": summary["pages_processed"]})
                 shutil.rmtree(out)
     result = []
     for unit, samples in rows.items():
@@ -386,6 +390,7 @@ def main() -> None:
     real.add_argument("--runs", type=int, default=3)
     local = sub.add_parser("local")
     local.add_argument("--runs", type=int, default=3)
+    local.add_argument("--only", nargs="*", default=[], help="only these sample documents")
     ceiling = sub.add_parser("ceiling")
     ceiling.add_argument("--documents", type=int, nargs="+", default=[10_000, 100_000])
     ceiling.add_argument("--pages", type=int, default=1)
@@ -398,7 +403,7 @@ def main() -> None:
     if args.command == "real":
         bench_real(args.documents, args.workers, args.runs)
     elif args.command == "local":
-        bench_local(0, args.runs)
+        bench_local(args.only, args.runs)
     elif args.command == "ceiling":
         bench_ceiling(args.documents, args.pages, args.threads)
     else:
