@@ -38,6 +38,7 @@ from digitize.jobs import (
     Committed,
     DocumentJob,
     DocumentManifest,
+    JobStatus,
     Masters,
     confirm_unchanged,
     finish,
@@ -49,15 +50,15 @@ from digitize.journal import AGENT, DocumentState, Journal, PageState, RunStatus
 from digitize.layout import OutLayout, document_dir, protected_dir, staged_page_record
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
-from digitize.pdfa import DocumentMeta
+from digitize.pdfa import PdfAError
 from digitize.recording import BatchSummary, Recorder
+from digitize.relink import document_meta, relink_document
 from digitize.runowner import current_owner, owner_key, owner_text, run_abandoned
 from digitize.settings import Settings
 from digitize.storage import require_local_journal
 from digitize.tasks import PageResult
-from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename, code_parts
+from metadata.archival_code import ArchivalCodeError, CodeTemplate, archival_code_filename
 from metadata.export.access import classified_reason
-from metadata.language import catalogue_languages, language_tag
 
 log = logging.getLogger("digitize")
 SOFTWARE = AGENT  # the software that made every output and recorded every event
@@ -122,7 +123,7 @@ class Coordinator:
         self.layout = OutLayout(self.out)
         require_local_journal(self.out)
         self.journal = Journal(self.layout.journal)
-        self.summary = BatchSummary(findings=plan.description.findings_for_summary())
+        self.summary = BatchSummary(findings=plan.description.findings_for_summary(), warnings=list(plan.warnings))
         self._open: dict[str, _OpenDocument] = {}
         self._ready: deque[_Task] = deque()  # follow-up and retried tasks: before new work
         self._finished_stages: list[Path] = []
@@ -262,19 +263,7 @@ class Coordinator:
         if committed is None:
             self.recorder.pending(doc)
         desc = self.recorder.description(doc)
-        fields = desc.fields
-        retention_terms = self.settings.catalog.retention_values
-        parts = code_parts(fields, desc.archival_code, self.template, retention_terms) if self.template else {}
-        meta = DocumentMeta(
-            identifier=desc.archival_code,
-            title=desc.title,
-            creator=fields.get("责任者") or None,
-            date=fields.get("日期") or None,
-            rights=fields.get("密级") or None,
-            language=language_tag(catalogue_languages(fields.get("语种", ""))[0]),  # else from the text
-            creator_tool=SOFTWARE,
-            fields=tuple((k, v) for k, v in {**parts, **fields}.items() if v),
-        )
+        meta = document_meta(desc, self.settings, self.template)
         name = archival_code_filename(desc.archival_code)
         return DocumentJob(
             doc_key=doc.key,
@@ -439,6 +428,20 @@ class Coordinator:
         self._progress_pages(pages)
         if self.recorder.record(manifest):
             self._finished_stages.append(self.layout.stage_dir(manifest.doc_key))
+        elif manifest.status == JobStatus.UNCHANGED:
+            self._describe_anew(manifest.doc_key)
+
+    def _describe_anew(self, doc_key: str) -> None:
+        """A finished document whose catalogue row is new or changed gets it, without OCR (`digitize.relink`)."""
+        desc = self.descriptions.get(doc_key)
+        if desc is None:
+            return
+        try:
+            if relink_document(self.journal, self.out, doc_key, desc, self.settings, self.template, self.catalog_path):
+                self.summary.documents_relinked += 1
+                log.info("%s: described anew from the catalogue (no OCR redone)", doc_key)
+        except (PdfAError, OSError) as exc:  # the document stays as it was; the next run tries again
+            self.summary.warnings.append(f"{doc_key}: not described anew from the catalogue: {exc}")
 
     # ------------------------------------------------------------------ temporary files
     def _remove_finished_stages(self) -> None:

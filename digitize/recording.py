@@ -35,6 +35,7 @@ class BatchSummary:
     documents_failed: int = 0
     documents_skipped: int = 0
     documents_withheld: int = 0  # classified records the profile does not let this run process
+    documents_relinked: int = 0  # done before; described anew from the catalogue (no OCR redone)
     documents_adopted: int = 0  # committed by a worker before an interruption, recorded now
     documents_quarantined: int = 0  # failed in an earlier run, not retried (--retry-failed)
     pages: int = 0
@@ -153,6 +154,9 @@ class Recorder:
             summary.documents_skipped += 1
             summary.documents_ok += 1
             summary.blank_pages += manifest.blank_pages
+            for page in self.journal.pages(doc_key):  # its findings stand until the page is scanned again
+                master = os.path.basename(page.source_path or "")
+                self._resolution_finding(doc_key, page.page_no, master, page.dpi, page.dpi_source or "")
             log.info("%s: already done and its checksums still match; skipped", doc_key)
             return False
         self._record_masters(manifest)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pikepdf
 import pytest
 from PIL import Image
 
@@ -26,16 +27,17 @@ from tests.test_pipeline import ENV, run_cli
 
 distributed = pytest.importorskip("distributed")
 
+CATALOG_HEADER = "档号,题名,责任者,日期,页数,密级,保管期限,开放标识,备注"
 SMALL_PAGE = "J022-SB·2019-Y-DY-0004/0003.jpg"  # a short text page; halved, it OCRs in about a second
 
 
 def small_batch(samples: Path, dest: Path, names: tuple[str, ...]) -> Path:
-    """One-page documents made from a sample page at half size (150 dpi)."""
+    """One-page documents made from a sample page at half size (tagged 300 dpi: no resolution finding)."""
     with Image.open(samples / "batch" / SMALL_PAGE) as page:
         small = page.convert("L").resize((page.width // 2, page.height // 2))
     for name in names:
         (dest / name).mkdir(parents=True)
-        small.save(dest / name / "0001.jpg", dpi=(150, 150), quality=90)
+        small.save(dest / name / "0001.jpg", dpi=(300, 300), quality=90)
     return dest
 
 
@@ -107,7 +109,7 @@ def test_dask_gives_the_same_outputs_as_the_local_pool(sample_run, samples_dir, 
         (batch / name / page.name).write_bytes(page.read_bytes())
     out = tmp_path / "out"
     catalog = samples_dir / "batch" / "catalog.csv"
-    result = run_cli(*dask_args(batch, out, local.scheduler_address), "--catalog", str(catalog))
+    result = run_cli(*dask_args(batch, out, local.scheduler_address), "--catalog", str(catalog), expect=4)
     summary = json.loads(result.stdout)
     assert summary["documents_ok"] == 1 and summary["work_unit"] == "document"
     ours, theirs = out / "documents" / name, sample_run["out"] / "documents" / name
@@ -148,16 +150,14 @@ def test_dask_poison_page_fails_its_document_and_a_rerun_skips_it(samples_dir, t
     local = cluster(allowed_failures=1, **{KILL_HOOK: "B/1"})
     batch = small_batch(samples_dir, tmp_path / "batch", ("A", "B", "C"))
     out = tmp_path / "out"
-    first = run_cli(*dask_args(batch, out, local.scheduler_address), check=False)
-    assert first.returncode == 1, first.stdout + first.stderr
+    first = run_cli(*dask_args(batch, out, local.scheduler_address), expect=1)
     summary = json.loads(first.stdout)
     assert summary["documents_ok"] == 2
     assert [f["document"] for f in summary["failures"]] == ["B"]
     assert "worker died 2 times on page 1 (0001.jpg)" in summary["failures"][0]["error"]
     assert committed_documents(out) == 2
 
-    again = run_cli(*dask_args(batch, out, local.scheduler_address), check=False)
-    assert again.returncode == 1
+    again = run_cli(*dask_args(batch, out, local.scheduler_address), expect=1)
     summary = json.loads(again.stdout)
     assert summary["documents_quarantined"] == 1 and summary["documents_skipped"] == 2
     assert "--retry-failed" in summary["failures"][0]["error"]
@@ -184,6 +184,30 @@ def test_dask_scheduler_lost_mid_run_is_interrupted_and_a_rerun_completes(sample
     assert summary["pages_processed"] <= 5  # what was committed before the loss is not redone
     packaging = journal_rows(out, "SELECT object FROM events WHERE detail LIKE '%PDF/A packaging%'")
     assert sorted(o for (o,) in packaging) == list(names)
+
+
+def test_dask_links_a_batch_to_its_catalogue_later_without_ocr(samples_dir, tmp_path, cluster):
+    """Processed without --catalog, then again with it: described anew on the coordinator, no OCR redone."""
+    local = cluster()
+    titles = {"J099-WS·2020-Y-BGS-0001": "关于社会保险业务档案归档的通知", "J099-WS·2020-Y-BGS-0002": "参保登记表"}
+    batch = small_batch(samples_dir, tmp_path / "batch", tuple(titles))
+    catalog = tmp_path / "catalog.csv"
+    rows = [f"{code},{title},杭州市社会保险基金管理中心,20200312,1,内部,永久,开放," for code, title in titles.items()]
+    catalog.write_text("\ufeff" + "\n".join([CATALOG_HEADER, *rows]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run_cli(*dask_args(batch, out, local.scheduler_address))
+
+    linked = run_cli(*dask_args(batch, out, local.scheduler_address), "--catalog", str(catalog))
+    summary = json.loads(linked.stdout)
+    assert summary["documents_relinked"] == 2 and summary["documents_skipped"] == 2
+    assert summary["pages_processed"] == 0
+    assert dict(journal_rows(out, "SELECT archival_code, title FROM documents")) == titles
+    for code, title in titles.items():
+        with pikepdf.open(out / "documents" / code / f"{code}.pdf") as pdf:
+            assert title in str(pdf.open_metadata())
+    run_cli("verify", str(out))  # the journal follows the relabelled PDFs
+    again = run_cli(*dask_args(batch, out, local.scheduler_address))  # the previous run's catalogue
+    assert json.loads(again.stdout)["documents_relinked"] == 0
 
 
 # ------------------------------------------------------------------------------ the local pool
@@ -224,7 +248,7 @@ def test_sigkill_of_the_coordinator_leaves_no_worker_and_sigterm_interrupts(samp
     os.kill(process.pid, signal.SIGKILL)  # the coordinator only, as the OOM killer would
     process.wait(timeout=60)
     wait_for(lambda: not session_processes(process.pid), "every child to end", seconds=30)
-    status = json.loads(run_cli("status", str(out), "--json").stdout)
+    status = json.loads(run_cli("status", str(out), "--json", expect=5).stdout)  # 5: interrupted
     assert status["runs"][-1]["status"] == "interrupted"  # its process is gone: said so before any rerun
 
     process = start_cli(args[3:])
