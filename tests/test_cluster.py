@@ -210,6 +210,17 @@ def test_dask_links_a_batch_to_its_catalogue_later_without_ocr(samples_dir, tmp_
     assert json.loads(again.stdout)["documents_relinked"] == 0
 
 
+def test_the_dashboard_answers_with_the_cluster_extra():
+    """`dask[diagnostics]` (the `cluster` extra) brings bokeh: the status page is the dashboard, not "needs bokeh"."""
+    import urllib.request
+
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0") as local:
+        status = f"http://127.0.0.1:{local.scheduler.http_server.port}/status"
+        with urllib.request.urlopen(status, timeout=60) as response:
+            page = response.read().decode("utf-8")
+    assert "needs bokeh" not in page.lower() and "Bokeh" in page
+
+
 # ------------------------------------------------------------------------------ the local pool
 def test_local_pool_worker_killed_by_a_page_fails_that_document_only(samples_dir, tmp_path):
     batch = small_batch(samples_dir, tmp_path / "batch", ("A", "B", "C"))
