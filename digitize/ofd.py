@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import posixpath
 import struct
 import uuid
 import zipfile
@@ -47,6 +48,7 @@ OFD_VERSION = "1.0"  # the only version GB/T 33190-2016 defines
 MM_PER_INCH = 25.4
 DOC = "Doc_0"
 FONT_FILE = "glyphless.ttf"
+OPEN_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # ZIP methods every OFD reader decodes
 _OFD = f"{{{OFD_NAMESPACE}}}"
 
 
@@ -283,13 +285,19 @@ def ofd_parts(pages: Sequence[PdfPage], meta: DocumentMeta) -> dict[str, bytes]:
 
 
 def check_ofd(path: Path) -> tuple[int, list[str]]:
-    """(XML parts read, problems) of an OFD file: every XML part against the GB/T 33190 schemas."""
+    """(XML parts read, problems) of an OFD file: every XML part against the GB/T 33190 schemas;
+    no entry encrypted or compressed other than stored or deflated (DA/T 70 3-8)."""
     problems: list[str] = []
     parts = 0
     with zipfile.ZipFile(path) as package:
         names = package.namelist()
         if "OFD.xml" not in names:
             problems.append("OFD.xml: missing (the entry point of every OFD package)")
+        for info in package.infolist():
+            if info.flag_bits & 0x1:
+                problems.append(f"{info.filename}: encrypted")
+            if info.compress_type not in OPEN_COMPRESSION:
+                problems.append(f"{info.filename}: compression method {info.compress_type} (only stored or deflated)")
         for name in names:
             if not name.lower().endswith(".xml"):
                 continue
@@ -320,3 +328,75 @@ def build_ofd(pages: Sequence[PdfPage], meta: DocumentMeta, dest: Path, validate
         dest.unlink()
         raise OfdError("OFD does not validate against GB/T 33190-2016: " + "; ".join(problems[:5]))
     return OfdReport(dest, len(pages), parts, True)
+
+
+# --------------------------------------------------------------------------- reading back
+@dataclass(frozen=True)
+class OfdPageImage:
+    """The image of one OFD page as the package references it."""
+
+    format: str  # MultiMedia Format: "JPEG", "PNG", ...
+    data: bytes
+
+
+def _resolve(base: str, location: str) -> str:
+    """A package path: `location` relative to the folder `base` (or absolute from the package root)."""
+    if location.startswith("/"):
+        return location.lstrip("/")
+    return posixpath.normpath(posixpath.join(base, location)) if base else posixpath.normpath(location)
+
+
+def _part(package: zipfile.ZipFile, name: str) -> etree._Element:
+    return parse_bytes(package.read(name), name).getroot()
+
+
+def _document(package: zipfile.ZipFile) -> tuple[str, etree._Element]:
+    """(path, root) of the first document of the package (OFD.xml → DocBody/DocRoot)."""
+    root = _part(package, "OFD.xml").findtext(f"{_OFD}DocBody/{_OFD}DocRoot")
+    if not root:
+        raise OfdError("OFD.xml names no DocRoot")
+    path = _resolve("", root.strip())
+    return path, _part(package, path)
+
+
+def _page_paths(document_path: str, document: etree._Element) -> list[str]:
+    base = posixpath.dirname(document_path)
+    return [_resolve(base, page.get("BaseLoc", "")) for page in document.iterfind(f"{_OFD}Pages/{_OFD}Page")]
+
+
+def _area(obj: etree._Element) -> float:
+    box = [float(v) for v in (obj.get("Boundary") or "").split()]
+    return box[2] * box[3] if len(box) == 4 else 0.0
+
+
+def page_count(path: Path) -> int:
+    """Number of pages of the OFD's first document (its Document.xml page list)."""
+    with zipfile.ZipFile(path) as package:
+        return len(_page_paths(*_document(package)))
+
+
+def page_images(path: Path) -> list[OfdPageImage]:
+    """The page images of the OFD's first document, in page order, found the way a reader finds
+    them: page → ImageObject ResourceID → MultiMedia of the document's resources → MediaFile.
+    The largest image object of a page counts; OfdError when a page has none."""
+    with zipfile.ZipFile(path) as package:
+        document_path, document = _document(package)
+        base = posixpath.dirname(document_path)
+        media: dict[str, tuple[str, str]] = {}  # ID -> (format, package path)
+        for tag in ("DocumentRes", "PublicRes"):
+            for res_loc in document.iterfind(f"{_OFD}CommonData/{_OFD}{tag}"):
+                res_path = _resolve(base, (res_loc.text or "").strip())
+                res = _part(package, res_path)
+                res_base = _resolve(posixpath.dirname(res_path), res.get("BaseLoc", ""))
+                for item in res.iterfind(f"{_OFD}MultiMedias/{_OFD}MultiMedia"):
+                    location = _resolve(res_base, item.findtext(f"{_OFD}MediaFile", "").strip())
+                    media[item.get("ID", "")] = (item.get("Format", ""), location)
+        images = []
+        for page_path in _page_paths(document_path, document):
+            objects = sorted(_part(package, page_path).iter(f"{_OFD}ImageObject"), key=_area, reverse=True)
+            found = [media[obj.get("ResourceID", "")] for obj in objects if obj.get("ResourceID", "") in media]
+            if not found:
+                raise OfdError(f"{page_path}: the page has no image")
+            fmt, location = found[0]
+            images.append(OfdPageImage(fmt, package.read(location)))
+        return images

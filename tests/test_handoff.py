@@ -42,8 +42,8 @@ def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def pass_qc(out: Path, tmp: Path) -> None:
-    """`digitize qc`, then the inspectors accept every sampled document: the lot passes."""
-    assert run_cli("qc", out, "--json").returncode == 4  # checks pass, decisions still missing: pending
+    """`digitize qc` with the archive's profile, then the inspectors accept every sampled document: the lot passes."""
+    assert run_cli("qc", out, "--json", "--profile", PROFILE).returncode == 4  # checks pass, decisions missing: pending
     with open(out / "qc" / "sample.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
@@ -53,7 +53,7 @@ def pass_qc(out: Path, tmp: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    report = json.loads(ok(run_cli("qc", out, "--record", decisions, "--json")).stdout)
+    report = json.loads(ok(run_cli("qc", out, "--record", decisions, "--json", "--profile", PROFILE)).stdout)
     assert report["verdict"] == "pass"
 
 
@@ -65,9 +65,8 @@ def events(out: Path) -> list[Event]:
     return list(read_journal(out).events)
 
 
-@pytest.fixture(scope="module")
-def processed(samples_dir, tmp_path_factory):
-    base = tmp_path_factory.mktemp("handoff")
+def two_document_batch(samples_dir: Path, base: Path) -> Path:
+    """The sample documents DOCS and their catalogue rows, copied into base/batch."""
     batch = base / "batch"
     batch.mkdir()
     for name in DOCS:
@@ -76,6 +75,13 @@ def processed(samples_dir, tmp_path_factory):
     (batch / "catalog.csv").write_text(
         "\n".join([lines[0], *(row for row in lines if row.split(",")[0] in DOCS)]) + "\n", encoding="utf-8"
     )
+    return batch
+
+
+@pytest.fixture(scope="module")
+def processed(samples_dir, tmp_path_factory):
+    base = tmp_path_factory.mktemp("handoff")
+    batch = two_document_batch(samples_dir, base)
     out = base / "out"
     # --dpi 300: one sample page is tagged 150 dpi, which QC (rightly) fails; the hand-off needs a pass
     ok(

@@ -18,7 +18,7 @@ from lxml import etree
 from PIL import Image
 
 from digitize.ocr.hocr import OcrLine, OcrPage, OcrWord
-from digitize.ofd import OfdError, build_ofd, check_ofd, ofd_parts
+from digitize.ofd import OfdError, build_ofd, check_ofd, ofd_parts, page_count, page_images
 from digitize.pageimage import encode_page
 from digitize.pdfa import DocumentMeta, PdfPage, build_pdf
 from metadata.export.validate import OFD_NAMESPACE, validate_ofd_part
@@ -198,3 +198,27 @@ def test_page_images_are_the_pdf_page_images(written):
                 assert np.array_equal(np.array(ours.convert("L")), np.array(theirs.convert("L")))
             else:  # the very JPEG the PDF holds
                 assert np.array_equal(np.array(ours), np.array(theirs))
+
+
+def test_page_images_and_count_are_read_through_the_references(written):
+    """What QC measures of an OFD: each page's image as a reader finds it (page → ImageObject →
+    MultiMedia → MediaFile), in page order."""
+    ofd, _ = written
+    images = page_images(ofd)
+    assert page_count(ofd) == len(images) == 3
+    assert [image.format for image in images] == ["JPEG", "PNG", "PNG"]
+    with zipfile.ZipFile(ofd) as package:
+        for index, image in enumerate(images):
+            ours = Image.open(io.BytesIO(image.data))
+            assert np.array_equal(np.array(ours), np.array(_ofd_page_image(package, index)))
+
+
+def test_an_entry_not_stored_or_deflated_is_reported(written, tmp_path):
+    """DA/T 70 3-8: no compression a reader may not know (here bzip2) inside the package."""
+    ofd, _ = written
+    copy = tmp_path / "bzip2.ofd"
+    with zipfile.ZipFile(ofd) as source, zipfile.ZipFile(copy, "w") as target:
+        for info in source.infolist():
+            method = zipfile.ZIP_BZIP2 if info.filename == "OFD.xml" else info.compress_type
+            target.writestr(info.filename, source.read(info.filename), compress_type=method)
+    assert check_ofd(copy)[1] == ["OFD.xml: compression method 12 (only stored or deflated)"]

@@ -378,6 +378,15 @@ def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
     assert [r.status for r in catalogue] == ["pass"] and "列出 1 件" in catalogue[0].evidence
 
 
+def test_exported_record_of_a_catalogue_row_without_scans_is_no_extra_file(defect_out, tmp_path):
+    """GD-4-3: the DA/T 46 record `export` writes for a catalogue row that has no scans is accounted for."""
+    out = copy_out(defect_out, tmp_path)
+    cli("export", str(out))  # exit 1: the scan without a catalogue row has no 题名; the others are written
+    assert (out / "documents" / ROW_ONLY / f"{ROW_ONLY}.xml").is_file()
+    run = run_checks(QcRequest(out, jobs=2, verify_masters=False))
+    assert failing(run.results, "extra_files") == []
+
+
 def test_red_seal_page_stored_grey_fails_colour_mode(clean_out, tmp_path):
     out = copy_out(clean_out, tmp_path)
     pdf_path = out / "documents" / CLEAN / f"{CLEAN}.pdf"

@@ -1,11 +1,11 @@
 """Archivematica standard transfer of a batch.
 
     DEST/
-      objects/<档号>/<档号>.pdf           PDF/A (identified as PDF/A, so not normalised again)
+      objects/<档号>/<档号>.pdf, .ofd     PDF/A and/or OFD (PDF/A is identified as such, so not normalised again)
       objects/<档号>/<档号>.xml           DA/T 46 record
       objects/<档号>/ocr/…                hOCR, text and ALTO per page
       objects/<档号>/masters/…            the preservation masters (--no-masters: absent)
-      metadata/metadata.csv               filename + dc.* columns, one row per PDF ("objects/…")
+      metadata/metadata.csv               filename + dc.* columns, one row per record (its PDF/A, else its OFD)
       metadata/checksum.sha256            "<sha256>  objects/…" for every file below objects/
       metadata/submissionDocumentation/
           目录文件.xml                     DA/T 93 catalogue of the records in the transfer
@@ -80,7 +80,7 @@ class ArchivematicaFormat(PackageFormat):
         writer = csv.DictWriter(buffer, fieldnames=list(METADATA_CSV_COLUMNS), lineterminator="\n")
         writer.writeheader()
         for doc in self.handoff.documents:
-            writer.writerow(metadata_csv_row(doc.record, f"{OBJECTS}/{doc.name}/{doc.name}.pdf"))
+            writer.writerow(metadata_csv_row(doc.record, f"{OBJECTS}/{doc.name}/{doc.layout.rel}"))
         self.packer.write(METADATA_CSV, buffer.getvalue().encode("utf-8"))
         info = bag_info(self.handoff, self.override, self.packer.total_bytes(), journal_head, journal_events)
         renamed = {"Bagging-Date": "Date", "Bag-Size": "Size", "Bag-Group-Identifier": "Group-Identifier"}

@@ -7,7 +7,7 @@
       tagmanifest-sha256.txt, tagmanifest-sha512.txt
       data/
         masters/<档号>/…              the preservation masters, as scanned (--no-masters: absent)
-        documents/<档号>/<档号>.pdf    PDF/A
+        documents/<档号>/<档号>.pdf    PDF/A and/or documents/<档号>/<档号>.ofd (OFD)
         documents/<档号>/<档号>.xml    DA/T 46 record
         documents/<档号>/ocr/…         hOCR, text and ALTO per page
         documents/<档号>/pages/…       page measurements (JSON)
@@ -74,7 +74,7 @@ def bag_info(
         "Internal-Sender-Identifier": str(h.out.resolve()),
         "Internal-Sender-Description": (
             f"digitize hand-off of batch {h.batch_id}: {len(h.documents)} documents, {h.page_count} pages, "
-            f"PDF/A-{h.settings.pdf.pdfa_flavour} with OCR, DA/T 46 records, "
+            f"{' and '.join(h.layout_formats())} with OCR, DA/T 46 records, "
             + ("preservation masters" if h.include_masters else "no masters (left out on request)")
         ),
         "Bag-Software-Agent": f"{AGENT} (bagit.py {bagit.VERSION})",

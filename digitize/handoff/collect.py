@@ -81,12 +81,13 @@ class PackageDocument:
     name: str  # folder and file name of the document (as in OUT/documents/)
     record: ArchiveRecord
     pages: int
-    pdfa_validated: bool = False  # the pipeline's PDF/A check passed (journal)
-    outputs: list[SourceFile] = field(default_factory=list)  # the PDF first, then per-page OCR files
+    layout_validated: bool = False  # the pipeline validated each of its layout files (PDF/A, OFD) as written
+    outputs: list[SourceFile] = field(default_factory=list)  # the PDF/A and/or OFD first, then per-page OCR files
     masters: list[SourceFile] = field(default_factory=list)
 
     @property
-    def pdf(self) -> SourceFile:
+    def layout(self) -> SourceFile:
+        """The document's first layout file: the PDF/A, else the OFD."""
         return self.outputs[0]
 
 
@@ -120,6 +121,12 @@ class Handoff:
     @property
     def page_count(self) -> int:
         return sum(d.pages for d in self.documents)
+
+    def layout_formats(self) -> list[str]:
+        """The layout formats the handed-off documents carry: "PDF/A-2b", "OFD"."""
+        kinds = {f.role for d in self.documents for f in d.outputs if f.role in ("pdf", "ofd")}
+        names = {"pdf": f"PDF/A-{self.settings.pdf.pdfa_flavour}", "ofd": "OFD"}
+        return [names[kind] for kind in ("pdf", "ofd") if kind in kinds]
 
     def code_range(self) -> tuple[str, str]:
         codes = self.codes
@@ -227,9 +234,12 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
             left_out.append({"archival_code": code, "reason": reason})
             continue
         pages = journal.pages_of(row.doc_key)
-        doc = PackageDocument(
-            row.doc_key, code, _document_name(row), record, len(pages), bool(row.pdfa.get("validated"))
+        validated = all(
+            bool(recorded.get("validated"))
+            for path, recorded in ((row.pdf_path, row.pdfa), (row.ofd_path, row.ofd))
+            if path
         )
+        doc = PackageDocument(row.doc_key, code, _document_name(row), record, len(pages), validated)
         _add_outputs(doc, row, pages, out, digests, problems)
         _add_masters(doc, row, pages, recorded_batch, masters_dir, digests, problems)
         documents.append(doc)

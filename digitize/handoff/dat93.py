@@ -456,13 +456,14 @@ def four_properties(
             "detail": f"过程记录 {journal_events} 条事件，哈希链完整",
         }
     )
-    validated = sum(1 for d in h.documents if d.pdfa_validated)
+    validated = sum(1 for d in h.documents if d.layout_validated)
+    formats = "、".join(h.layout_formats())
     rows["可用性"].append(
         {
             "item": "YJ-3-3",
             "name": "内容数据格式检测",
             "result": "pass" if validated == len(h.documents) else "not checked",
-            "detail": f"{validated}/{len(h.documents)} 件 PDF/A-{h.settings.pdf.pdfa_flavour} 经格式校验",
+            "detail": f"{validated}/{len(h.documents)} 件的版式文件（{formats}）经格式校验",
         }
     )
     own = {row["item"] for found in rows.values() for row in found}

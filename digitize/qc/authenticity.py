@@ -4,24 +4,34 @@ the links between catalogue, journal and files; the 目录文件; the layout of 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pikepdf
+
 from digitize.fsutil import sha256_file
-from digitize.journal import PageState
+from digitize.journal import DocumentRecord, PageState
 from digitize.layout import (
     PAGE_FILES,
     catalogue_file,
     document_dir,
+    ofd_file,
     page_file,
     pdf_file,
 )
-from digitize.qc.data import QcData, journal_outputs, where_doc, where_page
+from digitize.ofd import page_count as ofd_page_count
+from digitize.qc.data import LayoutFile, QcData, journal_outputs, layout_files, layout_rel, where_doc, where_page
 from digitize.qc.results import CheckStatus, Results
 from digitize.xmlsafe import UnsafeXmlError, parse_file
 from metadata.archival_code import archival_code_filename
 
+# The pipeline's creation event of each kind of layout file (its step), which records its digest.
+PACKAGING_STEPS = {"pdf": "PDF/A packaging", "ofd": "OFD packaging"}
+
 
 def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) -> None:
-    """1-1: the hash chain of the journal's events is intact, the PDF digests recorded in the
-    chain match the documents table, and every master still has the digest taken at capture."""
+    """1-1: the hash chain of the journal's events is intact, the digests of the layout files (PDF/A,
+    OFD) recorded in the chain match the documents table, and every master still has the digest
+    taken at capture."""
     for problem in data.journal.chain.problems:
         r.add(
             "capture_fixity",
@@ -30,28 +40,30 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
             object=f"event {problem.seq}",
             defect="journal_chain",
         )
-    packaged: dict[str, str | None] = {}
+    packaged: dict[tuple[str, str], str | None] = {}  # (doc_key, step) -> sha256 the chain recorded
     for event in data.events:
-        if event.type == "creation" and event.detail.get("step") == "PDF/A packaging":
-            packaged[event.object] = event.detail.get("sha256")
+        if event.type == "creation" and event.detail.get("step") in PACKAGING_STEPS.values():
+            packaged[(event.object, event.detail["step"])] = event.detail.get("sha256")
     for doc in data.done:
-        recorded = packaged.get(doc.doc_key)
-        if recorded is None:
-            r.add(
-                "capture_fixity",
-                CheckStatus.FAIL,
-                "日志中没有该文件的 PDF/A 封装事件",
-                defect="journal_event_missing",
-                **where_doc(data, doc),
-            )
-        elif recorded != doc.pdf_sha256:
-            r.add(
-                "capture_fixity",
-                CheckStatus.FAIL,
-                f"日志文件表记录 sha256 {(doc.pdf_sha256 or '')[:16]}…，事件链记录 {recorded[:16]}…",
-                defect="journal_mismatch",
-                **where_doc(data, doc),
-            )
+        for layout in layout_files(doc):
+            step = PACKAGING_STEPS[layout.kind]
+            recorded = packaged.get((doc.doc_key, step))
+            if recorded is None:
+                r.add(
+                    "capture_fixity",
+                    CheckStatus.FAIL,
+                    f"日志中没有 {layout.path} 的封装事件（{step}）",
+                    defect="journal_event_missing",
+                    **where_doc(data, doc),
+                )
+            elif recorded != layout.sha256:
+                r.add(
+                    "capture_fixity",
+                    CheckStatus.FAIL,
+                    f"日志文件表记录 {layout.path} 的 sha256 {layout.sha256[:16]}…，事件链记录 {recorded[:16]}…",
+                    defect="journal_mismatch",
+                    **where_doc(data, doc),
+                )
     checked = missing = 0
     seen: set[str] = set()
     if verify_masters:
@@ -80,7 +92,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
             "capture_fixity",
             CheckStatus.NOT_CHECKED,
             "未读取原始扫描件（--no-masters），采集时的摘要未核验；"
-            f"事件链 {len(data.events)} 条完整，{len(packaged)} 个 PDF 摘要与之相符"
+            f"事件链 {len(data.events)} 条完整，{len(packaged)} 个版式文件摘要与之相符"
             if not r.has("capture_fixity")
             else "未读取原始扫描件（--no-masters）",
         )
@@ -91,7 +103,7 @@ def check_capture_fixity(data: QcData, r: Results, verify_masters: bool = True) 
         masters = f"{checked} 个原始扫描件与采集时的摘要一致" + (f"；{missing} 个未找到" if missing else "")
     r.finish(
         "capture_fixity",
-        f"事件链 {len(data.events)} 条完整；{len(packaged)} 个 PDF 摘要与事件链相符；{masters}",
+        f"事件链 {len(data.events)} 条完整；{len(packaged)} 个版式文件摘要与事件链相符；{masters}",
     )
 
 
@@ -126,56 +138,42 @@ def check_output_fixity(data: QcData, r: Results) -> tuple[int, int, int]:
             )
         else:
             ok += 1
-    r.finish("output_fixity", f"{ok} 个成果文件（PDF/A、hOCR、文本、ALTO、页面记录）与日志记录的 sha256 一致")
+    r.finish("output_fixity", f"{ok} 个成果文件（PDF/A 或 OFD、hOCR、文本、ALTO、页面记录）与日志记录的 sha256 一致")
     return ok, journal_bytes, disk_bytes
 
 
 def check_electronic_attributes(data: QcData, r: Results) -> None:
-    """1-10: size on disk, page count, format and file name of each PDF; size and format of masters."""
+    """1-10: size on disk, format, name and page count of each layout file (PDF/A, OFD) and the
+    size of the page images the measured one holds; size and format of masters."""
     checked = 0
     for doc in data.done:
-        pdf = data.out / (doc.pdf_path or "")
-        if not pdf.is_file():
-            continue  # 1-11 and 1-14 report it
-        checked += 1
-        where = where_doc(data, doc)
-        problems = []
-        size = pdf.stat().st_size
-        if size != doc.pdf_bytes:
-            problems.append(f"大小 {size:,} 字节，元数据记录 {doc.pdf_bytes:,} 字节")
-        try:
-            expected_name = f"{archival_code_filename(doc.archival_code)}.pdf"
-        except ValueError:
-            expected_name = None
-        if expected_name and pdf.name != expected_name:
-            problems.append(f"文件名 {pdf.name}，按档号应为 {expected_name}")
-        with open(pdf, "rb") as fh:
-            head = fh.read(8)
-        if not head.startswith(b"%PDF-"):
-            problems.append(f"不是 PDF 文件（开头为 {head!r}）")
         measure = data.measures.get(doc.doc_key)
         doc_pages = data.pages.get(doc.doc_key, [])
-        if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != len(doc_pages):
-            problems.append(f"PDF 有 {measure.pdf_pages} 页，元数据记录 {len(doc_pages)} 页")
-        if measure is not None:
-            for pm, page in zip(measure.pages, doc_pages):
-                facts = pm.pdf_image or {}
-                metrics = page.metrics or {}
-                want = (metrics.get("output_width"), metrics.get("output_height"))
-                if facts and None not in want and (facts["width"], facts["height"]) != tuple(want):
-                    problems.append(
-                        f"第 {page.page_no} 页：图像 {facts['width']}×{facts['height']} 像素，元数据记录 "
-                        f"{want[0]}×{want[1]}"
-                    )
-        for text in problems:
-            r.add(
-                "electronic_attributes",
-                CheckStatus.FAIL,
-                f"{doc.pdf_path}: {text}",
-                defect="attributes_mismatch",
-                file=doc.pdf_path,
-                **{k: v for k, v in where.items()},
-            )
+        for layout in layout_files(doc):
+            on_disk = data.out / layout.path
+            if not on_disk.is_file():
+                continue  # 1-11 and 1-14 report it
+            checked += 1
+            problems = _layout_problems(data, doc, layout, on_disk)
+            if measure is not None and layout.path == layout_rel(doc):  # the file whose pages QC measured
+                for pm, page in zip(measure.pages, doc_pages):
+                    facts = pm.layout_image or {}
+                    metrics = page.metrics or {}
+                    want = (metrics.get("output_width"), metrics.get("output_height"))
+                    if facts and None not in want and (facts["width"], facts["height"]) != tuple(want):
+                        problems.append(
+                            f"第 {page.page_no} 页：图像 {facts['width']}×{facts['height']} 像素，元数据记录 "
+                            f"{want[0]}×{want[1]}"
+                        )
+            for text in problems:
+                r.add(
+                    "electronic_attributes",
+                    CheckStatus.FAIL,
+                    f"{layout.path}: {text}",
+                    defect="attributes_mismatch",
+                    file=layout.path,
+                    **where_doc(data, doc),
+                )
     masters = 0
     for doc_key, doc_pages in data.pages.items():
         for page in doc_pages:
@@ -209,8 +207,51 @@ def check_electronic_attributes(data: QcData, r: Results) -> None:
                 )
     r.finish(
         "electronic_attributes",
-        f"{checked} 个 PDF 的大小、页数、页面图像尺寸、格式和文件名与日志一致；{masters} 个原始扫描页的大小和格式一致",
+        f"{checked} 个版式文件（PDF/A、OFD）的大小、页数、页面图像尺寸、格式和文件名与日志一致；"
+        f"{masters} 个原始扫描页的大小和格式一致",
     )
+
+
+# What a layout file starts with: PDF "%PDF-", OFD a ZIP package.
+MAGIC = {"pdf": (b"%PDF-", "PDF 文件"), "ofd": (b"PK\x03\x04", "OFD（ZIP）文件包")}
+
+
+def _layout_problems(data: QcData, doc: DocumentRecord, layout: LayoutFile, path: Path) -> list[str]:
+    """Size, name, format and page count of one layout file against the journal."""
+    problems = []
+    size = path.stat().st_size
+    if size != layout.bytes:
+        problems.append(f"大小 {size:,} 字节，元数据记录 {layout.bytes:,} 字节")
+    try:
+        expected_name = (pdf_file if layout.kind == "pdf" else ofd_file)(archival_code_filename(doc.archival_code))
+    except ValueError:
+        expected_name = None
+    if expected_name and path.name != expected_name:
+        problems.append(f"文件名 {path.name}，按档号应为 {expected_name}")
+    magic, what = MAGIC[layout.kind]
+    with open(path, "rb") as fh:
+        head = fh.read(len(magic))
+    if head != magic:
+        problems.append(f"不是{what}（开头为 {head!r}）")
+        return problems
+    pages = len(data.pages.get(doc.doc_key, []))
+    found = _page_count(path, layout.kind)
+    if isinstance(found, str):
+        problems.append(f"无法统计页数：{found}")
+    elif found != pages:
+        problems.append(f"有 {found} 页，元数据记录 {pages} 页")
+    return problems
+
+
+def _page_count(path: Path, kind: str) -> int | str:
+    """The layout file's page count, or why it cannot be read."""
+    try:
+        if kind == "ofd":
+            return ofd_page_count(path)
+        with pikepdf.open(path) as pdf:
+            return len(pdf.pages)
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is the finding
+        return f"{exc.__class__.__name__}: {exc}"
 
 
 def check_metadata_link(data: QcData, r: Results) -> None:
@@ -297,7 +338,8 @@ def check_catalogue_file(data: QcData, r: Results) -> None:
 
 
 def check_package_structure(data: QcData, r: Results) -> None:
-    """1-13: OUT/documents/<档号>/ holds <档号>.pdf, ocr/<档号>-NNNN.{hocr,txt,alto.xml}, pages/<档号>-NNNN.json."""
+    """1-13: OUT/documents/<档号>/ holds <档号>.pdf and/or <档号>.ofd (as the journal records them),
+    ocr/<档号>-NNNN.{hocr,txt,alto.xml} and pages/<档号>-NNNN.json."""
     checked = 0
     for doc in data.done:
         try:
@@ -306,7 +348,17 @@ def check_package_structure(data: QcData, r: Results) -> None:
             r.add("package_structure", CheckStatus.FAIL, str(exc), defect="bad_name", **where_doc(data, doc))
             continue
         folder = document_dir(name)
-        expected = [f"{folder}/{pdf_file(name)}"]
+        layout_names = {"pdf": pdf_file(name), "ofd": ofd_file(name)}
+        expected = [f"{folder}/{layout_names[layout.kind]}" for layout in layout_files(doc)]
+        for layout, rel in zip(layout_files(doc), expected):
+            if layout.path != rel:
+                r.add(
+                    "package_structure",
+                    CheckStatus.FAIL,
+                    f"日志记录的 {layout.kind.upper()} 为 {layout.path}，应为 {rel}",
+                    defect="bad_layout",
+                    **where_doc(data, doc),
+                )
         for page in data.pages.get(doc.doc_key, []):
             expected += [f"{folder}/{page_file(name, page.page_no, role)}" for role in PAGE_FILES]
         if doc.output_dir != folder:
@@ -329,5 +381,5 @@ def check_package_structure(data: QcData, r: Results) -> None:
         checked += 1
     r.finish(
         "package_structure",
-        f"{checked} 个文件夹均按档号命名，含 PDF/A、逐页 OCR 文件（hOCR、文本、ALTO）和页面记录",
+        f"{checked} 个文件夹均按档号命名，含 PDF/A 和/或 OFD、逐页 OCR 文件（hOCR、文本、ALTO）和页面记录",
     )

@@ -195,13 +195,44 @@ def load_data(request: QcRequest) -> QcData:
     return data
 
 
+@dataclass(frozen=True)
+class LayoutFile:
+    """A layout file of a document as the journal records it: the PDF/A or the OFD."""
+
+    kind: str  # "pdf" | "ofd"
+    path: str  # OUT-relative
+    sha256: str
+    bytes: int
+
+
+def layout_files(doc: DocumentRecord) -> list[LayoutFile]:
+    """The document's PDF/A and/or OFD, in that order."""
+    files = []
+    if doc.pdf_path:
+        files.append(LayoutFile("pdf", doc.pdf_path, doc.pdf_sha256 or "", int(doc.pdf_bytes or 0)))
+    if doc.ofd_path:
+        files.append(LayoutFile("ofd", doc.ofd_path, doc.ofd_sha256 or "", int(doc.ofd_bytes or 0)))
+    return files
+
+
+def layout_path(data: QcData, doc: DocumentRecord) -> Path | None:
+    """The layout file whose page images QC measures: the PDF/A, else the OFD (None before processing)."""
+    rel = doc.pdf_path or doc.ofd_path
+    return data.out / rel if doc.done and rel else None
+
+
+def layout_rel(doc: DocumentRecord) -> str:
+    """The OUT-relative path of that layout file ("" when there is none)."""
+    return doc.pdf_path or doc.ofd_path or ""
+
+
 def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[DocumentInput]:
     inputs = []
     for doc in data.documents:
         doc_pages = data.pages.get(doc.doc_key, [])
         if not doc_pages:
             continue
-        pdf = data.out / doc.pdf_path if doc.done and doc.pdf_path else None
+        layout = layout_path(data, doc)
         page_inputs = []
         for page in doc_pages:
             master = data.master_path(page)
@@ -220,7 +251,7 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
             )
         measured = DocumentInput(
             doc.doc_key,
-            str(pdf) if pdf and pdf.is_file() else None,
+            str(layout) if layout and layout.is_file() else None,
             tuple(page_inputs),
             data.settings.input,
             measure_masters,
@@ -233,10 +264,8 @@ def journal_outputs(data: QcData) -> list[tuple[DocumentRecord, PageRecord | Non
     """(document, page or None, path relative to OUT, sha256, bytes) of every output the journal lists."""
     files: list[tuple[DocumentRecord, PageRecord | None, str, str, int]] = []
     for doc in data.done:
-        if doc.pdf_path:
-            files.append((doc, None, doc.pdf_path, doc.pdf_sha256 or "", int(doc.pdf_bytes or 0)))
-        if doc.ofd_path:  # OFD (GB/T 33190) beside or instead of the PDF/A
-            files.append((doc, None, doc.ofd_path, doc.ofd_sha256 or "", int(doc.ofd_bytes or 0)))
+        for layout in layout_files(doc):  # PDF/A and/or OFD (GB/T 33190)
+            files.append((doc, None, layout.path, layout.sha256, layout.bytes))
         for page in data.pages.get(doc.doc_key, []):
             for role in PAGE_FILES:
                 info = page.outputs.get(role)

@@ -15,6 +15,8 @@ from metadata.records import UNKNOWN_DPI_SOURCES
 # Calibrated on two eval-kit holdouts (166 pages with 60+ characters): text pages scored 1.64 to
 # 3.5; a speckled empty reverse side 1.54; signature-and-seal-only pages 1.2-1.3 (left unjudged).
 MIN_SKEW_CONFIDENCE = 1.6
+# How a layout file stores a page that is not in colour (`digitize.qc.measure.image_mode`).
+STORED_MODE = {"grey": "灰度 grey", "bitonal": "黑白 bitonal"}
 
 
 def check_resolution(data: QcData, r: Results) -> None:
@@ -74,9 +76,9 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                 continue
             colour_pages += 1
             content = pm.colour or {}
-            stored = (pm.pdf_image or {}).get("colour_space")
-            kept = stored in ("/DeviceRGB", "/ICCBased", "/CalRGB", "/Lab")
-            kind = "黑白 bitonal" if (pm.pdf_image or {}).get("bits") == 1 else "灰度 grey"
+            stored = (pm.layout_image or {}).get("mode")  # colour | grey | bitonal; None: not measured
+            kept = stored == "colour"
+            kind = STORED_MODE.get(stored or "", stored)
             if content.get("needs_colour"):
                 red_pages += 1
                 if stored is not None and not kept:
@@ -84,8 +86,8 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                         "colour_mode",
                         CheckStatus.FAIL,
                         f"原始扫描件有红色内容（红色区域 {content['largest_red_mm']} mm，"
-                        f"红色像素 {content['red_fraction'] * 100:.2f}%：印章或红头 seal），但 PDF 以"
-                        f"{kind}保存（{stored}）",
+                        f"红色像素 {content['red_fraction'] * 100:.2f}%：印章或红头 seal），但版式文件以"
+                        f"{kind}保存该页",
                         defect="colour_lost",
                         **where_page(data, page),
                     )
@@ -96,7 +98,7 @@ def check_colour_mode(data: QcData, r: Results) -> None:
                         "colour_mode",
                         CheckStatus.WARN,
                         f"原始扫描件有彩色内容（区域 {content['largest_region_mm']} mm，"
-                        f"非红色：彩色字迹或图片），PDF 以{kind}保存；DA/T 31 §9.3 要求多色字迹或彩色图片"
+                        f"非红色：彩色字迹或图片），版式文件以{kind}保存；DA/T 31 §9.3 要求多色字迹或彩色图片"
                         "采用彩色模式",
                         defect="colour_reduced",
                         **where_page(data, page),
@@ -118,7 +120,7 @@ def check_colour_mode(data: QcData, r: Results) -> None:
 
 
 def check_residual_skew(data: QcData, r: Results) -> None:
-    """DA/T 31 §10.2: re-measure the skew of each PDF page image. A page whose ink shows no clear
+    """DA/T 31 §10.2: re-measure the skew of each layout file's page image. A page whose ink shows no clear
     line structure (confidence below MIN_SKEW_CONFIDENCE: a signature-only page, speckle on an
     empty reverse side) cannot be judged and is only counted."""
     qc = data.settings.qc
@@ -138,7 +140,8 @@ def check_residual_skew(data: QcData, r: Results) -> None:
             recorded = page.skew_deg
             corrected = f"；处理时已纠正 {recorded:+.2f}°" if recorded else ""
             text = (
-                f"PDF 页面图像残余歪斜 {pm.residual_skew_deg:+.2f}°（置信度 {pm.residual_skew_confidence}）{corrected}"
+                f"版式文件页面图像残余歪斜 {pm.residual_skew_deg:+.2f}°（置信度 {pm.residual_skew_confidence}）"
+                f"{corrected}"
             )
             if angle > qc.max_raw_skew_deg:
                 r.add(
@@ -158,7 +161,7 @@ def check_residual_skew(data: QcData, r: Results) -> None:
                 )
     r.finish(
         "residual_skew",
-        f"重新测量 {measured} 幅 PDF 页面图像；最大残余歪斜 {worst:.2f}°"
+        f"重新测量 {measured} 幅版式文件页面图像；最大残余歪斜 {worst:.2f}°"
         f"（超过 {qc.max_residual_skew_deg}° 提示，超过 {qc.max_raw_skew_deg}° 不通过）；{unclear} 页文字过少"
         "无法测量",
     )
@@ -217,7 +220,7 @@ def check_blank_pages(data: QcData, r: Results) -> None:
                 r.add(
                     "blank_page",
                     CheckStatus.WARN,
-                    "空白页保留在 PDF 中（计入页数）；请确认是空白背面"
+                    "空白页保留在版式文件中（计入页数）；请确认是空白背面"
                     + (f"（空白评分 {score:.3f}）" if isinstance(score, (int, float)) else ""),
                     defect="blank_page",
                     **where_page(data, page),
@@ -228,7 +231,7 @@ def check_blank_pages(data: QcData, r: Results) -> None:
 def check_duplicates(data: QcData, r: Results) -> None:
     compared = 0
     for doc_key, measure in data.measures.items():
-        compared += len([p for p in measure.pages if p.pdf_image])
+        compared += len([p for p in measure.pages if p.layout_image])
         for pair in measure.duplicates:
             pages = {p.page_no: p for p in data.pages[doc_key]}
             page, original = pages[pair.page_no], pages[pair.duplicate_of]
@@ -252,7 +255,7 @@ def check_page_order(data: QcData, r: Results) -> None:
             r.add(
                 "page_order",
                 CheckStatus.FAIL,
-                f"按 PDF 顺序的页面图像编号：{', '.join(f'{s:04d}' for s in slots)}",
+                f"按版式文件页序的页面图像编号：{', '.join(f'{s:04d}' for s in slots)}",
                 defect="page_order",
                 **where_doc(data, doc),
             )
@@ -267,5 +270,5 @@ def check_page_order(data: QcData, r: Results) -> None:
             )
     r.finish(
         "page_order",
-        "各文件页面均按图像文件编号（或帧序）排列，PDF 中无缺页",
+        "各文件页面均按图像文件编号（或帧序）排列，版式文件中无缺页",
     )

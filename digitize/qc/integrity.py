@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from digitize.qc.data import QcData, where_doc
+from digitize.qc.data import QcData, layout_rel, where_doc
 from digitize.qc.results import CheckStatus, Results
 
 
 def check_item_count(data: QcData, r: Results) -> None:
     documents = len(data.documents)
-    with_pdf = len(data.done)
+    with_layout = len(data.done)
     if data.catalog is None:
         r.finish(
             "item_count",
-            f"日志中 {documents} 件，{with_pdf} 件有 PDF/A；无目录可比对（{data.catalog_note}）",
+            f"日志中 {documents} 件，{with_layout} 件有版式文件；无目录可比对（{data.catalog_note}）",
             CheckStatus.NOT_CHECKED,
         )
         return
     codes = {rec.get("archival_code").strip() for rec in data.catalog.records if rec.get("archival_code").strip()}
     rows = len(data.catalog.records)
     by_code = {d.archival_code: d for d in data.documents}
-    text = f"目录登记 {rows} 件，日志 {documents} 件，其中 {with_pdf} 件有 PDF/A"
+    text = f"目录登记 {rows} 件，日志 {documents} 件，其中 {with_layout} 件有版式文件（PDF/A 或 OFD）"
     for code in sorted(codes - set(by_code)):
         r.add(
             "item_count",
@@ -42,11 +42,11 @@ def check_item_count(data: QcData, r: Results) -> None:
             r.add(
                 "item_count",
                 CheckStatus.FAIL,
-                f"{text}：{doc.archival_code} 没有 PDF/A",
+                f"{text}：{doc.archival_code} 没有版式文件",
                 defect="document_failed",
                 **where_doc(data, doc),
             )
-    if not r.has("item_count") and rows != with_pdf:
+    if not r.has("item_count") and rows != with_layout:
         r.add("item_count", CheckStatus.FAIL, f"{text}：数量不符", defect="item_count")
     r.finish("item_count", text)
 
@@ -80,22 +80,22 @@ def check_byte_count(data: QcData, r: Results, journal_bytes: int, disk_bytes: i
 
 
 def check_content_count(data: QcData, r: Results) -> None:
-    """2-11 beyond the linking findings: the PDF has one page per page image."""
+    """2-11 beyond the linking findings: the layout file has one page per page image."""
     for doc in data.done:
         measure = data.measures.get(doc.doc_key)
         expected = len(data.pages.get(doc.doc_key, []))
-        if measure is not None and measure.pdf_pages is not None and measure.pdf_pages != expected:
+        if measure is not None and measure.layout_pages is not None and measure.layout_pages != expected:
             r.add(
                 "content_count",
                 CheckStatus.FAIL,
-                f"{doc.pdf_path} 有 {measure.pdf_pages} 页，日志记录 {expected} 幅页面图像",
+                f"{layout_rel(doc)} 有 {measure.layout_pages} 页，日志记录 {expected} 幅页面图像",
                 defect="pdf_page_count",
                 **where_doc(data, doc),
             )
     if data.catalog is None:
-        r.finish("content_count", f"PDF 页数与页面图像数相符；未与目录页数比对（{data.catalog_note}）")
+        r.finish("content_count", f"版式文件页数与页面图像数相符；未与目录页数比对（{data.catalog_note}）")
     else:
         r.finish(
             "content_count",
-            "每条已挂接目录的页数与页面图像数相等；图像编号无缺号；PDF 页数相符",
+            "每条已挂接目录的页数与页面图像数相等；图像编号无缺号；版式文件页数相符",
         )

@@ -1,17 +1,18 @@
-"""Measure every page of a processed batch for QC: masters and the page images inside the PDFs.
+"""Measure every page of a processed batch for QC: masters and the page images of the layout files.
 
-One task per document (so each PDF is opened once and duplicate pages are compared within
-their document), run in worker processes. A task reads its files only; the results are plain
-data that the checks turn into findings.
+One task per document (so each layout file is opened once and duplicate pages are compared
+within their document), run in worker processes. A task reads its files only; the results are
+plain data that the checks turn into findings.
 
 Per page:
 * from the master (the scan as delivered): colour content (DA/T 31 §9.3) and blur;
-* from the PDF page image (what the archive keeps): colour space, size, filter, residual skew
-  and a perceptual signature for duplicate detection.
+* from the layout file's page image (what the archive keeps: the PDF/A's, else the OFD's):
+  colour mode, size, encoding, residual skew and a perceptual signature for duplicate detection.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 from collections.abc import Callable
@@ -23,9 +24,11 @@ from typing import Any
 import numpy as np
 import pikepdf
 from pikepdf import PdfImage
+from PIL import Image
 
 from digitize.batch import PageRef
 from digitize.loader import load_page
+from digitize.ofd import page_images
 from digitize.qc import imagequality as iq
 from digitize.settings import InputSettings
 
@@ -51,8 +54,8 @@ class PageMeasure:
     colour: dict[str, Any] | None = None  # ColourContent of the master
     edge_width_px: float | None = None
     edge_tiles: int = 0
-    pdf_image: dict[str, Any] | None = None  # colour space, bits, filters, width, height
-    pdf_error: str | None = None
+    layout_image: dict[str, Any] | None = None  # mode, bits, encoding, width, height (`layout_image_facts`)
+    layout_error: str | None = None
     residual_skew_deg: float | None = None
     residual_skew_confidence: float | None = None
 
@@ -72,8 +75,8 @@ class DocumentMeasure:
     doc_key: str
     pages: list[PageMeasure] = field(default_factory=list)
     duplicates: list[DuplicatePair] = field(default_factory=list)
-    pdf_pages: int | None = None
-    pdf_error: str | None = None
+    layout_pages: int | None = None  # pages of the layout file measured
+    layout_error: str | None = None  # it cannot be opened
     seconds: float = 0.0
 
 
@@ -92,11 +95,24 @@ class PageInput:
 @dataclass(frozen=True)
 class DocumentInput:
     doc_key: str
-    pdf: str | None  # absolute path of the document's PDF, None when not produced
+    layout: str | None  # absolute path of the layout file whose pages are measured (PDF/A, else OFD)
     pages: tuple[PageInput, ...]
     input_settings: InputSettings
     measure_masters: bool = True
     key: str = ""  # digest of everything the measurement depends on (`digitize.qc.measurecache`)
+
+
+def image_mode(pil: Image.Image, bits: int) -> str:
+    """ "colour", "grey" or "bitonal": how a stored page image keeps the page."""
+    if bits == 1 or pil.mode == "1":
+        return "bitonal"
+    return "grey" if pil.mode in ("L", "LA", "I", "I;16") else "colour"
+
+
+def _array(pil: Image.Image) -> np.ndarray:
+    if pil.mode in ("1", "L"):
+        return np.array(pil.convert("L"))
+    return np.array(pil.convert("RGB"))[..., ::-1].copy()
 
 
 def pdf_page_image(page: pikepdf.Page) -> tuple[np.ndarray, dict[str, Any]]:
@@ -107,19 +123,57 @@ def pdf_page_image(page: pikepdf.Page) -> tuple[np.ndarray, dict[str, Any]]:
         raise ValueError("the page has no image")
     stream = max(images, key=lambda im: int(im.get("/Width", 0)) * int(im.get("/Height", 0)))
     image = PdfImage(stream)
+    pil = image.as_pil_image()
+    bits = int(image.bits_per_component)
     facts = {
+        "mode": image_mode(pil, bits),
         "colour_space": str(image.colorspace) if image.colorspace else None,
-        "bits": int(image.bits_per_component),
-        "filters": [str(f) for f in image.filters],
+        "bits": bits,
+        "encoding": [str(f) for f in image.filters],
         "width": int(image.width),
         "height": int(image.height),
     }
-    pil = image.as_pil_image()
-    if pil.mode in ("1", "L"):
-        array = np.array(pil.convert("L"))
-    else:
-        array = np.array(pil.convert("RGB"))[..., ::-1].copy()
-    return array, facts
+    return _array(pil), facts
+
+
+def ofd_page_image(data: bytes, fmt: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """An OFD page image (JPEG or PNG resource), decoded (grey or BGR), with its facts."""
+    with Image.open(io.BytesIO(data)) as pil:
+        pil.load()
+        bits = 1 if pil.mode == "1" else 8
+        facts = {
+            "mode": image_mode(pil, bits),
+            "colour_space": None,
+            "bits": bits,
+            "encoding": [fmt],
+            "width": pil.width,
+            "height": pil.height,
+        }
+        return _array(pil), facts
+
+
+class LayoutPages:
+    """The page images of a layout file (PDF/A or OFD), decoded one page at a time."""
+
+    def __init__(self, path: str):
+        self.kind = "OFD" if path.lower().endswith(".ofd") else "PDF"
+        self._pdf: pikepdf.Pdf | None = None
+        if self.kind == "OFD":
+            self._ofd = page_images(Path(path))
+            self.count = len(self._ofd)
+        else:
+            self._pdf = pikepdf.open(path)
+            self.count = len(self._pdf.pages)
+
+    def image(self, index: int) -> tuple[np.ndarray, dict[str, Any]]:
+        if self._pdf is not None:
+            return pdf_page_image(self._pdf.pages[index])
+        page = self._ofd[index]
+        return ofd_page_image(page.data, page.format)
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
 
 
 def _measure_master(page: PageInput, doc: DocumentInput, result: PageMeasure) -> np.ndarray | None:
@@ -151,26 +205,26 @@ def measure_document(doc: DocumentInput) -> DocumentMeasure:
     result = DocumentMeasure(doc.doc_key)
     measures = {p.page_no: PageMeasure(doc.doc_key, p.page_no) for p in doc.pages}
     signatures: dict[int, iq.PageSignature | None] = {}
-    pdf = None
-    if doc.pdf is not None:
+    layout = None
+    if doc.layout is not None:
         try:
-            pdf = pikepdf.open(doc.pdf)
-            result.pdf_pages = len(pdf.pages)
+            layout = LayoutPages(doc.layout)
+            result.layout_pages = layout.count
         except Exception as exc:  # noqa: BLE001
-            result.pdf_error = f"{exc.__class__.__name__}: {exc}"
+            result.layout_error = f"{exc.__class__.__name__}: {exc}"
     try:
         for index, page in enumerate(doc.pages):
             measure = measures[page.page_no]
             if doc.measure_masters:
                 _measure_master(page, doc, measure)
-            if pdf is None or index >= len(pdf.pages):
+            if layout is None or index >= layout.count:
                 continue
             try:
-                image, facts = pdf_page_image(pdf.pages[index])
+                image, facts = layout.image(index)
             except Exception as exc:  # noqa: BLE001
-                measure.pdf_error = f"{exc.__class__.__name__}: {exc}"
+                measure.layout_error = f"{exc.__class__.__name__}: {exc}"
                 continue
-            measure.pdf_image = facts
+            measure.layout_image = facts
             dpi = page.dpi or 300.0
             if not page.is_blank:
                 skew = iq.estimate_skew(image, dpi)
@@ -179,8 +233,8 @@ def measure_document(doc: DocumentInput) -> DocumentMeasure:
                     measure.residual_skew_confidence = skew.confidence
                 signatures[page.page_no] = iq.page_signature(image, dpi, skew)
     finally:
-        if pdf is not None:
-            pdf.close()
+        if layout is not None:
+            layout.close()
     result.pages = [measures[p.page_no] for p in doc.pages]
     result.duplicates = _duplicates(doc, signatures)
     result.seconds = round(time.perf_counter() - started, 3)

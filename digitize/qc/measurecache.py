@@ -2,11 +2,12 @@
 
 Recording the inspectors' decisions, or a second look with another sampling plan, should not
 measure every page again. A document's measurement is reused only while everything it was
-measured from is unchanged: its key (`document_key`) is a digest of the PDF (the journal's
-SHA-256, its size and modification time on disk), every page's master (the journal's SHA-256,
+measured from is unchanged: its key (`document_key`) is a digest of the layout file whose page
+images are measured (the PDF/A, else the OFD: which of the two, the journal's SHA-256, its size
+and modification time on disk), every page's master (the journal's SHA-256,
 where it is found now, its size and modification time, frame), resolution, blank flag and OCR text digest, whether masters are
 read, the input settings and `MEASURE_VERSION` (raised whenever a measurement changes). Any
-other change -- a document processed again, a master moved, an edited PDF -- measures afresh.
+other change -- a document processed again, a master moved, an edited PDF or OFD -- measures afresh.
 The file is a cache: one that cannot be read is ignored.
 """
 
@@ -23,16 +24,17 @@ from digitize.fsutil import atomic_write_bytes
 from digitize.journal import DocumentRecord, PageRecord
 from digitize.qc.measure import DocumentInput, DocumentMeasure, DuplicatePair, PageMeasure
 
-MEASURE_VERSION = 1
+MEASURE_VERSION = 2
 SCHEMA = "digitize-qc-measurements/1"
 
 
 def document_key(doc: DocumentRecord, pages: list[PageRecord], measured: DocumentInput) -> str:
     """The digest of everything a document's measurement depends on."""
-    pdf = None
-    if measured.pdf is not None:
-        stat = os.stat(measured.pdf)
-        pdf = [doc.pdf_sha256, stat.st_size, stat.st_mtime_ns]
+    layout = None
+    if measured.layout is not None:
+        stat = os.stat(measured.layout)
+        kind, sha256 = ("pdf", doc.pdf_sha256) if doc.pdf_path else ("ofd", doc.ofd_sha256)  # as `layout_path` chose
+        layout = [kind, sha256, stat.st_size, stat.st_mtime_ns]
     by_number = {p.page_no: p for p in pages}
     page_facts = []
     for page in measured.pages:
@@ -45,7 +47,7 @@ def document_key(doc: DocumentRecord, pages: list[PageRecord], measured: Documen
         )
     facts = {
         "version": MEASURE_VERSION,
-        "pdf": pdf,
+        "layout": layout,
         "pages": page_facts,
         "masters": measured.measure_masters,
         "input": dataclasses.asdict(measured.input_settings),
@@ -91,7 +93,7 @@ def _measure(data: dict[str, Any]) -> DocumentMeasure:
         doc_key=data["doc_key"],
         pages=[PageMeasure(**page) for page in data["pages"]],
         duplicates=[DuplicatePair(**pair) for pair in data["duplicates"]],
-        pdf_pages=data["pdf_pages"],
-        pdf_error=data["pdf_error"],
+        layout_pages=data["layout_pages"],
+        layout_error=data["layout_error"],
         seconds=data["seconds"],
     )

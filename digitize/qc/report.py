@@ -116,42 +116,42 @@ def _status(status: str) -> str:
 
 
 class _Thumbnails:
-    """Page thumbnails from the PDF (what the archive keeps), else from the master."""
+    """Page thumbnails from the layout file (what the archive keeps: the PDF/A, else the OFD), else from the master."""
 
     def __init__(self, outcome):
         self.outcome = outcome
         self.data = outcome.checks.data
         self.count = 0
-        self._pdfs: dict[str, Any] = {}
+        self._layouts: dict[str, Any] = {}
 
     def close(self) -> None:
-        for pdf in self._pdfs.values():
-            if pdf is not None:
-                pdf.close()
+        for layout in self._layouts.values():
+            if layout is not None:
+                layout.close()
 
-    def _pdf(self, doc: DocumentRecord) -> Any:
-        import pikepdf
+    def _layout(self, doc: DocumentRecord) -> Any:
+        from digitize.qc.data import layout_path
+        from digitize.qc.measure import LayoutPages
 
         key = doc.doc_key
-        if key not in self._pdfs:
-            path = self.data.out / doc.pdf_path if doc.done and doc.pdf_path else None
+        if key not in self._layouts:
+            path = layout_path(self.data, doc)
             try:
-                self._pdfs[key] = pikepdf.open(path) if path and path.is_file() else None
+                self._layouts[key] = LayoutPages(str(path)) if path and path.is_file() else None
             except Exception:  # noqa: BLE001 - no thumbnail then
-                self._pdfs[key] = None
-        return self._pdfs[key]
+                self._layouts[key] = None
+        return self._layouts[key]
 
     def image(self, doc: DocumentRecord, page: PageRecord) -> str | None:
         from digitize.qc.imagequality import thumbnail_jpeg
-        from digitize.qc.measure import pdf_page_image
 
         if self.count >= MAX_THUMBNAILS:
             return None
         array = None
-        pdf = self._pdf(doc)
-        if pdf is not None and page.page_no <= len(pdf.pages):
+        layout = self._layout(doc)
+        if layout is not None and page.page_no <= layout.count:
             try:
-                array, _ = pdf_page_image(pdf.pages[page.page_no - 1])
+                array, _ = layout.image(page.page_no - 1)
             except Exception:  # noqa: BLE001
                 array = None
         if array is None:

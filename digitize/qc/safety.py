@@ -70,10 +70,15 @@ def check_virus(data: QcData, r: Results, scanner: str | None = None) -> None:
 
 
 def expected_files(data: QcData) -> set[str]:
+    """Every file the journal records, and the DA/T 46 record `export` writes for each document
+    and for each catalogue row without scans."""
     expected = {rel for _, _, rel, _, _ in journal_outputs(data)}
-    for doc in data.documents:
+    codes = {doc.archival_code for doc in data.documents}
+    if data.catalog is not None:
+        codes |= {row.get("archival_code").strip() for row in data.catalog.records}
+    for code in codes:
         try:
-            name = archival_code_filename(doc.archival_code)
+            name = archival_code_filename(code)
         except ValueError:
             continue
         expected.add(dat46_file(name))  # DA/T 46 export

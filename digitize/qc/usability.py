@@ -10,7 +10,7 @@ from typing import Any
 
 import pikepdf
 
-from digitize.journal import DocumentState, PageState
+from digitize.journal import DocumentRecord, DocumentState, PageState
 from digitize.layout import (
     QC_DIR,
     WORK_DIR,
@@ -19,7 +19,7 @@ from digitize.layout import (
 )
 from digitize.ofd import check_ofd
 from digitize.pdfa import validate_pdfa
-from digitize.qc.data import QcData, where_doc, where_page
+from digitize.qc.data import QcData, layout_rel, where_doc, where_page
 from digitize.qc.results import CheckStatus, Results
 from digitize.xmlsafe import parse_file
 
@@ -149,6 +149,7 @@ def check_unreadable(data: QcData, r: Results) -> None:
                 **where_doc(data, doc),
             )
     for doc_key, measure in data.measures.items():
+        doc = next(d for d in data.documents if d.doc_key == doc_key)
         for pm in measure.pages:
             page = next(p for p in data.pages[doc_key] if p.page_no == pm.page_no)
             if page.state == PageState.FAILED:
@@ -163,28 +164,32 @@ def check_unreadable(data: QcData, r: Results) -> None:
                     defect="corrupt_image",
                     **where_page(data, page),
                 )
-            if pm.pdf_error:
+            if pm.layout_error:
                 r.add(
                     "unreadable",
                     CheckStatus.FAIL,
-                    f"PDF 第 {pm.page_no} 页图像无法解码：{pm.pdf_error}",
-                    defect="pdf_page_unreadable",
+                    f"{layout_rel(doc)} 第 {pm.page_no} 页图像无法解码：{pm.layout_error}",
+                    defect=f"{_kind(doc)}_page_unreadable",
                     **where_page(data, page),
                 )
-        if measure.pdf_error:
-            doc = next(d for d in data.documents if d.doc_key == doc_key)
+        if measure.layout_error:
             r.add(
                 "unreadable",
                 CheckStatus.FAIL,
-                f"{doc.pdf_path} 无法打开：{measure.pdf_error}",
-                defect="pdf_unreadable",
+                f"{layout_rel(doc)} 无法打开：{measure.layout_error}",
+                defect=f"{_kind(doc)}_unreadable",
                 **where_doc(data, doc),
             )
     pages = sum(len(v) for v in data.pages.values())
     r.finish(
         "unreadable",
-        f"{len(data.documents)} 件文件的全部 {pages} 幅页面图像均可读取，PDF 页面图像均可解码",
+        f"{len(data.documents)} 件文件的全部 {pages} 幅页面图像均可读取，版式文件的页面图像均可解码",
     )
+
+
+def _kind(doc: DocumentRecord) -> str:
+    """ "pdf" or "ofd": the kind of layout file QC measured for a document."""
+    return "pdf" if doc.pdf_path else "ofd"
 
 
 # DA/T 70 BC items no automated check can decide: why each is left to people.
@@ -324,8 +329,12 @@ def check_pdfa(data: QcData, r: Results) -> None:
                 file=doc.pdf_path,
                 **where_doc(data, doc),
             )
-    r.finish(
-        "pdfa",
-        f"{checked} 个 PDF 通过 pikepdf 的 PDF/A 校验：未加密、无 JavaScript、字体已嵌入、"
-        "图像采用开放的压缩方式、XMP 声明 pdfaid" + (f"；{ofds} 个 OFD 通过 GB/T 33190 模式校验" if ofds else ""),
-    )
+    found = []
+    if checked:
+        found.append(
+            f"{checked} 个 PDF 通过 pikepdf 的 PDF/A 校验：未加密、无 JavaScript、字体已嵌入、"
+            "图像采用开放的压缩方式、XMP 声明 pdfaid"
+        )
+    if ofds:
+        found.append(f"{ofds} 个 OFD 通过 GB/T 33190 模式校验")
+    r.finish("pdfa", "；".join(found) or "无版式文件")
