@@ -378,6 +378,40 @@ def test_deleted_file_fails_and_extra_file_fails(clean_out, tmp_path):
     assert [r.status for r in catalogue] == ["pass"] and "列出 1 件" in catalogue[0].evidence
 
 
+def edit_xml(path: Path, *changes: tuple[str, str]) -> None:
+    """Replace text in an exported XML file (each change must apply)."""
+    text = path.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_metadata_in_the_package_is_judged_like_the_catalogue(clean_out, tmp_path):
+    """GD-1-2 … 1-8 b): the DA/T 46 records and the 目录文件 export wrote, parsed back, meet the
+    catalogue's rules: a calendar date the schema lets through (20200230), a 机构或问题 element
+    that disagrees with the record's 档号, a special character in the 目录文件."""
+    before = run_checks(QcRequest(clean_out, jobs=2, verify_masters=False))
+    not_exported = [r.check_id for r in before.results if r.status == "not checked" and "export" in r.evidence]
+    assert not_exported == [f"GD-1-{n}" for n in range(2, 9)]
+    out = copy_out(clean_out, tmp_path)
+    assert cli("export", str(out)).returncode == 0
+    record = f"documents/{CLEAN}/{CLEAN}.xml"
+    edit_xml(out / record, ("<日期>20200312</日期>", "<日期>20200230</日期>"), ("<机构或问题>BGS<", "<机构或问题>ZJ<"))
+    edit_xml(out / "catalog" / "目录文件.xml", ("<题名>关于", "<题名>★关于"))
+    run = run_checks(QcRequest(out, jobs=2, verify_masters=False))
+    found = {(r.check_id, r.status, r.defect, r.file) for r in run.results if r.status in ("fail", "warn")}
+    assert {
+        ("GD-1-3", "fail", "date_format", record),
+        ("GD-1-5", "fail", "code_field_mismatch", record),
+        ("GD-1-6", "warn", "special_char", "catalog/目录文件.xml"),
+    } <= found
+    assert not [r for r in run.results if r.check_id == "GD-3-1" and r.status == "fail"]  # schema-valid all the same
+    assert next(r for r in run.results if r.check_id == "GD-1-7").evidence == (
+        "已检查目录 " + str(clean_out.parent / "batch" / "catalog.csv") + " 的 1 条"
+    )
+
+
 def test_exported_record_of_a_catalogue_row_without_scans_is_no_extra_file(defect_out, tmp_path):
     """GD-4-3: the DA/T 46 record `export` writes for a catalogue row that has no scans is accounted for."""
     out = copy_out(defect_out, tmp_path)

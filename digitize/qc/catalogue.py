@@ -1,14 +1,17 @@
-"""Catalogue findings (DA/T 70 items 1-2 … 1-8, 1-11, 2-4, 2-6, 2-11) as check results: what
-`metadata.validation` and `metadata.linking` found when the catalogue was read.
+"""Metadata findings (DA/T 70 items 1-2 … 1-8, 1-11, 2-4, 2-6, 2-11) as check results: what
+`metadata.validation` and `metadata.linking` found when the catalogue was read (the database
+side), and what the same rules find in the metadata exported into OUT (the package side:
+DA/T 46 records and 目录文件, `metadata.packaged`) for items 1-2 … 1-8.
 
 The evidence leads with what the finding is, in Chinese (`FINDING_LABELS`), then the detail as
-the catalogue reader wrote it and where in the catalogue it is (目录第 N 行，列).
+the catalogue reader wrote it and where it is (目录第 N 行，列; the file in OUT).
 """
 
 from __future__ import annotations
 
 from digitize.qc.data import QcData
 from digitize.qc.results import CheckStatus, Results
+from metadata.packaged import VALUE_ITEMS, packaged_findings
 
 SEVERITY_STATUS = {"error": CheckStatus.FAIL, "warning": CheckStatus.WARN}
 
@@ -109,7 +112,41 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
     if data.catalog is None:
         for key in CATALOGUE_ONLY_CHECKS:
             r.finish(key, data.catalog_note, CheckStatus.NOT_CHECKED)
+    else:
+        checked = f"已检查目录 {data.catalog_path} 的 {len(data.catalog.records)} 条"
+        for key in CATALOGUE_ONLY_CHECKS:
+            r.finish(key, checked)
+    check_packaged_values(data, r)
+
+
+def check_packaged_values(data: QcData, r: Results) -> None:
+    """1-2 … 1-8 b): the catalogue's rules on the metadata in OUT (DA/T 46 records, 目录文件). A
+    value wrong in the catalogue and carried into the package is reported for both: each must be fixed."""
+    keys = [_ITEM_TO_KEY[item] for item in VALUE_ITEMS]
+    packaged = data.packaged
+    if not packaged.exported:
+        for key in keys:
+            r.add(
+                key,
+                CheckStatus.NOT_CHECKED,
+                "OUT 中尚无导出的元数据（请运行 `digitize export OUT`）：未检查包中的 DA/T 46 记录和目录文件",
+            )
         return
-    checked = f"已检查目录 {data.catalog_path} 的 {len(data.catalog.records)} 条"
-    for key in CATALOGUE_ONLY_CHECKS:
-        r.finish(key, checked)
+    found = {key: 0 for key in keys}
+    for finding in packaged_findings(packaged, data.settings):
+        key = _ITEM_TO_KEY[finding.item_id]
+        found[key] += 1
+        label = FINDING_LABELS.get(finding.code)
+        r.add(
+            key,
+            SEVERITY_STATUS[finding.severity],
+            (f"{label}：" if label else "") + f"{finding.message}（{finding.file}）",
+            object=finding.file,
+            document=finding.archival_code or None,
+            file=finding.file,
+            defect=finding.code,
+        )
+    checked = f"已检查 OUT 中的 {len(packaged.records)} 条 DA/T 46 记录和 {len(packaged.catalogues)} 个目录文件"
+    for key, count in found.items():
+        if not count:
+            r.add(key, CheckStatus.PASS, checked)

@@ -1,7 +1,9 @@
-"""What the checks read, loaded once: the journal, the catalogue and its findings, the page measurements.
+"""What the checks read, loaded once: the journal, the catalogue and its findings, the metadata
+exported into OUT, the page measurements.
 
 Sources of truth: the journal (what was processed, with checksums and measurements), the
-catalogue (what should be there), the files under OUT and the masters in the batch folder.
+catalogue (what should be there), the files under OUT (with the DA/T 46 records and 目录文件
+that `export` wrote) and the masters in the batch folder.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from digitize.qc.results import STAGES
 from digitize.settings import Settings
 from metadata.catalog import Catalog, CatalogError, read_catalog
 from metadata.linking import ScannedDocument, link_documents
+from metadata.packaged import PackagedMetadata, read_packaged
 from metadata.validation import Finding, validate_catalog
 
 
@@ -38,6 +41,7 @@ class QcData:
     catalog_path: str | None = None
     catalog_note: str = ""
     findings: list[Finding] = field(default_factory=list)  # catalogue validation + linking
+    packaged: PackagedMetadata = field(default_factory=PackagedMetadata)  # the metadata export wrote into OUT
     measures: dict[str, DocumentMeasure] = field(default_factory=dict)
     measure_inputs: list[DocumentInput] = field(default_factory=list)  # what was measured, with its keys
     measures_reused: int = 0  # documents whose measurement was kept from an earlier qc run
@@ -168,6 +172,7 @@ def load_data(request: QcRequest) -> QcData:
     batch_dir = journal.batch_dir if journal.batch_dir and journal.batch_dir.is_dir() else None
     settings = request.settings
     data = QcData(Path(request.out), settings, request.stage_prefix, journal, batch_dir)
+    data.packaged = read_packaged(data.out)
     chosen = (
         str(request.catalog)
         if request.catalog
