@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -34,7 +35,7 @@ from digitize.qc import imagequality as iq
 from digitize.qc.checks import run_checks
 from digitize.qc.run import QcRequest, judge, prepare
 from digitize.qc.sampling import Decision
-from digitize.settings import Settings
+from digitize.settings import Settings, load_settings
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 CLEAN = "J099-SB·2020-Y-BGS-0001"
@@ -44,6 +45,8 @@ ROW_ONLY = "J099-SB·2020-D30-ZJ-0003"
 NO_ROW = "J099-SB·2020-D30-ZJ-0004"
 HEADER = "档号,题名,责任者,日期,页数,密级,保管期限,备注,开放标识"
 FONT = cv2.FONT_HERSHEY_DUPLEX
+PROFILE = Path(__file__).parent / "data" / "qc" / "profile.toml"  # [archive]: the records' 来源
+SETTINGS = load_settings(PROFILE)
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -236,7 +239,7 @@ def defect_out(tmp_path_factory) -> Path:
     )
     out = root / "out"
     process(batch, out, expect=4)  # ERROR findings: a 150-dpi page, a missing page, rows without scans
-    result = cli("qc", str(out), "--jobs", "2")
+    result = cli("qc", str(out), "--jobs", "2", "--profile", str(PROFILE))
     assert result.returncode == 4, result.stdout + result.stderr
     return out
 
@@ -265,7 +268,9 @@ def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(def
     assert report["verdict"] == "fail" and report["passed"] is False
     fails = {(r["check"], r["object"]) for r in report["results"] if r["status"] == "fail"}
     allowed_checks = {"duplicate_page", "resolution", "content_count", "metadata_link", "item_count"}
-    assert {check for check, _ in fails} <= allowed_checks, fails
+    assert {check for check, _ in fails} - {"element_completeness"} <= allowed_checks, fails
+    # the scan without a catalogue row has no 题名, 责任者, 日期 …: its record lacks them, and only its
+    assert {obj for check, obj in fails if check == "element_completeness"} == {NO_ROW}
     # the second form (same type, another person's data) is not a duplicate
     assert not [
         r
@@ -277,7 +282,7 @@ def test_every_injected_defect_is_found_with_its_type_and_nothing_else_fails(def
 
 
 def test_clean_batch_passes_every_check(clean_out):
-    run = run_checks(QcRequest(clean_out, jobs=2))
+    run = run_checks(QcRequest(clean_out, SETTINGS, jobs=2))
     fails = [(r.check_id, r.object, r.evidence) for r in run.results if r.status == "fail"]
     assert fails == []
     status = {r.check: r.status for r in run.results}
@@ -412,6 +417,60 @@ def test_metadata_in_the_package_is_judged_like_the_catalogue(clean_out, tmp_pat
     )
 
 
+def exported_record(clean_out: Path, tmp_path: Path, check: str) -> tuple[Path, Path]:
+    """A copy of the clean output exported with the profile, on which `check` passes: (OUT, the DA/T 46 record)."""
+    out = copy_out(clean_out, tmp_path)
+    assert cli("export", str(out), "--profile", str(PROFILE)).returncode == 0
+    run = run_checks(QcRequest(out, SETTINGS, jobs=2, verify_masters=False))
+    assert [r.status for r in run.results if r.check == check] == ["pass"], [
+        r.evidence for r in run.results if r.check == check
+    ]
+    return out, out / "documents" / CLEAN / f"{CLEAN}.xml"
+
+
+def test_a_record_that_lacks_elements_fails_element_completeness(clean_out, tmp_path):
+    """GD-2-3: a DA/T 46 record whose 档号 carries only 保管期限 and which has no 来源 (what the
+    export once wrote), and one that lost an element export gives it (a second 扫描色彩模式), fail;
+    the record export would write passes, and without the profile's [archive] it lacks 来源."""
+    out, record = exported_record(clean_out, tmp_path, "element_completeness")
+    text = record.read_text(encoding="utf-8")
+    text = re.sub(r"<来源>.*?</来源>", "", text, flags=re.S)
+    text = re.sub(r"<档号>.*?</档号>", "<档号><保管期限>永久</保管期限></档号>", text, flags=re.S)
+    record.write_text(text.replace("<扫描色彩模式>灰度</扫描色彩模式>", ""), encoding="utf-8")
+    run = run_checks(QcRequest(out, SETTINGS, jobs=2, verify_masters=False))
+    (finding,) = failing(run.results, "element_completeness")
+    assert finding.check_id == "GD-2-3" and finding.file == f"documents/{CLEAN}/{CLEAN}.xml"
+    for element in ("来源/立档单位名称 或 全宗名称", "档号/全宗号", "档号/年度", "档号/机构或问题", "档号/室编件号"):
+        assert f"文件实体/{element}（" in finding.evidence, element
+    assert "文件实体/数字化属性/扫描色彩模式（按日志、目录和配置生成的记录有此项）" in finding.evidence
+    assert "档号/保管期限" not in finding.evidence
+    bare = run_checks(QcRequest(clean_out, jobs=2, verify_masters=False))  # no export, no [archive]
+    (unexported,) = failing(bare.results, "element_completeness")
+    assert "尚未导出" in unexported.evidence and "[archive] creating_unit" in unexported.evidence
+
+
+def test_missing_process_information_fails(clean_out, tmp_path):
+    """GD-2-5: a processing step missing from the journal (page 2's OCR event deleted), a journal
+    event without its 业务实体 in the record, and a 业务实体 without 行为时间 each fail."""
+    out, record = exported_record(clean_out, tmp_path, "process_information")
+    text = record.read_text(encoding="utf-8")
+    dropped = re.search(r"<业务实体>\s*<业务标识符>(event-\d+)</业务标识符>.*?</业务实体>", text, flags=re.S)
+    assert dropped is not None
+    text = text.replace(dropped.group(0), "", 1)
+    text = re.sub(r"<行为时间>[^<]*</行为时间>", "", text, count=1)
+    record.write_text(text, encoding="utf-8")
+    db = sqlite3.connect(out / "journal.sqlite")
+    assert db.execute(f"DELETE FROM events WHERE object = '{CLEAN}/0002' AND detail LIKE '%\"step\":\"OCR\"%'").rowcount
+    db.commit()
+    db.close()
+    run = run_checks(QcRequest(out, SETTINGS, jobs=2, verify_masters=False))
+    (finding,) = failing(run.results, "process_information")
+    assert finding.check_id == "GD-2-5" and finding.document == CLEAN
+    assert "日志：第 2 页没有 OCR 事件" in finding.evidence
+    assert f"日志的处理事件 {dropped.group(1)} 没有对应的业务实体" in finding.evidence
+    assert "缺少行为时间" in finding.evidence
+
+
 def test_exported_record_of_a_catalogue_row_without_scans_is_no_extra_file(defect_out, tmp_path):
     """GD-4-3: the DA/T 46 record `export` writes for a catalogue row that has no scans is accounted for."""
     out = copy_out(defect_out, tmp_path)
@@ -462,7 +521,7 @@ def test_virus_scan_hook(clean_out, tmp_path):
 # ------------------------------------------------------------------------------------- sampling, verdict, CLI
 def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
     out = copy_out(clean_out, tmp_path)
-    first = cli("qc", str(out), "--jobs", "2")
+    first = cli("qc", str(out), "--jobs", "2", "--profile", str(PROFILE))
     assert first.returncode == 4, first.stdout + first.stderr  # checks pass, decisions missing
     report = json.loads((out / "qc" / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"] == "pending" and report["automated"]["status"] == "pass"
@@ -476,7 +535,7 @@ def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    accepted = cli("qc", str(out), "--record", str(filled), "--json", "--jobs", "2")
+    accepted = cli("qc", str(out), "--record", str(filled), "--json", "--jobs", "2", "--profile", str(PROFILE))
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     data = json.loads(accepted.stdout)
     assert data["verdict"] == "pass" and data["sampling"]["status"] == "accept"
@@ -495,7 +554,20 @@ def test_decisions_give_the_lot_verdict_and_exit_codes(clean_out, tmp_path):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    rejected = cli("qc", str(out), "--record", str(filled), "--aql", "1.0", "--level", "II", "--jobs", "2")
+    rejected = cli(
+        "qc",
+        str(out),
+        "--record",
+        str(filled),
+        "--aql",
+        "1.0",
+        "--level",
+        "II",
+        "--jobs",
+        "2",
+        "--profile",
+        str(PROFILE),
+    )
     assert rejected.returncode == 4
     report = json.loads((out / "qc" / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"] == "fail" and report["sampling"]["status"] == "reject"

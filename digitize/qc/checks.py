@@ -38,7 +38,13 @@ from digitize.qc.images import (
     check_residual_skew,
     check_resolution,
 )
-from digitize.qc.integrity import check_byte_count, check_content_count, check_item_count
+from digitize.qc.integrity import (
+    check_byte_count,
+    check_content_count,
+    check_element_completeness,
+    check_item_count,
+    check_process_information,
+)
 from digitize.qc.measure import measure_documents
 from digitize.qc.results import SPECS, CheckResult, CheckStatus, Results
 from digitize.qc.safety import check_extra_files, check_virus
@@ -116,6 +122,8 @@ def run_checks(request: QcRequest, progress: Callable[[int, int], Any] | None = 
     _, journal_bytes, disk_bytes = check_output_fixity(data, r)
     check_item_count(data, r)
     check_byte_count(data, r, journal_bytes, disk_bytes)
+    check_element_completeness(data, r)
+    check_process_information(data, r)
     check_content_count(data, r)
     check_metadata_readable(data, r)
     check_formats(data, r)

@@ -13,19 +13,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from digitize.errors import BadInput
 from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, Run, read_journal
-from digitize.layout import (
-    PAGE_FILES,
-)
+from digitize.layout import PAGE_FILES, dat46_file
 from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, PageMeasure
 from digitize.qc.measurecache import document_key
 from digitize.qc.results import STAGES
 from digitize.settings import Settings
+from metadata.archival_code import archival_code_filename
 from metadata.catalog import Catalog, CatalogError, read_catalog
+from metadata.export.dat46 import build_record
 from metadata.linking import ScannedDocument, link_documents
 from metadata.packaged import PackagedMetadata, read_packaged
+from metadata.records import ArchiveRecord
+from metadata.technical import batch_records
 from metadata.validation import Finding, validate_catalog
+
+
+@dataclass(frozen=True)
+class RecordMetadata:
+    """A processed document's DA/T 46 record: the file `export` wrote into OUT, and the record
+    built from the database now (journal, catalogue, profile), which stands in before export."""
+
+    document: DocumentRecord
+    source: ArchiveRecord | None  # the metadata record of the database; None: the document has none
+    expected: etree._ElementTree | None  # built from it; None when it cannot be built (`error`)
+    packaged: etree._ElementTree | None  # the file in OUT; None before export
+    path: str  # OUT-relative path of that file
+    error: str = ""
+
+    @property
+    def tree(self) -> etree._ElementTree | None:
+        """The record that counts: the package's, else the one export would write."""
+        return self.packaged if self.packaged is not None else self.expected
+
+    @property
+    def where(self) -> str:
+        """How a finding names the record it looked at."""
+        return self.path if self.packaged is not None else f"{self.path}（尚未导出：按导出时将写入的内容）"
 
 
 @dataclass
@@ -42,6 +69,7 @@ class QcData:
     catalog_note: str = ""
     findings: list[Finding] = field(default_factory=list)  # catalogue validation + linking
     packaged: PackagedMetadata = field(default_factory=PackagedMetadata)  # the metadata export wrote into OUT
+    records: list[RecordMetadata] = field(default_factory=list)  # one per processed document
     measures: dict[str, DocumentMeasure] = field(default_factory=dict)
     measure_inputs: list[DocumentInput] = field(default_factory=list)  # what was measured, with its keys
     measures_reused: int = 0  # documents whose measurement was kept from an earlier qc run
@@ -197,7 +225,29 @@ def load_data(request: QcRequest) -> QcData:
             count = len(doc_pages) if doc_pages else int(doc.n_pages or 0)
             scanned.append(ScannedDocument(doc.doc_key, doc.doc_key, count, slots))
         data.findings.extend(link_documents(data.catalog, scanned, settings).findings)
+    data.records = record_metadata(data, chosen)
     return data
+
+
+def record_metadata(data: QcData, catalog: str | None) -> list[RecordMetadata]:
+    """The DA/T 46 record of every processed document, as exported and as the database gives it."""
+    built = batch_records(data.journal, data.settings, catalog)
+    sources = {record.archival_code: record for record in built.records if record.scanned}
+    found = []
+    for doc in data.done:
+        try:
+            path = dat46_file(archival_code_filename(doc.archival_code))
+        except ValueError:
+            continue  # 1-13 reports a 档号 that gives no file name
+        source = sources.get(doc.archival_code)
+        expected, error = None, "" if source else "日志和目录未给出元数据记录"
+        if source is not None:
+            try:
+                expected = build_record(source, built.batch)
+            except ValueError as exc:
+                error = f"无法生成该记录：{exc}"
+        found.append(RecordMetadata(doc, source, expected, data.packaged.records.get(path), path, error))
+    return found
 
 
 @dataclass(frozen=True)

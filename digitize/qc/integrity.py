@@ -1,9 +1,12 @@
-"""完整性 (DA/T 70 items 2-x): item, byte and page counts against the catalogue and the journal."""
+"""完整性 (DA/T 70 items 2-x): item, byte and page counts against the catalogue and the journal;
+the elements and the process information of every DA/T 46 record."""
 
 from __future__ import annotations
 
-from digitize.qc.data import QcData, layout_rel, where_doc
+from digitize.journal import DocumentRecord, Event, EventType
+from digitize.qc.data import QcData, layout_files, layout_rel, where_doc
 from digitize.qc.results import CheckStatus, Results
+from metadata.completeness import missing_elements, process_gaps
 
 
 def check_item_count(data: QcData, r: Results) -> None:
@@ -99,3 +102,104 @@ def check_content_count(data: QcData, r: Results) -> None:
             "content_count",
             "每条已挂接目录的页数与页面图像数相等；图像编号无缺号；版式文件页数相符",
         )
+
+
+def check_element_completeness(data: QcData, r: Results) -> None:
+    """2-3: every processed document's DA/T 46 record (the exported file, else the record export
+    would write) has the elements DA/T 46 and the GB/T 18894 minimum ask for, and every element
+    the database now gives (`metadata.completeness.missing_elements`)."""
+    exported = 0
+    for record in data.records:
+        where = {**where_doc(data, record.document), "file": record.path}
+        tree = record.tree
+        if tree is None:
+            r.add(
+                "element_completeness",
+                CheckStatus.FAIL,
+                f"{record.path}: {record.error}",
+                defect="record_missing",
+                **where,
+            )
+            continue
+        exported += record.packaged is not None
+        missing = missing_elements(tree, record.expected if record.packaged is not None else None)
+        if missing:
+            r.add(
+                "element_completeness",
+                CheckStatus.FAIL,
+                f"{record.where} 缺少：" + "；".join(str(m) for m in missing),
+                defect="element_missing",
+                **where,
+            )
+    r.finish(
+        "element_completeness",
+        f"{len(data.records)} 条 DA/T 46 记录（{exported} 条已导出，其余按导出时将写入的内容）具备 DA/T 46 和 "
+        "GB/T 18894-2016 §6.2.2 最低要求的全部元数据项，以及数据库给出的全部元数据项",
+    )
+
+
+def check_process_information(data: QcData, r: Results) -> None:
+    """2-5: the process information of every processed document is complete. In the journal: the
+    digest and format identification of each master, image processing and OCR of each page, the
+    creation and validation of each layout file. In its DA/T 46 record: a 业务实体 for each of those
+    events with 业务行为, 行为时间 and a named 机构人员 (`metadata.completeness.process_gaps`)."""
+    events = 0
+    for record in data.records:
+        doc = record.document
+        processing = processing_events(data, doc)
+        events += len(processing)
+        gaps = [f"日志：{gap}" for gap in journal_gaps(data, doc, processing)]
+        if record.tree is not None:
+            ids = [f"event-{event.seq}" for event in processing]
+            gaps += [f"{record.where}: {gap}" for gap in process_gaps(record.tree, ids)]
+        if gaps:
+            r.add(
+                "process_information",
+                CheckStatus.FAIL,
+                "；".join(gaps),
+                defect="process_incomplete",
+                **{**where_doc(data, doc), "file": record.path},
+            )
+    r.finish(
+        "process_information",
+        f"{len(data.records)} 件文件：日志中 {events} 个处理事件（每个原始扫描件的摘要和格式识别、每页的图像处理和 "
+        "OCR、每个版式文件的生成和校验），每个事件都是 DA/T 46 记录中的一个业务实体，具备业务行为、行为时间和署名的机构人员",
+    )
+
+
+def processing_events(data: QcData, doc: DocumentRecord) -> list[Event]:
+    """The journal's events of a document up to the end of its processing (the validation of its
+    last layout file); later ones (fixity checks of a hand-off) come after any export."""
+    events = [e for e in data.events if e.is_about(doc.doc_key)]
+    paths = {layout.path for layout in layout_files(doc)}
+    ends = [e.seq for e in events if e.type == EventType.VALIDATION and e.detail.get("file") in paths]
+    return [e for e in events if e.seq <= max(ends)] if ends else events
+
+
+def journal_gaps(data: QcData, doc: DocumentRecord, events: list[Event]) -> list[str]:
+    """The processing steps of a document the journal has no event for."""
+    gaps = []
+    pages = data.pages.get(doc.doc_key, [])
+    digests = {e.detail.get("sha256") for e in events if e.type == EventType.MESSAGE_DIGEST}
+    masters = {p.master_sha256 for p in pages if p.master_sha256}
+    if masters - digests:
+        gaps.append(f"{len(masters - digests)} 个原始扫描件没有摘要事件")
+    identified = {e.detail.get("file") for e in events if e.type == EventType.FORMAT_IDENTIFICATION}
+    files = {p.source_path for p in pages if p.source_path}
+    if len(identified) < len(files):
+        gaps.append(f"{len(files) - len(identified)} 个原始扫描件没有格式识别事件")
+    for page in pages:
+        steps = {
+            (e.type, e.detail.get("step")) for e in events if e.object == page.object_id and e.outcome != "failure"
+        }
+        for step, word in (
+            ((EventType.MODIFICATION, "image processing"), "图像处理"),
+            ((EventType.CREATION, "OCR"), " OCR "),
+        ):
+            if step not in steps:
+                gaps.append(f"第 {page.page_no} 页没有{word}事件")
+    for layout in layout_files(doc):
+        for kind, word in ((EventType.CREATION, "生成"), (EventType.VALIDATION, "校验")):
+            if not any(e.type == kind and e.detail.get("file") == layout.path for e in events):
+                gaps.append(f"{layout.path} 没有{word}事件")
+    return gaps
