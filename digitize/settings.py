@@ -150,6 +150,83 @@ class QcSettings:
 
 
 @dataclass(frozen=True)
+class RetentionRule:
+    """One item of a retention schedule: the records it covers and the 保管期限 they may have.
+
+    A rule covers a record when each condition it gives holds: `category` is the 档号's 门类 /
+    类别 code or a higher level of it ("SB" covers "SB·GS"), `org` is its 机构或问题 (code or
+    name, as the record's DA/T 46 档号 element holds it), its 题名 contains one of `keywords`.
+    A rule without conditions covers every record (a default, put last).
+    """
+
+    periods: tuple[str, ...]  # the 保管期限 allowed, as written in the records: ("永久",), ("30年", "定期30年")
+    item: str = ""  # the schedule's item, as the QC report names it: "工伤认定材料"
+    category: str = ""
+    org: str = ""
+    keywords: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.periods or not all(isinstance(p, str) and p for p in self.periods):
+            raise SettingsError(f"[retention] rule {self.item or self.label}: periods must list the 保管期限 allowed")
+
+    @property
+    def label(self) -> str:
+        """How a report names the rule: its item, else its conditions."""
+        if self.item:
+            return self.item
+        conditions = [f"{name} {value}" for name, value in (("门类", self.category), ("机构", self.org)) if value]
+        if self.keywords:
+            conditions.append("题名含 " + "/".join(self.keywords))
+        return "、".join(conditions) or "every record"
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """The unit's retention schedule (归档范围和保管期限表) for DA/T 70 2-9, as rules tried in order:
+    the first rule that covers a record says which 保管期限 it may have. In a profile::
+
+        [retention]
+        schedule = "社会保险业务材料归档范围与保管期限（人社部、国家档案局令第3号）"
+        [[retention.rules]]
+        item = "工伤认定材料"
+        keywords = ["工伤认定"]
+        periods = ["50年"]
+        [[retention.rules]]
+        category = "SB"
+        org = "ZJ"
+        periods = ["永久", "100年", "30年", "定期30年"]
+
+    Without rules 2-9 is reported "not checked"."""
+
+    schedule: str = ""  # the schedule's name, for the report
+    rules: tuple[RetentionRule, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(_retention_rule(rule) for rule in self.rules))
+
+
+def _retention_rule(value: Any) -> RetentionRule:
+    """A rule from a profile table (or `Settings.to_dict`), checked."""
+    if isinstance(value, RetentionRule):
+        return value
+    if not isinstance(value, dict):
+        raise SettingsError(f"[retention] rules: each rule is a table (periods = [...], ...), not {value!r}")
+    known = {f.name for f in dataclasses.fields(RetentionRule)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise SettingsError(
+            f"[retention] rules: unknown setting {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in value.items()}
+    for name in ("periods", "keywords"):
+        if name in fields and not isinstance(fields[name], tuple):
+            raise SettingsError(f"[retention] rules: {name} must be a list, not {fields[name]!r}")
+    if "periods" not in fields:
+        raise SettingsError("[retention] rules: every rule needs periods, the 保管期限 it allows")
+    return RetentionRule(**fields)
+
+
+@dataclass(frozen=True)
 class ArchiveSettings:
     """Who holds the archive: written into exports and hand-off packages (DA/T 46 M3–M6)."""
 
@@ -218,6 +295,7 @@ class Settings:
     catalog: CatalogSettings = field(default_factory=CatalogSettings)
     qc: QcSettings = field(default_factory=QcSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
     search: SearchSettings = field(default_factory=SearchSettings)

@@ -471,6 +471,40 @@ def test_missing_process_information_fails(clean_out, tmp_path):
     assert "缺少行为时间" in finding.evidence
 
 
+def test_retention_period_is_checked_against_the_schedule(clean_out):
+    """GD-2-9: the record's 保管期限 (永久) against the profile's [retention] schedule: not allowed by
+    the item that covers it fails, allowed passes, covered by no item warns; no schedule is "not
+    checked", never a pass; YJ has no 2-9 (Annex A)."""
+
+    def retention(*rules: dict) -> list:
+        settings = SETTINGS.replace("retention", schedule="测试单位保管期限表", rules=list(rules))
+        run = run_checks(QcRequest(clean_out, settings, jobs=2, verify_masters=False))
+        return [(r.check_id, r.status, r.defect) for r in run.results if r.check == "retention_schedule"]
+
+    assert retention() == [("GD-2-9", "not checked", None)]
+    notice = {"item": "业务档案工作通知", "keywords": ["工作通知", "归档的通知"], "periods": ["30年", "定期30年"]}
+    assert retention(notice, {"category": "SB", "periods": ["永久"]}) == [("GD-2-9", "fail", "retention_not_allowed")]
+    assert retention({"category": "SB", "org": "BGS", "periods": ["永久", "100年"]}, notice) == [
+        ("GD-2-9", "pass", None)
+    ]
+    assert retention({"category": "WS", "periods": ["永久"]}, {"org": "ZJ", "periods": ["永久"]}) == [
+        ("GD-2-9", "warn", "outside_schedule")
+    ]
+    schedule = SETTINGS.replace("retention", rules=[notice])
+    transfer = run_checks(QcRequest(clean_out, schedule, stage="YJ", jobs=2, verify_masters=False))
+    assert not [r for r in transfer.results if r.check == "retention_schedule"]
+
+
+def test_retention_rules_are_checked_when_the_profile_is_read(tmp_path):
+    profile = tmp_path / "profile.toml"
+    profile.write_text('[[retention.rules]]\nitem = "工伤认定材料"\nperiod = ["50年"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown setting period"):
+        load_settings(profile)
+    profile.write_text('[[retention.rules]]\nkeywords = ["工伤认定"]\nperiods = "50年"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="periods must be a list"):
+        load_settings(profile)
+
+
 def test_exported_record_of_a_catalogue_row_without_scans_is_no_extra_file(defect_out, tmp_path):
     """GD-4-3: the DA/T 46 record `export` writes for a catalogue row that has no scans is accounted for."""
     out = copy_out(defect_out, tmp_path)

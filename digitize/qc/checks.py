@@ -44,6 +44,7 @@ from digitize.qc.integrity import (
     check_element_completeness,
     check_item_count,
     check_process_information,
+    check_retention_schedule,
 )
 from digitize.qc.measure import measure_documents
 from digitize.qc.results import SPECS, CheckResult, CheckStatus, Results
@@ -124,6 +125,7 @@ def run_checks(request: QcRequest, progress: Callable[[int, int], Any] | None = 
     check_byte_count(data, r, journal_bytes, disk_bytes)
     check_element_completeness(data, r)
     check_process_information(data, r)
+    check_retention_schedule(data, r)
     check_content_count(data, r)
     check_metadata_readable(data, r)
     check_formats(data, r)

@@ -7,6 +7,8 @@ from digitize.journal import DocumentRecord, Event, EventType
 from digitize.qc.data import QcData, layout_files, layout_rel, where_doc
 from digitize.qc.results import CheckStatus, Results
 from metadata.completeness import missing_elements, process_gaps
+from metadata.packaged import record_fields
+from metadata.retention import covering_rule
 
 
 def check_item_count(data: QcData, r: Results) -> None:
@@ -203,3 +205,43 @@ def journal_gaps(data: QcData, doc: DocumentRecord, events: list[Event]) -> list
             if not any(e.type == kind and e.detail.get("file") == layout.path for e in events):
                 gaps.append(f"{layout.path} 没有{word}事件")
     return gaps
+
+
+def check_retention_schedule(data: QcData, r: Results) -> None:
+    """2-9 (GD only): the 保管期限 of every processed document's record is one the profile's retention
+    schedule allows for it; a record no item of the schedule covers may lie outside the 归档范围."""
+    retention = data.settings.retention
+    if not retention.rules:
+        r.add(
+            "retention_schedule",
+            CheckStatus.NOT_CHECKED,
+            "the profile has no retention schedule ([retention] rules): 保管期限 and 归档范围 not compared with a 保管期限表",
+        )
+        return
+    schedule = retention.schedule or "the profile's retention schedule"
+    for record in data.records:
+        if record.tree is None:
+            continue  # 2-3 reports it
+        fields = record_fields(record.tree)
+        period = fields.get("retention", "")
+        where = {**where_doc(data, record.document), "file": record.path}
+        rule = covering_rule(
+            retention.rules, fields.get("category", ""), fields.get("org", ""), fields.get("title", "")
+        )
+        if rule is None:
+            r.add(
+                "retention_schedule",
+                CheckStatus.WARN,
+                f"no item of {schedule} covers it: check that it belongs to the 归档范围",
+                defect="outside_schedule",
+                **where,
+            )
+        elif period and period not in rule.periods:
+            r.add(
+                "retention_schedule",
+                CheckStatus.FAIL,
+                f"保管期限 {period}, but {schedule} ({rule.label}) allows {'/'.join(rule.periods)}",
+                defect="retention_not_allowed",
+                **where,
+            )
+    r.finish("retention_schedule", f"{len(data.records)} records have a 保管期限 {schedule} allows for them")

@@ -84,6 +84,7 @@ _SPECS = (
     CheckSpec("required_fields", "2-4", "元数据必填著录项目 — required catalogue fields"),
     CheckSpec("process_information", "2-5", "过程信息完整性 — every processing step in the journal and the record"),
     CheckSpec("item_continuity", "2-6", "连续性元数据项 — 件号 sequence"),
+    CheckSpec("retention_schedule", "2-9", "归档范围 — 保管期限 against the profile's retention schedule"),
     CheckSpec("content_count", "2-11", "信息包内容数据完整性 — page images vs 页数"),
     CheckSpec("metadata_readable", "3-1", "元数据的可读性 — every XML parses safely and validates"),
     CheckSpec("format_allowed", "3-3", "内容数据格式 — masters and outputs in allowed formats"),
