@@ -221,7 +221,8 @@ class ArchiveRecord:
     language: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     agents: list[Agent] = field(default_factory=list)
-    creating_application: str = ""  # M50 文档创建程序, e.g. "digitize 0.1.0 (Tesseract 5.3.4, pikepdf 9.0)"
+    creating_application: str = ""  # M50 文档创建程序, e.g. "digitize 0.1.0; OCR tesseract 5.3.0 (tesserocr 2.7.1)"
+    information_system: str = ""  # M51 信息系统描述: the system the layout files were made in
     physical_form: str = "纸质"  # M53 数字化对象形态 (carrier / size of the original, e.g. "纸质 A4")
     ofd: FileInfo | None = None  # the OFD (GB/T 33190) when the profile asks for one
     # M9-M20, the components of the 档号 by DA/T 46 element name (全宗号, 年度, 保管期限, 机构或问题,

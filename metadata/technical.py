@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize import __version__
-from digitize.journal import DocumentRecord, DocumentState, Event, JournalSnapshot, PageRecord, read_journal
+from digitize.journal import AGENT, DocumentRecord, DocumentState, Event, JournalSnapshot, PageRecord, Run, read_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate, code_parts
 from metadata.catalog import Catalog, CatalogError, read_catalog
@@ -46,6 +46,19 @@ MASTER_FORMATS = {  # file format from the loader -> (format name, version, MIME
 OFD_VERSION = "1.0"  # GB/T 33190-2016
 SOFTWARE_AGENT = "agent-software-digitize"
 OCR_AGENT = "agent-software-ocr"
+
+
+def creating_application(run: Run | None) -> str:
+    """DA/T 46 M50 文档创建程序 of a document: the software of the `process` run that made its layout
+    files, with its OCR engine, e.g. "digitize 0.1.0; OCR tesseract 5.3.0 (tesserocr 2.7.1)"."""
+    software = (run.software if run else None) or AGENT
+    return f"{software}; OCR {run.engine}" if run and run.engine else software
+
+
+def information_system(run: Run | None) -> str:
+    """DA/T 46 M51 信息系统描述: the system the document's electronic form was made in."""
+    software = (run.software if run else None) or AGENT
+    return f"{software} 纸质档案数字化系统（扫描图像处理、OCR、PDF/A 与 OFD 版式文件生成）"
 
 
 @dataclass
@@ -198,6 +211,7 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
     records: list[ArchiveRecord] = []
     failed: list[str] = []
     known_codes = set()
+    runs = {run.id: run for run in journal.runs}
     for doc in journal.documents:
         if doc.state == DocumentState.WITHHELD:  # classified and not processed: its catalogue row describes it
             continue
@@ -238,6 +252,7 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
         if doc.title and doc.doc_key not in rows:
             catalogue.setdefault("题名", doc.title)
         text = "\n".join(_page_text(out, page) for page in journal.pages_of(doc.doc_key))
+        made_by = runs.get(doc.run_id or 0, last_run)  # the run that made its layout files
         records.append(
             ArchiveRecord(
                 archival_code=doc.archival_code,
@@ -251,7 +266,8 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
                     journal.events_about(doc.doc_key), doc.doc_key, [f for f in (pdf, ofd) if f], page_infos
                 ),
                 agents=agents,
-                creating_application=f"digitize {__version__} ({engine}, pikepdf)",
+                creating_application=creating_application(made_by),
+                information_system=information_system(made_by),
                 physical_form=settings.archive.physical_form,
             )
         )

@@ -471,6 +471,22 @@ def test_missing_process_information_fails(clean_out, tmp_path):
     assert "缺少行为时间" in finding.evidence
 
 
+def test_recorded_software_environment_is_checked(clean_out, tmp_path):
+    """GD-3-6: 文档创建程序 other than the software the journal says made the file, a missing
+    信息系统描述 and a format that needs particular software fail."""
+    out, record = exported_record(clean_out, tmp_path, "environment")
+    text = record.read_text(encoding="utf-8")
+    assert "<文档创建程序>digitize " in text and "; OCR " in text  # the process run's software and OCR engine
+    text = re.sub(r"<文档创建程序>[^<]*<", "<文档创建程序>Adobe Acrobat Pro DC<", text, count=1)
+    text = re.sub(r"<信息系统描述>[^<]*</信息系统描述>", "", text, count=1)
+    record.write_text(re.sub(r"<格式信息>[^<]*<", "<格式信息>TIFF 6.0 (image/tiff)<", text, count=1), encoding="utf-8")
+    run = run_checks(QcRequest(out, SETTINGS, jobs=2, verify_masters=False))
+    (finding,) = failing(run.results, "environment")
+    assert finding.check_id == "GD-3-6"
+    assert "文档创建程序 'Adobe Acrobat Pro DC', but the journal says 'digitize" in finding.evidence
+    assert "no 信息系统描述" in finding.evidence and "is not an open layout format" in finding.evidence
+
+
 def test_retention_period_is_checked_against_the_schedule(clean_out):
     """GD-2-9: the record's 保管期限 (永久) against the profile's [retention] schedule: not allowed by
     the item that covers it fails, allowed passes, covered by no item warns; no schedule is "not

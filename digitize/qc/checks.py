@@ -49,7 +49,14 @@ from digitize.qc.integrity import (
 from digitize.qc.measure import measure_documents
 from digitize.qc.results import SPECS, CheckResult, CheckStatus, Results
 from digitize.qc.safety import check_extra_files, check_virus
-from digitize.qc.usability import check_formats, check_long_term, check_metadata_readable, check_pdfa, check_unreadable
+from digitize.qc.usability import (
+    check_environment,
+    check_formats,
+    check_long_term,
+    check_metadata_readable,
+    check_pdfa,
+    check_unreadable,
+)
 from metadata.validation import RULES
 
 # Defect codes grouped by the names `QcSettings.critical_checks` uses: a document with a
@@ -130,6 +137,7 @@ def run_checks(request: QcRequest, progress: Callable[[int, int], Any] | None = 
     check_metadata_readable(data, r)
     check_formats(data, r)
     check_unreadable(data, r)
+    check_environment(data, r)
     check_pdfa(data, r)
     check_virus(data, r, request.virus_scanner)
     check_extra_files(data, r)

@@ -89,6 +89,7 @@ _SPECS = (
     CheckSpec("metadata_readable", "3-1", "元数据的可读性 — every XML parses safely and validates"),
     CheckSpec("format_allowed", "3-3", "内容数据格式 — masters and outputs in allowed formats"),
     CheckSpec("unreadable", "3-4", "内容数据的可读性 — every master and page opens"),
+    CheckSpec("environment", "3-6", "软硬件环境合规性 — the software and system recorded in each 电子属性"),
     CheckSpec(
         "pdfa", "3-8", "内容数据格式合规性 — PDF/A valid, no encryption, no JavaScript, fonts embedded; OFD valid"
     ),

@@ -22,6 +22,7 @@ from digitize.pdfa import validate_pdfa
 from digitize.qc.data import QcData, layout_rel, where_doc, where_page
 from digitize.qc.results import CheckStatus, Results
 from digitize.xmlsafe import parse_file
+from metadata.technical import creating_application
 
 # DA/T 31 §9.5 names TIFF, JPEG and JPEG 2000 for masters ("等通用格式"); GB/T 18894-2016 adds
 # PNG, and image-only PDFs are what some scanners deliver. Anything else is not an open format.
@@ -190,6 +191,55 @@ def check_unreadable(data: QcData, r: Results) -> None:
 def _kind(doc: DocumentRecord) -> str:
     """ "pdf" or "ofd": the kind of layout file QC measured for a document."""
     return "pdf" if doc.pdf_path else "ofd"
+
+
+# Layout formats that need no particular software or hardware (GB/T 18894-2016 §8.3: open,
+# independent of software and hardware): 格式信息 of a DA/T 46 电子属性 starts with one of these.
+OPEN_LAYOUT_FORMATS = ("PDF/A-", "OFD ")
+
+
+def check_environment(data: QcData, r: Results) -> None:
+    """3-6: the software and hardware environment recorded in each 电子属性 of a document's DA/T 46
+    record meets the archiving requirements: 文档创建程序 and 信息系统描述 are recorded, 文档创建程序
+    is the software the journal says made the document, and the 格式信息 is an open layout format
+    that needs no particular software or hardware (PDF/A, OFD)."""
+    runs = {run.id: run for run in data.runs}
+    last = data.runs[-1] if data.runs else None
+    software: set[str] = set()
+    for record in data.records:
+        tree = record.tree
+        if tree is None:
+            continue  # 2-3 reports it
+        made_by = creating_application(runs.get(record.document.run_id or 0, last))
+        problems = []
+        for attributes in tree.getroot().iterfind("文件实体/电子属性"):
+            name = attributes.findtext("计算机文件名") or "?"
+            application = (attributes.findtext("文档创建程序") or "").strip()
+            fmt = (attributes.findtext("格式信息") or "").strip()
+            if not application:
+                problems.append(f"{name}: no 文档创建程序")
+            elif application != made_by:
+                problems.append(f"{name}: 文档创建程序 {application!r}, but the journal says {made_by!r} made it")
+            if not (attributes.findtext("信息系统描述") or "").strip():
+                problems.append(f"{name}: no 信息系统描述")
+            if not fmt.startswith(OPEN_LAYOUT_FORMATS):
+                problems.append(f"{name}: 格式信息 {fmt!r} is not an open layout format (PDF/A, OFD)")
+            if application:
+                software.add(application)
+        if problems:
+            r.add(
+                "environment",
+                CheckStatus.FAIL,
+                f"{record.where}: " + "; ".join(problems),
+                defect="environment",
+                **{**where_doc(data, record.document), "file": record.path},
+            )
+    r.finish(
+        "environment",
+        f"{len(data.records)} records: each 电子属性 names its 文档创建程序 ({'; '.join(sorted(software)) or 'none'}), "
+        "as the journal records it, and its 信息系统描述; layout formats PDF/A and OFD are open standards that need "
+        "no particular software or hardware (GB/T 18894-2016 §8.3)",
+    )
 
 
 # DA/T 70 BC items no automated check can decide: why each is left to people.

@@ -79,6 +79,8 @@ def build_record(record: ArchiveRecord, batch: BatchInfo) -> etree._ElementTree:
         sub(attrs, "计算机文件大小", layout.size)
         if record.creating_application:
             sub(attrs, "文档创建程序", record.creating_application)
+        if record.information_system:
+            sub(attrs, "信息系统描述", record.information_system)
 
     if record.pages:
         digit = sub(entity, "数字化属性")
