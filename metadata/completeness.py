@@ -81,7 +81,7 @@ def missing_elements(record: etree._ElementTree, expected: etree._ElementTree | 
         reported = {m.element for m in missing}
         for path, count in want.items():
             if have[path] < count and path not in reported:
-                missing.append(Missing(path, "按日志、目录和配置生成的记录有此项"))
+                missing.append(Missing(path, "按日志、目录和配置生成的记录有此项：请重新导出"))
     return missing
 
 

@@ -487,6 +487,36 @@ def test_recorded_software_environment_is_checked(clean_out, tmp_path):
     assert "no 信息系统描述" in finding.evidence and "is not an open layout format" in finding.evidence
 
 
+def test_a_broken_or_missing_event_chain_fails_operation_security(clean_out, tmp_path):
+    """GD-4-7: the journal's hash chain must exist and be intact; classified records kept apart
+    must be owner-only."""
+    intact = run_checks(QcRequest(clean_out, SETTINGS, jobs=2, verify_masters=False))
+    assert [r.status for r in intact.results if r.check == "operation_security"] == ["pass"]
+
+    def operation_security(out: Path) -> list:
+        run = run_checks(QcRequest(out, SETTINGS, jobs=2, verify_masters=False))
+        return [(r.check_id, r.defect) for r in failing(run.results, "operation_security")]
+
+    broken = copy_out(clean_out, tmp_path / "broken")
+    db = sqlite3.connect(broken / "journal.sqlite")
+    assert db.execute("UPDATE events SET outcome = 'failure' WHERE seq = 2").rowcount == 1
+    db.commit()
+    db.close()
+    assert operation_security(broken) == [("GD-4-7", "journal_chain_broken")]
+
+    missing = copy_out(clean_out, tmp_path / "missing")
+    db = sqlite3.connect(missing / "journal.sqlite")
+    db.execute("DELETE FROM events")
+    db.commit()
+    db.close()
+    assert operation_security(missing) == [("GD-4-7", "journal_chain_missing")]
+
+    opened = copy_out(clean_out, tmp_path / "opened")
+    (opened / "protected").mkdir(mode=0o755)
+    (opened / "protected").chmod(0o755)
+    assert operation_security(opened) == [("GD-4-7", "protected_open")]
+
+
 def test_retention_period_is_checked_against_the_schedule(clean_out):
     """GD-2-9: the record's 保管期限 (永久) against the profile's [retention] schedule: not allowed by
     the item that covers it fails, allowed passes, covered by no item warns; no schedule is "not

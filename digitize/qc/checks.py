@@ -48,7 +48,7 @@ from digitize.qc.integrity import (
 )
 from digitize.qc.measure import measure_documents
 from digitize.qc.results import SPECS, CheckResult, CheckStatus, Results
-from digitize.qc.safety import check_extra_files, check_virus
+from digitize.qc.safety import check_extra_files, check_operation_security, check_virus
 from digitize.qc.usability import (
     check_environment,
     check_formats,
@@ -141,6 +141,7 @@ def run_checks(request: QcRequest, progress: Callable[[int, int], Any] | None = 
     check_pdfa(data, r)
     check_virus(data, r, request.virus_scanner)
     check_extra_files(data, r)
+    check_operation_security(data, r)
     check_colour_mode(data, r)
     check_resolution(data, r)
     check_residual_skew(data, r)

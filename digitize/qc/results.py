@@ -96,6 +96,7 @@ _SPECS = (
     CheckSpec("antivirus", "4-1", "杀毒软件 — a virus scanner is installed"),
     CheckSpec("virus", "4-2", "病毒感染检测 — virus scan of OUT"),
     CheckSpec("extra_files", "4-3", "载体中多余文件 — files the journal and exports do not account for"),
+    CheckSpec("operation_security", "4-7", "操作过程安全性 — every operation in the journal's intact hash chain"),
     CheckSpec("colour_mode", "DA/T 31 §9.3", "扫描色彩模式 — colour content kept in colour"),
     CheckSpec("resolution", "DA/T 31 §9.4", "扫描分辨率 — resolution of each page"),
     CheckSpec("storage_format", "DA/T 31 §9.5", "存储格式 — one master format per batch"),

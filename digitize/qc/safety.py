@@ -1,4 +1,5 @@
-"""安全性 (DA/T 70 items 4-x): a virus scanner, a virus scan of OUT, and no files nobody accounts for."""
+"""安全性 (DA/T 70 items 4-x): a virus scanner, a virus scan of OUT, no files nobody accounts for,
+and operations that are recorded and under control."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from digitize.journal import DocumentState
 from digitize.layout import (
     JOURNAL_FILES,
     LOGS_DIR,
+    PROTECTED_DIR,
     QC_DIR,
     WORK_DIR,
     dat46_file,
     is_catalog_export,
 )
-from digitize.qc.data import QcData, journal_outputs
+from digitize.qc.data import QcData, journal_outputs, where_doc
 from digitize.qc.results import CheckStatus, Results
 from metadata.archival_code import archival_code_filename
 
@@ -128,3 +131,78 @@ def check_extra_files(data: QcData, r: Results) -> None:
             defect="staging_files",
         )
     r.finish("extra_files", f"OUT 下全部 {counted} 个文件均为成果、导出、日志、运行记录或质检报告")
+
+
+WITHHOLDING_STEP = "classified record policy"  # the pipeline's event when it withholds a classified record
+
+
+def check_operation_security(data: QcData, r: Results) -> None:
+    """4-7, the technical side of "确保…过程中安全、可控": every operation on the batch is an event
+    of the journal's hash chain, which exists and is intact, each event naming its agent and each
+    document having its events; classified records are withheld with a recorded decision or kept
+    owner-only under protected/. The management side (who may operate, 保密 rules) is for people."""
+    chain = data.journal.chain
+    if data.documents and chain.events == 0:
+        r.add(
+            "operation_security",
+            CheckStatus.FAIL,
+            f"日志记录了 {len(data.documents)} 件文件，但没有任何事件：对它们的操作未被记录",
+            defect="journal_chain_missing",
+        )
+    if chain.problems:
+        broken = "；".join(f"事件 {p.seq}：{p.reason}" for p in chain.problems[:5])
+        more = f"（另有 {len(chain.problems) - 5} 处）" if len(chain.problems) > 5 else ""
+        r.add(
+            "operation_security",
+            CheckStatus.FAIL,
+            f"日志的哈希链在 {len(chain.problems)} 处断开：{broken}{more}",
+            defect="journal_chain_broken",
+        )
+    anonymous = [e.seq for e in data.events if not e.agent.strip()]
+    if anonymous:
+        r.add(
+            "operation_security",
+            CheckStatus.FAIL,
+            f"{len(anonymous)} 个事件未记录执行者（第一个：事件 {anonymous[0]}）",
+            defect="event_without_agent",
+        )
+    about = {e.object.split("/")[0] for e in data.events}
+    for doc in data.documents:
+        if chain.events and doc.doc_key not in about:
+            r.add(
+                "operation_security",
+                CheckStatus.FAIL,
+                "日志中没有关于该文件的事件：对它做过的操作未被记录",
+                defect="document_without_events",
+                **where_doc(data, doc),
+            )
+        elif doc.state == DocumentState.WITHHELD and not any(
+            e.is_about(doc.doc_key) and e.detail.get("step") == WITHHOLDING_STEP for e in data.events
+        ):
+            r.add(
+                "operation_security",
+                CheckStatus.FAIL,
+                "作为涉密文件未予处理，但日志中没有该决定的记录",
+                defect="withholding_unrecorded",
+                **where_doc(data, doc),
+            )
+    protected = data.out / PROTECTED_DIR
+    mode = protected.stat().st_mode & 0o777 if protected.is_dir() else None
+    if mode is not None and mode & 0o077:
+        r.add(
+            "operation_security",
+            CheckStatus.FAIL,
+            f"{PROTECTED_DIR}/ 存放涉密文件，但其他用户可以访问（权限 {mode:o}；仅属主可访问应为 700）",
+            object=PROTECTED_DIR,
+            file=PROTECTED_DIR,
+            defect="protected_open",
+        )
+    withheld = sum(1 for d in data.documents if d.state == DocumentState.WITHHELD)
+    kept = [f"{withheld} 件涉密文件未予处理，决定已记录"] if withheld else []
+    kept += [f"{PROTECTED_DIR}/（涉密文件）仅属主可访问"] if mode is not None else []
+    classified = "；".join(kept) or "无涉密文件"
+    r.finish(
+        "operation_security",
+        f"每项操作都是日志哈希链中的事件（{chain.events} 个事件，链完整，链头 {chain.head[:16]}…），均记录执行者；"
+        f"每件文件都有其事件；{classified}。管理措施（谁可以操作、保密规定）须人工确认",
+    )
