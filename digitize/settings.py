@@ -235,6 +235,9 @@ class ArchiveSettings:
     fonds_name: str = ""  # 全宗名称
     creating_unit: str = ""  # 立档单位名称
     physical_form: str = "纸质"  # M53 数字化对象形态, e.g. "纸质 A4"
+    # What the receiving archives requires (DA/T 70 YJ-1-9); empty: not compared, reported "not checked".
+    fonds_ids: tuple[str, ...] = ()  # 全宗号 the archives assigned, e.g. ["J022"]
+    category_codes: tuple[str, ...] = ()  # 门类 / 分类 codes it accepts, e.g. ["WS", "SB"] ("SB" covers "SB·GS")
 
 
 CLASSIFIED_POLICIES = ("refuse", "separate")

@@ -517,6 +517,27 @@ def test_a_broken_or_missing_event_chain_fails_operation_security(clean_out, tmp
     assert operation_security(opened) == [("GD-4-7", "protected_open")]
 
 
+def test_fonds_and_category_codes_are_those_the_archives_requires(clean_out, tmp_path):
+    """YJ-1-9 (transfer only): 全宗号 and 门类 code of the database and of the DA/T 46 record follow
+    the 档号 rules and are those the receiving archives requires ([archive] fonds_ids, category_codes);
+    not configured, the comparison is "not checked"."""
+
+    def codes(out: Path, stage: str = "YJ", **archive: list[str]) -> list:
+        settings = SETTINGS.replace("archive", **archive) if archive else SETTINGS
+        run = run_checks(QcRequest(out, settings, stage=stage, jobs=2, verify_masters=False))
+        return [(r.check_id, r.status, r.evidence.split("：")[0]) for r in run.results if r.check == "archives_codes"]
+
+    assert [(i, s) for i, s, _ in codes(clean_out)] == [("YJ-1-9", "pass"), ("YJ-1-9", "not checked")]
+    assert codes(clean_out, stage="GD") == []
+    assert [(i, s) for i, s, _ in codes(clean_out, fonds_ids=["J099"], category_codes=["SB"])] == [("YJ-1-9", "pass")]
+    assert codes(clean_out, fonds_ids=["J099"], category_codes=["WS"]) == [("YJ-1-9", "fail", "门类代码 SB（数据库）")]
+    out, record = exported_record(clean_out, tmp_path, "element_completeness")
+    edit_xml(record, ("<全宗号>J099</全宗号>", "<全宗号>X99</全宗号>"))
+    assert codes(out, fonds_ids=["J099"], category_codes=["SB"]) == [
+        ("YJ-1-9", "fail", f"全宗号 X99（documents/{CLEAN}/{CLEAN}.xml）")
+    ]
+
+
 def test_retention_period_is_checked_against_the_schedule(clean_out):
     """GD-2-9: the record's 保管期限 (永久) against the profile's [retention] schedule: not allowed by
     the item that covers it fails, allowed passes, covered by no item warns; no schedule is "not

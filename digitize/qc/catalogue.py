@@ -1,7 +1,8 @@
-"""Metadata findings (DA/T 70 items 1-2 … 1-8, 1-11, 2-4, 2-6, 2-11) as check results: what
+"""Metadata findings (DA/T 70 items 1-2 … 1-9, 1-11, 2-4, 2-6, 2-11) as check results: what
 `metadata.validation` and `metadata.linking` found when the catalogue was read (the database
 side), and what the same rules find in the metadata exported into OUT (the package side:
-DA/T 46 records and 目录文件, `metadata.packaged`) for items 1-2 … 1-8.
+DA/T 46 records and 目录文件, `metadata.packaged`) for items 1-2 … 1-8; the 全宗号 and 门类
+codes against the receiving archives' requirements (1-9, at transfer only).
 
 The evidence leads with what the finding is, in Chinese (`FINDING_LABELS`), then the detail as
 the catalogue reader wrote it and where it is (目录第 N 行，列; the file in OUT).
@@ -9,9 +10,12 @@ the catalogue reader wrote it and where it is (目录第 N 行，列; the file i
 
 from __future__ import annotations
 
-from digitize.qc.data import QcData
+import re
+
+from digitize.qc.data import QcData, where_doc
 from digitize.qc.results import CheckStatus, Results
-from metadata.packaged import VALUE_ITEMS, packaged_findings
+from metadata.packaged import VALUE_ITEMS, packaged_findings, record_fields
+from metadata.retention import LEVEL_SEPARATOR
 
 SEVERITY_STATUS = {"error": CheckStatus.FAIL, "warning": CheckStatus.WARN}
 
@@ -150,3 +154,63 @@ def check_packaged_values(data: QcData, r: Results) -> None:
     for key, count in found.items():
         if not count:
             r.add(key, CheckStatus.PASS, checked)
+
+
+def check_archives_codes(data: QcData, r: Results) -> None:
+    """1-9 (YJ only): "依据 DA/T 13 和用户自定义的全宗号、目录号、分类号编制规则" — the 全宗号 and 门类
+    (分类) code of every record, in the database and in its DA/T 46 record, follow the profile's 档号
+    rules and are ones the receiving archives requires ([archive] fonds_ids, category_codes). The
+    profile's 档号 templates have no 目录号, so there is none to compare."""
+    rules = data.settings.archival_code
+    archive = data.settings.archive
+    wanted = (
+        ("全宗号", "fonds_ids", rules.fonds_pattern, archive.fonds_ids),
+        ("门类代码", "category_codes", rules.category_pattern, archive.category_codes),
+    )
+    seen: set[tuple[str, str, str]] = set()
+    for record in data.records:
+        values = []
+        if record.source is not None:
+            parts = record.source.code_parts
+            values += [("数据库", parts.get("全宗号", ""), parts.get("类别号", ""))]
+        if record.packaged is not None:
+            fields = record_fields(record.packaged)
+            values += [(record.path, fields.get("fonds", ""), fields.get("category", ""))]
+        for source, fonds, category in values:
+            for (label, _, pattern, required), value in zip(wanted, (fonds, category)):
+                problem = _code_problem(value, pattern, required)
+                key = (record.document.archival_code, label, value)
+                if problem and key not in seen:
+                    seen.add(key)
+                    r.add(
+                        "archives_codes",
+                        CheckStatus.FAIL,
+                        f"{label} {value or '（空）'}（{source}）：{problem}",
+                        defect="archives_code",
+                        **where_doc(data, record.document),
+                    )
+    unset = [f"[archive] {setting}" for _, setting, _, required in wanted if not required]
+    if not r.has("archives_codes"):
+        r.add(
+            "archives_codes",
+            CheckStatus.PASS,
+            f"{len(data.records)} 条记录：数据库和 DA/T 46 记录中的全宗号和门类代码符合配置的档号规则"
+            + ("" if unset else "，且是接收档案馆要求的代码"),
+        )
+    if unset:
+        r.add(
+            "archives_codes",
+            CheckStatus.NOT_CHECKED,
+            f"配置中没有接收档案馆要求的代码（{'、'.join(unset)}）：未与之比对",
+        )
+
+
+def _code_problem(value: str, pattern: str, required: tuple[str, ...]) -> str:
+    """Why a 全宗号 or 门类 code does not do, "" when it does."""
+    if not value:
+        return "缺失"
+    if not re.fullmatch(pattern, value):
+        return f"不符合配置的规则 {pattern}"
+    if required and not any(value == code or value.startswith(code + LEVEL_SEPARATOR) for code in required):
+        return f"接收档案馆要求 {'/'.join(required)}"
+    return ""

@@ -27,7 +27,7 @@ from digitize.qc.authenticity import (
     check_output_fixity,
     check_package_structure,
 )
-from digitize.qc.catalogue import check_catalogue_findings
+from digitize.qc.catalogue import check_archives_codes, check_catalogue_findings
 from digitize.qc.data import QcData, QcRequest, load_data, measurement_inputs
 from digitize.qc.images import (
     check_blank_pages,
@@ -123,6 +123,7 @@ def run_checks(request: QcRequest, progress: Callable[[int, int], Any] | None = 
     r = Results(stage)
     check_capture_fixity(data, r, request.verify_masters)
     check_catalogue_findings(data, r)
+    check_archives_codes(data, r)
     check_electronic_attributes(data, r)
     check_metadata_link(data, r)
     check_catalogue_file(data, r)

@@ -73,6 +73,7 @@ _SPECS = (
     CheckSpec("special_characters", "1-6", "元数据项特殊字符 — catalogue characters"),
     CheckSpec("archival_code", "1-7", "档号规范性 — 档号 follows the template"),
     CheckSpec("duplicates", "1-8", "元数据项数据重复性 — repeated 档号 / 文号 / 题名"),
+    CheckSpec("archives_codes", "1-9", "全宗号、目录号、分类号与档案馆要求一致性 — 全宗号 and 门类 codes"),
     CheckSpec("electronic_attributes", "1-10", "内容数据的电子属性一致性 — file size, page count, format vs metadata"),
     CheckSpec("metadata_link", "1-11", "元数据是否关联内容数据 — catalogue ↔ scans ↔ files (数据挂接)"),
     CheckSpec("catalogue_file", "1-12", "说明文件和目录文件规范性 — 目录文件 present, valid, complete"),
