@@ -452,7 +452,7 @@ def test_refused_without_a_current_qc_pass_and_nothing_left_behind(processed, tm
 def test_forced_handoff_needs_a_reason_and_is_recorded(processed, tmp_path):
     out = copy_of(processed["out"], tmp_path)
     (out / "qc" / "decisions.jsonl").unlink()  # the inspectors' decisions withdrawn
-    assert run_cli("qc", out).returncode == 4  # a new QC run without decisions: pending
+    assert run_cli("qc", out, "--profile", PROFILE).returncode == 4  # a new QC run without decisions: pending
     dest = tmp_path / "forced"
     assert run_cli("handoff", out, "--to", dest).returncode == 4
     assert run_cli("handoff", out, "--to", dest, "--force").returncode == 2

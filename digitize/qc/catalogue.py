@@ -124,18 +124,13 @@ def check_catalogue_findings(data: QcData, r: Results) -> None:
 
 
 def check_packaged_values(data: QcData, r: Results) -> None:
-    """1-2 … 1-8 b): the catalogue's rules on the metadata in OUT (DA/T 46 records, 目录文件). A
-    value wrong in the catalogue and carried into the package is reported for both: each must be fixed."""
+    """1-2 … 1-8 b): the catalogue's rules on the package's metadata: the DA/T 46 records and 目录文件
+    in OUT, or before export those `export` (and a hand-off) would write. A value wrong in the
+    catalogue and carried into the package is reported for both: each must be fixed."""
     keys = [_ITEM_TO_KEY[item] for item in VALUE_ITEMS]
-    packaged = data.packaged
-    if not packaged.exported:
-        for key in keys:
-            r.add(
-                key,
-                CheckStatus.NOT_CHECKED,
-                "OUT 中尚无导出的元数据（请运行 `digitize export OUT`）：未检查包中的 DA/T 46 记录和目录文件",
-            )
-        return
+    exported = data.packaged.exported
+    packaged = data.packaged if exported else data.to_export
+    where = "OUT 中" if exported else "尚未导出：按 `digitize export` 将写入的内容"
     found = {key: 0 for key in keys}
     for finding in packaged_findings(packaged, data.settings):
         key = _ITEM_TO_KEY[finding.item_id]
@@ -144,13 +139,13 @@ def check_packaged_values(data: QcData, r: Results) -> None:
         r.add(
             key,
             SEVERITY_STATUS[finding.severity],
-            (f"{label}：" if label else "") + f"{finding.message}（{finding.file}）",
+            (f"{label}：" if label else "") + f"{finding.message}（{finding.file}{'' if exported else '，尚未导出'}）",
             object=finding.file,
             document=finding.archival_code or None,
             file=finding.file,
             defect=finding.code,
         )
-    checked = f"已检查 OUT 中的 {len(packaged.records)} 条 DA/T 46 记录和 {len(packaged.catalogues)} 个目录文件"
+    checked = f"已检查 {len(packaged.records)} 条 DA/T 46 记录和 {len(packaged.catalogues)} 个目录文件（{where}）"
     for key, count in found.items():
         if not count:
             r.add(key, CheckStatus.PASS, checked)

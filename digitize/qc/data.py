@@ -17,7 +17,7 @@ from lxml import etree
 
 from digitize.errors import BadInput
 from digitize.journal import DocumentRecord, Event, JournalSnapshot, PageRecord, Run, read_journal
-from digitize.layout import PAGE_FILES, dat46_file
+from digitize.layout import PAGE_FILES, catalogue_file, dat46_file
 from digitize.qc.measure import DocumentInput, DocumentMeasure, PageInput, PageMeasure
 from digitize.qc.measurecache import document_key
 from digitize.qc.results import STAGES
@@ -25,10 +25,11 @@ from digitize.settings import Settings
 from metadata.archival_code import archival_code_filename
 from metadata.catalog import Catalog, CatalogError, read_catalog
 from metadata.export.dat46 import build_record
+from metadata.export.dat93 import build_catalogue
 from metadata.linking import ScannedDocument, link_documents
 from metadata.packaged import PackagedMetadata, read_packaged
 from metadata.records import ArchiveRecord
-from metadata.technical import batch_records
+from metadata.technical import BatchRecords, batch_records
 from metadata.validation import Finding, validate_catalog
 
 
@@ -69,6 +70,7 @@ class QcData:
     catalog_note: str = ""
     findings: list[Finding] = field(default_factory=list)  # catalogue validation + linking
     packaged: PackagedMetadata = field(default_factory=PackagedMetadata)  # the metadata export wrote into OUT
+    to_export: PackagedMetadata = field(default_factory=PackagedMetadata)  # what export would write now
     records: list[RecordMetadata] = field(default_factory=list)  # one per processed document
     measures: dict[str, DocumentMeasure] = field(default_factory=dict)
     measure_inputs: list[DocumentInput] = field(default_factory=list)  # what was measured, with its keys
@@ -225,13 +227,14 @@ def load_data(request: QcRequest) -> QcData:
             count = len(doc_pages) if doc_pages else int(doc.n_pages or 0)
             scanned.append(ScannedDocument(doc.doc_key, doc.doc_key, count, slots))
         data.findings.extend(link_documents(data.catalog, scanned, settings).findings)
-    data.records = record_metadata(data, chosen)
+    built = batch_records(data.journal, settings, chosen)
+    data.records = record_metadata(data, built)
+    data.to_export = package_to_export(built)
     return data
 
 
-def record_metadata(data: QcData, catalog: str | None) -> list[RecordMetadata]:
+def record_metadata(data: QcData, built: BatchRecords) -> list[RecordMetadata]:
     """The DA/T 46 record of every processed document, as exported and as the database gives it."""
-    built = batch_records(data.journal, data.settings, catalog)
     sources = {record.archival_code: record for record in built.records if record.scanned}
     found = []
     for doc in data.done:
@@ -248,6 +251,23 @@ def record_metadata(data: QcData, catalog: str | None) -> list[RecordMetadata]:
                 error = f"无法生成该记录：{exc}"
         found.append(RecordMetadata(doc, source, expected, data.packaged.records.get(path), path, error))
     return found
+
+
+def package_to_export(built: BatchRecords) -> PackagedMetadata:
+    """The DA/T 46 records and the 目录文件 `export` (or a hand-off) would write from the database now."""
+    package = PackagedMetadata()
+    for record in built.records:
+        try:
+            package.records[dat46_file(archival_code_filename(record.archival_code))] = build_record(
+                record, built.batch
+            )
+        except ValueError:
+            continue  # a record export cannot write; 2-3 and the export itself say why
+    try:
+        package.catalogues[catalogue_file()] = build_catalogue(built.records)
+    except ValueError:
+        pass
+    return package
 
 
 @dataclass(frozen=True)
