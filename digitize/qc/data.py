@@ -78,10 +78,13 @@ class QcData:
     masters_read: bool = True
     timings: dict[str, float] = field(default_factory=dict)
     pages: dict[str, list[PageRecord]] = field(default_factory=dict)  # by doc_key, from the journal
+    events_of: dict[str, list[Event]] = field(default_factory=dict)  # by doc_key: its events and its pages'
 
     def __post_init__(self) -> None:
         for page in self.journal.pages:
             self.pages.setdefault(page.doc_key, []).append(page)
+        for event in self.journal.events:
+            self.events_of.setdefault(event.object.split("/")[0], []).append(event)  # doc_key or doc_key/0001
 
     @property
     def documents(self) -> tuple[DocumentRecord, ...]:

@@ -172,7 +172,7 @@ def check_process_information(data: QcData, r: Results) -> None:
 def processing_events(data: QcData, doc: DocumentRecord) -> list[Event]:
     """The journal's events of a document up to the end of its processing (the validation of its
     last layout file); later ones (fixity checks of a hand-off) come after any export."""
-    events = [e for e in data.events if e.is_about(doc.doc_key)]
+    events = data.events_of.get(doc.doc_key, [])
     paths = {layout.path for layout in layout_files(doc)}
     ends = [e.seq for e in events if e.type == EventType.VALIDATION and e.detail.get("file") in paths]
     return [e for e in events if e.seq <= max(ends)] if ends else events

@@ -166,9 +166,8 @@ def check_operation_security(data: QcData, r: Results) -> None:
             f"{len(anonymous)} 个事件未记录执行者（第一个：事件 {anonymous[0]}）",
             defect="event_without_agent",
         )
-    about = {e.object.split("/")[0] for e in data.events}
     for doc in data.documents:
-        if chain.events and doc.doc_key not in about:
+        if chain.events and doc.doc_key not in data.events_of:
             r.add(
                 "operation_security",
                 CheckStatus.FAIL,
@@ -177,7 +176,7 @@ def check_operation_security(data: QcData, r: Results) -> None:
                 **where_doc(data, doc),
             )
         elif doc.state == DocumentState.WITHHELD and not any(
-            e.is_about(doc.doc_key) and e.detail.get("step") == WITHHOLDING_STEP for e in data.events
+            e.detail.get("step") == WITHHOLDING_STEP for e in data.events_of[doc.doc_key]
         ):
             r.add(
                 "operation_security",
