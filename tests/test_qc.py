@@ -483,8 +483,8 @@ def test_recorded_software_environment_is_checked(clean_out, tmp_path):
     run = run_checks(QcRequest(out, SETTINGS, jobs=2, verify_masters=False))
     (finding,) = failing(run.results, "environment")
     assert finding.check_id == "GD-3-6"
-    assert "文档创建程序 'Adobe Acrobat Pro DC', but the journal says 'digitize" in finding.evidence
-    assert "no 信息系统描述" in finding.evidence and "is not an open layout format" in finding.evidence
+    assert "文档创建程序为 'Adobe Acrobat Pro DC'，但日志记录由 'digitize" in finding.evidence
+    assert "缺少信息系统描述" in finding.evidence and "不是开放的版式格式" in finding.evidence
 
 
 def test_a_broken_or_missing_event_chain_fails_operation_security(clean_out, tmp_path):

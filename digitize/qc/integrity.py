@@ -215,10 +215,10 @@ def check_retention_schedule(data: QcData, r: Results) -> None:
         r.add(
             "retention_schedule",
             CheckStatus.NOT_CHECKED,
-            "the profile has no retention schedule ([retention] rules): 保管期限 and 归档范围 not compared with a 保管期限表",
+            "配置中没有保管期限表（[retention] rules）：保管期限和归档范围未与保管期限表比对",
         )
         return
-    schedule = retention.schedule or "the profile's retention schedule"
+    schedule = retention.schedule or "配置的保管期限表"
     for record in data.records:
         if record.tree is None:
             continue  # 2-3 reports it
@@ -232,7 +232,7 @@ def check_retention_schedule(data: QcData, r: Results) -> None:
             r.add(
                 "retention_schedule",
                 CheckStatus.WARN,
-                f"no item of {schedule} covers it: check that it belongs to the 归档范围",
+                f"{schedule}中没有条目涵盖该文件：请确认它属于归档范围",
                 defect="outside_schedule",
                 **where,
             )
@@ -240,8 +240,8 @@ def check_retention_schedule(data: QcData, r: Results) -> None:
             r.add(
                 "retention_schedule",
                 CheckStatus.FAIL,
-                f"保管期限 {period}, but {schedule} ({rule.label}) allows {'/'.join(rule.periods)}",
+                f"保管期限 {period}，但{schedule}（{rule.label}）规定为 {'/'.join(rule.periods)}",
                 defect="retention_not_allowed",
                 **where,
             )
-    r.finish("retention_schedule", f"{len(data.records)} records have a 保管期限 {schedule} allows for them")
+    r.finish("retention_schedule", f"{len(data.records)} 条记录的保管期限均符合{schedule}")

@@ -217,28 +217,27 @@ def check_environment(data: QcData, r: Results) -> None:
             application = (attributes.findtext("文档创建程序") or "").strip()
             fmt = (attributes.findtext("格式信息") or "").strip()
             if not application:
-                problems.append(f"{name}: no 文档创建程序")
+                problems.append(f"{name}：缺少文档创建程序")
             elif application != made_by:
-                problems.append(f"{name}: 文档创建程序 {application!r}, but the journal says {made_by!r} made it")
+                problems.append(f"{name}：文档创建程序为 {application!r}，但日志记录由 {made_by!r} 生成")
             if not (attributes.findtext("信息系统描述") or "").strip():
-                problems.append(f"{name}: no 信息系统描述")
+                problems.append(f"{name}：缺少信息系统描述")
             if not fmt.startswith(OPEN_LAYOUT_FORMATS):
-                problems.append(f"{name}: 格式信息 {fmt!r} is not an open layout format (PDF/A, OFD)")
+                problems.append(f"{name}：格式信息 {fmt!r} 不是开放的版式格式（PDF/A、OFD）")
             if application:
                 software.add(application)
         if problems:
             r.add(
                 "environment",
                 CheckStatus.FAIL,
-                f"{record.where}: " + "; ".join(problems),
+                f"{record.where}：" + "；".join(problems),
                 defect="environment",
                 **{**where_doc(data, record.document), "file": record.path},
             )
     r.finish(
         "environment",
-        f"{len(data.records)} records: each 电子属性 names its 文档创建程序 ({'; '.join(sorted(software)) or 'none'}), "
-        "as the journal records it, and its 信息系统描述; layout formats PDF/A and OFD are open standards that need "
-        "no particular software or hardware (GB/T 18894-2016 §8.3)",
+        f"{len(data.records)} 条记录：每个电子属性都写明与日志一致的文档创建程序（{'；'.join(sorted(software)) or '无'}）"
+        "和信息系统描述；版式格式 PDF/A 和 OFD 是开放标准，不依赖特定软硬件（GB/T 18894-2016 §8.3）",
     )
 
 
