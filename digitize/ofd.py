@@ -191,7 +191,7 @@ def _text_object(layer: etree._Element, line: OcrLine, ids: _Ids, font_id: int, 
 
 
 # --------------------------------------------------------------------------- parts
-def _doc_body(root: etree._Element, meta: DocumentMeta, today: str) -> None:
+def _doc_body(root: etree._Element, meta: DocumentMeta, today: str, created: str | None = None) -> None:
     body = _el(root, "DocBody")
     info = _el(body, "DocInfo")
     _el(info, "DocID", uuid.uuid4().hex)
@@ -199,7 +199,7 @@ def _doc_body(root: etree._Element, meta: DocumentMeta, today: str) -> None:
         _el(info, "Title", meta.title)
     if meta.creator:
         _el(info, "Author", meta.creator)
-    _el(info, "CreationDate", today)
+    _el(info, "CreationDate", created or today)
     _el(info, "ModDate", today)
     if meta.keywords:
         keywords = _el(info, "Keywords")
@@ -328,6 +328,32 @@ def build_ofd(pages: Sequence[PdfPage], meta: DocumentMeta, dest: Path, validate
         dest.unlink()
         raise OfdError("OFD does not validate against GB/T 33190-2016: " + "; ".join(problems[:5]))
     return OfdReport(dest, len(pages), parts, True)
+
+
+def relabel_ofd(path: Path, meta: DocumentMeta) -> OfdReport:
+    """Give a finished OFD the catalogue's description (OFD.xml's DocInfo and its CustomDatas)
+    without touching its pages; the file replaces the old one only once every part validates."""
+    path = Path(path)
+    with zipfile.ZipFile(path) as package:
+        entries = [(info, package.read(info)) for info in package.infolist()]
+        created = _part(package, "OFD.xml").findtext(f"{_OFD}DocBody/{_OFD}DocInfo/{_OFD}CreationDate")
+    ofd = _el(None, "OFD", Version=OFD_VERSION, DocType="OFD")
+    _doc_body(ofd, meta, dt.date.today().isoformat(), created)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        for info, data in entries:
+            package.writestr(info, _xml(ofd) if info.filename == "OFD.xml" else data, compress_type=info.compress_type)
+    staged = path.with_name(f".{path.name}.tmp")
+    atomic_write_bytes(staged, buffer.getvalue())
+    try:
+        parts, problems = check_ofd(staged)
+        if problems:
+            raise OfdError("OFD does not validate against GB/T 33190-2016: " + "; ".join(problems[:5]))
+        pages = page_count(staged)
+        staged.replace(path)
+    finally:
+        staged.unlink(missing_ok=True)
+    return OfdReport(path, pages, parts, True)
 
 
 # --------------------------------------------------------------------------- reading back

@@ -50,6 +50,7 @@ from digitize.journal import AGENT, DocumentState, Journal, PageState, RunStatus
 from digitize.layout import OutLayout, document_dir, protected_dir, staged_page_record
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
+from digitize.ofd import OfdError
 from digitize.pdfa import PdfAError
 from digitize.recording import BatchSummary, Recorder
 from digitize.relink import document_meta, relink_document
@@ -440,7 +441,7 @@ class Coordinator:
             if relink_document(self.journal, self.out, doc_key, desc, self.settings, self.template, self.catalog_path):
                 self.summary.documents_relinked += 1
                 log.info("%s: described anew from the catalogue (no OCR redone)", doc_key)
-        except (PdfAError, OSError) as exc:  # the document stays as it was; the next run tries again
+        except (PdfAError, OfdError, OSError) as exc:  # the document stays as it was; the next run tries again
             self.summary.warnings.append(f"{doc_key}: not described anew from the catalogue: {exc}")
 
     # ------------------------------------------------------------------ temporary files

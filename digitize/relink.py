@@ -3,10 +3,11 @@
 A batch processed without its catalogue (or with another one) is linked to it by running
 `process` again with `--catalog`: a document whose checksums still hold is not processed
 again, but when its catalogue row is new or changed, the journal's document row gets the row
-(题名, catalogue fields) and the PDF's XMP gets 题名, 责任者, 日期 and 密级
-(`digitize.pdfa.relabel_pdf`, validated as PDF/A again). Pages and text are untouched. The
-new checksum is recorded as a "creation" event of the PDF, as its first packaging was, so
-`verify` and the hand-off check the file as it is now. A document the catalogue does not
+(题名, catalogue fields), the PDF's XMP gets 题名, 责任者, 日期 and 密级
+(`digitize.pdfa.relabel_pdf`, validated as PDF/A again) and the OFD's DocInfo its title, author
+and CustomDatas (`digitize.ofd.relabel_ofd`, validated against GB/T 33190 again). Pages and
+text are untouched. Each new checksum is recorded as a "creation" event of the file, as its
+first packaging was, so `verify`, QC and the hand-off check the files as they are now. A document the catalogue does not
 list keeps its description.
 """
 
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from digitize.describe import Description
 from digitize.fsutil import sha256_file
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome
+from digitize.ofd import relabel_ofd
 from digitize.pdfa import DocumentMeta, relabel_pdf
 from digitize.settings import Settings
 from metadata.archival_code import CodeTemplate, code_parts
@@ -52,35 +55,47 @@ def relink_document(
     catalog: str | None,
 ) -> bool:
     """Give a finished document its catalogue row when the journal has another (or none); True if it did.
-    PdfAError or OSError when the PDF cannot be rewritten (the document then stays as it was)."""
+    PdfAError, OfdError or OSError when a layout file cannot be rewritten (the document then stays as it was)."""
     row = journal.document(doc_key)
     if row is None or not desc.fields or (row.title, row.catalog) == (desc.title, desc.fields):
         return False
-    pdf_rel = row.pdf_path or ""
-    pdf = out / pdf_rel
-    report = relabel_pdf(pdf, document_meta(desc, settings, template), row.pdfa.get("flavour") or "2b")
-    digest, size = sha256_file(pdf), os.path.getsize(pdf)
+    meta = document_meta(desc, settings, template)
+    layout: dict[str, Any] = {}
+    created = []  # (step, OUT-relative path, sha256, bytes) of each layout file rewritten
+    if row.pdf_path:
+        pdf = out / row.pdf_path
+        report = relabel_pdf(pdf, meta, row.pdfa.get("flavour") or "2b")
+        digest, size = sha256_file(pdf), os.path.getsize(pdf)
+        layout.update(pdf_sha256=digest, pdf_bytes=size)
+        layout["pdfa"] = {"flavour": report.flavour, "validated": report.validated, "findings": list(report.findings)}
+        created.append(("PDF/A packaging", row.pdf_path, digest, size))
+    if row.ofd_path:
+        ofd = out / row.ofd_path
+        parts = relabel_ofd(ofd, meta).parts
+        digest, size = sha256_file(ofd), os.path.getsize(ofd)
+        layout.update(ofd_sha256=digest, ofd_bytes=size, ofd={**(row.ofd or {}), "validated": True, "parts": parts})
+        created.append(("OFD packaging", row.ofd_path, digest, size))
     journal.upsert_document(
         doc_key,
         archival_code=desc.archival_code,
         state=DocumentState.DONE,
         title=desc.title,
         catalog=desc.fields,
-        pdf_sha256=digest,
-        pdf_bytes=size,
-        pdfa={"flavour": report.flavour, "validated": report.validated, "findings": list(report.findings)},
+        **layout,
     )
-    journal.record_event(
-        EventType.CREATION,
-        doc_key,
-        Outcome.SUCCESS,
-        {
-            "step": "PDF/A packaging",
-            "reason": "described anew from the catalogue: 题名, 责任者, 日期, 密级 in the XMP; pages and text unchanged",
-            "catalog": catalog,
-            "file": pdf_rel,
-            "sha256": digest,
-            "bytes": size,
-        },
-    )
+    for step, rel, digest, size in created:
+        journal.record_event(
+            EventType.CREATION,
+            doc_key,
+            Outcome.SUCCESS,
+            {
+                "step": step,
+                "reason": "described anew from the catalogue: 题名, 责任者, 日期, 密级 and the catalogue fields; "
+                "pages and text unchanged",
+                "catalog": catalog,
+                "file": rel,
+                "sha256": digest,
+                "bytes": size,
+            },
+        )
     return True

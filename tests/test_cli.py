@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,7 @@ import pytest
 from PIL import Image
 
 from digitize.journal import Journal, RunStatus, read_journal
+from digitize.ofd import check_ofd
 from digitize.qc.decisions import DecisionRecord, SignOff
 from digitize.settings import Settings
 from metadata.catalog import CatalogError, read_catalog
@@ -172,6 +174,25 @@ def test_a_batch_is_linked_to_its_catalogue_later_without_ocr(tiny, tmp_path):
     assert TITLES[DESCRIBED] in (out / catalogue).read_text(encoding="utf-8")
     again = process_again(tiny, out, "--json")  # the previous run's catalogue, no relabelling
     assert json.loads(again.stdout)["documents_relinked"] == 0 and "Catalogue:" not in again.stdout
+
+
+def test_an_ofd_only_batch_is_linked_to_its_catalogue_later(tmp_path):
+    """The OFD (no PDF/A beside it) gets the catalogue's 题名 and fields in its DocInfo, still validates,
+    and the journal follows it."""
+    batch, out = tmp_path / "batch", tmp_path / "out"
+    save_page(batch / DESCRIBED / "0001.png")
+    row = f"{DESCRIBED},{TITLES[DESCRIBED]},杭州市社会保险基金管理中心,20200312,1,内部,永久,开放,"
+    (batch / "catalog.csv").write_text("\ufeff" + "\n".join([HEADER, row]) + "\n", encoding="utf-8")
+    first = ("process", batch, "--out", out, "-l", "eng", "--jobs", "2", "--format", "ofd")
+    assert cli(*first).returncode == 0
+    ofd = out / "documents" / DESCRIBED / f"{DESCRIBED}.ofd"
+    result = cli(*first, "--catalog", batch / "catalog.csv", "--json")
+    assert json.loads(result.stdout)["documents_relinked"] == 1, result.stdout + result.stderr
+    with zipfile.ZipFile(ofd) as package:
+        info = package.read("OFD.xml").decode("utf-8")
+    assert f"<ofd:Title>{TITLES[DESCRIBED]}</ofd:Title>" in info and '<ofd:CustomData Name="保管期限">永久<' in info
+    assert check_ofd(ofd)[1] == []
+    assert cli("verify", out).returncode == 0  # the journal follows the relabelled OFD
 
 
 def test_export_with_a_catalogue_given_late_and_without_one(tiny, tmp_path):
