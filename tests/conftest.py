@@ -20,6 +20,8 @@ import pytest
 from digitize.fsutil import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
+# The archive the sample batches belong to ([archive]: the 来源 of their DA/T 46 records, which QC's 2-3 asks for).
+QC_PROFILE = ROOT / "tests" / "data" / "qc" / "profile.toml"
 SAMPLES = ROOT / "samples"
 SCHEMAS = ROOT / "metadata" / "schemas"
 
@@ -97,12 +99,12 @@ def checked_archive(sample_out: Path, clean_out: Path, base: Path) -> dict[str, 
     from digitize.qc.data import QcRequest
     from digitize.qc.run import judge_recorded, prepare, write_outputs
     from digitize.search.build import update_archive
-    from digitize.settings import Settings
+    from digitize.settings import Settings, load_settings
 
     clean, rest = base / "clean", base / "rest"
     shutil.copytree(clean_out, clean)
     shutil.copytree(sample_out, rest)
-    outcome = prepare(QcRequest(clean, jobs=2, verify_masters=False))
+    outcome = prepare(QcRequest(clean, load_settings(QC_PROFILE), jobs=2, verify_masters=False))
     judge_recorded(outcome)
     write_outputs(outcome, thumbnails=False)
     archive = base / "archive"

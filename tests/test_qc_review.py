@@ -17,6 +17,8 @@ from digitize.qc.plans import SamplingError
 from digitize.qc.review import ReviewError, review
 from digitize.qc.run import judge_recorded, prepare, write_outputs
 from digitize.qc.sampling import Decision
+from digitize.settings import load_settings
+from tests.conftest import QC_PROFILE
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def checked(clean_lot, tmp_path_factory) -> Path:
     """The clean sample lot after a `qc` run, no decisions yet."""
     out = tmp_path_factory.mktemp("checked") / "out"
     shutil.copytree(clean_lot, out)
-    outcome = prepare(QcRequest(out, jobs=2, verify_masters=False))
+    outcome = prepare(QcRequest(out, load_settings(QC_PROFILE), jobs=2, verify_masters=False))
     judge_recorded(outcome)
     write_outputs(outcome, thumbnails=False)
     return out
@@ -57,7 +59,7 @@ def test_review_verdict_follows_each_saved_decision(lot):
 def test_a_later_qc_run_keeps_every_decision(lot):
     items = review(lot).sample.items
     DecisionRecord(lot).add_decisions([Decision(i, "pass", inspector="李明") for i in items], "web", "li")
-    outcome = prepare(QcRequest(lot, jobs=2, verify_masters=False))  # the next `qc` run
+    outcome = prepare(QcRequest(lot, load_settings(QC_PROFILE), jobs=2, verify_masters=False))  # the next `qc` run
     judge_recorded(outcome)
     write_outputs(outcome, thumbnails=False)
     assert outcome.lot is not None and outcome.lot.status == "accept"
@@ -78,7 +80,19 @@ def test_qc_record_adds_to_the_same_record(lot, tmp_path):
         writer.writerow(["item_id", "decision", "defect_type", "defect_class", "inspector", "note"])
         writer.writerows([item, "pass", "", "", "赵六", ""] for item in items)
     result = CliRunner().invoke(
-        main, ["qc", str(lot), "--record", str(filled), "--no-masters", "--jobs", "2", "--json"]
+        main,
+        [
+            "qc",
+            str(lot),
+            "--record",
+            str(filled),
+            "--no-masters",
+            "--jobs",
+            "2",
+            "--json",
+            "--profile",
+            str(QC_PROFILE),
+        ],
     )
     assert json.loads(result.output)["sampling"]["status"] == "accept"
     entries = DecisionRecord(lot).entries()
