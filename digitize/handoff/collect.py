@@ -1,14 +1,11 @@
 """Gather what a hand-off package holds, and write it file by file with its checksums checked.
 
-`gather` reads the journal and the catalogue into a `Handoff`: the documents that may be
-handed off (done, and allowed by the internal access policy of the exports), each with its
-PDF/A, OCR files and masters and the SHA-256 the journal recorded for them; what is left out
-and why; the QC state; and any disagreement inside the journal itself.
-
-`Packer` writes a package into a staging folder beside DEST. Every journal-recorded file is
-copied and hashed in the same pass and compared with the journal, so the masters (and the
-outputs) are checked again on their way into the package; `commit` renames the finished
-folder into place, `discard` removes it. Nothing half-written is ever left at DEST.
+`gather` reads the journal and the catalogue into a `Handoff`: the documents that may be handed
+off (done, allowed by the exports' internal access policy), each with its PDF/A and/or OFD, OCR
+files and masters and their journal SHA-256; what is left out and why; the QC state; and any
+disagreement inside the journal. `Packer` copies and hashes each journal-recorded file into a
+staging folder beside DEST in one pass, against the journal (masters and outputs are checked
+again); `commit` renames it into place, `discard` removes it: nothing half-written stays at DEST.
 """
 
 from __future__ import annotations
@@ -124,9 +121,9 @@ class Handoff:
 
     def layout_formats(self) -> list[str]:
         """The layout formats the handed-off documents carry: "PDF/A-2b", "OFD"."""
-        kinds = {f.role for d in self.documents for f in d.outputs if f.role in ("pdf", "ofd")}
+        kinds = {f.role for d in self.documents for f in d.outputs}
         names = {"pdf": f"PDF/A-{self.settings.pdf.pdfa_flavour}", "ofd": "OFD"}
-        return [names[kind] for kind in ("pdf", "ofd") if kind in kinds]
+        return [name for kind, name in names.items() if kind in kinds]
 
     def code_range(self) -> tuple[str, str]:
         codes = self.codes
@@ -234,11 +231,8 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
             left_out.append({"archival_code": code, "reason": reason})
             continue
         pages = journal.pages_of(row.doc_key)
-        validated = all(
-            bool(recorded.get("validated"))
-            for path, recorded in ((row.pdf_path, row.pdfa), (row.ofd_path, row.ofd))
-            if path
-        )
+        layouts = ((row.pdf_path, row.pdfa), (row.ofd_path, row.ofd))
+        validated = all(bool(recorded.get("validated")) for path, recorded in layouts if path)
         doc = PackageDocument(row.doc_key, code, _document_name(row), record, len(pages), validated)
         _add_outputs(doc, row, pages, out, digests, problems)
         _add_masters(doc, row, pages, recorded_batch, masters_dir, digests, problems)
