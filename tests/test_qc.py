@@ -442,7 +442,7 @@ def test_a_record_that_lacks_elements_fails_element_completeness(clean_out, tmp_
     assert finding.check_id == "GD-2-3" and finding.file == f"documents/{CLEAN}/{CLEAN}.xml"
     for element in ("来源/立档单位名称 或 全宗名称", "档号/全宗号", "档号/年度", "档号/机构或问题", "档号/室编件号"):
         assert f"文件实体/{element}（" in finding.evidence, element
-    assert "文件实体/数字化属性/扫描色彩模式（按日志、目录和配置生成的记录有此项）" in finding.evidence
+    assert "文件实体/数字化属性/扫描色彩模式（按日志、目录和配置生成的记录有此项" in finding.evidence
     assert "档号/保管期限" not in finding.evidence
     bare = run_checks(QcRequest(clean_out, jobs=2, verify_masters=False))  # no export, no [archive]
     (unexported,) = failing(bare.results, "element_completeness")
