@@ -295,11 +295,13 @@ def run_page(job: dict) -> dict:
         "crop": g.crop_box,
         "blur": g.blur,
         "ink": g.ink_coverage,
+        "dpi": page.resolution.dpi,
+        "dpi_source": page.resolution.source,
     }
     osd_calls = []
 
-    def osd(img: np.ndarray) -> tuple[int, float]:
-        res = tesseract_osd(img, dpi)
+    def osd(img: np.ndarray, working_dpi: float) -> tuple[int, float]:
+        res = tesseract_osd(img, working_dpi)
         osd_calls.append(res)
         return res
 
@@ -336,15 +338,15 @@ def run_page(job: dict) -> dict:
                 warp(image, skew_true, rec["orientation_deg"], 255 if bitonal else int(np.median(image))),
                 dpi,
             ),
-            "our_geometry": (page_osd.image, dpi),
-            "our_ocr_image": (page_osd.ocr_image, dpi * page_osd.ocr_scale),
+            "our_geometry": (page_osd.image, page_osd.resolution.working_dpi),
+            "our_ocr_image": (page_osd.ocr_image, page_osd.resolution.working_dpi * page_osd.ocr_scale),
         }
         row["cer"] = {}
         for name, (img, d) in variants.items():
             text, secs = ocr_text(img, d, lang)
             dist, n = cer_counts(rec["text"], text)
             row["cer"][name] = {"dist": dist, "len": n, "s": secs}
-        text, secs = read_text(page_osd.ocr_image, dpi * page_osd.ocr_scale, lang)
+        text, secs = read_text(page_osd.ocr_image, page_osd.resolution.working_dpi * page_osd.ocr_scale, lang)
         dist, n = cer_counts(rec["text"], text)
         row["cer"]["ours"] = {"dist": dist, "len": n, "s": secs}
     return row
@@ -418,6 +420,12 @@ def summarise(rows: list[dict]) -> dict:
         "lines_cut": sum(r["crop_violations"] for r in rows),
         "pages_cut": [r["page_id"] for r in rows if r["crop_violations"]],
     }
+    resolution = {
+        "sources": {
+            src: sum(r["ours"].get("dpi_source") == src for r in rows) for src in ("tag", "estimated", "unknown")
+        },
+        "wrong": [r["page_id"] for r in rows if r["ours"].get("dpi") and abs(r["ours"]["dpi"] / r["dpi"] - 1.0) > 0.15],
+    }
     colour_rows = [r for r in rows if r["colour_truth"] != "grey"]
     colour = {
         cat: {
@@ -460,6 +468,7 @@ def summarise(rows: list[dict]) -> dict:
         "osd_calls": osd_calls,
         "blank": blank,
         "crop": crop,
+        "resolution": resolution,
         "colour": colour,
         "cer": cer,
         "timing_s": timing,
@@ -528,6 +537,13 @@ def print_table(s: dict) -> None:
         f"Crop: {c['pages_cropped']} pages cropped ({c['pages_with_dark_bed']} have a dark scanner bed); "
         f"ground-truth lines cut by a crop: {c['lines_cut']}"
     )
+    res = s.get("resolution")
+    if res:
+        print(
+            "Resolution: "
+            + ", ".join(f"{n} pages {src}" for src, n in res["sources"].items())
+            + f"; more than 15 % off the truth: {len(res['wrong'])}"
+        )
     col = s["colour"]
     print(
         f"Colour: red seal/letterhead flagged {col['red']['flagged']}/{col['red']['pages']}; signature-only flagged "

@@ -45,17 +45,19 @@ _PDF_FILTERS = {
     "/RunLengthDecode": "PackBits",
 }
 MIN_CREDIBLE_DPI = 50
+_CAMERA_EXIF_TAGS = (0x829A, 0x829D, 0x920A)  # ExposureTime, FNumber, FocalLength: written by cameras only
 
 
 @dataclass
 class LoadedPage:
     image: np.ndarray  # (H,W) uint8 grey or bitonal (0/255), or (H,W,3) uint8 BGR
     mode: str  # bitonal | grey | colour
-    dpi: float
-    dpi_source: str  # file | override | default
+    dpi: float | None  # what the file says (its tag, or a PDF page's size), or the profile's; None: nothing
+    dpi_source: str  # tag | profile | none (imaging checks a tag against the page: digitize.imaging.resolution)
     compression: str  # how the master stores the pixels (DA/T 46 M56)
     file_format: str  # TIFF, JPEG, PNG, JPEG 2000, PDF
     warnings: list[str]
+    photo: bool = False  # the file was written by a camera (its resolution tag means nothing)
 
 
 def load_page(ref: PageRef, settings: InputSettings) -> LoadedPage:
@@ -81,17 +83,31 @@ def _check_pixels(path: Path, width: int, height: int, settings: InputSettings) 
         )
 
 
-def _resolve_dpi(path: Path, found: float | None, settings: InputSettings, notes: list[str]) -> tuple[float, str]:
+def _resolve_dpi(found: float | None, settings: InputSettings) -> tuple[float | None, str]:
     if settings.dpi_override:
-        return float(settings.dpi_override), "override"
+        return float(settings.dpi_override), "profile"
     if found and found >= MIN_CREDIBLE_DPI:
         nearest = round(found)
-        return (float(nearest) if abs(found - nearest) < 0.05 else round(found, 2)), "file"
-    notes.append(f"{path}: no usable resolution in the file; assuming {settings.default_dpi} dpi")
-    return float(settings.default_dpi), "default"
+        return (float(nearest) if abs(found - nearest) < 0.05 else round(found, 2)), "tag"
+    return None, "none"
 
 
 def _pil_dpi(im: Image.Image) -> float | None:
+    """The resolution the file states. For JPEG only a JFIF density in dots per inch or per
+    centimetre, or an EXIF resolution with its unit: Pillow reports 72 dpi for a JPEG whose EXIF
+    has no resolution at all, and a JFIF density without a unit is an aspect ratio."""
+    if im.format in ("JPEG", "MPO"):
+        unit, density = im.info.get("jfif_unit"), im.info.get("jfif_density")
+        if unit in (1, 2) and density:
+            return float(max(density)) * (2.54 if unit == 2 else 1.0)
+        exif = im.getexif()
+        unit, value = exif.get(0x0128), exif.get(0x011A)
+        if unit in (2, 3) and value:
+            try:
+                return float(value) * (2.54 if unit == 3 else 1.0)
+            except (TypeError, ValueError, ZeroDivisionError):
+                return None
+        return None
     dpi = im.info.get("dpi")
     if not dpi:
         return None
@@ -100,6 +116,14 @@ def _pil_dpi(im: Image.Image) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(values) if values else None
+
+
+def _from_camera(im: Image.Image) -> bool:
+    try:
+        exif = im.getexif().get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - damaged EXIF says nothing about the camera
+        return False
+    return any(tag in exif for tag in _CAMERA_EXIF_TAGS)
 
 
 def _pil_to_array(im: Image.Image) -> tuple[np.ndarray, str]:
@@ -156,7 +180,8 @@ def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
         except EOFError:
             raise InputError(path, f"has no frame {frame + 1}") from None
         _check_pixels(path, im.width, im.height, settings)
-        dpi, dpi_source = _resolve_dpi(path, _pil_dpi(im), settings, notes)
+        dpi, dpi_source = _resolve_dpi(_pil_dpi(im), settings)
+        photo = _from_camera(im)
         compression = _compression_of(im)
         try:
             im.load()
@@ -165,7 +190,7 @@ def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
             array, mode = _pil_to_array(im)
         except Exception as exc:  # noqa: BLE001
             raise InputError(path, f"image data is damaged or truncated ({exc.__class__.__name__}: {exc})") from None
-    return LoadedPage(array, mode, dpi, dpi_source, compression, fmt, notes)
+    return LoadedPage(array, mode, dpi, dpi_source, compression, fmt, notes, photo)
 
 
 def _compression_of(im: Image.Image) -> str:
@@ -193,7 +218,7 @@ def _load_pdf_page(path: Path, index: int, settings: InputSettings) -> LoadedPag
         _check_pixels(path, pdfimage.width, pdfimage.height, settings)
         width_in, height_in = _page_size_inches(page)
         found = pdfimage.width / width_in if width_in else None
-        dpi, dpi_source = _resolve_dpi(path, found, settings, notes)
+        dpi, dpi_source = _resolve_dpi(found, settings)
         filters = [str(f) for f in pdfimage.filters]
         compression = _PDF_FILTERS.get(filters[-1], filters[-1]) if filters else "none"
         try:
@@ -231,7 +256,7 @@ def _render_pdf_page(
     """Pages that are not one image (several images, vector art) are rendered with pdftoppm."""
     from pdf2image import convert_from_path
 
-    dpi = float(settings.dpi_override or settings.default_dpi)
+    dpi = float(settings.dpi_override or settings.render_dpi)
     width_in, height_in = _page_size_inches(page)
     _check_pixels(path, int(width_in * dpi), int(height_in * dpi), settings)
     notes.append(f"{path}: page {index + 1} is not a single image; rendered at {dpi:.0f} dpi")
@@ -240,4 +265,4 @@ def _render_pdf_page(
     except Exception as exc:  # noqa: BLE001
         raise InputError(path, f"page {index + 1} cannot be rendered ({exc})") from None
     array, mode = _pil_to_array(rendered[0])
-    return LoadedPage(array, mode, dpi, "default", "rendered", "PDF", notes)
+    return LoadedPage(array, mode, dpi, "profile" if settings.dpi_override else "tag", "rendered", "PDF", notes)

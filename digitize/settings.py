@@ -31,8 +31,8 @@ class SettingsError(BadInput, ValueError):
 
 @dataclass(frozen=True)
 class InputSettings:
-    dpi_override: int | None = None  # use this dpi instead of the file's resolution tag
-    default_dpi: int = 300  # assumed, with a warning, when a file carries no resolution
+    dpi_override: int | None = None  # use this dpi instead of the file's resolution tag (and of any estimate)
+    render_dpi: int = 300  # PDF pages that are not one image are rendered at this resolution
     max_image_pixels: int = 200_000_000  # decompression-bomb guard (pixels per page)
     force_text_pdf: bool = False  # process PDFs that already have a text layer
 

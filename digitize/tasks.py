@@ -17,6 +17,7 @@ from typing import Any
 
 from digitize.batch import InputError, PageRef
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
+from digitize.imaging.layout import PageLayout
 from digitize.layout import staged_file
 from digitize.loader import load_page
 from digitize.ocr.hocr import OcrPage, parse_hocr
@@ -61,6 +62,20 @@ class PageResult:
     reused: bool = False  # staged by an earlier try of its document, not processed now
 
 
+def layout_record(layout: PageLayout, ocr_scale: float) -> dict[str, Any]:
+    """The page's layout as recorded (page JSON, journal), boxes in the page image's pixels."""
+
+    def page_px(value: int) -> int:
+        return int(round(value / ocr_scale))
+
+    return {
+        "columns": layout.columns,
+        "spread": layout.spread,
+        "split_x": None if layout.split_x is None else page_px(layout.split_x),
+        "regions": [[page_px(v) for v in region.box] for region in layout.regions] if not layout.single else [],
+    }
+
+
 def run_page(task: PageTask) -> PageResult:
     """Load, straighten, analyse and OCR one page; stage the encoded image, hOCR and text."""
     ref = task.ref
@@ -94,34 +109,40 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     timings["load"] = time.perf_counter() - started
     result.warnings.extend(loaded.warnings)
     engine = engine_for(settings.ocr)
-    height, width = loaded.image.shape[:2]
-    result.facts = {
-        "file_format": loaded.file_format,
-        "compression": loaded.compression,
-        "dpi": loaded.dpi,
-        "dpi_source": loaded.dpi_source,
-        "source_mode": loaded.mode,
-        "width": width,
-        "height": height,
-    }
-
+    height, width = loaded.image.shape[:2]  # type: ignore[union-attr]
     processed = process_page(
         loaded.image,
         loaded.dpi,
         settings.imaging,
+        dpi_source=loaded.dpi_source,
+        photo=loaded.photo,
         bitonal=loaded.mode == "bitonal",
-        osd=lambda image: engine.orientation(image, loaded.dpi),
+        osd=engine.orientation,
     )
     del loaded.image  # the master's pixels are no longer needed
     timings.update({f"imaging.{k}": v for k, v in processed.timings.items()})
     geometry = processed.geometry
     result.geometry = dataclasses.asdict(geometry)
+    result.geometry["layout"] = layout_record(processed.layout, processed.ocr_scale)
+    resolution = processed.resolution
+    dpi = resolution.working_dpi  # the page's resolution, or the one assumed from its text size
+    result.facts = {
+        "file_format": loaded.file_format,
+        "compression": loaded.compression,
+        "dpi": resolution.dpi,  # None: unknown (never an assumed value)
+        "dpi_source": resolution.source,
+        "dpi_basis": resolution.basis,
+        "dpi_in_file": loaded.dpi if loaded.dpi_source == "tag" else None,
+        "page_size_assumed": resolution.dpi is None,  # the PDF page size comes from the working dpi
+        "working_dpi": dpi,
+        "source_mode": loaded.mode,
+        "width": width,
+        "height": height,
+    }
 
     started = time.perf_counter()
     mode = output_mode(loaded.mode, geometry.needs_colour, settings.imaging.output_colour)
-    encoded = encode_page(
-        processed.image, mode, loaded.dpi, settings.imaging.jpeg_quality, settings.imaging.bitonal_encoding
-    )
+    encoded = encode_page(processed.image, mode, dpi, settings.imaging.jpeg_quality, settings.imaging.bitonal_encoding)
     del processed.image  # nor the processed page's, once encoded
     timings["encode"] = time.perf_counter() - started
     result.facts.update(
@@ -136,8 +157,10 @@ def _run_page(task: PageTask, result: PageResult) -> None:
         result.ocr_status = "skipped: blank page"
     else:
         try:
-            ocr_dpi = loaded.dpi * processed.ocr_scale
-            output = read_page(engine, processed.ocr_image, ocr_dpi, read_tables=settings.ocr.read_tables)
+            ocr_dpi = dpi * processed.ocr_scale
+            output = read_page(
+                engine, processed.ocr_image, ocr_dpi, read_tables=settings.ocr.read_tables, layout=processed.layout
+            )
             timings["ocr"] = output.seconds
             result.ocr_status = "ok"
             if not parse_hocr(output.hocr).words:

@@ -22,9 +22,11 @@ from digitize.imaging.analysis import analyse
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
 from digitize.imaging.marks import _character_heights, text_ink
 from digitize.imaging.orientation import UprightEvidence, evidence_is_clear, upright_evidence
+from digitize.imaging.resolution import decide_resolution, measure_page
 from digitize.imaging.skew import _edge_residual, _line_bands, _straightened_ink
 from digitize.ocr.tesseract import make_engine
 from digitize.settings import ImagingSettings
+from tests.realpages import real_page
 
 DATA = Path(__file__).parent / "data" / "imaging"
 DPI = 150.0
@@ -111,7 +113,7 @@ def near_empty_page() -> np.ndarray:
 def test_unsure_orientation_asks_osd_and_ignores_a_weak_answer() -> None:
     calls: list[tuple[int, ...]] = []
 
-    def osd(image: np.ndarray) -> tuple[int, float]:
+    def osd(image: np.ndarray, dpi: float) -> tuple[int, float]:
         calls.append(image.shape)
         return 180, 3.6  # what OSD answered on a near-empty upright letter page: not enough to turn it
 
@@ -122,7 +124,7 @@ def test_unsure_orientation_asks_osd_and_ignores_a_weak_answer() -> None:
 
 
 def test_a_page_the_image_finds_upright_never_calls_osd() -> None:
-    def osd(image: np.ndarray) -> tuple[int, float]:
+    def osd(image: np.ndarray, dpi: float) -> tuple[int, float]:
         raise AssertionError("OSD must not run when the image finds the page upright")
 
     page = process_page(scan(fixture("zh_table.png"), skew=-3.0), DPI, SETTINGS, osd=osd)
@@ -150,7 +152,7 @@ def test_a_turn_seen_in_the_image_is_undone_only_by_a_confident_upright_osd(
     --docs 44, J034-SB·2015-D30-ZJ-0026/0003, got 0 at 7.8 as scanned and 180 at 5.6 flattened.)"""
     answers = iter(osd_answers)
     turned = scan(fixture("zh_table.png"), skew=-3.0, quarter_turns=2)
-    page = process_page(turned, DPI, SETTINGS, osd=lambda image: next(answers))
+    page = process_page(turned, DPI, SETTINGS, osd=lambda image, dpi: next(answers))
     assert (page.geometry.orientation_deg, page.geometry.orientation_method) == (expected, method)
     assert next(answers, None) is None, "every answer was asked for"
 
@@ -165,7 +167,7 @@ def test_a_strongly_blurred_upright_table_is_not_turned_by_its_punctuation() -> 
     image_only = process_page(page_in, DPI, SETTINGS)
     assert image_only.geometry.blur < 0.25
     assert (image_only.geometry.orientation_deg, image_only.geometry.orientation_method) == (0, "unsure")
-    checked = process_page(page_in, DPI, SETTINGS, osd=lambda image: (90, 0.2))
+    checked = process_page(page_in, DPI, SETTINGS, osd=lambda image, dpi: (90, 0.2))
     assert checked.geometry.orientation_deg == 0
     assert abs(checked.geometry.skew_deg - 7.45) <= 0.1
 
@@ -276,7 +278,7 @@ def test_osd_does_not_turn_a_page_the_image_clearly_reads_upright_when_only_the_
     punctuation marks sit at the foot of its lines and none at the top. Tesseract OSD said 180
     degrees at 8.7 (7.9 on the flattened copy), and the page was turned upside down."""
     page_in = cv2.imread(str(DATA / "upright_table_unsure_axis.jpg"), cv2.IMREAD_GRAYSCALE)
-    page = process_page(page_in, DPI, SETTINGS, osd=lambda image: (180, 9.0))
+    page = process_page(page_in, DPI, SETTINGS, osd=lambda image, dpi: (180, 9.0))
     assert page.geometry.orientation_deg == 0
 
 
@@ -287,13 +289,13 @@ def test_drum_streaks_do_not_turn_an_upright_page() -> None:
     image_only = process_page(page_in, DPI, SETTINGS)
     assert (image_only.geometry.orientation_deg, image_only.geometry.orientation_method) == (90, "image")
     engine = make_engine("tesserocr", "chi_sim+eng", 3, 120)
-    checked = process_page(page_in, DPI, SETTINGS, osd=lambda image: engine.orientation(image, DPI))
+    checked = process_page(page_in, DPI, SETTINGS, osd=lambda image, dpi: engine.orientation(image, DPI))
     assert checked.geometry.orientation_deg == 0
     assert abs(checked.geometry.skew_deg - 2.38) <= 0.1
 
 
 def test_a_strong_osd_answer_is_followed() -> None:
-    page = process_page(scan(near_empty_page(), quarter_turns=2), DPI, SETTINGS, osd=lambda image: (180, 9.0))
+    page = process_page(scan(near_empty_page(), quarter_turns=2), DPI, SETTINGS, osd=lambda image, dpi: (180, 9.0))
     assert page.geometry.orientation_deg == 180
 
 
@@ -301,7 +303,7 @@ def test_osd_turns_a_page_only_when_its_flattened_copy_agrees() -> None:
     answers = iter([(180, 9.0), (0, 2.0)])  # the page as scanned, then with its paper evened out
     calls: list[float] = []
 
-    def osd(image: np.ndarray) -> tuple[int, float]:
+    def osd(image: np.ndarray, dpi: float) -> tuple[int, float]:
         calls.append(float(np.median(image)))
         return next(answers)
 
@@ -319,7 +321,7 @@ def test_the_flattened_copy_must_agree_with_a_clear_confidence(flattened_answer,
     """An upright registration form (seed 128, J056-SB·2021-D10-ZJ-0006/0002) that OSD read as
     upside down at 8.0 gave the same answer at only 1.1 on its flattened copy."""
     answers = iter([(180, 8.0), flattened_answer])
-    page = process_page(scan(near_empty_page(), skew=1.5), DPI, SETTINGS, osd=lambda image: next(answers))
+    page = process_page(scan(near_empty_page(), skew=1.5), DPI, SETTINGS, osd=lambda image, dpi: next(answers))
     assert page.geometry.orientation_deg == (180 if turned else 0)
     assert page.geometry.orientation_method == "osd"
 
@@ -333,7 +335,7 @@ def test_drum_streaks_that_fool_osd_do_not_turn_an_upright_page() -> None:
     engine = make_engine("tesserocr", "chi_sim+eng", 3, 120)
     answers: list[tuple[int, float]] = []
 
-    def osd(image: np.ndarray) -> tuple[int, float]:
+    def osd(image: np.ndarray, dpi: float) -> tuple[int, float]:
         answers.append(engine.orientation(image, 225.0))
         return answers[-1]
 
@@ -510,17 +512,24 @@ def test_bitonal_source_stays_bitonal() -> None:
     assert set(np.unique(page.image)) <= {0, 255}
 
 
-def test_low_resolution_page_is_upsampled_for_ocr_and_shows_no_show_through() -> None:
+def test_show_through_is_whitened_on_the_ocr_image() -> None:
     clean = fixture("en_letter.png")
     ghost = cv2.GaussianBlur(1.0 - clean[:, ::-1].astype(np.float32) / 255.0, (0, 0), 1.5)
     text = 1.0 - clean.astype(np.float32) / 255.0
     page_in = np.clip(240.0 * (1.0 - 0.9 * text) * (1.0 - 0.3 * ghost), 0, 255).astype(np.uint8)
     page = process_page(page_in, DPI, SETTINGS)
-    assert page.ocr_scale == pytest.approx(2.0)
-    assert page.ocr_image.shape == (2 * page.image.shape[0], 2 * page.image.shape[1])
     show_through_only = (ghost > 0.3) & (text < 0.05)
     small = cv2.resize(page.ocr_image, (page.image.shape[1], page.image.shape[0]), interpolation=cv2.INTER_AREA)
     assert np.median(small[show_through_only]) == 255
+
+
+def test_small_characters_are_upsampled_for_ocr_and_large_ones_left_alone() -> None:
+    page = scan(cv2.resize(fixture("en_letter.png"), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
+    small = process_page(page, DPI / 2, SETTINGS)  # 75 dpi: characters of about 9 pixels
+    glyph = small.resolution.glyph_px
+    assert glyph < 12 and small.ocr_scale == pytest.approx(enhance.TARGET_GLYPH_PX / glyph)
+    assert small.ocr_image.shape == tuple(round(small.ocr_scale * side) for side in small.image.shape)
+    assert process_page(scan(fixture("zh_letter.png")), DPI, SETTINGS).ocr_scale == 1.0  # 150 dpi: large enough
 
 
 def test_a_drum_streak_is_lightened_and_the_text_under_it_kept(monkeypatch) -> None:
@@ -583,3 +592,87 @@ def test_quarter_turns_are_exact(turns: int) -> None:
     assert size == (out.shape[1], out.shape[0])
     ((x, y),) = map_points(matrix, np.array([[2.0, 5.0]]))
     assert out[int(round(y)), int(round(x))] == image[5, 2]
+
+
+# ---------------------------------------------------------------------------- resolution
+def test_a_wrong_300_dpi_tag_on_a_150_dpi_scan_is_replaced_by_the_sheet_size() -> None:
+    loaded, truth = real_page("0001/0001")  # a VAT goods list scanned at 150 dpi, tagged 300
+    resolution = decide_resolution(measure_page(loaded.image), loaded.dpi)
+    assert loaded.dpi == 300 and resolution.source == "estimated"
+    assert abs(resolution.dpi / truth["true_dpi"] - 1) < 0.15 and "A4" in resolution.basis
+
+
+def test_untagged_letter_size_forms_get_their_resolution_from_the_sheet() -> None:
+    for page in ("0007/0001", "0008/0002"):  # FUNSD forms, letter size resized to 1000 px: 91 dpi
+        loaded, truth = real_page(page)
+        resolution = decide_resolution(measure_page(loaded.image), loaded.dpi)
+        assert loaded.dpi is None and resolution.source == "estimated", page
+        assert abs(resolution.dpi / truth["true_dpi"] - 1) < 0.15, page
+
+
+def test_software_default_tags_and_camera_tags_are_not_believed() -> None:
+    loaded, truth = real_page("0013/0003")  # a letter-size form on a scanner bed, tagged 72 dpi
+    resolution = decide_resolution(measure_page(loaded.image), loaded.dpi)
+    assert resolution.source == "estimated" and abs(resolution.dpi / truth["true_dpi"] - 1) < 0.15
+    photo, _ = real_page("0017/0002")  # a camera's 350-dpi tag on a photographed table
+    assert photo.photo
+    resolution = decide_resolution(measure_page(photo.image), photo.dpi, photo=True)
+    assert resolution.dpi is None and resolution.source == "unknown" and "camera" in resolution.basis
+
+
+def test_a_page_nothing_can_be_told_of_has_an_unknown_resolution_and_a_working_one() -> None:
+    loaded, _ = real_page("0006/0001")  # a stained boarding pass, no tag, not a standard sheet
+    page = process_page(loaded.image, loaded.dpi, SETTINGS)
+    assert page.resolution.dpi is None and page.resolution.source == "unknown"
+    glyph_mm = page.resolution.glyph_px / page.resolution.working_dpi * 25.4
+    assert glyph_mm == pytest.approx(2.8, rel=0.01)  # working at typical body text, said to be assumed
+    assert "assumed" in page.resolution.basis
+
+
+def test_a_believable_tag_is_kept_and_a_profile_resolution_is_taken_as_it_is() -> None:
+    page = scan(fixture("zh_letter.png"))  # an A4 page at 150 dpi
+    assert process_page(page, DPI, SETTINGS).resolution.source == "tag"
+    assert process_page(page, None, SETTINGS).resolution.dpi == pytest.approx(DPI, rel=0.02)
+    assert process_page(page, 96.0, SETTINGS).resolution.source == "estimated"  # a software default
+    profile = process_page(page, 200.0, SETTINGS, dpi_source="profile").resolution
+    assert (profile.dpi, profile.source) == (200.0, "profile")
+
+
+# ---------------------------------------------------------------------------- layout
+def _layout_of(page: str):
+    loaded, _ = real_page(page)
+    return process_page(loaded.image, loaded.dpi, SETTINGS, dpi_source=loaded.dpi_source, photo=loaded.photo)
+
+
+@pytest.mark.parametrize("page", ["0004/0001", "0011/0002"])
+def test_two_column_pages_are_read_column_by_column(page: str) -> None:
+    processed = _layout_of(page)  # a Chinese journal page; a magazine page with a sidebar column
+    layout = processed.layout
+    assert layout.columns == 2 and not layout.spread
+    middle = processed.ocr_image.shape[0] // 2
+    left, right = [r for r in layout.regions if r.box[1] <= middle < r.box[3]]  # in reading order
+    assert left.box[2] <= right.box[0] + 2  # the left column is read first
+    width = processed.ocr_image.shape[1]
+    assert 0.3 * width < left.box[2] < 0.8 * width
+
+
+@pytest.mark.parametrize("page", ["0007/0001", "0009/0001", "0002/0002", "0001/0002", "0020/0002"])
+def test_forms_receipts_and_tables_stay_one_region(page: str) -> None:
+    # a form with labels and values, a receipt, a ruled table, an invoice, an unruled typed table
+    assert _layout_of(page).layout.single
+
+
+def test_generated_forms_tables_and_letters_stay_one_region() -> None:
+    for name in ("zh_form.png", "zh_table.png", "zh_letter.png", "en_letter.png"):
+        assert process_page(scan(fixture(name)), DPI, SETTINGS).layout.single, name
+
+
+def test_a_two_page_spread_is_found_and_divided_between_its_pages() -> None:
+    left, right = scan(fixture("zh_letter.png"), seed=1), scan(fixture("en_letter.png"), seed=2)
+    spread = np.hstack([left, np.full((left.shape[0], 60), 238, np.uint8), right])
+    processed = process_page(spread, DPI, SETTINGS)
+    layout = processed.layout
+    assert layout.spread and {r.page for r in layout.regions} == {0, 1}
+    split = layout.split_x / processed.ocr_scale
+    assert left.shape[1] - 100 < split < left.shape[1] + 160
+    assert [r.page for r in layout.regions] == sorted(r.page for r in layout.regions)  # left page first

@@ -94,7 +94,7 @@ def test_multipage_tiff_and_pdf_documents(tmp_path):
     assert tiff_page.mode == "bitonal" and tiff_page.compression == "CCITT Group 4" and tiff_page.dpi == 300
     pdf_page = load_page(docs["J2"].pages[1], InputSettings())
     assert pdf_page.image.shape == (283, 200)  # the embedded image itself, not a re-render
-    assert pdf_page.dpi == 200 and pdf_page.compression == "JPEG" and pdf_page.dpi_source == "file"
+    assert pdf_page.dpi == 200 and pdf_page.compression == "JPEG" and pdf_page.dpi_source == "tag"
 
 
 @pytest.mark.parametrize(
@@ -111,10 +111,10 @@ def test_formats_decode_with_their_resolution(tmp_path, suffix, save):
     path = _page(tmp_path / f"0001{suffix}", mode="RGB", dpi=(400, 400), **save)
     loaded = load_page(_ref(path), InputSettings())
     assert loaded.image.shape[:2] == (560, 400)
-    if suffix == ".jp2":  # Pillow does not write a JP2 resolution box: the default is used, with a warning
-        assert loaded.dpi_source == "default" and loaded.warnings
+    if suffix == ".jp2":  # Pillow does not write a JP2 resolution box: the file states none
+        assert loaded.dpi is None and loaded.dpi_source == "none"
     else:
-        assert loaded.dpi == 400 and loaded.dpi_source == "file"
+        assert loaded.dpi == 400 and loaded.dpi_source == "tag"
 
 
 def _ref(path: Path):
@@ -126,10 +126,32 @@ def _ref(path: Path):
 def test_dpi_override_and_missing_dpi(tmp_path):
     path = tmp_path / "0001.png"
     Image.new("L", (100, 100), 200).save(path)  # no pHYs chunk
-    loaded = load_page(_ref(path), InputSettings(default_dpi=300))
-    assert loaded.dpi == 300 and loaded.dpi_source == "default"
-    assert "no usable resolution" in loaded.warnings[0] and str(path) in loaded.warnings[0]
-    assert load_page(_ref(path), InputSettings(dpi_override=600)).dpi_source == "override"
+    loaded = load_page(_ref(path), InputSettings())
+    assert loaded.dpi is None and loaded.dpi_source == "none"  # nothing assumed here: imaging measures the page
+    overridden = load_page(_ref(path), InputSettings(dpi_override=600))
+    assert overridden.dpi == 600 and overridden.dpi_source == "profile"
+
+
+def test_a_jpeg_states_a_resolution_only_with_a_unit(tmp_path):
+    exif = Image.Exif()
+    exif[0x0131] = "an editor"  # EXIF without a resolution: Pillow itself would report 72 dpi
+    aspect_only = tmp_path / "aspect.jpg"
+    Image.new("RGB", (100, 140), (240, 235, 230)).save(aspect_only, exif=exif)
+    assert load_page(_ref(aspect_only), InputSettings()).dpi is None
+    in_cm = tmp_path / "cm.jpg"
+    exif[0x0128], exif[0x011A], exif[0x011B] = 3, 118.11, 118.11  # dots per centimetre
+    Image.new("RGB", (100, 140), (240, 235, 230)).save(in_cm, exif=exif)
+    assert load_page(_ref(in_cm), InputSettings()).dpi == pytest.approx(300.0, abs=0.05)
+
+
+def test_a_camera_photo_is_known_as_one(tmp_path):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x829A] = 1 / 60  # ExposureTime: only cameras write it
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (120, 90), (200, 190, 180)).save(photo, exif=exif, dpi=(72, 72))
+    loaded = load_page(_ref(photo), InputSettings())
+    assert loaded.photo and loaded.dpi == 72  # the tag is kept as stated; imaging does not believe it
+    assert not load_page(_ref(_page(tmp_path / "scan.jpg", mode="RGB")), InputSettings()).photo
 
 
 def test_zero_byte_file_names_the_file(tmp_path):

@@ -1,6 +1,9 @@
-"""Page imaging: measure and correct one scanned page (orientation, skew, scanner bed) and make
-the image handed to OCR.
+"""Page imaging: measure and correct one scanned page (resolution, orientation, skew, scanner bed)
+and make the image handed to OCR.
 
+The resolution comes first (``resolution``): the file's tag checked against the page's own
+character and sheet sizes, else estimated from them, else unknown with a working resolution
+assumed from the text size. Every later step measures in millimetres at that working resolution.
 All measurements run on reduced copies (about 150 dpi, see ``analysis``); the full-resolution
 master is resampled once, by a single affine warp, and only when the skew is large enough to be
 worth it.
@@ -21,13 +24,15 @@ from digitize.imaging.borders import crop_box
 from digitize.imaging.colour import detect_colour
 from digitize.imaging.enhance import SealArea, flatten, ink_share_for_ocr, ocr_image
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
+from digitize.imaging.layout import PageLayout, analyse_layout, whole_page
 from digitize.imaging.marks import text_ink
 from digitize.imaging.metrics import ink_coverage, sharpness
 from digitize.imaging.orientation import OrientationDecision, decide_orientation
+from digitize.imaging.resolution import Resolution, decide_resolution, measure_page
 from digitize.imaging.skew import estimate_skew
 from digitize.settings import ImagingSettings
 
-__all__ = ["PageGeometry", "ProcessedPage", "process_page"]
+__all__ = ["PageGeometry", "PageLayout", "ProcessedPage", "Resolution", "process_page"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class ProcessedPage:
     ocr_image: np.ndarray  # enhanced grey image for Tesseract, never stored as a master
     ocr_scale: float  # ocr_image pixels per image pixel
     geometry: PageGeometry
+    resolution: Resolution  # the page's resolution and the working one everything above was measured at
+    layout: PageLayout  # columns and spreads to read, in ocr_image pixels (one region: read whole)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -88,13 +95,20 @@ def _seal_areas(seals, analysis, shape: tuple[int, int], skew: float, orientatio
 
 def process_page(
     image: np.ndarray,
-    dpi: float,
+    dpi: float | None,
     settings: ImagingSettings,
     *,
+    dpi_source: str = "tag",
+    photo: bool = False,
     bitonal: bool = False,
-    osd: Callable[[np.ndarray], tuple[int, float]] | None = None,
+    osd: Callable[[np.ndarray, float], tuple[int, float]] | None = None,
 ) -> ProcessedPage:
-    """Measure and correct one page. `osd`, if given, is asked about unsure orientations only."""
+    """Measure and correct one page.
+
+    `dpi` is what the file says (None: nothing), `dpi_source` "tag" (checked against the page) or
+    "profile" (taken as it is); `photo`: the file comes from a camera. `osd(image, dpi)`, if
+    given, is asked about unsure orientations only.
+    """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -103,6 +117,11 @@ def process_page(
         now = time.perf_counter()
         timings[step] = now - clock
         clock = now
+
+    profile = dpi if dpi_source == "profile" else None
+    resolution = decide_resolution(measure_page(image), None if profile else dpi, photo=photo, profile_dpi=profile)
+    dpi = resolution.working_dpi
+    lap("resolution")
 
     analysis = analyse(image, dpi)
     lap("analysis")
@@ -130,7 +149,7 @@ def process_page(
             def osd_view(flattened: bool) -> tuple[int, float]:
                 grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
                 deskewed = warp(grey, skew, 0, int(round(analysis.paper_level)))
-                return osd(flatten(deskewed, dpi) if flattened else deskewed)
+                return osd(flatten(deskewed, dpi) if flattened else deskewed, dpi)
 
         decision = decide_orientation(text.mask, text.glyph_height, skew, estimate.axis_margin, blur, osd_view)
     lap("orientation")
@@ -155,8 +174,12 @@ def process_page(
         percentile_u8(analysis.contrast, 95, analysis.ink) / paper,
     )
     seals = _seal_areas(text.seals, analysis, image.shape[:2], applied_skew, decision.degrees, box)
-    enhanced, scale = ocr_image(corrected, dpi, ink_share, seals)
+    enhanced, scale = ocr_image(corrected, dpi, ink_share, seals, resolution.glyph_px)
     lap("ocr_image")
+
+    glyph = resolution.glyph_px
+    layout = whole_page(enhanced.shape) if blank.is_blank else analyse_layout(enhanced, glyph and glyph * scale)
+    lap("layout")
 
     geometry = PageGeometry(
         orientation_deg=decision.degrees,
@@ -173,4 +196,4 @@ def process_page(
         ink_coverage=round(ink_coverage(analysis), 5),
     )
     lap("metrics")
-    return ProcessedPage(corrected, enhanced, scale, geometry, timings)
+    return ProcessedPage(corrected, enhanced, scale, geometry, resolution, layout, timings)

@@ -1,4 +1,5 @@
-"""One page of OCR: Tesseract's own layout analysis for running text, ruled tables cell by cell.
+"""One page of OCR: Tesseract's own layout analysis for running text, ruled tables cell by cell,
+and the columns of a multi-column page (``digitize.imaging.layout``) one after the other.
 
 With an engine that can read parts of a page (`reads_boxes`), every ruled table found on the
 OCR image (`digitize.ocr.tables`) is blanked out of the page for the layout-analysis pass, and
@@ -12,26 +13,43 @@ only, get one ordinary recognition pass.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
 from lxml import etree
 
+from digitize.imaging.layout import PageLayout
 from digitize.ocr.hocr import LINE_CLASSES, Box, join_words
 from digitize.ocr.tables import INK_LEVEL, Table, find_tables
 from digitize.ocr.tesseract import OcrEngine, OcrOutput
 from digitize.xmlsafe import parse_bytes
 
 CELL_PSM = 6  # a cell is a uniform block of text
+REGION_PSM = 4  # a column of the page's layout is read as one column of lines
 STRIP_PSM = 7  # a row of one-line cells is read as one line
 ONE_LINE_MM = 6.0  # ink in a cell no taller than this is one line of text
 STRIP_MIN_CELLS = 7  # rows of at least this many one-line cells (dense tables) are read as strips
 _ID_PREFIXES = ("block", "par", "line", "word", "table")
+_BBOX = re.compile(r"bbox (-?\d+) (-?\d+) (-?\d+) (-?\d+)")
 
 
-def read_page(engine: OcrEngine, image: np.ndarray, dpi: float, *, read_tables: bool = True) -> OcrOutput:
-    """Recognise a grey OCR image (paper 255): hOCR (one ocr_page div) and plain text."""
+def read_page(
+    engine: OcrEngine,
+    image: np.ndarray,
+    dpi: float,
+    *,
+    read_tables: bool = True,
+    layout: PageLayout | None = None,
+) -> OcrOutput:
+    """Recognise a grey OCR image (paper 255): hOCR (one ocr_page div) and plain text.
+
+    With a `layout` of several regions (columns, the pages of a spread), each region is read on
+    its own, in the layout's order, with the tables that lie in it."""
     start = time.perf_counter()
+    if layout is not None and not layout.single:
+        hocr, text = _read_regions(engine, image, dpi, layout, read_tables)
+        return OcrOutput(hocr, text, time.perf_counter() - start)
     if not (read_tables and engine.reads_boxes):
         return engine.recognise(image, dpi)
     tables, rules = find_tables(image, dpi)
@@ -52,6 +70,71 @@ def read_page(engine: OcrEngine, image: np.ndarray, dpi: float, *, read_tables: 
     ]
     hocr, text = merge(page.hocr, read)
     return OcrOutput(hocr, text, time.perf_counter() - start)
+
+
+def _read_regions(
+    engine: OcrEngine, image: np.ndarray, dpi: float, layout: PageLayout, read_tables: bool
+) -> tuple[str, str]:
+    """Each region of the layout read as a column of lines (REGION_PSM), the ruled tables whose
+    centre lies in it cell by cell, merged region by region into one page: (hOCR, text)."""
+    tables, rules = find_tables(image, dpi) if read_tables and engine.reads_boxes else ([], None)
+    outside = image
+    if tables:
+        outside = image.copy()
+        for table in tables:
+            x0, y0, x1, y1 = table.box
+            outside[y0:y1, x0:x1] = 255
+    regions = [region.box for region in layout.regions]
+    if engine.reads_boxes:
+        region_hocr = engine.recognise_boxes(outside, dpi, [(box, REGION_PSM) for box in regions])
+    else:  # an engine that reads whole images only reads each region cut out of the page
+        region_hocr = [
+            shift_hocr(engine.recognise(np.ascontiguousarray(outside[y0:y1, x0:x1]), dpi, REGION_PSM).hocr, x0, y0)
+            for x0, y0, x1, y1 in regions
+        ]
+    read_tables_of: list[list[tuple[Table, list[tuple[list[Box], str]]]]] = [[] for _ in regions]
+    if tables:
+        unruled = image.copy()
+        unruled[rules > 0] = 255  # type: ignore[index]
+        parts = [_parts(table, unruled, dpi) for table in tables]
+        boxes = [(box, psm) for table_parts in parts for box, psm, _ in table_parts]
+        box_hocr = iter(engine.recognise_boxes(unruled, dpi, boxes) if boxes else [])
+        for table, table_parts in zip(tables, parts):
+            read = (table, [(cells, next(box_hocr)) for _, _, cells in table_parts])
+            read_tables_of[_region_of(table.box, regions)].append(read)
+    height, width = image.shape[:2]
+    page = etree.Element("div", {"class": "ocr_page", "id": "page_1", "title": f"bbox 0 0 {width} {height}"})
+    texts = []
+    for hocr, region_tables in zip(region_hocr, read_tables_of):
+        region_page, text = merge(hocr, region_tables)
+        page.extend(list(_page_div(region_page)))
+        texts.append(text.strip("\n"))
+    _renumber(page)
+    return etree.tostring(page, encoding="unicode"), "\n".join(t for t in texts if t) + "\n"
+
+
+def _region_of(box: Box, regions: list[Box]) -> int:
+    """Index of the region holding the centre of `box` (the nearest one if none does)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+    def distance(region: Box) -> float:
+        dx = max(region[0] - cx, 0.0, cx - region[2])
+        dy = max(region[1] - cy, 0.0, cy - region[3])
+        return dx + dy
+
+    return min(range(len(regions)), key=lambda i: distance(regions[i]))
+
+
+def shift_hocr(hocr: str, dx: int, dy: int) -> str:
+    """hOCR of a cut-out read by itself, moved to page coordinates (every bbox shifted)."""
+    if not (dx or dy):
+        return hocr
+
+    def moved(match: re.Match[str]) -> str:
+        x0, y0, x1, y1 = (int(v) for v in match.groups())
+        return f"bbox {x0 + dx} {y0 + dy} {x1 + dx} {y1 + dy}"
+
+    return _BBOX.sub(moved, hocr)
 
 
 def _parts(table: Table, unruled: np.ndarray, dpi: float) -> list[tuple[Box, int, list[Box]]]:

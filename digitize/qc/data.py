@@ -322,7 +322,7 @@ def measurement_inputs(data: QcData, measure_masters: bool = True) -> list[Docum
                     frame=int(page.frame or 0),
                     container=page.container or "image",
                     slot=page.slot,
-                    dpi=page.dpi,
+                    dpi=page.dpi or page.metrics.get("working_dpi"),  # the scale measurements are made at
                     is_blank=bool(page.is_blank),
                     text_path=str(data.out / text) if text else None,
                 )

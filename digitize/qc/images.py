@@ -39,7 +39,7 @@ def check_resolution(data: QcData, r: Results) -> None:
                 )
                 continue
             dpis[int(round(dpi))] += 1
-            source = f" ({page.dpi_source})" if page.dpi_source and page.dpi_source != "file" else ""
+            source = f" ({page.dpi_source})" if page.dpi_source not in (None, "file", "tag") else ""
             if dpi < qc.fail_dpi:
                 r.add(
                     "resolution",

@@ -87,7 +87,7 @@ class PageInput:
     frame: int
     container: str
     slot: int | None
-    dpi: float | None  # resolution the pipeline used
+    dpi: float | None  # resolution the pipeline worked at (the page's, or the one assumed from its text)
     is_blank: bool
     text_path: str | None  # OCR text of the page (absolute), for duplicate evidence
 
@@ -188,7 +188,7 @@ def _measure_master(page: PageInput, doc: DocumentInput, result: PageMeasure) ->
         return None
     result.master_mode = loaded.mode
     result.master_format = loaded.file_format
-    dpi = page.dpi or loaded.dpi
+    dpi = page.dpi or loaded.dpi or 300.0  # only the scale of the measurements below, never reported
     colour = iq.colour_content(loaded.image, dpi) if loaded.mode == "colour" else None
     result.colour = None if colour is None else colour.__dict__.copy()
     if loaded.mode != "bitonal":
