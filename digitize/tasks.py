@@ -109,7 +109,7 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     timings["load"] = time.perf_counter() - started
     result.warnings.extend(loaded.warnings)
     engine = engine_for(settings.ocr)
-    height, width = loaded.image.shape[:2]  # type: ignore[union-attr]
+    height, width = loaded.image.shape[:2]
     processed = process_page(
         loaded.image,
         loaded.dpi,

@@ -212,17 +212,20 @@ def test_exported_records_are_complete_without_a_profile(processed, tmp_path):
 
 
 def test_untagged_scan_resolution_is_unknown_not_assumed(tmp_path):
-    """A JPEG without a resolution tag: the DA/T 46 record says 扫描分辨率 未知 (never an assumed
-    300dpi) and the run reports that DA/T 31 §9.4 could not be checked."""
+    """JPEGs without a resolution tag: a whole A4 sheet gets its resolution estimated from the
+    sheet (约150dpi（估算）); a cut-off sheet of no standard size says 扫描分辨率 未知 (never an
+    assumed 300dpi) and the run reports that DA/T 31 §9.4 could not be checked for it."""
     from digitize.xmlsafe import parse_file
 
     code = "J022-SB·2019-D30-BGS-0009"
     (tmp_path / "batch" / code).mkdir(parents=True)
-    with Image.open(Path(__file__).parent / "data" / "imaging" / "zh_letter.png") as image:
-        image.convert("L").save(tmp_path / "batch" / code / "0001.jpg", quality=90)  # no dpi written
+    with Image.open(Path(__file__).parent / "data" / "imaging" / "zh_letter.png") as image:  # A4 at 150 dpi
+        grey = image.convert("L")
+        grey.crop((0, 0, grey.width, 1000)).save(tmp_path / "batch" / code / "0001.jpg", quality=90)  # no dpi
+        grey.save(tmp_path / "batch" / code / "0002.jpg", quality=90)
     catalogue = tmp_path / "catalog.csv"
     catalogue.write_text(
-        f"档号,题名,责任者,日期,页数,密级,保管期限\n{code},关于档案整理的通知,某市社会保险事业管理局,20190301,1,内部,定期30年\n",
+        f"档号,题名,责任者,日期,页数,密级,保管期限\n{code},关于档案整理的通知,某市社会保险事业管理局,20190301,2,内部,定期30年\n",
         encoding="utf-8",
     )
     out = tmp_path / "out"
@@ -235,7 +238,7 @@ def test_untagged_scan_resolution_is_unknown_not_assumed(tmp_path):
     assert [(f["page_no"], f["item"]) for f in unknown] == [(1, "DA/T 31 §9.4")]
     run_cli("export", str(out), "-f", "dat46")
     record = parse_file(out / "documents" / code / f"{code}.xml").getroot()
-    assert [e.text for e in record.iterfind("文件实体/数字化属性/扫描分辨率")] == ["未知"]
+    assert [e.text for e in record.iterfind("文件实体/数字化属性/扫描分辨率")] == ["未知", "约150dpi（估算）"]
 
 
 def _one_page_batch(tmp_path: Path, rows: dict[str, str]) -> tuple[Path, Path]:

@@ -226,9 +226,7 @@ def defect_out(tmp_path_factory) -> Path:
     small = cv2.resize(plain_page(seed=13), (874, 1240), interpolation=cv2.INTER_AREA)
     save(small, batch / GAPPED / "0001.tif", dpi=150)
     save(plain_page(seed=14), batch / GAPPED / "0003.tif")
-    save(
-        cv2.resize(plain_page(seed=15), (874, 1240), interpolation=cv2.INTER_AREA), batch / NO_ROW / "0001.png", dpi=300
-    )
+    save(plain_page(seed=15), batch / NO_ROW / "0001.png", dpi=300)  # a whole A4 sheet at 300 dpi: no low_dpi
     write_catalog(
         batch / "catalog.csv",
         [

@@ -177,7 +177,7 @@ def _runs(values: np.ndarray) -> list[tuple[int, int]]:
 
 def _slabs(joined: np.ndarray, g: float) -> list[tuple[int, int]]:
     """Top and bottom of each slab: text between blank bands at least SLAB_GAP high."""
-    rows = joined.any(axis=1)
+    rows = np.asarray(joined.any(axis=1))
     inked = _runs(rows)
     if not inked:
         return []
@@ -193,8 +193,8 @@ def _slabs(joined: np.ndarray, g: float) -> list[tuple[int, int]]:
 def _lines(mask: np.ndarray) -> list[tuple[int, int, int]]:
     """First and last inked column of each line of a column's mask, and its widest inner gap."""
     lines = []
-    for top, bottom in _runs(mask.any(axis=1)):
-        inked = mask[top:bottom].any(axis=0)
+    for top, bottom in _runs(np.asarray(mask.any(axis=1))):
+        inked = np.asarray(mask[top:bottom].any(axis=0))
         cols = np.flatnonzero(inked)
         first, last = int(cols[0]), int(cols[-1]) + 1
         gaps = [b - a for a, b in _runs(~inked[first:last])]
@@ -222,7 +222,7 @@ def _column_kind(mask: np.ndarray, g: float) -> int:
 def _gaps(piece: np.ndarray, g: float) -> list[tuple[int, int]]:
     """Blank runs of columns at least GUTTER character sizes wide with at least a column's width
     of the piece's text on either side."""
-    inked = piece.any(axis=0)
+    inked = np.asarray(piece.any(axis=0))
     cols = np.flatnonzero(inked)
     if cols.size == 0:
         return []
@@ -304,7 +304,7 @@ def _bands(joined: np.ndarray, g: float) -> list[tuple[int, int, list[int]]]:
         else:
             bands.append((top, bottom, gutters))
     # each band reaches down to the next, so that nothing between them is left unread
-    out = []
+    out: list[tuple[int, int, list[int]]] = []
     for i, (_top, bottom, gutters) in enumerate(bands):
         start = 0 if i == 0 else out[-1][1]
         end = joined.shape[0] if i == len(bands) - 1 else bands[i + 1][0]
@@ -322,7 +322,7 @@ def _fits(piece: np.ndarray, gutters: list[int], g: float) -> bool:
     """Whether a piece's ink stays at least half a character clear of each gutter and lies on
     both sides of it."""
     half = max(1, int(round(0.5 * g)))
-    inked = piece.any(axis=0)
+    inked = np.asarray(piece.any(axis=0))
     cols = np.flatnonzero(inked)
     return all(
         cols.size > 0 and cols[0] < x < cols[-1] and not inked[max(0, x - half) : x + half + 1].any() for x in gutters
@@ -344,7 +344,7 @@ def _spread_split(joined: np.ndarray, g: float) -> int | None:
     rows = np.flatnonzero(joined.any(axis=1))
     if rows.size == 0:
         return None
-    inked = joined[rows[0] : rows[-1] + 1].any(axis=0)
+    inked = np.asarray(joined[rows[0] : rows[-1] + 1].any(axis=0))
     lo, hi = int(SPREAD_CENTRE[0] * w), int(SPREAD_CENTRE[1] * w)
     gaps = [(a, b) for a, b in _runs(~inked[lo:hi]) if b - a >= SPREAD_GAP * g]
     if not gaps:

@@ -93,9 +93,9 @@ def _read_regions(
             for x0, y0, x1, y1 in regions
         ]
     read_tables_of: list[list[tuple[Table, list[tuple[list[Box], str]]]]] = [[] for _ in regions]
-    if tables:
+    if tables and rules is not None:
         unruled = image.copy()
-        unruled[rules > 0] = 255  # type: ignore[index]
+        unruled[rules > 0] = 255
         parts = [_parts(table, unruled, dpi) for table in tables]
         boxes = [(box, psm) for table_parts in parts for box, psm, _ in table_parts]
         box_hocr = iter(engine.recognise_boxes(unruled, dpi, boxes) if boxes else [])
