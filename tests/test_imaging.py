@@ -638,6 +638,38 @@ def test_a_believable_tag_is_kept_and_a_profile_resolution_is_taken_as_it_is() -
     assert (profile.dpi, profile.source) == (200.0, "profile")
 
 
+# ---------------------------------------------------------------------------- orientation on real pages
+@pytest.mark.parametrize(
+    ("page", "turned"),
+    [("0002/0002", 0), ("0003/0002", 0), ("0011/0003", 0), ("0001/0002", 0), ("0013/0003", 270)],
+)
+def test_real_pages_are_turned_only_when_they_are_turned(page: str, turned: int) -> None:
+    # upright: a ruled table, a form, an RGBA magazine page, an invoice with red seals; a form
+    # on a scanner bed turned a quarter, so that a pipeline that never turns fails too
+    loaded, truth = real_page(page)
+    assert truth["orientation_deg"] == turned
+    engine = make_engine("tesserocr", "chi_sim+eng", 3, 120)
+    processed = process_page(
+        loaded.image,
+        loaded.dpi,
+        SETTINGS,
+        dpi_source=loaded.dpi_source,
+        photo=loaded.photo,
+        bitonal=loaded.mode == "bitonal",
+        osd=engine.orientation,
+    )
+    assert processed.geometry.orientation_deg == turned, page
+
+
+def test_a_dark_photo_of_text_is_not_blank_and_a_near_blank_sheet_is() -> None:
+    dark, truth = real_page("0021/0001")  # a very dark, low-contrast but legible book page
+    assert truth["has_text"]
+    assert not process_page(dark.image, dark.dpi, SETTINGS, photo=dark.photo).geometry.is_blank
+    sheet, truth = real_page("0021/0002")  # a crumpled sheet with faint show-through only
+    assert truth["is_blank"]
+    assert process_page(sheet.image, sheet.dpi, SETTINGS, photo=sheet.photo).geometry.is_blank
+
+
 # ---------------------------------------------------------------------------- layout
 def _layout_of(page: str):
     loaded, _ = real_page(page)
