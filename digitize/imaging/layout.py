@@ -56,6 +56,9 @@ SPREAD_CENTRE = (0.35, 0.65)  # and divides within this share of its width
 SPREAD_GAP = 4.0  # by a blank band at least this many characters wide (two page margins)
 SPREAD_TEXT_HEIGHT = 0.5  # each page's text runs over at least this share of the image height
 RULE_LENGTH = 8.0  # ink runs longer than this many character sizes and thin are rules
+THIN_RULE = 0.4  # a vertical rule at most this many characters wide (wider dark runs are pictures)
+FRAME_SHARE = 0.8  # a ruled table is framed: rules along its four sides, each over most of the side
+PICTURE_SIZE, PICTURE_FILL = 6.0, 0.4  # a mark this many characters high and wide, mostly ink, is a picture
 EDGE = 1.5  # ink this close to the image border (in character sizes) is the paper edge or the bed
 MAX_DEPTH = 2  # columns are divided into columns again at most this deep
 
@@ -109,8 +112,9 @@ def analyse_layout(image: np.ndarray, glyph_px: float | None) -> PageLayout:
     g = glyph_px * scale  # character size on the work copy
     edge = int(round(EDGE * g))  # the paper's edge and the scanner bed left by the crop
     ink[:edge], ink[-edge:], ink[:, :edge], ink[:, -edge:] = 0, 0, 0, 0
-    ink = _without_rules(ink, g)
+    ink, tables = _without_rules(ink, g)
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((1, max(1, int(round(JOIN * g)))), np.uint8))
+    joined = _without_pictures(joined, tables, g)
     h, w = joined.shape
     split = _spread_split(joined, g)
     halves = [(0, w)] if split is None else [(0, split), (split, w)]
@@ -150,22 +154,55 @@ def _divide(joined: np.ndarray, box: Box, g: float, depth: int) -> list[Box]:
     return out
 
 
-def _without_rules(ink: np.ndarray, g: float) -> np.ndarray:
-    """Ink without long horizontal rules (underlines, a header's rules are no text), with every
-    ruled table filled solid: the blank between a cell's rule and its text is no gutter, and a
-    table is read whole, in the column or across the band where it stands."""
+def _without_rules(ink: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ink without long horizontal rules (underlines, a header's rules are no text) and thin
+    vertical ones (a rule down a gutter or beside a sidebar), with every
+    framed ruled table (a rule along each of its four sides; a photograph's dark runs, a box
+    beside a header are no frame) filled solid: the blank between a cell's rule and its text is no gutter, and a table is read
+    whole, in the column or across the band where it stands. Also the tables' mask."""
     length = max(3, int(round(RULE_LENGTH * g)))
     across = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
     down = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
-    out = ink & (1 - across)
+    thick = max(2, int(round(THIN_RULE * g)) + 1)
+    thin_down = down & (1 - cv2.morphologyEx(down, cv2.MORPH_OPEN, np.ones((1, thick), np.uint8)))
+    thin_down = cv2.dilate(thin_down, np.ones((1, 3), np.uint8))  # with the rule's broken edge
+    out = ink & (1 - across) & (1 - thin_down)  # a thin rule down a gutter divides columns, not text
+    tables = np.zeros_like(ink)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(across | down, np.ones((3, 3), np.uint8)))
     for i in range(1, n):
         x, y, w, h = (int(v) for v in stats[i, :4])
         if w < length or h < length:
             continue
         grid = labels[y : y + h, x : x + w] == i
-        if (across[y : y + h, x : x + w][grid].any()) and (down[y : y + h, x : x + w][grid].any()):
-            out[y : y + h, x : x + w] = 1  # rules both ways: a ruled table
+        rows = (across[y : y + h, x : x + w] & grid).sum(axis=1)
+        cols = (down[y : y + h, x : x + w] & grid).sum(axis=0)
+        edge = max(2, int(round(2 * g)))  # the frame's rules lie within two characters of the box's sides
+        framed = (
+            rows[:edge].max() >= FRAME_SHARE * w
+            and rows[-edge:].max() >= FRAME_SHARE * w
+            and cols[:edge].max() >= FRAME_SHARE * h
+            and cols[-edge:].max() >= FRAME_SHARE * h
+        )
+        if framed:
+            out[y : y + h, x : x + w] = tables[y : y + h, x : x + w] = 1
+    return out, tables
+
+
+def _without_pictures(joined: np.ndarray, tables: np.ndarray, g: float) -> np.ndarray:
+    """The joined ink without pictures: marks at least PICTURE_SIZE characters high and wide
+    whose box is mostly ink (a photograph, a drawing's dark area), ruled tables aside, blanked
+    with everything inside their box. A picture spanning several columns would otherwise join
+    the columns above and below it into one slab."""
+    size = PICTURE_SIZE * g
+    out = joined.copy()
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined)
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if w < size or h < size or area < PICTURE_FILL * w * h:
+            continue
+        if tables[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i].mean() > 0.5:
+            continue
+        out[y : y + h, x : x + w] = 0  # with the picture's loose fragments inside its box
     return out
 
 
@@ -245,8 +282,12 @@ def _gutters(piece: np.ndarray, g: float) -> list[int]:
 
     def divides(centres: list[int]) -> bool:
         edges = [0, *centres, piece.shape[1]]
-        kinds = [_column_kind(piece[:, left:right], g) for left, right in zip(edges[:-1], edges[1:])]
-        return min(kinds) > 0 and max(kinds) == 2
+        parts = [piece[:, left:right] for left, right in zip(edges[:-1], edges[1:])]
+        kinds = [_column_kind(part, g) for part in parts]
+        if max(kinds) < 2:
+            return False
+        # a part that is no column may be columns of its own (a sidebar beside columns under a picture)
+        return all(kind > 0 or _has_columns(part, g) for kind, part in zip(kinds, parts))
 
     centres = [(a + b) // 2 for a, b in gaps]
     if divides(centres):
@@ -255,6 +296,10 @@ def _gutters(piece: np.ndarray, g: float) -> list[int]:
         if divides([(a + b) // 2]):
             return [(a + b) // 2]
     return []
+
+
+def _has_columns(piece: np.ndarray, g: float) -> bool:
+    return any(gutters for _, _, gutters in _bands(piece, g))
 
 
 def _bands(joined: np.ndarray, g: float) -> list[tuple[int, int, list[int]]]:
@@ -362,4 +407,4 @@ def _is_page(mask: np.ndarray, g: float) -> bool:
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0 or rows[-1] - rows[0] < SPREAD_TEXT_HEIGHT * mask.shape[0]:
         return False
-    return _column_kind(mask, g) > 0 or any(gutters for _, _, gutters in _bands(mask, g))
+    return _column_kind(mask, g) > 0 or _has_columns(mask, g)
