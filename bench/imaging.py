@@ -220,8 +220,9 @@ def ocr_text(image: np.ndarray, dpi: float, lang: str) -> tuple[str, float]:
 _ENGINES: dict = {}
 
 
-def read_text(image: np.ndarray, dpi: float, lang: str) -> tuple[str, float]:
-    """Text as the pipeline reads it (ruled tables cell by cell) and the CPU seconds it took."""
+def read_text(image: np.ndarray, dpi: float, lang: str, layout=None) -> tuple[str, float]:
+    """Text as the pipeline reads it (columns one by one, ruled tables cell by cell) and the CPU
+    seconds it took."""
     from digitize.ocr.reading import read_page
     from digitize.ocr.tesseract import make_engine
 
@@ -229,7 +230,7 @@ def read_text(image: np.ndarray, dpi: float, lang: str) -> tuple[str, float]:
     if languages not in _ENGINES:
         _ENGINES[languages] = make_engine("tesserocr", languages, OcrSettings().psm, 600.0, TESSDATA)
     c0 = time.process_time()
-    text = read_page(_ENGINES[languages], image, dpi).text
+    text = read_page(_ENGINES[languages], image, dpi, layout=layout).text
     return text, time.process_time() - c0
 
 
@@ -346,7 +347,9 @@ def run_page(job: dict) -> dict:
             text, secs = ocr_text(img, d, lang)
             dist, n = cer_counts(rec["text"], text)
             row["cer"][name] = {"dist": dist, "len": n, "s": secs}
-        text, secs = read_text(page_osd.ocr_image, page_osd.resolution.working_dpi * page_osd.ocr_scale, lang)
+        text, secs = read_text(
+            page_osd.ocr_image, page_osd.resolution.working_dpi * page_osd.ocr_scale, lang, page_osd.layout
+        )
         dist, n = cer_counts(rec["text"], text)
         row["cer"]["ours"] = {"dist": dist, "len": n, "s": secs}
     return row
