@@ -206,7 +206,7 @@ def _without_pictures(joined: np.ndarray, tables: np.ndarray, g: float) -> np.nd
     return out
 
 
-def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+def runs(values: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) of each run of True (end exclusive)."""
     edges = np.diff(np.concatenate(([0], values.astype(np.int8), [0])))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
@@ -215,7 +215,7 @@ def _runs(values: np.ndarray) -> list[tuple[int, int]]:
 def _slabs(joined: np.ndarray, g: float) -> list[tuple[int, int]]:
     """Top and bottom of each slab: text between blank bands at least SLAB_GAP high."""
     rows = np.asarray(joined.any(axis=1))
-    inked = _runs(rows)
+    inked = runs(rows)
     if not inked:
         return []
     slabs = [list(inked[0])]
@@ -230,11 +230,11 @@ def _slabs(joined: np.ndarray, g: float) -> list[tuple[int, int]]:
 def _lines(mask: np.ndarray) -> list[tuple[int, int, int]]:
     """First and last inked column of each line of a column's mask, and its widest inner gap."""
     lines = []
-    for top, bottom in _runs(np.asarray(mask.any(axis=1))):
+    for top, bottom in runs(np.asarray(mask.any(axis=1))):
         inked = np.asarray(mask[top:bottom].any(axis=0))
         cols = np.flatnonzero(inked)
         first, last = int(cols[0]), int(cols[-1]) + 1
-        gaps = [b - a for a, b in _runs(~inked[first:last])]
+        gaps = [b - a for a, b in runs(~inked[first:last])]
         lines.append((first, last, max(gaps, default=0)))
     return lines
 
@@ -267,7 +267,7 @@ def _gaps(piece: np.ndarray, g: float) -> list[tuple[int, int]]:
     side = MIN_COLUMN_WIDTH * g  # a gutter has a column's width of text on each side
     return [
         (first + a, first + b)
-        for a, b in _runs(~inked[first:last])
+        for a, b in runs(~inked[first:last])
         if b - a >= GUTTER * g and a >= side and last - first - b >= side
     ]
 
@@ -391,7 +391,7 @@ def _spread_split(joined: np.ndarray, g: float) -> int | None:
         return None
     inked = np.asarray(joined[rows[0] : rows[-1] + 1].any(axis=0))
     lo, hi = int(SPREAD_CENTRE[0] * w), int(SPREAD_CENTRE[1] * w)
-    gaps = [(a, b) for a, b in _runs(~inked[lo:hi]) if b - a >= SPREAD_GAP * g]
+    gaps = [(a, b) for a, b in runs(~inked[lo:hi]) if b - a >= SPREAD_GAP * g]
     if not gaps:
         return None
     a, b = max(gaps, key=lambda gap: gap[1] - gap[0])

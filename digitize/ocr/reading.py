@@ -19,7 +19,7 @@ import time
 import numpy as np
 from lxml import etree
 
-from digitize.imaging.layout import PageLayout
+from digitize.imaging.layout import PageLayout, runs
 from digitize.ocr.hocr import LINE_CLASSES, Box, join_words
 from digitize.ocr.tables import INK_LEVEL, Table, find_tables
 from digitize.ocr.tesseract import OcrEngine, OcrOutput
@@ -30,6 +30,9 @@ REGION_PSM = 4  # a column of the page's layout is read as one column of lines
 STRIP_PSM = 7  # a row of one-line cells is read as one line
 ONE_LINE_MM = 6.0  # ink in a cell no taller than this is one line of text
 STRIP_MIN_CELLS = 7  # rows of at least this many one-line cells (dense tables) are read as strips
+UNRULED_MIN_CELLS = 3  # a row with this many multi-line cells is divided into its lines of text,
+UNRULED_MIN_LINES = 3  # when it has this many lines of text
+UNRULED_LINE_SHARE = 0.75  # and this share of them runs through that many cells
 _ID_PREFIXES = ("block", "par", "line", "word", "table")
 _BBOX = re.compile(r"bbox (-?\d+) (-?\d+) (-?\d+) (-?\d+)")
 
@@ -62,6 +65,7 @@ def read_page(
     page = engine.recognise(outside, dpi)
     unruled = image.copy()  # the rules' anti-aliased edges inside a cell would be read as text
     unruled[rules > 0] = 255
+    tables = [by_text_rows(table, unruled, dpi) for table in tables]
     parts = [_parts(table, unruled, dpi) for table in tables]
     boxes = [(box, psm) for table_parts in parts for box, psm, _ in table_parts]
     box_hocr = iter(engine.recognise_boxes(unruled, dpi, boxes) if boxes else [])
@@ -96,6 +100,7 @@ def _read_regions(
     if tables and rules is not None:
         unruled = image.copy()
         unruled[rules > 0] = 255
+        tables = [by_text_rows(table, unruled, dpi) for table in tables]
         parts = [_parts(table, unruled, dpi) for table in tables]
         boxes = [(box, psm) for table_parts in parts for box, psm, _ in table_parts]
         box_hocr = iter(engine.recognise_boxes(unruled, dpi, boxes) if boxes else [])
@@ -135,6 +140,38 @@ def shift_hocr(hocr: str, dx: int, dy: int) -> str:
         return f"bbox {x0 + dx} {y0 + dy} {x1 + dx} {y1 + dy}"
 
     return _BBOX.sub(moved, hocr)
+
+
+def by_text_rows(table: Table, unruled: np.ndarray, dpi: float) -> Table:
+    """The table with each row that holds several lines of text in UNRULED_MIN_CELLS cells or
+    more, most lines running through that many cells, divided at the blank bands running through
+    all of its cells: a table whose body rows
+    are not ruled (a goods list: one tall row, ten lines in every column) is then read row by
+    row, not each column's body as one cell. Rows of one line, and forms whose rows have one
+    or two multi-line cells, stay as they are."""
+    one_line = ONE_LINE_MM * dpi / 25.4
+    rows: list[tuple[Box, ...]] = []
+    for row in table.rows:
+        if sum(_ink_height(unruled, cell) > one_line for cell in row) < UNRULED_MIN_CELLS:
+            rows.append(row)
+            continue
+        top, bottom = min(c[1] for c in row), max(c[3] for c in row)
+        inked = np.zeros((len(row), bottom - top), bool)  # rows of each cell with ink
+        for i, (x0, y0, x1, y1) in enumerate(row):
+            inked[i, y0 - top : y1 - top] = (unruled[y0:y1, x0:x1] < INK_LEVEL).sum(axis=1) >= 2
+        lines = runs(np.asarray(inked.any(axis=0)))
+        if lines:  # specks and rule remains are no lines of text
+            tall = np.median([b - a for a, b in lines])
+            lines = [(a, b) for a, b in lines if b - a >= 0.4 * tall]
+        # a table's row of text runs through its cells; a form's multi-line cells do not line up
+        through = [int(inked[:, a:b].any(axis=1).sum()) >= UNRULED_MIN_CELLS for a, b in lines]
+        if len(lines) < UNRULED_MIN_LINES or np.mean(through) < UNRULED_LINE_SHARE:
+            rows.append(row)
+            continue
+        cuts = [top] + [top + (a_end + b_start) // 2 for (_, a_end), (b_start, _) in zip(lines, lines[1:])] + [bottom]
+        for y0, y1 in zip(cuts, cuts[1:]):
+            rows.append(tuple((c[0], max(c[1], y0), c[2], min(c[3], y1)) for c in row))
+    return Table(table.box, tuple(rows))
 
 
 def _parts(table: Table, unruled: np.ndarray, dpi: float) -> list[tuple[Box, int, list[Box]]]:
