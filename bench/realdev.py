@@ -181,6 +181,8 @@ def print_report(report: dict) -> None:
         ("CPU seconds per page", "cpu_seconds_per_page"),
     ):
         seconds = report[key]
+        if not seconds:
+            continue
         line = f"{label:<25}" + "  ".join(f"{t} {seconds[t]:.2f}" for t in tools if t in seconds)
         if "tesseract" in seconds and "digitize" in seconds:
             ratio = seconds["digitize_without_second_pass"] / seconds["tesseract"]
