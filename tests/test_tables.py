@@ -11,11 +11,12 @@ import pytest
 
 from digitize.imaging import process_page
 from digitize.ocr.hocr import parse_hocr
-from digitize.ocr.reading import read_page
+from digitize.ocr.reading import by_text_rows, read_page
 from digitize.ocr.tables import find_tables
 from digitize.ocr.tesseract import make_engine
 from digitize.settings import ImagingSettings
 from digitize.xmlsafe import parse_bytes
+from tests.realpages import real_page
 from tests.textscore import cer
 
 DPI = 300.0
@@ -112,3 +113,23 @@ def test_whole_page_engine_reads_the_page_as_before(sample_form):
     assert not engine.reads_boxes
     output = read_page(engine, image, DPI)
     assert "ocr_table" not in output.hocr and parse_hocr(output.hocr).words
+
+
+def _tables_of(image: np.ndarray, dpi: float):
+    tables, rules = find_tables(image, dpi)
+    unruled = image.copy()
+    unruled[rules > 0] = 255
+    return [(table, by_text_rows(table, unruled, dpi)) for table in tables]
+
+
+def test_a_table_whose_body_rows_are_not_ruled_is_read_row_by_row() -> None:
+    loaded, _ = real_page("0001/0001")  # a VAT goods list: ten goods in one unruled body row
+    page = process_page(loaded.image, loaded.dpi, ImagingSettings(), dpi_source=loaded.dpi_source)
+    ((table, rows),) = _tables_of(page.ocr_image, page.resolution.working_dpi * page.ocr_scale)
+    assert len(table.rows) == 3 and len(rows.rows) >= 12  # header, ten goods and the totals
+
+
+def test_a_forms_rows_are_kept_as_they_are(sample_form) -> None:
+    image, _ = sample_form
+    for table, rows in _tables_of(image, DPI):
+        assert rows == table
