@@ -1167,8 +1167,7 @@ def search(
     if as_json:
         _emit_json(result.to_dict())
         return
-    count = f"{result.total}" if result.total_exact else f"{result.total}+"
-    click.echo(f"共 {count} 处命中 hits (密级 clearance {clearance}; {result.seconds * 1000:.0f} ms)")
+    click.echo(f"共 {result.count_label} 处命中 hits (密级 clearance {clearance}; {result.seconds * 1000:.0f} ms)")
     if not result.complete:
         click.echo("结果不完整：查询过于宽泛，请加长查询词或加筛选条件。 Incomplete: narrow the query.")
     for hit in result.hits:

@@ -24,6 +24,7 @@ requests; latency per kind. Results go to bench/results/search-*.json.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -176,7 +177,7 @@ def time_queries(archive: Path, sets: dict[str, list[tuple[str, Filters]]], clea
                 started = time.perf_counter()
                 result = search(index, SearchRequest(text, clearance, filters))
                 times.append((time.perf_counter() - started) * 1000)
-                hits.append(result.total)
+                hits.append(result.total if result.estimate is None else result.estimate)
                 incomplete += not result.complete
             results[name] = {**summary(times), "median_hits": statistics.median(hits), "incomplete": incomplete}
             print(f"  {clearance} {name:36s} {results[name]}", flush=True)
@@ -196,7 +197,9 @@ def recall(work: Path, archive: Path, queries: list[str]) -> dict[str, Any]:
     found = {}
     with ArchiveIndex(archive) as index:
         for query in folded_queries:
-            result = search(index, SearchRequest(query, "绝密", limit=0, count_limit=10**9, time_budget=10**6))
+            result = search(
+                index, SearchRequest(query, "绝密", limit=0, count_limit=10**9, time_budget=10**6, exact_total=True)
+            )
             found[query] = result.total
     missed = {q: (found[q], expected[q]) for q in folded_queries if found[q] != expected[q]}
     total = sum(expected.values())
@@ -562,6 +565,114 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# ------------------------------------------------------------------------------------ versus
+def _uptime() -> str:
+    return " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
+def run_versus(args: argparse.Namespace) -> dict[str, Any]:
+    """This checkout against revision `--old`, on the same corpus: each builds its own index
+    (one after the other), then every query goes to both sides in turn (the side that goes
+    first alternates), so load changes touch both alike."""
+    import shutil
+    import subprocess
+    import tarfile
+    import tempfile
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    meta = generate(work, args.pages, args.seed)
+    old_code = Path(tempfile.mkdtemp(prefix="old-code-", dir=work))
+    archive_bytes = subprocess.run(["git", "archive", args.old], cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive_bytes)) as tar:
+        tar.extractall(old_code, filter="data")
+    sides = {"old": old_code, "new": ROOT}
+    side_script = str(ROOT / "bench" / "search_side.py")
+    builds = {}
+    for name, code in sides.items():
+        load_before = _uptime()
+        line = subprocess.run(
+            [
+                sys.executable,
+                side_script,
+                str(code),
+                "build",
+                str(work / "corpus.jsonl"),
+                str(work / name),
+                str(args.jobs),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        build = json.loads(line)
+        builds[name] = {
+            "pages_per_second": round(build["pages"] / build["seconds"]),
+            "cpu_ms_per_page": round(1000 * build["cpu_seconds"] / build["pages"], 3),
+            "index_per_text": round(build["index_bytes"] / meta["text_bytes"], 3),
+            "seconds": round(build["seconds"], 1),
+            "load": f"{load_before} -> {_uptime()}",
+        }
+        print(f"build {name}: {builds[name]}", flush=True)
+    sets = query_sets(work, args.seed + 1, args.queries)
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, side_script, str(code), "queries", str(work / name)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name, code in sides.items()
+    }
+
+    def ask(name: str, query: dict[str, Any]) -> dict[str, Any]:
+        process = processes[name]
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(query, ensure_ascii=False) + "\n")
+        process.stdin.flush()
+        return json.loads(process.stdout.readline())
+
+    queries: dict[str, Any] = {}
+    load_before = _uptime()
+    try:
+        for clearance in ("内部", "公开"):
+            for name in sides:
+                ask(name, {"text": "社会保险", "clearance": clearance, "filters": {}})  # warm the page cache
+            for set_name, pairs in sets.items():
+                times: dict[str, list[float]] = {"old": [], "new": []}
+                totals: dict[str, list[int]] = {"old": [], "new": []}
+                for number, (text, filters) in enumerate(pairs):
+                    query = {"text": text, "clearance": clearance, "filters": _filter_fields(filters)}
+                    for name in ("old", "new") if number % 2 == 0 else ("new", "old"):
+                        answer = ask(name, query)
+                        times[name].append(answer["ms"])
+                        totals[name].append(answer["total"])
+                entry = {
+                    name: {**summary(times[name]), "median_hits": statistics.median(totals[name])} for name in sides
+                }
+                entry["old/new p50"] = round(entry["old"]["p50_ms"] / max(entry["new"]["p50_ms"], 1e-3), 2)
+                entry["old/new p95"] = round(entry["old"]["p95_ms"] / max(entry["new"]["p95_ms"], 1e-3), 2)
+                queries[f"{clearance} {set_name}"] = entry
+                print(f"  {clearance} {set_name:36s} {entry}", flush=True)
+    finally:
+        for process in processes.values():
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait(timeout=60)
+        shutil.rmtree(old_code)
+    return {
+        "old": args.old,
+        "pages": meta["pages"],
+        "build": builds,
+        "queries": queries,
+        "query_load": f"{load_before} -> {_uptime()}",
+    }
+
+
+def _filter_fields(filters: Filters) -> dict[str, list[str]]:
+    return {"years": list(filters.years), "retention": list(filters.retention), "fonds": list(filters.fonds)}
+
+
 # ------------------------------------------------------------------------------------ main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -580,12 +691,17 @@ def main() -> None:
     web.add_argument("--requests", type=int, default=4000, help="requests in all, at most")
     web.add_argument("--seconds", type=float, default=300, help="stop after this long at the latest")
     web.add_argument("--threads", type=int, default=8, help="request threads of `digitize serve`")
-    for command in (index, compare, web):
+    versus = commands.add_parser("versus", help="this checkout against an older revision, side by side")
+    versus.add_argument("--old", required=True, help="git revision to compare with, e.g. main")
+    versus.add_argument("--pages", type=int, default=150_000)
+    versus.add_argument("--jobs", type=int, default=2)
+    versus.add_argument("--queries", type=int, default=60, help="queries per set")
+    for command in (index, compare, web, versus):
         command.add_argument("--work", required=True, help="folder for the corpus and the index")
         command.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args()
     result = {"command": " ".join(sys.argv), "cpus": os.cpu_count()}
-    runs = {"index": run_index, "compare": run_compare, "web": run_web}
+    runs = {"index": run_index, "compare": run_compare, "web": run_web, "versus": run_versus}
     result.update(runs[args.command](args))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"search-{args.command}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -194,6 +194,31 @@ def test_nothing_above_the_clearance_is_shown_or_counted(graded, clearance):
         assert {hit.archival_code for hit in listed.hits} == allowed and listed.total == len(allowed)
 
 
+def test_checking_stops_after_the_requested_hits_and_the_rest_is_estimated(tmp_path):
+    """40 open pages are candidates for 养老保险, every other one a hit; 40 内部 ones match too.
+    A page of 5 hits checks only what it needs and estimates the rest from open candidates only;
+    `exact_total` checks them all."""
+    with ArchiveIndex(tmp_path, create=True) as index, index.transaction():
+        for number in range(80):
+            text = "养老保险待遇" if number % 2 == 0 else "养老保证，保险待遇"  # both have every pair
+            security, open_status = ("公开", "开放") if number < 40 else ("内部", "控制")
+            index.put(prepare(entry(f"B-{number:03d}", security, open_status, text)), None)
+    with ArchiveIndex(tmp_path) as index:
+        first = search(index, SearchRequest("养老保险", "公开", limit=5))
+        assert [hit.archival_code for hit in first.hits] == [f"B-{n:03d}" for n in range(0, 10, 2)]
+        assert not first.total_exact and 5 <= first.total < 20 and first.estimate is not None
+        assert 5 < first.estimate <= 40 and first.count_label == f"约 {first.estimate}"
+        exact = search(index, SearchRequest("养老保险", "公开", limit=5, exact_total=True))
+        assert exact.total_exact and exact.total == 20 and exact.estimate is None and exact.count_label == "20"
+        assert [hit.archival_code for hit in exact.hits] == [hit.archival_code for hit in first.hits]
+        later = search(index, SearchRequest("养老保险", "公开", offset=15, limit=5))
+        assert [hit.archival_code for hit in later.hits] == [f"B-{n:03d}" for n in range(30, 40, 2)]
+        staff = search(index, SearchRequest("养老保险", "内部", limit=100))
+        assert staff.total_exact and staff.total == 40
+        capped = search(index, SearchRequest("养老保险", "内部", limit=1, count_limit=10))
+        assert capped.estimate_capped and capped.count_label.endswith("+")
+
+
 def test_required_clearance_rules():
     for _, security, open_status, needed in GRADES:
         assert required_clearance({"密级": security, "开放标识": open_status}) == needed

@@ -31,7 +31,7 @@ from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate
 
 log = logging.getLogger(__name__)
-BATCH_PAGES = 2000  # pages per transaction
+BATCH_PAGES = 20000  # pages per transaction (fewer, larger FTS5 segments to merge)
 CHUNK_DOCUMENTS = 64  # documents per task of a worker process
 
 

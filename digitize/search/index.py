@@ -386,19 +386,19 @@ class ArchiveIndex:
         row = self.db.execute("SELECT id FROM sources WHERE path=?", (path,)).fetchone()
         return int(row[0]) if row else None
 
-    def candidates(self, expression: str, with_folded: bool) -> Iterator[tuple[int, bytes | None]]:
-        """Row ids (and compressed folded text) of the pages matching an FTS5 expression, in row order."""
-        if with_folded:
-            yield from self.db.execute(
-                "SELECT f.rowid, p.folded FROM fulltext f JOIN pages p ON p.id = f.rowid "
-                "WHERE fulltext MATCH ? ORDER BY f.rowid",
-                (expression,),
-            )
-        else:
-            for (row_id,) in self.db.execute(
-                "SELECT rowid FROM fulltext WHERE fulltext MATCH ? ORDER BY rowid", (expression,)
-            ):
-                yield row_id, None
+    def candidate_ids(self, expression: str) -> Iterator[int]:
+        """Row ids of the pages matching an FTS5 expression, in row order (read as they are used)."""
+        for (row_id,) in self.db.execute(
+            "SELECT rowid FROM fulltext WHERE fulltext MATCH ? ORDER BY rowid", (expression,)
+        ):
+            yield row_id
+
+    def pages_containing(self, row_ids: list[int], folded_query: bytes) -> list[int]:
+        """Those of the pages (in the order given) whose folded text contains the folded query (UTF-8)."""
+        placeholders = ",".join("?" * len(row_ids))
+        rows = self.db.execute(f"SELECT id, folded FROM pages WHERE id IN ({placeholders})", row_ids)
+        found = {row_id for row_id, folded in rows if folded_query in zlib.decompress(folded)}
+        return [row_id for row_id in row_ids if row_id in found]
 
     def sources(self) -> list[tuple[int, str, str | None]]:
         return [

@@ -8,16 +8,21 @@ Candidate pages of queries longer than two characters are checked against their 
 (`digitize.search.text`): every hit is exact and every page with a match is found. Hits come
 in index order (document, then page); page 0 is the document's catalogue record.
 
-Counting stops at `count_limit` hits (the total is then "at least"), and a query whose
-candidates take longer than `time_budget` seconds to check stops there, marked incomplete;
-the hits returned are correct either way.
+Candidates are checked in index order only until the requested hits (offset + limit) are
+found; the candidates after them are counted without checking, and the number of hits is then
+an estimate: the hits found plus the unchecked candidates times the share of checked ones that
+matched (`SearchResult.count_label` reads "约 N"). `exact_total` checks every candidate instead.
+Counting stops at `count_limit` hits or candidates (the total is then "at least"), and a query
+whose candidates take longer than `time_budget` seconds to check stops there, marked
+incomplete; the hits returned are exact and in order either way.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +32,7 @@ from digitize.search.index import CATALOGUE_PAGE, ArchiveIndex, split_row_id
 from digitize.search.text import facet_term, find_spans, fold, match_expression, query_terms
 
 SNIPPET_CHARS = 80
+CHECK_BATCH = 256  # candidate pages checked with one read of the index
 _YEARS = re.compile(r"^(\d{4})(?:\s*[-–—~至]\s*(\d{4}))?$")
 MAX_YEAR_SPAN = 200
 
@@ -82,6 +88,7 @@ class SearchRequest:
     limit: int = 20
     count_limit: int = 1000
     time_budget: float = 2.0
+    exact_total: bool = False  # check every candidate (up to count_limit), not just until the page is full
 
 
 @dataclass(frozen=True)
@@ -128,10 +135,26 @@ class SearchResult:
     request: SearchRequest
     folded: str
     hits: list[Hit]
-    total: int  # hits counted (all of them when total_exact)
+    total: int  # hits found by checking (all of them when total_exact; at least this many otherwise)
     total_exact: bool
     complete: bool  # False when the time budget cut the search short
     seconds: float
+    estimate: int | None = None  # set when checking stopped once the requested hits were found
+    estimate_capped: bool = False  # the unchecked candidates were counted only up to count_limit
+
+    @property
+    def count_label(self) -> str:
+        """The number of hits as people read it: "37", "1000+" (count limit), "约 420" (estimated)."""
+        if self.total_exact:
+            return str(self.total)
+        if self.estimate is None:
+            return f"{self.total}+"
+        return f"约 {self.estimate}{'+' if self.estimate_capped else ''}"
+
+    @property
+    def pages_of_hits(self) -> int:
+        """Hits to page through: the estimate when there is one, else the hits counted."""
+        return max(self.total, self.estimate or 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +165,8 @@ class SearchResult:
             "offset": self.request.offset,
             "total": self.total,
             "total_exact": self.total_exact,
+            "estimate": self.estimate,
+            "estimate_capped": self.estimate_capped,
             "complete": self.complete,
             "seconds": round(self.seconds, 4),
             "hits": [hit.to_dict() for hit in self.hits],
@@ -178,26 +203,79 @@ def search(index: ArchiveIndex, request: SearchRequest) -> SearchResult:
         ]
         + [f'"{visible_term(request.clearance)}"']
     )
-    wanted: list[int] = []
-    total = 0
-    total_exact = complete = True
-    for checked, (row_id, folded_page) in enumerate(index.candidates(expression, with_folded=not exact)):
-        if folded_page is not None and folded not in zlib.decompress(folded_page).decode("utf-8"):
-            if checked % 256 == 255 and time.perf_counter() - started > request.time_budget:
-                complete = False
-                break
-            continue
-        if request.offset <= total < request.offset + request.limit:
-            wanted.append(row_id)
-        total += 1
-        if total >= request.count_limit:
-            total_exact = False
+    counter = _Counter(request, None if exact else folded.encode("utf-8"), started)
+    for batch in _batches(index.candidate_ids(expression), counter):
+        counter.add(index, batch)
+        if counter.done:
             break
-        if checked % 256 == 255 and time.perf_counter() - started > request.time_budget:
-            complete = False
-            break
-    hits = _hits(index, wanted, folded)
-    return SearchResult(request, folded, hits, total, total_exact, complete, time.perf_counter() - started)
+    hits = _hits(index, counter.wanted, folded)
+    return SearchResult(
+        request,
+        folded,
+        hits,
+        counter.hits,
+        counter.total_exact,
+        counter.complete,
+        time.perf_counter() - started,
+        counter.estimate(),
+        counter.estimate_capped,
+    )
+
+
+class _Counter:
+    """Goes through candidate pages in index order: checks them (folded text) until the
+    requested hits are found, then only counts the rest, up to `count_limit`."""
+
+    def __init__(self, request: SearchRequest, needle: bytes | None, started: float):
+        self.request = request
+        self.needle = needle  # the folded query in UTF-8; None when having the terms is a match
+        self.started = started
+        self.needed = request.offset + request.limit
+        self.wanted: list[int] = []
+        self.hits = self.checked = self.unchecked = 0
+        self.total_exact = self.complete = True
+        self.estimate_capped = self.done = False
+
+    @property
+    def checking(self) -> bool:
+        return self.needle is None or self.request.exact_total or self.hits < self.needed
+
+    def batch_size(self) -> int:
+        if self.checking and self.needle is not None:
+            return min(CHECK_BATCH, max(16, 2 * (self.needed - self.hits)))
+        return CHECK_BATCH
+
+    def add(self, index: ArchiveIndex, batch: list[int]) -> None:
+        if not self.checking:
+            self.unchecked += len(batch)
+            if self.hits + self.unchecked >= self.request.count_limit:
+                self.estimate_capped = self.done = True
+            self.total_exact = False
+            return
+        matching = batch if self.needle is None else index.pages_containing(batch, self.needle)
+        self.checked += len(batch)
+        for row_id in matching:
+            if self.request.offset <= self.hits < self.needed:
+                self.wanted.append(row_id)
+            self.hits += 1
+            if self.hits >= self.request.count_limit:
+                self.total_exact = False
+                self.done = True
+                return
+        if time.perf_counter() - self.started > self.request.time_budget:
+            self.total_exact = self.complete = False
+            self.done = True
+
+    def estimate(self) -> int | None:
+        """Hits found plus the unchecked candidates times the share of checked ones that matched."""
+        if not self.unchecked:
+            return None
+        return self.hits + round(self.unchecked * self.hits / max(self.checked, 1))
+
+
+def _batches(row_ids: Iterator[int], counter: _Counter) -> Iterator[list[int]]:
+    while batch := list(itertools.islice(row_ids, counter.batch_size())):
+        yield batch
 
 
 def _hits(index: ArchiveIndex, row_ids: list[int], folded: str) -> list[Hit]:

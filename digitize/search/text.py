@@ -31,7 +31,7 @@ import numpy as np
 FACET_MARK = "§"  # starts every filter term; fold() never keeps it, so no text term can equal one
 BOUNDARY = "\x1f"  # kept by fold() between ASCII letters/digits that a tab or line break separates
 _HARD_BREAKS = "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85\u2028\u2029"
-_LOOSE_BOUNDARY = re.compile(f"(?<![0-9a-z]){BOUNDARY}|{BOUNDARY}(?![0-9a-z])")
+_ASCII_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")  # all the ASCII fold() keeps
 ASCII_GRAM = 4  # length of the ASCII letter/digit terms
 _LONG_ASCII_RUN = re.compile(f"[0-9a-z]{{{ASCII_GRAM},}}")  # folded ASCII is only these
 TERMS_VERSION = f"terms-2/unicode-{unicodedata.unidata_version}"  # index must be rebuilt when it changes
@@ -57,9 +57,15 @@ def fold(text: str) -> str:
     """The text as matching sees it: per character NFKC, case-folded, letters and digits only,
     one BOUNDARY where a tab or line break separates two ASCII letters/digits."""
     folded = text.translate(_FOLDING)
-    if BOUNDARY in folded:
-        folded = _LOOSE_BOUNDARY.sub("", re.sub(f"{BOUNDARY}+", BOUNDARY, folded))
-    return folded
+    if BOUNDARY not in folded:
+        return folded
+    parts = [part for part in folded.split(BOUNDARY) if part]
+    joined = parts[:1]
+    for part in parts[1:]:
+        if joined[-1][-1] in _ASCII_ALNUM and part[0] in _ASCII_ALNUM:
+            joined.append(BOUNDARY)
+        joined.append(part)
+    return "".join(joined)
 
 
 def fold_with_origins(text: str) -> tuple[str, list[int]]:

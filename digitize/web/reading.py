@@ -75,7 +75,7 @@ def search_page() -> Any:
             error = str(exc)
     pages = 0
     if result is not None:
-        pages = min(MAX_RESULT_PAGES, (result.total + PAGE_SIZE - 1) // PAGE_SIZE)
+        pages = min(MAX_RESULT_PAGES, (result.pages_of_hits + PAGE_SIZE - 1) // PAGE_SIZE)
     return render_template(
         "search.html",
         query=query,
