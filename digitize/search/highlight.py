@@ -10,9 +10,11 @@ page, ready for an overlay that scales with the image.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 
-from digitize.ocr.hocr import Box, parse_hocr
+from digitize.ocr.hocr import Box, OcrWord, parse_hocr
 from digitize.search.text import fold_with_origins
 
 
@@ -42,23 +44,19 @@ def hit_boxes(hocr: bytes, folded_query: str) -> PageBoxes:
     page = parse_hocr(hocr)
     if not folded_query:
         return PageBoxes(page.width, page.height, ())
-    stream: list[str] = []
-    owners: list[tuple[int, Box]] = []  # per folded character: its word number and its share of the word box
-    for number, word in enumerate(page.words):
-        folded, origins = fold_with_origins(word.text)
-        x0, y0, x1, y1 = word.bbox
-        step = (x1 - x0) / max(len(word.text), 1)
-        for char, origin in zip(folded, origins):
-            stream.append(char)
-            owners.append((number, (round(x0 + origin * step), y0, round(x0 + (origin + 1) * step), y1)))
-    text = "".join(stream)
+    # The words joined by spaces (which fold to nothing) are folded in one go; `starts` maps a
+    # character of the joined text back to its word.
+    words = page.words
+    starts = list(itertools.accumulate((len(word.text) + 1 for word in words[:-1]), initial=0))
+    text, origins = fold_with_origins(" ".join(word.text for word in words))
     boxes: list[Box] = []
     position = text.find(folded_query)
     while position >= 0:
         end = position + len(folded_query)
         by_word: dict[int, list[Box]] = {}
-        for number, box in owners[position:end]:
-            by_word.setdefault(number, []).append(box)
+        for origin in origins[position:end]:
+            number = bisect.bisect_right(starts, origin) - 1
+            by_word.setdefault(number, []).append(_share(words[number], origin - starts[number]))
         for parts in by_word.values():
             boxes.append(
                 (
@@ -70,3 +68,10 @@ def hit_boxes(hocr: bytes, folded_query: str) -> PageBoxes:
             )
         position = text.find(folded_query, end)
     return PageBoxes(page.width, page.height, tuple(boxes))
+
+
+def _share(word: OcrWord, offset: int) -> Box:
+    """The part of a word's box that its character at `offset` takes (the box split evenly)."""
+    x0, y0, x1, y1 = word.bbox
+    step = (x1 - x0) / max(len(word.text), 1)
+    return (round(x0 + offset * step), y0, round(x0 + (offset + 1) * step), y1)

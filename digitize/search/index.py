@@ -393,6 +393,15 @@ class ArchiveIndex:
         ):
             yield row_id
 
+    def count_candidates(self, expression: str, after: int, limit: int) -> int:
+        """How many pages after row `after` match an FTS5 expression, counting up to `limit`."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM (SELECT rowid FROM fulltext WHERE fulltext MATCH ? AND rowid > ? LIMIT ?)",
+                (expression, after, limit),
+            ).fetchone()[0]
+        )
+
     def pages_containing(self, row_ids: list[int], folded_query: bytes) -> list[int]:
         """Those of the pages (in the order given) whose folded text contains the folded query (UTF-8)."""
         placeholders = ",".join("?" * len(row_ids))

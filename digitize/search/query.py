@@ -206,8 +206,11 @@ def search(index: ArchiveIndex, request: SearchRequest) -> SearchResult:
     counter = _Counter(request, None if exact else folded.encode("utf-8"), started)
     for batch in _batches(index.candidate_ids(expression), counter):
         counter.add(index, batch)
-        if counter.done:
+        if counter.done or counter.page_full:
             break
+    if counter.page_full and not counter.done:
+        rest = index.count_candidates(expression, after=counter.last_row_id, limit=request.count_limit - counter.hits)
+        counter.count_rest(rest)
     hits = _hits(index, counter.wanted, folded)
     return SearchResult(
         request,
@@ -217,14 +220,15 @@ def search(index: ArchiveIndex, request: SearchRequest) -> SearchResult:
         counter.total_exact,
         counter.complete,
         time.perf_counter() - started,
-        counter.estimate(),
+        counter.estimate,
         counter.estimate_capped,
     )
 
 
 class _Counter:
-    """Goes through candidate pages in index order: checks them (folded text) until the
-    requested hits are found, then only counts the rest, up to `count_limit`."""
+    """Goes through candidate pages in index order, checking each against the folded query,
+    until the requested hits are found (`page_full`); the candidates after them are then
+    counted in one query (`count_rest`), not checked, unless the request wants `exact_total`."""
 
     def __init__(self, request: SearchRequest, needle: bytes | None, started: float):
         self.request = request
@@ -232,45 +236,44 @@ class _Counter:
         self.started = started
         self.needed = request.offset + request.limit
         self.wanted: list[int] = []
-        self.hits = self.checked = self.unchecked = 0
+        self.hits = self.checked = self.last_row_id = 0
         self.total_exact = self.complete = True
-        self.estimate_capped = self.done = False
-
-    @property
-    def checking(self) -> bool:
-        return self.needle is None or self.request.exact_total or self.hits < self.needed
+        self.estimate: int | None = None
+        self.estimate_capped = self.done = self.page_full = False
 
     def batch_size(self) -> int:
-        if self.checking and self.needle is not None:
-            return min(CHECK_BATCH, max(16, 2 * (self.needed - self.hits)))
-        return CHECK_BATCH
+        if self.needle is None or self.request.exact_total:
+            return CHECK_BATCH
+        return min(CHECK_BATCH, max(16, 2 * (self.needed - self.hits)))
 
     def add(self, index: ArchiveIndex, batch: list[int]) -> None:
-        if not self.checking:
-            self.unchecked += len(batch)
-            if self.hits + self.unchecked >= self.request.count_limit:
-                self.estimate_capped = self.done = True
-            self.total_exact = False
-            return
         matching = batch if self.needle is None else index.pages_containing(batch, self.needle)
         self.checked += len(batch)
+        self.last_row_id = batch[-1]
         for row_id in matching:
             if self.request.offset <= self.hits < self.needed:
                 self.wanted.append(row_id)
             self.hits += 1
             if self.hits >= self.request.count_limit:
-                self.total_exact = False
-                self.done = True
+                self.total_exact, self.done = False, True
                 return
+        self.page_full = self.hits >= self.needed and not self.request.exact_total
         if time.perf_counter() - self.started > self.request.time_budget:
             self.total_exact = self.complete = False
             self.done = True
 
-    def estimate(self) -> int | None:
-        """Hits found plus the unchecked candidates times the share of checked ones that matched."""
-        if not self.unchecked:
-            return None
-        return self.hits + round(self.unchecked * self.hits / max(self.checked, 1))
+    def count_rest(self, rest: int) -> None:
+        """Take the number of candidates after the last one checked (at most count_limit - hits)."""
+        if not rest:
+            return
+        self.total_exact = False
+        capped = self.hits + rest >= self.request.count_limit
+        if self.needle is None:  # every candidate is a hit
+            self.hits += rest
+            self.total_exact = not capped
+        else:
+            self.estimate = self.hits + round(rest * self.hits / self.checked)
+            self.estimate_capped = capped
 
 
 def _batches(row_ids: Iterator[int], counter: _Counter) -> Iterator[list[int]]:
