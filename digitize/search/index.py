@@ -351,22 +351,28 @@ class ArchiveIndex:
         return self._document("d.archival_code=?", archival_code)
 
     def _document(self, where: str, value: Any) -> DocumentRow | None:
-        row = self.db.execute(
+        rows = self._documents(where, (value,))
+        return rows[0] if rows else None
+
+    def _documents(self, where: str, values: tuple[Any, ...]) -> list[DocumentRow]:
+        rows = self.db.execute(
             "SELECT d.id, d.archival_code, d.title, d.catalogue, COALESCE(s.path, ''), d.doc_key, d.pdf, d.pages, "
             f"d.required, d.fingerprint FROM documents d LEFT JOIN sources s ON s.id = d.source_id WHERE {where}",
-            (value,),
-        ).fetchone()
-        if row is None:
-            return None
-        return DocumentRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], row[7], row[8], row[9])
+            values,
+        )
+        return [DocumentRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows]
 
     def documents(self, ids: Iterable[int]) -> dict[int, DocumentRow]:
-        result = {}
-        for document_id in set(ids):
-            row = self.document(document_id)
-            if row is not None:
-                result[document_id] = row
-        return result
+        """The documents of these ids (one read)."""
+        wanted = tuple(set(ids))
+        rows = self._documents(f"d.id IN ({','.join('?' * len(wanted))})", wanted) if wanted else []
+        return {row.id: row for row in rows}
+
+    def page_texts(self, row_ids: list[int]) -> dict[int, str]:
+        """Row id -> text of these pages (one read)."""
+        placeholders = ",".join("?" * len(row_ids))
+        rows = self.db.execute(f"SELECT id, text FROM pages WHERE id IN ({placeholders})", row_ids)
+        return {row_id: zlib.decompress(text).decode("utf-8") for row_id, text in rows}
 
     def page(self, document_id: int, page_no: int) -> StoredPage | None:
         row = self.db.execute(

@@ -242,8 +242,10 @@ class _Counter:
         self.estimate_capped = self.done = self.page_full = False
 
     def batch_size(self) -> int:
-        if self.needle is None or self.request.exact_total:
+        if self.request.exact_total:
             return CHECK_BATCH
+        if self.needle is None:  # every candidate is a hit: take just the hits the page shows
+            return min(CHECK_BATCH, max(1, self.needed - self.hits))
         return min(CHECK_BATCH, max(16, 2 * (self.needed - self.hits)))
 
     def add(self, index: ArchiveIndex, batch: list[int]) -> None:
@@ -283,12 +285,12 @@ def _batches(row_ids: Iterator[int], counter: _Counter) -> Iterator[list[int]]:
 
 def _hits(index: ArchiveIndex, row_ids: list[int], folded: str) -> list[Hit]:
     documents = index.documents(split_row_id(r)[0] for r in row_ids)
+    texts = index.page_texts(row_ids) if row_ids else {}
     hits = []
     for row_id in row_ids:
         document_id, page_no = split_row_id(row_id)
         document = documents[document_id]
-        page = index.page(document_id, page_no)
-        text = page.text if page is not None else ""
+        text = texts.get(row_id, "")
         if page_no == CATALOGUE_PAGE and not folded:
             text = document.title
         shown, highlights = snippet(text, folded)
