@@ -16,7 +16,8 @@ Index terms (`page_terms`), chosen by measurement (docs/benchmarks.md, "Search")
   need all their pairs);
 * every run of four neighbouring ASCII letters or digits (ID numbers, dates, amounts: pairs of
   digits are far too common to narrow a search).
-A query of one or two folded characters is one term and its matches are exact. A longer query
+A query of one or two folded characters, or of four ASCII letters/digits (a year, part of an
+ID number), is one term and its matches are exact. A longer query
 asks for all its terms (`query_terms`); the candidate pages are then checked by substring on
 their folded text (`digitize.search.query`), so the result is exact and complete.
 """
@@ -136,13 +137,21 @@ def page_terms(folded: str) -> str:
     return np.concatenate(parts).tobytes().decode("utf-32-le")
 
 
+def is_one_term(folded: str) -> bool:
+    """Whether a folded query is itself an index term (then a page with the term is a match)."""
+    if len(folded) <= 2:
+        return BOUNDARY not in folded
+    return len(folded) == ASCII_GRAM and _LONG_ASCII_RUN.fullmatch(folded) is not None
+
+
 def query_terms(folded: str) -> tuple[list[str], bool]:
     """Terms every page matching ``folded`` contains, and whether having them is already a match.
 
-    One or two characters: the term itself (exact). Longer: every pair of neighbours, except
-    that a run of four or more ASCII letters/digits is asked for by its 4-grams instead.
+    One or two characters, or four ASCII letters/digits: the term itself (exact). Longer: every
+    pair of neighbours, except that a run of four or more ASCII letters/digits is asked for by
+    its 4-grams instead.
     """
-    if len(folded) <= 2 and BOUNDARY not in folded:
+    if is_one_term(folded):
         return ([folded] if folded else []), True
     terms: set[str] = set()
     in_long_run = [False] * len(folded)
