@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from search_corpus import Generator  # noqa: E402
+from search_side import cpu_seconds  # noqa: E402
 
 from digitize.search.build import write_documents  # noqa: E402
 from digitize.search.index import ArchiveIndex, DocumentEntry, PageEntry, catalogue_text  # noqa: E402
@@ -186,7 +187,7 @@ def time_queries(archive: Path, sets: dict[str, list[tuple[str, Filters]]], clea
 
 def recall(work: Path, archive: Path, queries: list[str]) -> dict[str, Any]:
     """Hits of each query against a brute-force scan of every page and catalogue record."""
-    folded_queries = [fold(q) for q in queries]
+    folded_queries = list(dict.fromkeys(fold(q) for q in queries))  # each once: counts are per query
     expected = dict.fromkeys(folded_queries, 0)
     started = time.perf_counter()
     for doc in read_corpus(work):
@@ -222,7 +223,7 @@ def run_index(args: argparse.Namespace) -> dict[str, Any]:
         for old in archive.glob("index.sqlite*"):
             old.unlink()
         ArchiveIndex(archive, create=True).close()
-        started = time.perf_counter()
+        started, cpu_started, load_before = time.perf_counter(), cpu_seconds(), _uptime()
         with ArchiveIndex(archive) as index:
             done = {"pages": 0}
 
@@ -235,8 +236,10 @@ def run_index(args: argparse.Namespace) -> dict[str, Any]:
             write_documents(index, entries(work), None, args.jobs, progress=progress)
             index.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         build_seconds = time.perf_counter() - started
+        build_cpu = {"cpu_ms_per_page": round(1000 * (cpu_seconds() - cpu_started) / meta["pages"], 3)}
+        build_cpu["load"] = f"{load_before} -> {_uptime()}"
     else:
-        build_seconds = None
+        build_seconds, build_cpu = None, {}
     size = sum(p.stat().st_size for p in archive.glob("index.sqlite*"))
     build = {
         "pages": meta["pages"],
@@ -250,11 +253,13 @@ def run_index(args: argparse.Namespace) -> dict[str, Any]:
         "index_per_text": round(size / meta["text_bytes"], 3),
         "index_per_text_and_catalogue": round(size / (meta["text_bytes"] + meta["catalogue_bytes"]), 3),
         "generate_seconds": meta["generate_seconds"],
+        **build_cpu,
     }
     print(f"build: {build}", flush=True)
     sets = query_sets(work, args.seed + 1, args.queries)
+    load_before = _uptime()
     latency = {"内部": time_queries(archive, sets, "内部"), "公开": time_queries(archive, sets, "公开")}
-    result: dict[str, Any] = {"build": build, "queries": latency}
+    result: dict[str, Any] = {"build": build, "queries": latency, "queries_load": f"{load_before} -> {_uptime()}"}
     if args.optimize:
         started = time.perf_counter()
         with ArchiveIndex(archive) as index:
@@ -263,7 +268,9 @@ def run_index(args: argparse.Namespace) -> dict[str, Any]:
         result["optimize"] = {"seconds": round(time.perf_counter() - started, 1), "index_bytes": size}
         result["optimize"]["index_per_text"] = round(size / meta["text_bytes"], 3)
         print(f"optimize: {result['optimize']}", flush=True)
+        load_before = _uptime()
         result["queries_optimized"] = {"内部": time_queries(archive, sets, "内部")}
+        result["queries_optimized_load"] = f"{load_before} -> {_uptime()}"
     sample = [text for name, queries in sets.items() for text, filters in queries[:8] if text and not filters.groups()]
     result["recall"] = recall(work, archive, sample)
     print(f"recall: {result['recall']}", flush=True)
@@ -540,7 +547,7 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
                         errors.append(f"{status} {path}")
 
         threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(args.clients)]
-        started = time.perf_counter()
+        started, load_before = time.perf_counter(), _uptime()
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -558,6 +565,7 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
         "requests_per_second": round(len(every) / wall, 1),
         "all": summary(every),
         **{kind: summary(values) for kind, values in timings.items() if values},
+        "load": f"{load_before} -> {_uptime()}",
         "errors": errors[:20],
         "error_count": len(errors),
     }

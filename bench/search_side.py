@@ -29,7 +29,7 @@ def _entries(corpus: Path) -> Iterator[Any]:
             yield DocumentEntry(doc["c"]["档号"], doc["c"], pages, fingerprint=str(doc["n"]))
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """CPU time of this process and its finished children (the worker processes)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -43,14 +43,14 @@ def build(corpus: Path, archive: Path, jobs: int) -> dict[str, Any]:
     for old in archive.glob("index.sqlite*"):
         old.unlink()
     ArchiveIndex(archive, create=True).close()
-    started, cpu = time.perf_counter(), _cpu_seconds()
+    started, cpu = time.perf_counter(), cpu_seconds()
     with ArchiveIndex(archive) as index:
         report = write_documents(index, _entries(corpus), None, jobs)
         index.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return {
         "pages": report.pages,
         "seconds": time.perf_counter() - started,
-        "cpu_seconds": _cpu_seconds() - cpu,
+        "cpu_seconds": cpu_seconds() - cpu,
         "index_bytes": sum(p.stat().st_size for p in archive.glob("index.sqlite*")),
     }
 
