@@ -14,7 +14,7 @@ import bisect
 import itertools
 from dataclasses import dataclass
 
-from digitize.ocr.hocr import Box, OcrWord, parse_hocr
+from digitize.ocr.hocr import Box, OcrPage, OcrWord, parse_hocr
 from digitize.search.text import fold_with_origins
 
 
@@ -41,7 +41,11 @@ class PageBoxes:
 
 def hit_boxes(hocr: bytes, folded_query: str) -> PageBoxes:
     """The boxes of every occurrence of a folded query on an hOCR page."""
-    page = parse_hocr(hocr)
+    return boxes_on(parse_hocr(hocr), folded_query)
+
+
+def boxes_on(page: OcrPage, folded_query: str) -> PageBoxes:
+    """The boxes of every occurrence of a folded query on a parsed hOCR page."""
     if not folded_query:
         return PageBoxes(page.width, page.height, ())
     # The words joined by spaces (which fold to nothing) are folded in one go; `starts` maps a

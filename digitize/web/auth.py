@@ -15,6 +15,7 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from digitize.search.index import ArchiveIndex
+from digitize.web.usage import UsageJournals
 from digitize.web.users import User, UserStore
 
 MAX_FAILURES = 5
@@ -26,6 +27,7 @@ class WebContext:
     archive: Path
     users: UserStore
     local: threading.local = field(default_factory=threading.local)
+    usage: UsageJournals = field(default_factory=UsageJournals)
     failures: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     failures_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, send_file
 
+from digitize.ocr.hocr import OcrPage, parse_hocr
 from digitize.search.access import LEVELS
-from digitize.search.highlight import PageBoxes, hit_boxes
+from digitize.search.highlight import PageBoxes, boxes_on
 from digitize.search.index import CATALOGUE_PAGE, DocumentRow
 from digitize.search.query import Filters, QueryError, SearchRequest, parse_years, search
 from digitize.search.text import find_spans, fold
 from digitize.settings import CatalogSettings
 from digitize.web.auth import context, current_user, login_required
 from digitize.web.images import CACHE_DIR, WIDTHS, PageImageError, cached_page_image
-from digitize.web.usage import DOWNLOAD, VIEW, UsageNotRecorded, record_use, usage_register
+from digitize.web.usage import DOWNLOAD, VIEW, UsageNotRecorded, usage_register
 
 reading = Blueprint("reading", __name__)
 PAGE_SIZE = 20
 MAX_RESULT_PAGES = 50
+HOCR_CACHE = 256  # parsed hOCR pages kept (a document page parses its hOCR for the hit boxes)
 
 
 def visible_document(document_id: int) -> DocumentRow:
@@ -46,7 +49,7 @@ def _record(document: DocumentRow, action: str, page: int | None) -> None:
     user = current_user()
     assert user is not None
     try:
-        record_use(document.source, document.doc_key, action, user, page, request.remote_addr or "")
+        context().usage.record(document.source, document.doc_key, action, user, page, request.remote_addr or "")
     except UsageNotRecorded:
         abort(503)
 
@@ -107,7 +110,7 @@ def document_page(document_id: int) -> Any:
     boxes = PageBoxes(0, 0, ())
     if stored is not None and stored.hocr and folded:
         try:
-            boxes = hit_boxes(inside(document.source, stored.hocr).read_bytes(), folded)
+            boxes = boxes_on(_hocr_page(inside(document.source, stored.hocr)), folded)
         except ValueError:
             boxes = PageBoxes(0, 0, ())
     return render_template(
@@ -120,6 +123,17 @@ def document_page(document_id: int) -> Any:
         boxes=boxes,
         catalogue_hit=bool(folded and folded in texts.get(CATALOGUE_PAGE, "")),
     )
+
+
+def _hocr_page(path: Path) -> OcrPage:
+    stat = path.stat()
+    return _parsed_hocr(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=HOCR_CACHE)
+def _parsed_hocr(path: Path, mtime_ns: int, size: int) -> OcrPage:
+    """A parsed hOCR file, kept while its modification time and size stay the same."""
+    return parse_hocr(path.read_bytes())
 
 
 def _marked(text: str, folded: str) -> list[tuple[str, bool]]:
