@@ -598,6 +598,8 @@ def run_versus(args: argparse.Namespace) -> dict[str, Any]:
     side_script = str(ROOT / "bench" / "search_side.py")
     builds = {}
     for name, code in sides.items():
+        if args.reuse_index and (work / name / "index.sqlite").is_file():
+            continue
         load_before = _uptime()
         line = subprocess.run(
             [
@@ -704,6 +706,7 @@ def main() -> None:
     versus.add_argument("--pages", type=int, default=150_000)
     versus.add_argument("--jobs", type=int, default=2)
     versus.add_argument("--queries", type=int, default=60, help="queries per set")
+    versus.add_argument("--reuse-index", action="store_true", help="time queries on the indexes already in WORK")
     for command in (index, compare, web, versus):
         command.add_argument("--work", required=True, help="folder for the corpus and the index")
         command.add_argument("--seed", type=int, default=2024)
