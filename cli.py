@@ -1139,7 +1139,9 @@ def search(
     punctuation, line breaks and case: a surname (王), a name (王颖), any part of an ID
     number, a phrase. Each hit is a page (page 0: the catalogue record) with the match shown
     【like this】. Records above your clearance, and records not open to you, are never shown
-    or counted. Without QUERY, the filters list catalogue records.
+    or counted. Without QUERY, the filters list catalogue records. The hits shown are exact;
+    when there are more than the page shows, their number may be an estimate, marked 约
+    ("estimate" in --json), and 1000+ means at least a thousand.
 
     \b
     Exit codes: 0 searched (also when nothing is found); 2 usage (a bad clearance or filter,
