@@ -4,7 +4,7 @@
 
 The full-text index is asked for the query's terms, the filter terms and the caller's clearance
 term together (`digitize.search.access`), so records the caller may not see are never read.
-Candidate pages of queries longer than two characters are checked against their folded text
+Candidate pages of queries that are not one index term are checked against their folded text
 (`digitize.search.text`): every hit is exact and every page with a match is found. Hits come
 in index order (document, then page); page 0 is the document's catalogue record.
 
