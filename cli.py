@@ -21,13 +21,16 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from digitize.errors import EXIT_RULE, DigitizeError, ExitCode, outcome_code
-from digitize.layout import DOCUMENTS_DIR, QC_REPORT_HTML, QC_SAMPLE, OutLayout, require_journal
+from digitize.errors import EXIT_RULE, DigitizeError, ExitCode, as_interrupted, outcome_code
+from digitize.layout import DOCUMENTS_DIR, JOURNAL, QC_REPORT_HTML, QC_SAMPLE, OutLayout, require_journal
+from digitize.leftovers import private_tempdir
+from digitize.outlock import out_lock
 from digitize.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,18 +88,41 @@ class _Progress:
             self.bar.close()
 
 
+# Commands that write into OUT hold its lock (`digitize.outlock`): a second one is refused at once.
+WRITERS = ("process", "export", "qc", "handoff")
+
+
 class _Command(click.Command):
-    """Maps every `DigitizeError` to its exit code, once for all commands: bad input is a usage
-    error (exit 2, with the command's usage line); anything else prints "error: …"."""
+    """Runs every command in its own temporary folder (`private_tempdir`) and, for writers, under
+    OUT's lock (`verify` of an OUT folder: shared, so that no writer changes it meanwhile).
+    Maps every `DigitizeError` to its exit code, once for all commands: bad input is a usage
+    error (exit 2, with the command's usage line); anything else prints "error: …". A failure
+    of the machine (disk full, no permission in OUT, out of memory) is an interruption (exit 5)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                with private_tempdir(), self._lock(ctx):
+                    return super().invoke(ctx)
+            except (OSError, MemoryError) as exc:
+                interrupted = as_interrupted(exc, ctx.params.get("out"), ctx.params.get("dest"))
+                if interrupted is None:
+                    raise
+                raise interrupted from exc
         except DigitizeError as exc:
             if exc.exit_code == ExitCode.USAGE:
                 raise click.UsageError(str(exc), ctx) from None
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+
+    def _lock(self, ctx: click.Context) -> AbstractContextManager[Any]:
+        command = " ".join(["digitize", *sys.argv[1:]])
+        if self.name in WRITERS:
+            return out_lock(ctx.params["out"], command)
+        target = ctx.params.get("target")
+        if self.name == "verify" and target is not None and (Path(target) / JOURNAL).is_file():
+            return out_lock(target, command, shared=True)
+        return nullcontext()
 
 
 class _Group(click.Group):
@@ -207,6 +233,11 @@ def main() -> None:
     "(default: the profile's [output] formats, else pdfa).",
 )
 @click.option(
+    "--follow-outside-links",
+    is_flag=True,
+    help="Read symbolic links that lead out of BATCH (refused by default; each is recorded).",
+)
+@click.option(
     "--engine", type=click.Choice(["auto", "tesserocr", "tesseract"]), default=None, help="OCR engine (default auto)."
 )
 @click.option(
@@ -245,6 +276,7 @@ def process(
     dpi: int | None,
     force: bool,
     layout_formats: tuple[str, ...],
+    follow_outside_links: bool,
     engine: str | None,
     executor: str,
     scheduler: str | None,
@@ -265,12 +297,15 @@ def process(
     lost Dask scheduler) it exits 5, keeping everything committed: run it again to resume.
     Without --catalog the catalogue of the previous run into OUT is used; a batch processed
     without one is linked to it later by running again with --catalog (nothing is OCRed again).
+    Files and folders that are not read (hidden, not pages) are listed with the reason; two
+    documents that would get the same folder in OUT are refused before any work (exit 2).
 
     \b
     Exit codes: 0 done, nothing needs attention (warnings may be printed);
     1 some documents failed (named); 4 done, but ERROR findings were printed (a missing
     page, a catalogue row without scans, a page below the resolution floor, ...);
-    2 bad batch, catalogue or option; 5 interrupted: run the same command again.
+    2 bad batch, catalogue or option, two documents with one output folder;
+    5 interrupted: run the same command again; 7 another command is writing to OUT.
 
     \b
     Examples:
@@ -296,7 +331,7 @@ def process(
         settings = settings.replace("output", formats=tuple(layout_formats))
     batch, out = batch.resolve(), out.resolve()  # workers elsewhere see the same absolute paths
     command = " ".join(["digitize", *sys.argv[1:]])
-    plan = plan_batch(ProcessRequest(batch, out, settings, catalog, command))
+    plan = plan_batch(ProcessRequest(batch, out, settings, catalog, command, follow_outside_links))
     out.mkdir(parents=True, exist_ok=True)
     _setup_logging(out, verbose, quiet)
     if plan.catalog_reused and not as_json:
@@ -403,6 +438,10 @@ def _print_summary(s: Any, out: Path) -> None:
         click.echo(f"{finding['severity'].upper()} [{finding['item']}] {finding['object']}: {finding['message']}")
     for warning in s.warnings:
         click.echo(f"warning: {warning}")
+    for skipped in s.skipped:
+        click.echo(f"skipped {skipped['path']}: {skipped['reason']}")
+    for link in s.outside_links:
+        click.echo(f"followed link {link['path']} -> {link['target']} (outside the batch)")
     click.echo(f"Output: {out / DOCUMENTS_DIR}; journal: {OutLayout(out).journal}")
 
 
@@ -417,8 +456,8 @@ def status(out: Path, as_json: bool, show_pages: bool, xlsx: Path | None) -> Non
 
     \b
     Exit codes: 0 nothing needs attention; 1 documents failed; 4 open ERROR findings
-    (from the last `process` run) or a QC verdict other than pass; 5 the last run was
-    interrupted (run it again to resume).
+    (from the last `process` run), a QC verdict other than pass or a broken event chain;
+    5 the last run was interrupted (run it again to resume); 6 the journal is damaged.
 
     \b
     Examples:
@@ -460,6 +499,8 @@ def _print_status(data: dict[str, Any], out: Path, show_pages: bool) -> None:
                     f"          p{page['page_no']:>3} {page['state']:7s} dpi={page['dpi']} skew={page['skew_deg']} "
                     f"orient={page['orientation_deg']} blank={page['is_blank']} conf={page['ocr_confidence']}"
                 )
+    if not data["event_chain_intact"]:
+        click.echo(f"EVENT CHAIN BROKEN: the journal is not as it was recorded; run `digitize verify {out}`")
     findings = data["findings"]
     if findings:
         errors = sum(1 for f in findings if f["severity"] == "error")
@@ -993,14 +1034,17 @@ def verify(target: Path, batch_dir: Path | None, no_record: bool, jobs: int, as_
       a BagIt bag         full validation (both manifests, tag manifests, Payload-Oxum), every
                           changed, missing or extra file named; the journal copy's event chain
                           and its checksums against the manifest
-      an OUT folder       every checksum the journal records (PDF/A, OCR files, masters in the
-                          batch folder) and the event chain; records a "fixity check" event
+      an OUT folder       SQLite's integrity; the event chain to its recorded end; every table
+                          row against its event; every checksum the journal records (PDF/A,
+                          OCR files, exports, QC report, masters in the batch folder); every
+                          file or folder the journal does not know; records a "fixity check" event
       a DA/T 93 package   说明文件, 目录文件, folder structure, 其他/固化信息.sha256, 件数, 字节数
       an Archivematica    metadata/checksum.sha256 against objects/, metadata.csv
       transfer
 
     \b
-    Exit codes: 0 intact; 4 something changed, is missing or extra (each named); 2 usage.
+    Exit codes: 0 intact; 4 something changed, is missing or extra (each named); 2 usage;
+    6 the journal is damaged; 7 a command is writing to OUT (verify after it has finished).
 
     \b
     Examples:
@@ -1030,6 +1074,8 @@ def verify(target: Path, batch_dir: Path | None, no_record: bool, jobs: int, as_
             )
         for problem in report.problems:
             click.echo(f"  {problem}")
+        for note in report.notes:
+            click.echo(f"  note: {note}")
     if not report.ok:
         sys.exit(ExitCode.ATTENTION)
 

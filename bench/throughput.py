@@ -150,7 +150,7 @@ def prepare_ocrmypdf_inputs(corpus: Path, dest: Path) -> list[tuple[Path, str]]:
 
     dest.mkdir(parents=True, exist_ok=True)
     inputs = []
-    for doc in discover(corpus / "batch"):
+    for doc in discover(corpus / "batch").documents:
         if doc.error:
             continue
         target = dest / f"{doc.key}.pdf"
@@ -277,7 +277,7 @@ def ssim_of_outputs(corpus: Path, out: Path, limit: int = 24) -> dict:
     settings = Settings()
     values = []
     with tempfile.TemporaryDirectory() as tmp:
-        for doc in discover(corpus / "batch")[:limit]:
+        for doc in discover(corpus / "batch").documents[:limit]:
             if doc.error:
                 continue
             pdf = next((out / "documents").glob(f"{doc.key}/*.pdf"), None)

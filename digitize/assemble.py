@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize import __version__
+from digitize.errors import as_interrupted
 from digitize.fsutil import sha256_bytes, sha256_file
 from digitize.layout import PAGE_FILES, ofd_file, page_file, pdf_file
 from digitize.ocr.alto import alto_bytes
@@ -66,8 +67,11 @@ def run_document(task: DocumentTask) -> DocumentResult:
         _run_document(task, result)
         result.ok = True
     except Exception as exc:  # noqa: BLE001 - the document fails with its reason; others go on
-        result.error = f"{task.doc_key}: building the document failed: {exc.__class__.__name__}: {exc}"
         shutil.rmtree(task.commit_dir, ignore_errors=True)
+        interrupted = as_interrupted(exc, Path(task.commit_dir).parent)
+        if interrupted is not None:  # not the document's fault: the run stops, a rerun does it
+            raise type(interrupted)(f"{task.doc_key}: {interrupted}") from exc
+        result.error = f"{task.doc_key}: building the document failed: {exc.__class__.__name__}: {exc}"
     result.seconds = time.perf_counter() - started
     return result
 

@@ -7,6 +7,13 @@ A batch folder holds, per document, one of:
 
 Pages are put in natural order (``2`` before ``10``). Containers are opened only far enough to
 count their pages; images are decoded later, one page per task.
+
+Nothing is left out without a word: every file or folder that is not read (hidden names,
+system files, files that are not pages, folders inside a document folder, links whose target
+is gone) is listed in `BatchScan.skipped` with the reason. A symbolic link that leads out of
+the batch folder is refused (its document fails, naming the link and its target) unless the
+run allows such links (`follow_outside_links`); links followed out of the batch are listed in
+`BatchScan.outside_links`, so that the run records them.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from digitize.errors import BadInput
 IMAGE_SUFFIXES = {".tif", ".tiff", ".jpg", ".jpeg", ".png", ".jp2", ".j2k", ".jpf", ".jpx"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
 PDF_SUFFIXES = {".pdf"}
-IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
+SYSTEM_FILES = {"thumbs.db", "desktop.ini", ".ds_store"}
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -47,6 +54,25 @@ class PageRef:
     frame: int = 0  # frame of a multi-page TIFF, page of a PDF (0-based)
     container: str = "image"  # image | tiff | pdf
     slot: int | None = None  # number in a single-page file's name, for gap detection
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or folder of the batch that is not read, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class OutsideLink:
+    """A symbolic link in the batch whose target lies outside the batch folder."""
+
+    path: str
+    target: str
 
 
 @dataclass
@@ -105,11 +131,24 @@ def _page_has_text(page: pikepdf.Page) -> bool:
 
 
 def tiff_frame_count(path: Path) -> int:
+    """The number of frames, read frame by frame so that a damaged one is named (never a silent count of fewer)."""
     try:
-        with Image.open(path) as im:
-            return getattr(im, "n_frames", 1)
+        im = Image.open(path)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
         raise InputError(path, f"not a readable TIFF ({exc.__class__.__name__}: {exc})") from None
+    with im:
+        count = 0
+        try:
+            while True:
+                im.seek(count)
+                count += 1
+        except EOFError:
+            return count
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(
+                path,
+                f"frame {count + 1} cannot be read ({exc.__class__.__name__}: {exc}); {count} frame(s) before it are",
+            ) from None
 
 
 def _container_pages(doc_key: str, path: Path, first_page_no: int, force_text: bool) -> list[PageRef]:
@@ -126,34 +165,85 @@ def _container_pages(doc_key: str, path: Path, first_page_no: int, force_text: b
 
 
 def _is_multipage_tiff(path: Path) -> bool:
+    """A TIFF of several frames (a damaged frame fails the document here, naming it)."""
     if path.suffix.lower() not in TIFF_SUFFIXES or path.stat().st_size == 0:
         return False
     try:
-        with Image.open(path) as im:
-            return getattr(im, "n_frames", 1) > 1
-    except Exception:  # noqa: BLE001 - decided (and reported) when the page is loaded
+        Image.open(path).close()
+    except Exception:  # noqa: BLE001 - not a readable image at all: decided (and reported) when the page is loaded
         return False
+    return tiff_frame_count(path) > 1
 
 
-def _document_from_folder(folder: Path, force_text: bool) -> SourceDocument:
+@dataclass
+class BatchScan:
+    """What a batch folder holds: its documents, what was not read and why, links leading out of it."""
+
+    root: Path
+    documents: list[SourceDocument] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    outside_links: list[OutsideLink] = field(default_factory=list)
+    follow_outside_links: bool = False
+
+    def skip(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.skipped.append(Skipped(str(path), reason))
+
+    def link_refusal(self, path: Path) -> str | None:
+        """Why `path` may not be read (a link out of the batch, refused), else None; followed links are noted."""
+        if not path.is_symlink():
+            return None
+        target = path.resolve()
+        if target.is_relative_to(self.root):
+            return None
+        if not self.follow_outside_links:
+            return f"{path} is a link to {target}, outside the batch folder; refused (--follow-outside-links allows it)"
+        self.outside_links.append(OutsideLink(str(path), str(target)))
+        return None
+
+
+def _skip_reason(entry: os.DirEntry[str], in_document: bool) -> str | None:
+    """Why an entry is not read as (part of) a document, or None."""
+    name = entry.name
+    if name.lower() in SYSTEM_FILES:
+        return "a system file"
+    if name.startswith("."):
+        return "hidden (its name starts with '.')"
+    if entry.is_symlink() and not os.path.exists(entry.path):
+        return None  # a link whose target is gone: the caller fails the document (in it) or reports it
+    if entry.is_dir():
+        return "a folder inside a document folder is not read" if in_document else None
+    suffix = Path(name).suffix.lower()
+    if in_document:
+        return None if suffix in IMAGE_SUFFIXES | PDF_SUFFIXES else "not a page image"
+    if suffix in PDF_SUFFIXES | TIFF_SUFFIXES:
+        return None
+    if suffix in IMAGE_SUFFIXES:
+        return "a single image directly in the batch folder is not a document; put it in a folder of its own"
+    return "not a document (a folder of pages, a multi-page TIFF or a PDF)"
+
+
+def _document_from_folder(scan: BatchScan, folder: Path, force_text: bool) -> SourceDocument:
     doc = SourceDocument(key=folder.name, source=str(folder))
     try:
-        entries = sorted(
-            (e for e in os.scandir(folder) if e.is_file() and not e.name.startswith(".")),
-            key=lambda e: natural_key(e.name),
-        )
+        entries = sorted(os.scandir(folder), key=lambda e: natural_key(e.name))
     except OSError as exc:
         doc.error = f"{folder}: cannot read the folder ({exc.strerror or exc})"
         return doc
     files = []
     for entry in entries:
-        suffix = Path(entry.name).suffix.lower()
-        if entry.name.lower() in IGNORED_NAMES:
+        reason = _skip_reason(entry, in_document=True)
+        if reason:
+            scan.skip(entry.path, reason)
             continue
-        if suffix in IMAGE_SUFFIXES or suffix in PDF_SUFFIXES:
-            files.append(Path(entry.path))
-        else:
-            doc.warnings.append(f"{entry.path}: not a page image; ignored")
+        path = Path(entry.path)
+        if not path.exists():
+            doc.error = f"{path} is a link whose target {os.readlink(path)} does not exist"
+            return doc
+        refusal = scan.link_refusal(path)
+        if refusal:
+            doc.error = refusal
+            return doc
+        files.append(path)
     if not files:
         doc.error = f"{folder}: no page images found"
         return doc
@@ -181,22 +271,27 @@ def _document_from_file(path: Path, force_text: bool) -> SourceDocument:
     return doc
 
 
-def discover(batch: str | os.PathLike[str], force_text: bool = False) -> list[SourceDocument]:
-    """All documents of a batch folder, in natural order of their names."""
+def discover(batch: str | os.PathLike[str], force_text: bool = False, follow_outside_links: bool = False) -> BatchScan:
+    """All documents of a batch folder, in natural order of their names, and everything not read."""
     root = Path(batch).resolve()
     if not root.is_dir():
         raise InputError(root, "not a folder")
-    docs: list[SourceDocument] = []
+    scan = BatchScan(root, follow_outside_links=follow_outside_links)
     for entry in sorted(os.scandir(root), key=lambda e: natural_key(e.name)):
-        if entry.name.startswith("."):
-            continue
+        reason = _skip_reason(entry, in_document=False)
         path = Path(entry.path)
-        if entry.is_dir():
-            docs.append(_document_from_folder(path, force_text))
-        elif path.suffix.lower() in PDF_SUFFIXES | TIFF_SUFFIXES:
-            docs.append(_document_from_file(path, force_text))
-    keys = [d.key for d in docs]
-    for doc in docs:
-        if keys.count(doc.key) > 1 and doc.error is None:
-            doc.error = f"{doc.source}: another folder or file in the batch has the same name {doc.key!r}"
-    return docs
+        if reason:
+            scan.skip(path, reason)
+            continue
+        if not path.exists():
+            scan.skip(path, f"a link whose target {os.readlink(path)} does not exist")
+            continue
+        refusal = scan.link_refusal(path)
+        if refusal:
+            key = path.name if path.is_dir() else path.stem
+            scan.documents.append(SourceDocument(key=key, source=str(path), error=refusal))
+        elif path.is_dir():
+            scan.documents.append(_document_from_folder(scan, path, force_text))
+        else:
+            scan.documents.append(_document_from_file(path, force_text))
+    return scan

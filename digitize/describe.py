@@ -15,15 +15,17 @@ one with a journal) is not taken for a document.
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitize.batch import SourceDocument, discover
+from digitize.batch import BatchScan, SourceDocument, discover
 from digitize.errors import BadInput
 from digitize.journal import read_journal
-from digitize.layout import JOURNAL, OutLayout
+from digitize.layout import JOURNAL, OutLayout, document_dir
 from digitize.settings import Settings
+from metadata.archival_code import archival_code_filename
 from metadata.catalog import Catalog, read_catalog
 from metadata.linking import ScannedDocument, link_documents
 from metadata.validation import Finding, validate_catalog
@@ -105,6 +107,7 @@ class ProcessRequest:
     settings: Settings
     catalog: Path | None = None  # the catalogue (归档文件目录), CSV or XLSX
     command: str = "digitize process"  # recorded in the journal's run
+    follow_outside_links: bool = False  # read symbolic links that lead out of the batch folder
 
 
 @dataclass
@@ -117,8 +120,13 @@ class BatchPlan:
     request: ProcessRequest
     documents: list[SourceDocument]
     description: BatchDescription
+    scan: BatchScan  # what was not read and why; links followed out of the batch
     catalog_reused: bool = False
     warnings: list[str] = field(default_factory=list)
+
+
+class NameCollision(BadInput):
+    """Two documents would get the same name in OUT."""
 
 
 # Files in BATCH that look like a catalogue (归档文件目录) when --catalog was not given.
@@ -126,28 +134,33 @@ CATALOGUE_SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls")
 
 
 def plan_batch(request: ProcessRequest) -> BatchPlan:
-    """Find the documents and describe them; BadInput for a batch or catalogue that cannot be used."""
+    """Find the documents and describe them; BadInput for a batch or catalogue that cannot be used,
+    NameCollision when two documents would get the same name in OUT."""
     batch, out = request.batch.resolve(), request.out.resolve()
     if out == batch or batch.is_relative_to(out):
         raise BadInput(f"--out {request.out} is the batch folder or holds it; choose an output folder outside {batch}")
     warnings: list[str] = []
-    docs = [
-        doc
-        for doc in discover(batch, force_text=request.settings.input.force_text_pdf)
-        if not _is_output_folder(Path(doc.source), out, warnings)
-    ]
+    scan = discover(
+        batch,
+        force_text=request.settings.input.force_text_pdf,
+        follow_outside_links=request.follow_outside_links,
+    )
+    scan.documents = [doc for doc in scan.documents if not _is_output_folder(Path(doc.source), out, warnings)]
     catalog, reused = request.catalog, False
     if catalog is None:
         catalog = _previous_catalogue(request.out)
         reused = catalog is not None
     if catalog is None:
         warnings.extend(_catalogue_not_given(batch, request.out))
+    else:  # the catalogue kept in the batch folder is read, not skipped
+        scan.skipped = [s for s in scan.skipped if Path(s.path).resolve() != catalog.resolve()]
     request = dataclasses.replace(request, catalog=catalog)
-    description = describe_batch(docs, catalog, request.settings)
+    description = describe_batch(scan.documents, catalog, request.settings)
     for problem in description.catalog.problems if description.catalog else []:
         where = f"{problem.file}: row {problem.row}" if problem.row is not None else problem.file
         warnings.append(f"{where}: {problem.message}")
-    return BatchPlan(request, docs, description, reused, warnings)
+    check_unique_names(scan.documents, description.descriptions, request.out)
+    return BatchPlan(request, scan.documents, description, scan, reused, warnings)
 
 
 def _is_output_folder(source: Path, out: Path, warnings: list[str]) -> bool:
@@ -183,3 +196,64 @@ def _catalogue_not_given(batch: Path, out: Path) -> list[str]:
         "(nothing is OCRed again)"
         for path in found
     ]
+
+
+def name_key(name: str) -> str:
+    """What makes two names the same on some file system: Unicode form (NFC/NFD) and case."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def check_unique_names(docs: list[SourceDocument], descriptions: dict[str, Description], out: Path) -> None:
+    """Refuse, before any work, two documents that would share a folder in OUT, or a document that
+    would replace another one processed into OUT earlier.
+
+    A document's folder is its 档号 made a file name (`archival_code_filename`: NFC, characters
+    Windows forbids as "_"); its staging folder is its folder or file name in the batch. Names
+    that differ only in case or Unicode form count as the same: on Windows and macOS (where a
+    hand-off package is unpacked) they are one folder.
+    """
+    seen_names: dict[str, SourceDocument] = {}
+    seen_keys: dict[str, SourceDocument] = {}
+    clashes = []
+    for doc in docs:
+        code = descriptions[doc.key].archival_code if doc.key in descriptions else doc.key
+        try:
+            name = archival_code_filename(code)
+        except ValueError:
+            continue  # the document fails with its reason when it is processed
+        for seen, key, what in (
+            (seen_names, name_key(name), f"the output folder {document_dir(name)}"),
+            (seen_keys, name_key(doc.key), f"the name {doc.key!r}"),
+        ):
+            other = seen.setdefault(key, doc)
+            if other is not doc:
+                clashes.append(f"{other.source} and {doc.source} would both get {what}{_how_alike(other.key, doc.key)}")
+    if clashes:
+        raise NameCollision(
+            "two documents would overwrite each other: "
+            + "; ".join(clashes)
+            + ". Rename one of them (or correct its 档号 in the catalogue); nothing was processed"
+        )
+    _check_against_journal(seen_names, out)
+
+
+def _how_alike(a: str, b: str) -> str:
+    """Why two names that look alike are the same name on some file system."""
+    if a != b and unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b):
+        return " (the same name written in different Unicode forms, NFC and NFD)"
+    if a != b and a.casefold() == b.casefold():
+        return " (names that differ only in case are one folder on Windows and macOS)"
+    return ""
+
+
+def _check_against_journal(names: dict[str, SourceDocument], out: Path) -> None:
+    if not OutLayout(out).journal.is_file():
+        return
+    earlier = {name_key(Path(d.output_dir).name): d for d in read_journal(out).documents if d.output_dir}
+    for key, doc in names.items():
+        other = earlier.get(key)
+        if other is not None and other.doc_key != doc.key:
+            raise NameCollision(
+                f"{doc.source} would replace {other.output_dir} in {out}, the output of {other.source or other.doc_key} "
+                "processed earlier; rename one of them (or correct its 档号), or use another OUT; nothing was processed"
+            )

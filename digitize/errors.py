@@ -7,6 +7,10 @@
       Interrupted            exit 5  the run stopped before its end (signal, lost workers, disk full, no memory);
                                      what was committed is kept: run the same command again to resume
       Damaged                exit 6  the journal is damaged or is not a digitize journal
+      Busy                   exit 7  another digitize command is writing to the output folder; nothing was done
+
+`as_interrupted` says which failures of the machine (disk full, no permission to write our own
+files, no memory, an I/O error) stop a run as `Interrupted` rather than failing the input.
 
 Each module derives its own errors from one of these (`digitize.batch.InputError` is a
 `BadInput`, `digitize.ocr.tesseract.OcrError` a `MissingSoftware`, ...); the command line maps
@@ -20,7 +24,11 @@ else 0 -- so a command that printed an ERROR never exits 0. Warnings alone leave
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 from enum import IntEnum
+from pathlib import Path
 from typing import ClassVar
 
 
@@ -32,14 +40,17 @@ class ExitCode(IntEnum):
     ATTENTION = 4  # work done, but checks failed (qc rejected the lot, verify found changes, handoff refused)
     INTERRUPTED = 5  # the run stopped before its end; committed work is kept, a rerun resumes
     DAMAGED = 6  # the journal is damaged or is not a digitize journal
+    BUSY = 7  # another digitize command is writing to the output folder; nothing was done
 
 
 EXIT_RULE = """\
 Exit codes (the same rule for every command; the first that applies):
   2  usage error: bad option, missing file or folder, unreadable input
   3  the environment lacks something (Tesseract, a language pack, a library)
+  7  another digitize command is writing to the output folder; nothing was done
   6  the journal is damaged or is not a digitize journal
-  5  interrupted (signal, lost workers, disk full): run the same command again to resume
+  5  interrupted (signal, lost workers, disk full, no memory, OUT not writable): run the
+     same command again to resume
   1  some documents failed (each named with its reason); all others were completed
   4  done, but something needs attention: an ERROR finding, a failed check, a QC lot
      not passed, a refusal, documents an export had to leave out (each named)
@@ -90,14 +101,62 @@ class Damaged(DigitizeError):
     exit_code = ExitCode.DAMAGED
 
 
+class Busy(DigitizeError):
+    """Another digitize command is writing to the output folder (or reading it to verify); nothing was done."""
+
+    exit_code = ExitCode.BUSY
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_FILE_OBJECT = re.compile(r"<\S+ name='([^']*)'>")
+_NOT_PERMITTED = {errno.EACCES, errno.EPERM, errno.EROFS}
+_RESUME = "what was committed is kept; run the same command again to resume"
+
+
+def as_interrupted(exc: BaseException, *ours: str | os.PathLike[str] | None) -> Interrupted | None:
+    """An `Interrupted` for a failure of the machine, else None (the input's own failure, or a bug).
+
+    Disk full, out of memory and I/O errors always count; "permission denied" or a read-only
+    file system only for files below one of `ours` (the output folder, the temporary folder),
+    since an unreadable master is a fault of that master, not of the run.
+    """
+    if isinstance(exc, Interrupted):
+        return exc
+    if isinstance(exc, MemoryError):
+        return Interrupted(f"out of memory; run again with fewer --jobs ({_RESUME})")
+    if not isinstance(exc, OSError) or exc.errno is None:
+        return None
+    name = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else ""
+    name = _FILE_OBJECT.sub(r"\1", name)  # "<_io.BufferedWriter name='x.pdf'>": x.pdf
+    where = f" writing {name}" if name else ""
+    if exc.errno in _DISK_FULL:
+        return Interrupted(f"the disk is full{where}; free space, then run the same command again ({_RESUME})")
+    if exc.errno == errno.ENOMEM:
+        return Interrupted(f"out of memory{where}; run again with fewer --jobs ({_RESUME})")
+    if exc.errno == errno.EIO:
+        return Interrupted(f"the disk reported an I/O error{where}; check it, then run again ({_RESUME})")
+    if exc.errno in _NOT_PERMITTED and exc.filename and any(r and _below(exc.filename, r) for r in ours):
+        return Interrupted(f"{exc.strerror}{where}; check the folder's permissions, then run again ({_RESUME})")
+    return None
+
+
+def _below(path: str | bytes | os.PathLike, root: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(os.fsdecode(path)).resolve().is_relative_to(Path(root).resolve())
+    except (OSError, ValueError):
+        return False
+
+
 __all__ = [
     "EXIT_RULE",
     "BadInput",
+    "Busy",
     "ChecksFailed",
     "Damaged",
     "DigitizeError",
     "ExitCode",
     "Interrupted",
     "MissingSoftware",
+    "as_interrupted",
     "outcome_code",
 ]

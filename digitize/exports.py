@@ -19,13 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from digitize.errors import BadInput
+from digitize.fsutil import atomic_write_bytes, sha256_bytes
+from digitize.journal import EventType, Outcome, open_journal
+from digitize.journal.ledger import REMOVED, written
 from digitize.layout import CATALOGUE_WORKBOOK
 from digitize.settings import Settings
 from metadata.export import FORMATS, run_exports
 from metadata.export.access import INTERNAL_POLICY, AccessPolicy, apply_policy, default_policy
 from metadata.records import ArchiveRecord
 from metadata.technical import load_records
-from metadata.workbook import Sheet, write_workbook
+from metadata.workbook import Sheet, workbook_bytes
 
 WORKBOOK = "xlsx"  # the catalogue as a spreadsheet for people (catalog/归档文件目录.xlsx), not an XML format
 ALL_FORMATS = (*FORMATS, WORKBOOK)
@@ -33,6 +36,7 @@ REPORT_LISTS = ("written", "removed", "excluded", "validations", "errors", "warn
 CATALOGUE_COLUMNS = ("档号", "文号", "责任者", "题名", "日期", "页数", "密级", "保管期限", "开放标识", "备注")
 TITLE_REQUIRED = ("dat93", "dat46")  # DA/T 93 and DA/T 46: 题名 is 必著
 NO_TITLE = "no catalogue row describes it (题名 is empty); link the catalogue: {hint}"
+FILES_PER_EVENT = 2000  # a large batch's export is recorded in parts of this many files
 
 
 @dataclass(frozen=True)
@@ -106,25 +110,33 @@ def export_batch(request: ExportRequest) -> ExportOutcome:
         outcome.undescribed = [r.archival_code for r in batch.records if not r.get("题名").strip()]
     reason = NO_TITLE.format(hint=f"`digitize process BATCH --catalog FILE --out {request.out}` or `--catalog FILE`")
     encodings = tuple(e.upper() for e in request.encodings)
-    for fmt in (f for f in FORMATS if f in request.formats):
-        records = batch.records
-        if fmt in TITLE_REQUIRED:
-            records = described
-            outcome.report["excluded"].extend(
-                {"format": fmt, "archival_code": code, "reason": reason} for code in outcome.undescribed
-            )
-        report = run_exports(records, batch.batch, request.out, [fmt], policies[fmt], encodings)
-        data = report.to_dict()
-        for key in REPORT_LISTS:
-            outcome.report[key].extend(data[key])
-        outcome.ok = outcome.ok and report.ok
-    if WORKBOOK in request.formats:
-        _write_workbook(outcome, batch.records, policies[WORKBOOK] or INTERNAL_POLICY)
+    digests: dict[str, tuple[str, int]] = {}
+    chosen = [f for f in ALL_FORMATS if f in request.formats]
+    try:
+        for fmt in (f for f in FORMATS if f in request.formats):
+            records = batch.records
+            if fmt in TITLE_REQUIRED:
+                records = described
+                outcome.report["excluded"].extend(
+                    {"format": fmt, "archival_code": code, "reason": reason} for code in outcome.undescribed
+                )
+            report = run_exports(records, batch.batch, request.out, [fmt], policies[fmt], encodings)
+            data = report.to_dict()
+            for key in REPORT_LISTS:
+                outcome.report[key].extend(data[key])
+            digests.update(report.digests)
+            outcome.ok = outcome.ok and report.ok
+        if WORKBOOK in request.formats:
+            content = _write_workbook(outcome, batch.records, policies[WORKBOOK] or INTERNAL_POLICY)
+            digests[CATALOGUE_WORKBOOK] = (sha256_bytes(content), len(content))
+    finally:  # what was written is recorded, even when a later format stopped the export
+        _record(request.out, chosen, digests, outcome.report["removed"])
     return outcome
 
 
-def _write_workbook(outcome: ExportOutcome, records: list[ArchiveRecord], policy: AccessPolicy) -> None:
-    """归档文件目录 as a spreadsheet: every record the policy allows, scanned or not, with its pages."""
+def _write_workbook(outcome: ExportOutcome, records: list[ArchiveRecord], policy: AccessPolicy) -> bytes:
+    """归档文件目录 as a spreadsheet: every record the policy allows, scanned or not, with its pages;
+    returns what was written."""
     kept, excluded = apply_policy(records, policy, WORKBOOK)
     outcome.report["excluded"].extend(asdict(e) for e in excluded)
     rows = []
@@ -136,5 +148,27 @@ def _write_workbook(outcome: ExportOutcome, records: list[ArchiveRecord], policy
         scanned = len(record.pages) if record.scanned else None
         rows.append([*(record.get(column) for column in CATALOGUE_COLUMNS), scanned, state])
     sheet = Sheet("归档文件目录", (*CATALOGUE_COLUMNS, "扫描页数 pages scanned", "状态 state"), rows)
-    write_workbook(outcome.out / CATALOGUE_WORKBOOK, [sheet])
+    content = workbook_bytes([sheet])
+    atomic_write_bytes(outcome.out / CATALOGUE_WORKBOOK, content)
     outcome.report["written"].append(CATALOGUE_WORKBOOK)
+    return content
+
+
+def _record(out: Path, formats: list[str], digests: dict[str, tuple[str, int]], removed: list[str]) -> None:
+    """The files written and removed, with their SHA-256, as "creation" events of the batch
+    (`digitize.journal.ledger`), in parts of FILES_PER_EVENT files."""
+    paths = sorted(digests)
+    parts = [paths[i : i + FILES_PER_EVENT] for i in range(0, len(paths), FILES_PER_EVENT)] or [[]]
+    if not paths and not removed:
+        return
+    with open_journal(out) as journal:
+        for number, part in enumerate(parts, start=1):
+            detail: dict[str, Any] = {
+                "step": "metadata export",
+                "formats": formats,
+                "part": f"{number}/{len(parts)}",
+                **written({p: digests[p] for p in part}),
+            }
+            if number == 1 and removed:
+                detail[REMOVED] = sorted(removed)
+            journal.record_event(EventType.CREATION, "batch", Outcome.SUCCESS, detail)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 
 CHUNK = 1 << 20
+# Names of what a write interrupted by a kill leaves behind (`digitize.leftovers` removes them).
+TEMP_FILE = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")  # atomic_write_bytes: .<name>.<8 hex>.tmp
+OLD_DIR = re.compile(r"\..+\.old-[0-9a-f]{8}")  # commit_directory: .<name>.old-<8 hex>
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

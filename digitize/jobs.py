@@ -40,6 +40,7 @@ from typing import Any
 
 from digitize import assemble
 from digitize.batch import PageRef
+from digitize.errors import Interrupted
 from digitize.fsutil import atomic_write_bytes, commit_directory, sha256_file
 from digitize.layout import MANIFEST_FILE, PROTECTED_DIR, OutLayout, staged_page_record
 from digitize.pdfa import DocumentMeta
@@ -189,6 +190,8 @@ def stage_page(job: DocumentJob, page_no: int, masters: Masters) -> PageResult:
     if os.environ.get(KILL_HOOK) == f"{job.doc_key}/{page_no}":
         os.kill(os.getpid(), signal.SIGKILL)
     result = run_page(PageTask(ref, str(stage), job.settings))
+    if result.interrupted:  # a failure of the machine, not of the page: the run stops
+        raise Interrupted(result.interrupted)
     if result.ok:
         entry = {"settings_key": job.settings_key, "master_sha256": master_sha, "result": dataclasses.asdict(result)}
         atomic_write_bytes(record, json.dumps(entry, ensure_ascii=False).encode("utf-8"))

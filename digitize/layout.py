@@ -2,6 +2,7 @@
 
     OUT/
       journal.sqlite                             JOURNAL (+ its -wal / -shm files: JOURNAL_FILES)
+      .lock                                      LOCK_FILE: who writes to OUT now (digitize.outlock)
       .work/<doc_key>/0001.img .hocr .txt        staged pages of an unfinished document (stage_dir)
       .work/<doc_key>/0001.page.json             a staged page's result (staged_page_record): a retry reuses it
       .work/<doc_key>/commit/                    the finished document folder before its rename
@@ -35,6 +36,7 @@ from digitize.errors import BadInput
 
 JOURNAL = "journal.sqlite"
 JOURNAL_FILES = (JOURNAL, f"{JOURNAL}-wal", f"{JOURNAL}-shm", f"{JOURNAL}-journal")
+LOCK_FILE = ".lock"
 WORK_DIR = ".work"
 COMMIT_DIR = "commit"
 DOCUMENTS_DIR = "documents"
@@ -73,6 +75,12 @@ QC_DECISION_RECORD = (
     f"{QC_DIR}/decisions.jsonl"  # inspectors' decisions and sign-offs, appended (digitize.qc.decisions)
 )
 QC_MEASUREMENTS = f"{QC_DIR}/measurements.json"  # page measurements kept between qc runs
+# Files digitize writes for people to fill in: recorded, but a change to them is not damage.
+WORKING_COPIES = (QC_SAMPLE,)
+# Files that grow line by line (the log, the inspectors' decisions): known, no checksum to hold.
+APPENDED = (LOG_FILE, QC_DECISION_RECORD)
+# The folders OUT always may have, even empty.
+TOP_LEVEL = (WORK_DIR, DOCUMENTS_DIR, PROTECTED_DIR, CATALOG_DIR, QC_DIR, LOGS_DIR)
 
 # Files the metadata exports write under catalog/ (the DA/T 46 records go into the document folders).
 CATALOG_EXPORTS = (
@@ -183,8 +191,16 @@ class OutLayout:
         return self.root / JOURNAL
 
     @property
+    def lock_file(self) -> Path:
+        return self.root / LOCK_FILE
+
+    @property
     def work(self) -> Path:
         return self.root / WORK_DIR
+
+    @property
+    def documents(self) -> Path:
+        return self.root / DOCUMENTS_DIR
 
     def stage_dir(self, doc_key: str) -> Path:
         return self.work / doc_key

@@ -70,7 +70,7 @@ def load_page(ref: PageRef, settings: InputSettings) -> LoadedPage:
         raise InputError(path, "the file is empty (0 bytes)")
     if ref.container == "pdf":
         return _load_pdf_page(path, ref.frame, settings)
-    return _load_image(path, ref.frame, settings)
+    return _load_image(path, ref.frame, settings, ref.container == "tiff")
 
 
 def _check_pixels(path: Path, width: int, height: int, settings: InputSettings) -> None:
@@ -162,8 +162,10 @@ def _is_grey_rgb(rgb: np.ndarray) -> bool:
     )
 
 
-def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
+def _load_image(path: Path, frame: int, settings: InputSettings, multipage: bool = False) -> LoadedPage:
+    """One image, or one frame of a multi-page TIFF (a damaged frame is named: "frame 2: …")."""
     notes: list[str] = []
+    where = f"frame {frame + 1}: " if multipage else ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -179,6 +181,8 @@ def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
                 im.seek(frame)
         except EOFError:
             raise InputError(path, f"has no frame {frame + 1}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(path, f"{where}cannot be read ({exc.__class__.__name__}: {exc})") from None
         _check_pixels(path, im.width, im.height, settings)
         dpi, dpi_source = _resolve_dpi(_pil_dpi(im), settings)
         photo = _from_camera(im)
@@ -189,7 +193,9 @@ def _load_image(path: Path, frame: int, settings: InputSettings) -> LoadedPage:
                 ImageOps.exif_transpose(im, in_place=True)
             array, mode = _pil_to_array(im)
         except Exception as exc:  # noqa: BLE001
-            raise InputError(path, f"image data is damaged or truncated ({exc.__class__.__name__}: {exc})") from None
+            raise InputError(
+                path, f"{where}image data is damaged or truncated ({exc.__class__.__name__}: {exc})"
+            ) from None
     return LoadedPage(array, mode, dpi, dpi_source, compression, fmt, notes, photo)
 
 

@@ -18,6 +18,7 @@ workers share a document's pages (`page_level`): prepare â†’ one task per page â
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -28,11 +29,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from digitize.batch import SourceDocument
 from digitize.describe import BatchPlan
-from digitize.errors import Interrupted
+from digitize.errors import Interrupted, as_interrupted
 from digitize.executors import WINDOW_PER_THREAD, Executor, Lost
 from digitize.jobs import (
     Committed,
@@ -46,15 +47,15 @@ from digitize.jobs import (
     run_documents,
     stage_page,
 )
-from digitize.journal import AGENT, DocumentState, Journal, PageState, RunStatus
+from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, PageState, RunStatus
 from digitize.layout import OutLayout, document_dir, protected_dir, staged_page_record
+from digitize.leftovers import sweep_work
 from digitize.ocr.tesseract import engine_version as ocr_engine_version
 from digitize.ocr.tesseract import resolve_engine
 from digitize.ofd import OfdError
 from digitize.pdfa import PdfAError
 from digitize.recording import BatchSummary, Recorder
 from digitize.relink import document_meta, relink_document
-from digitize.runowner import current_owner, owner_key, owner_text, run_abandoned
 from digitize.settings import Settings
 from digitize.storage import require_local_journal
 from digitize.tasks import PageResult
@@ -124,7 +125,12 @@ class Coordinator:
         self.layout = OutLayout(self.out)
         require_local_journal(self.out)
         self.journal = Journal(self.layout.journal)
-        self.summary = BatchSummary(findings=plan.description.findings_for_summary(), warnings=list(plan.warnings))
+        self.summary = BatchSummary(
+            findings=plan.description.findings_for_summary(),
+            warnings=list(plan.warnings),
+            skipped=[dataclasses.asdict(s) for s in plan.scan.skipped],
+            outside_links=[dataclasses.asdict(link) for link in plan.scan.outside_links],
+        )
         self._open: dict[str, _OpenDocument] = {}
         self._ready: deque[_Task] = deque()  # follow-up and retried tasks: before new work
         self._finished_stages: list[Path] = []
@@ -143,18 +149,30 @@ class Coordinator:
             status = RunStatus.OK if self.summary.documents_failed == 0 else RunStatus.FAILURES
             self._finish(status, started, cpu_started)
             return self.summary
-        except (KeyboardInterrupt, Interrupted) as exc:
-            reason = str(exc) if isinstance(exc, Interrupted) else "interrupted (SIGINT)"
-            self.summary.warnings.append(reason)
-            if hasattr(self, "run_id"):
-                self._finish(RunStatus.INTERRUPTED, started, cpu_started)
-            log.error("run interrupted: %s; run the same command again to resume", reason)
-            raise Interrupted(f"{reason}; what was committed is kept: run the same command again to resume") from None
+        except KeyboardInterrupt:
+            self._stopped("interrupted (SIGINT)", started, cpu_started)
+        except (Exception, MemoryError) as exc:
+            interrupted = as_interrupted(exc, self.out)  # a failure of the machine (disk full, no memory)
+            if interrupted is None:
+                raise  # a bug: its traceback says where
+            self._stopped(str(interrupted), started, cpu_started)
         finally:
             self.journal.close()
 
+    def _stopped(self, reason: str, started: float, cpu_started: float) -> NoReturn:
+        """Record that the run stopped, if the journal can still be written (else the next run marks it)."""
+        self.summary.warnings.append(reason)
+        if hasattr(self, "run_id"):  # else it stopped before its run started
+            try:
+                self._finish(RunStatus.INTERRUPTED, started, cpu_started)
+            except Interrupted as exc:  # the disk is still full, say
+                log.error("the run could not be marked interrupted (%s); the next run will mark it", exc)
+        if "run the same command again" not in reason:  # errors.as_interrupted's messages say so already
+            reason += "; what was committed is kept: run the same command again to resume"
+        log.error("run interrupted: %s", reason)
+        raise Interrupted(reason) from None
+
     def _start(self, docs: list[SourceDocument], command: str) -> None:
-        self._close_abandoned_runs()
         ocr = self.settings.ocr
         self.engine_version = ocr_engine_version(resolve_engine(ocr.engine, ocr.languages, ocr.tessdata_dir)[0])
         self.ocr_software = self.engine_version.split(" (")[0]
@@ -178,10 +196,16 @@ class Coordinator:
             descriptions=self.descriptions,
             summary=self.summary,
         )
-        self.journal.set_meta(owner_key(self.run_id), owner_text(current_owner()))
         self.journal.set_meta("batch", str(self.batch))
         if self.journal.meta("batch_id") is None:
             self.journal.set_meta("batch_id", os.urandom(16).hex())
+        if self.summary.skipped or self.summary.outside_links:
+            self.journal.record_event(
+                EventType.VALIDATION,
+                "batch",
+                Outcome.WARNING if self.summary.outside_links else Outcome.SUCCESS,
+                {"step": "discovery", "skipped": self.summary.skipped, "outside_links": self.summary.outside_links},
+            )
         self.summary.documents = len(docs)
         self.summary.pages = sum(len(d.pages) for d in docs)
         if self.work_unit == "auto":
@@ -194,15 +218,6 @@ class Coordinator:
         self.task_pages = max(1, min(self.task_pages, self.summary.pages // self.executor.window()))
         if self.progress:
             self.progress(0, self.summary.pages)
-
-    def _close_abandoned_runs(self) -> None:
-        """Runs left 'running' by a coordinator that is gone are recorded as interrupted."""
-        for run in self.journal.runs():
-            if run.status != RunStatus.RUNNING:
-                continue
-            if run_abandoned(self.journal.meta(owner_key(run.id))):
-                self.journal.finish_run(run.id, RunStatus.INTERRUPTED, {**run.summary, "interrupted": "owner gone"})
-                log.warning("run %d was left running by a process that is gone; recorded as interrupted", run.id)
 
     def _finish(self, status: RunStatus, started: float, cpu_started: float) -> None:
         self._cleanup_work()
@@ -466,7 +481,11 @@ def process_batch(
     retry_failed: bool = False,
     work_unit: str = "auto",
 ) -> BatchSummary:
-    """Process the documents of a planned batch (`digitize.describe.plan_batch`) into OUT."""
+    """Process the documents of a planned batch (`digitize.describe.plan_batch`) into OUT.
+
+    The caller holds OUT's lock (`digitize.outlock`; the command line takes it).
+    """
     plan.request.out.mkdir(parents=True, exist_ok=True)
+    sweep_work(plan.request.out, batch_keys=[d.key for d in plan.documents])
     coordinator = Coordinator(plan, executor, progress, retry_failed=retry_failed, work_unit=work_unit)
     return coordinator.run(plan.documents, plan.request.command)

@@ -19,6 +19,7 @@ from digitize.batch import SourceDocument
 from digitize.describe import Description
 from digitize.jobs import DocumentManifest, JobStatus
 from digitize.journal import DocumentState, EventType, Journal, Outcome, PageState
+from digitize.journal.ledger import folder_written
 from digitize.layout import PAGE_FILES, page_file
 from digitize.settings import Settings
 from digitize.tasks import PageResult
@@ -50,6 +51,8 @@ class BatchSummary:
     failures: list[dict[str, str]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # files and folders not read, with the reason
+    outside_links: list[dict[str, str]] = field(default_factory=list)  # links followed out of the batch
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -321,20 +324,33 @@ class Recorder:
             settings_key=manifest.settings_key,
             run_id=self.run_id,
         )
+        committed: dict[str, Any] | None = folder_written(rel or "", manifest.files)  # the first layout event's
         if pdf:
-            self._record_layout_file(doc_key, rel, pdf, "PDF/A packaging", f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)")
+            step, check = "PDF/A packaging", f"PDF/A-{pdf['flavour']} (pikepdf.pdfa)"
+            self._record_layout_file(doc_key, rel, pdf, step, check, committed)
+            committed = None
         if ofd:
             check = f"OFD {ofd['version']}: {ofd['parts']} XML parts against GB/T 33190-2016"
-            self._record_layout_file(doc_key, rel, ofd, "OFD packaging", check)
+            self._record_layout_file(doc_key, rel, ofd, "OFD packaging", check, committed)
 
-    def _record_layout_file(self, doc_key: str, rel: str | None, info: dict[str, Any], step: str, check: str) -> None:
-        """Creation and validation events of a PDF/A or OFD file, with its fixity."""
+    def _record_layout_file(
+        self,
+        doc_key: str,
+        rel: str | None,
+        info: dict[str, Any],
+        step: str,
+        check: str,
+        committed: dict[str, Any] | None,
+    ) -> None:
+        """Creation and validation events of a PDF/A or OFD file, with its fixity. `committed`: the
+        folder's files (`digitize.journal.ledger`), recorded with the document's rows by the first."""
         path = f"{rel}/{info['name']}"
         self.journal.record_event(
             EventType.CREATION,
             doc_key,
             Outcome.SUCCESS,
-            {"step": step, "file": path, "sha256": info["sha256"], "bytes": info["bytes"]},
+            {"step": step, "file": path, "sha256": info["sha256"], "bytes": info["bytes"], **(committed or {})},
+            rows_of=doc_key if committed is not None else None,
         )
         self.journal.record_event(
             EventType.VALIDATION,

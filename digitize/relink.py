@@ -7,8 +7,9 @@ again, but when its catalogue row is new or changed, the journal's document row 
 (`digitize.pdfa.relabel_pdf`, validated as PDF/A again) and the OFD's DocInfo its title, author
 and CustomDatas (`digitize.ofd.relabel_ofd`, validated against GB/T 33190 again). Pages and
 text are untouched. Each new checksum is recorded as a "creation" event of the file, as its
-first packaging was, so `verify`, QC and the hand-off check the files as they are now. A document the catalogue does not
-list keeps its description.
+first packaging was, listing the file (`digitize.journal.ledger`) and vouching for the
+document's rows as they are now, so `verify`, QC and the hand-off check the files and rows as
+they are now. A document the catalogue does not list keeps its description.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from digitize.describe import Description
 from digitize.fsutil import sha256_file
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome
+from digitize.journal.ledger import written
 from digitize.ofd import relabel_ofd
 from digitize.pdfa import DocumentMeta, relabel_pdf
 from digitize.settings import Settings
@@ -96,6 +98,8 @@ def relink_document(
                 "file": rel,
                 "sha256": digest,
                 "bytes": size,
+                **written({rel: (digest, size)}),
             },
+            rows_of=doc_key,
         )
     return True

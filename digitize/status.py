@@ -13,7 +13,8 @@ from typing import Any
 
 from digitize.errors import ExitCode, outcome_code
 from digitize.journal import DocumentState, EventType, JournalSnapshot, PageRecord, Run, RunStatus, read_journal
-from digitize.runowner import owner_key, run_abandoned
+from digitize.journal.store import ENDED_UNSEEN
+from digitize.outlock import writer_gone
 from metadata.workbook import Sheet
 
 PAGE_FIELDS = (
@@ -74,12 +75,9 @@ def batch_status(out: str | os.PathLike[str]) -> dict[str, Any]:
         "blank_pages": sum(d["blank_pages"] for d in docs),
     }
     # Left running by a process that is gone (killed, out of memory): interrupted, as the next
-    # `process` records it.
-    gone = {
-        run.id
-        for run in journal.runs
-        if run.status == RunStatus.RUNNING and run_abandoned(journal.meta.get(owner_key(run.id)))
-    }
+    # writer records it when it takes OUT's lock (`Journal.start_run`).
+    running = [run.id for run in journal.runs if run.status == RunStatus.RUNNING]
+    gone = set(running) if running and writer_gone(out) else set()
     runs = [
         {name: getattr(run, name) for name in RUN_FIELDS}
         | ({"status": RunStatus.INTERRUPTED} if run.id in gone else {})
@@ -106,6 +104,8 @@ def _unfinished(run: Run, last: bool, gone: bool) -> dict[str, Any]:
     status = RunStatus.INTERRUPTED if gone else run.status
     if gone:
         note = "its process is gone (killed?): interrupted; run the same command again to resume"
+    elif run.status == RunStatus.INTERRUPTED and run.summary.get("interrupted") == ENDED_UNSEEN and not last:
+        note = "stopped without a word (killed, power cut; a later run found it); its committed documents are kept"
     elif run.status == RunStatus.INTERRUPTED:
         note = "interrupted; run the same command again to resume (committed documents are kept)"
     elif last:
@@ -152,14 +152,15 @@ def last_qc(journal: JournalSnapshot) -> dict[str, Any] | None:
 
 
 def exit_code(data: dict[str, Any]) -> ExitCode:
-    """5 when the last run was interrupted; else 1 with failed documents, 4 with open ERROR findings
-    or a QC verdict other than pass, else 0."""
+    """5 when the last run was interrupted; else 1 with failed documents, 4 with open ERROR findings,
+    a QC verdict other than pass or a broken event chain, else 0."""
     last = data["runs"][-1] if data["runs"] else None
     if last is not None and last["status"] == RunStatus.INTERRUPTED:
         return ExitCode.INTERRUPTED
     errors = any(f["severity"] == "error" for f in data["findings"])
     qc_open = data["qc"] is not None and data["qc"]["verdict"] != "pass"
-    return outcome_code(failed=data["totals"]["failed"] > 0, attention=errors or qc_open)
+    broken = not data["event_chain_intact"]
+    return outcome_code(failed=data["totals"]["failed"] > 0, attention=errors or qc_open or broken)
 
 
 def status_workbook(data: dict[str, Any]) -> list[Sheet]:

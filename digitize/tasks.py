@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from digitize.batch import InputError, PageRef
+from digitize.errors import as_interrupted
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.imaging.layout import PageLayout
 from digitize.layout import staged_file
@@ -60,6 +61,7 @@ class PageResult:
     staged: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     reused: bool = False  # staged by an earlier try of its document, not processed now
+    interrupted: str | None = None  # a failure of the machine (disk full, no memory): the run stops
 
 
 def layout_record(layout: PageLayout, ocr_scale: float) -> dict[str, Any]:
@@ -86,6 +88,10 @@ def run_page(task: PageTask) -> PageResult:
     except InputError as exc:
         result.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - any failure fails this page only, with its reason
+        interrupted = as_interrupted(exc, task.stage_dir)
+        if interrupted is not None:
+            result.interrupted = f"{ref.path} (page {ref.page_no}): {interrupted}"
+            return result
         where = f"{ref.path}" + (f" (page {ref.frame + 1})" if ref.container != "image" else "")
         result.error = f"{where}: {exc.__class__.__name__}: {exc}"
         result.warnings.append(traceback.format_exc(limit=3))

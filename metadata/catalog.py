@@ -16,6 +16,12 @@ otherwise. A table with a title above its headers (归档文件目录 in a merge
 spreadsheets have) is recognised: when row 1 lacks the required columns and one of the next
 rows has them all, that row is the header and a warning says so; when none has, the error
 says how to set ``header_row``.
+
+A workbook is refused before any XML parser sees it when one of its parts declares a DTD (XXE,
+"billion laughs"); formulas without saved values are named by their cells.
+
+Over 500 lines: reading a catalogue is one job -- CSV in its encodings, XLSX with its hazards,
+the header found and mapped, the shape checked -- and its parts are used by nothing else.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import datetime as dt
 import io
 import itertools
 import os
+import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 from digitize.errors import BadInput
 from digitize.settings import CatalogSettings, Settings
@@ -241,23 +249,87 @@ def _csv_rows(text: str, file: str) -> Iterable[list[str]]:
 
 
 def _read_xlsx(path: Path, settings: Settings) -> Catalog:
+    """An XLSX catalogue: the cells' values as saved. A workbook whose XML declares a DTD (XXE,
+    "billion laughs") is refused before openpyxl parses it (it may parse with lxml or the standard
+    library, depending on what is installed); a formula whose value was never saved is refused
+    too, naming its cells, rather than read as an empty cell."""
+    file = str(path)
+    _refuse_dtd(path)
+    rows = _xlsx_rows(path, settings, data_only=True)
+    unsaved = [
+        f"{_column_letter(col)}{row_no}"
+        for row_no, (values, formulas) in enumerate(zip(rows, _xlsx_rows(path, settings, data_only=False)), start=1)
+        for col, (value, formula) in enumerate(zip(values, formulas), start=1)
+        if value is None and isinstance(formula, str) and formula.startswith("=")
+    ]
+    if unsaved:
+        cells = ", ".join(unsaved[:10]) + (f" and {len(unsaved) - 10} more" if len(unsaved) > 10 else "")
+        raise CatalogError(
+            file,
+            f"cells {cells} hold formulas whose values were never saved (the file was written by a program "
+            "that does not calculate); open it in Excel, WPS or LibreOffice and save it again, or replace the "
+            "formulas by their values",
+        )
+    return catalog_from_rows(rows, settings, file=file, encoding="xlsx")
+
+
+_PROLOG_BYTES = 1 << 16
+_ELEMENT_START = re.compile(r"<[^?!]")
+
+
+def _refuse_dtd(path: Path) -> None:
+    """Refuse a workbook any of whose XML parts declares a DTD (XXE, entity expansion), before any parser sees it."""
+    file = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if not member.filename.endswith((".xml", ".rels")):
+                    continue
+                with archive.open(member) as fh:
+                    head = fh.read(_PROLOG_BYTES)
+                text = head.decode(
+                    "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8", "replace"
+                )
+                start = _ELEMENT_START.search(text)
+                prolog = text[: start.start()] if start else text
+                if "<!DOCTYPE" in prolog.upper():
+                    raise CatalogError(
+                        file,
+                        f"{member.filename} in the workbook declares a DTD (it could pull in other files or expand "
+                        "entities without end); refused: save the catalogue again from a spreadsheet program",
+                    )
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise CatalogError(file, f"not a readable XLSX workbook ({exc})") from None
+
+
+def _xlsx_rows(path: Path, settings: Settings, data_only: bool) -> list[tuple[object, ...]]:
+    """Every row of the catalogue's sheet: saved values (`data_only`), else formulas where there are any."""
     import openpyxl  # imported here: only XLSX catalogues need it
     from openpyxl.utils.exceptions import InvalidFileException
 
     file = str(path)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as exc:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException, ParseError, SyntaxError) as exc:
         raise CatalogError(file, f"not a readable XLSX workbook ({exc})") from None
     try:
         name = settings.catalog.sheet
         if name and name not in workbook.sheetnames:
             raise CatalogError(file, f"no worksheet {name!r}; sheets: {', '.join(workbook.sheetnames)}")
         sheet = workbook[name] if name else workbook.worksheets[0]
-        rows = sheet.iter_rows(min_row=1, values_only=True)
-        return catalog_from_rows(rows, settings, file=file, encoding="xlsx")
+        return list(sheet.iter_rows(min_row=1, values_only=True))
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, ParseError, SyntaxError) as exc:
+        raise CatalogError(file, f"not a readable XLSX workbook ({exc.__class__.__name__}: {exc})") from None
     finally:
         workbook.close()
+
+
+def _column_letter(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def cell_text(value: object) -> str:

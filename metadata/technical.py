@@ -18,7 +18,7 @@ from digitize import __version__
 from digitize.journal import AGENT, DocumentRecord, DocumentState, Event, JournalSnapshot, PageRecord, Run, read_journal
 from digitize.settings import Settings
 from metadata.archival_code import ArchivalCodeError, CodeTemplate, code_parts
-from metadata.catalog import Catalog, CatalogError, read_catalog
+from metadata.catalog import Catalog, read_catalog
 from metadata.language import catalogue_languages, languages_from_tesseract, languages_in_text
 from metadata.linking import ScannedDocument, link_documents
 from metadata.records import (
@@ -191,8 +191,8 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
     A processed document is described as `process` recorded it (its catalogue row then); a
     catalogue given here (`catalog_path`) describes every document it links to instead, so a
     batch processed without its catalogue can be exported with it. Without one, the catalogue
-    of the last run adds the rows that have no scan. A catalogue given here that cannot be read
-    is a CatalogError (BadInput)."""
+    of the last run (when it is still there) adds the rows that have no scan. A catalogue that
+    cannot be read is an error (CatalogError, exit 2), never a silent batch without its rows."""
     out = journal.path.parent
     batch_id = journal.batch_id or str(uuid.uuid5(uuid.NAMESPACE_URL, str(out.resolve())))
     batch_dir = journal.batch_dir or Path(".")
@@ -300,17 +300,11 @@ def batch_records(journal: JournalSnapshot, settings: Settings, catalog_path: st
 
 
 def _catalogue(file: str | None, settings: Settings, given: bool) -> Catalog | None:
-    """The catalogue to describe by: the one given (it must be readable), else the last run's if usable."""
-    if not file:
+    """The catalogue to describe by: the one given, else the last run's while it is there; one
+    that cannot be read raises CatalogError (exit 2), naming the file and the reason."""
+    if not file or (not given and not Path(file).is_file()):
         return None
-    if given:
-        return read_catalog(file, settings)
-    if not Path(file).is_file():
-        return None
-    try:
-        return read_catalog(file, settings)
-    except CatalogError:
-        return None
+    return read_catalog(file, settings)
 
 
 def _linked_rows(journal: JournalSnapshot, catalog: Catalog, settings: Settings) -> dict[str, dict[str, str]]:

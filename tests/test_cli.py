@@ -146,7 +146,7 @@ def test_status_lists_open_findings_and_unfinished_runs(tiny, tmp_path):
     assert "stopped without a word" in result.stdout
     assert f"Run {interrupted} " in result.stdout and "interrupted; run the same command again" in result.stdout
     data = json.loads(cli("status", out, "--json").stdout)
-    assert [r["status"] for r in data["unfinished_runs"]] == ["running", "interrupted"]
+    assert [r["status"] for r in data["unfinished_runs"]] == ["interrupted", "interrupted"]  # marked by the next
     assert [f["code"] for f in data["findings"]] == ["low_dpi"]
 
 
@@ -336,6 +336,10 @@ def test_qc_keeps_measurements_and_the_sampling_plan(checked, tmp_path):
     assert third["measurements"] == {"measured": 1, "reused": 2} and third["plan"].startswith("DA/T 31 ratio")
     log = (out / "logs" / "digitize.log").read_text(encoding="utf-8")
     assert f"FAIL [DA/T 31 §9.4] {LOW_DPI}/0001" in log and "qc: verdict fail" in log
+    assert cli("verify", out).returncode == 0  # the kept measurements are recorded with the QC files
+    (out / "qc" / "measurements.json").write_text("{}", encoding="utf-8")
+    edited = cli("verify", out)
+    assert edited.returncode == 4 and "qc/measurements.json" in edited.stdout
 
 
 def test_qc_shows_a_progress_bar_on_a_terminal_only(checked, tmp_path):
@@ -376,6 +380,7 @@ def test_catalogue_findings_and_statistics_as_spreadsheets(checked, tiny, tmp_pa
     assert sheets(tmp_path / "status.xlsx")["问题 findings"][1][1] == "DA/T 31 §9.4"
     assert cli("qc", out, "--jobs", "2").returncode == 4  # the workbook is an export QC knows
     assert not [r for r in report(out)["results"] if r["check"] == "extra_files" and r["status"] != "pass"]
+    assert cli("verify", out).returncode == 0  # the workbooks of export and qc are recorded
 
 
 def test_the_qc_report_reads_in_chinese_and_prints_on_a4_with_a_signoff_block(checked, tmp_path):

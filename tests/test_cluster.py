@@ -284,7 +284,7 @@ def test_sigkill_of_the_coordinator_leaves_no_worker_and_sigterm_interrupts(samp
     assert summary["pages_processed"] <= 5
 
 
-# ------------------------------------------------------------------------------ journal location, run owners
+# ------------------------------------------------------------------------------ journal location
 def test_a_journal_on_a_network_file_system_is_refused(tmp_path, monkeypatch):
     from digitize import storage
 
@@ -302,16 +302,3 @@ def test_a_journal_on_a_network_file_system_is_refused(tmp_path, monkeypatch):
     with pytest.raises(storage.JournalOnNetwork, match="network file system \\(nfs4\\)"):
         storage.require_local_journal(share / "out")
     storage.require_local_journal(tmp_path)  # local: accepted
-
-
-def test_a_run_owner_is_gone_when_its_process_or_boot_is():
-    from digitize.runowner import current_owner, owner_gone
-
-    owner = current_owner()
-    assert not owner_gone(owner)
-    ended = subprocess.Popen([sys.executable, "-c", "pass"])
-    ended.wait()
-    assert owner_gone({**owner, "pid": ended.pid})
-    assert owner_gone({**owner, "start": (owner["start"] or 0) + 1})  # the pid now belongs to a later process
-    assert owner_gone({**owner, "boot_id": "another-boot"})
-    assert not owner_gone({**owner, "host": "another-host", "pid": ended.pid})  # cannot tell: left alone

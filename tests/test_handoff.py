@@ -225,6 +225,12 @@ def _add_file(bag: Path) -> str:
     return f"data/documents/{DOCS[0]}/notes.txt"
 
 
+def _add_file_at_the_root(bag: Path) -> str:
+    """A file beside bagit.txt: no manifest lists it, so only the bag's layout can notice."""
+    (bag / "notes.txt").write_text("added later", encoding="utf-8")
+    return "notes.txt"
+
+
 def _forge_qc_verdict(bag: Path) -> str:
     """Edit the QC report and re-write the manifests: only the journal's record of the report notices."""
     report = bag / "data" / "qc" / "report.json"
@@ -235,8 +241,14 @@ def _forge_qc_verdict(bag: Path) -> str:
 
 @pytest.mark.parametrize(
     "tamper, kind",
-    [(_tamper_pdf, "changed"), (_delete_master, "missing"), (_add_file, "extra"), (_forge_qc_verdict, "changed")],
-    ids=["flipped-byte", "deleted-master", "added-file", "forged-qc-report"],
+    [
+        (_tamper_pdf, "changed"),
+        (_delete_master, "missing"),
+        (_add_file, "extra"),
+        (_add_file_at_the_root, "extra"),
+        (_forge_qc_verdict, "changed"),
+    ],
+    ids=["flipped-byte", "deleted-master", "added-file", "added-file-at-the-root", "forged-qc-report"],
 )
 def test_verify_names_each_changed_missing_or_extra_file(bag, tmp_path, tamper, kind):
     damaged = copy_of(bag["dest"], tmp_path)

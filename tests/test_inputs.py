@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from digitize.batch import InputError, discover, natural_key
+from digitize.describe import NameCollision, ProcessRequest, plan_batch
 from digitize.loader import load_page
-from digitize.settings import InputSettings
+from digitize.settings import InputSettings, Settings
 
 
 def _page(path: Path, size=(400, 560), mode="L", dpi=(300, 300), **save) -> Path:
@@ -71,11 +72,12 @@ def test_natural_order_and_non_ascii_names(tmp_path):
             (doc / name).write_text("notes", encoding="utf-8")
         else:
             _page(doc / name)
-    docs = discover(tmp_path / "batch")
+    scan = discover(tmp_path / "batch")
+    docs = scan.documents
     assert [d.key for d in docs] == ["J022-SB·2019-D30-BGS-0002"]
     assert [Path(p.path).name for p in docs[0].pages] == ["1.jpg", "2.png", "10.tif"]
     assert [p.slot for p in docs[0].pages] == [1, 2, 10]
-    assert any("扫描说明.txt" in w for w in docs[0].warnings)
+    assert [(Path(s.path).name, s.reason) for s in scan.skipped] == [("扫描说明.txt", "not a page image")]
     assert natural_key("page2") < natural_key("page10")
 
 
@@ -87,7 +89,7 @@ def test_multipage_tiff_and_pdf_documents(tmp_path):
         batch / "J1" / "J1.tif", save_all=True, append_images=frames[1:], compression="group4", dpi=(300, 300)
     )
     _image_pdf(batch / "J2.pdf", pages=2)
-    docs = {d.key: d for d in discover(batch)}
+    docs = {d.key: d for d in discover(batch).documents}
     assert [(p.container, p.frame) for p in docs["J1"].pages] == [("tiff", 0), ("tiff", 1), ("tiff", 2)]
     assert [(p.container, p.frame) for p in docs["J2"].pages] == [("pdf", 0), ("pdf", 1)]
     tiff_page = load_page(docs["J1"].pages[2], InputSettings())
@@ -186,7 +188,7 @@ def test_encrypted_pdf_fails_its_document_only(tmp_path):
     batch = tmp_path / "batch"
     _image_pdf(batch / "A.pdf", encrypt=True)
     _image_pdf(batch / "B.pdf")
-    docs = {d.key: d for d in discover(batch)}
+    docs = {d.key: d for d in discover(batch).documents}
     assert "A.pdf: the PDF is encrypted" in docs["A"].error
     assert docs["B"].error is None and len(docs["B"].pages) == 2
 
@@ -194,8 +196,8 @@ def test_encrypted_pdf_fails_its_document_only(tmp_path):
 def test_pdf_with_text_layer_is_refused_unless_forced(tmp_path):
     batch = tmp_path / "batch"
     _image_pdf(batch / "A.pdf", text=True)
-    assert "already has a text layer; use --force" in discover(batch)[0].error
-    assert discover(batch, force_text=True)[0].error is None
+    assert "already has a text layer; use --force" in discover(batch).documents[0].error
+    assert discover(batch, force_text=True).documents[0].error is None
 
 
 def test_unreadable_folder_fails_its_document_only(tmp_path, monkeypatch):
@@ -215,7 +217,7 @@ def test_unreadable_folder_fails_its_document_only(tmp_path, monkeypatch):
 
         monkeypatch.setattr(os, "scandir", scandir)
     try:
-        docs = {d.key: d for d in discover(batch)}
+        docs = {d.key: d for d in discover(batch).documents}
     finally:
         locked.chmod(0o755)
     assert "cannot read the folder" in docs["A"].error and str(locked) in docs["A"].error
@@ -227,9 +229,10 @@ def test_empty_folder_and_duplicate_names(tmp_path):
     (batch / "A").mkdir(parents=True)
     _page(batch / "B" / "0001.png")
     _image_pdf(batch / "B.pdf")
-    docs = discover(batch)
+    docs = discover(batch).documents
     assert "no page images found" in docs[0].error
-    assert all("same name" in d.error for d in docs if d.key == "B")
+    with pytest.raises(NameCollision, match=r"batch/B and .*batch/B\.pdf would both get"):
+        plan_batch(ProcessRequest(batch, tmp_path / "out", Settings()))
 
 
 def test_palette_and_alpha_images_load_as_colour_or_grey(tmp_path):

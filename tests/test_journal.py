@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -18,6 +20,7 @@ from digitize.journal import (
     JournalUnreadable,
     Outcome,
     PageState,
+    RunStatus,
     read_journal,
 )
 from digitize.layout import JournalMissing
@@ -174,3 +177,72 @@ def test_missing_journal_is_bad_input_damaged_journal_has_its_own_code(tmp_path)
     assert missing.value.exit_code == ExitCode.USAGE
     assert damaged.value.exit_code == ExitCode.DAMAGED
     assert "journal.sqlite" in str(damaged.value)
+
+
+def test_events_removed_from_the_end_are_found(tmp_path):
+    journal = _journal_with_events(tmp_path / "journal.sqlite")
+    run = journal.start_run(command="c", batch="b", catalog=None, settings={}, software="s", engine="e", jobs=1)
+    journal.finish_run(run, RunStatus.OK, {})
+    journal.record_event(EventType.FIXITY_CHECK, "DOC", Outcome.SUCCESS, {})
+    journal.close()
+    assert read_journal(tmp_path).chain.intact and read_journal(tmp_path).chain.recorded
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
+    db.execute("DELETE FROM events WHERE seq >= 5")  # an intact, shorter chain
+    db.commit()
+    db.close()
+    problems = read_journal(tmp_path).chain.problems
+    assert [p.reason for p in problems] == [
+        "the journal recorded 6 events, the chain ends at event 4: events were removed from its end",
+        "run 1 ended at event 5, which is no longer the event it recorded",
+    ]
+
+
+def test_an_event_vouches_for_a_documents_rows(tmp_path):
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        journal.upsert_document("D", archival_code="A-1", state=DocumentState.DONE, title="题名")
+        journal.upsert_page("D", 1, state=PageState.DONE, outputs={"text": {"path": "x", "sha256": "0" * 64}})
+        journal.record_event(EventType.CREATION, "D", Outcome.SUCCESS, {"step": "PDF/A packaging"}, rows_of="D")
+    snapshot = read_journal(tmp_path)
+    assert snapshot.events[-1].detail["rows_sha256"] == snapshot.row_digests["D"]
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
+    db.execute("UPDATE documents SET title='改过' WHERE doc_key='D'")
+    db.commit()
+    db.close()
+    snapshot = read_journal(tmp_path)
+    assert snapshot.events[-1].detail["rows_sha256"] != snapshot.row_digests["D"]
+
+
+def test_a_run_left_running_is_marked_interrupted_by_the_next_one(tmp_path):
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        journal.start_run(command="c", batch="b", catalog=None, settings={}, software="s", engine="e", jobs=1)
+    with Journal(tmp_path / "journal.sqlite") as journal:  # the first run's process died without a word
+        journal.start_run(command="c", batch="b", catalog=None, settings={}, software="s", engine="e", jobs=1)
+    assert [r.status for r in read_journal(tmp_path).runs] == [RunStatus.INTERRUPTED, RunStatus.RUNNING]
+
+
+def test_a_full_disk_while_writing_the_journal_is_an_interruption(tmp_path):
+    from digitize.errors import Interrupted
+
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        journal.db.execute("PRAGMA max_page_count = 3")  # SQLite's own limit: it says "database or disk is full"
+        with pytest.raises(Interrupted, match="disk is full"):
+            for n in range(200):
+                journal.record_event(EventType.CREATION, f"D{n}", Outcome.SUCCESS, {"pad": "x" * 2000})
+
+
+def test_a_journal_whose_writer_was_killed_mid_transaction_reads(tmp_path):
+    """A writer killed in a transaction leaves a hot rollback journal, which a read-only connection may
+    not roll back ("attempt to write a readonly database"): reading rolls it back first."""
+    _journal_with_events(tmp_path / "journal.sqlite").close()
+    script = (
+        "import os, sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('PRAGMA cache_size=1')\n"  # the change spills into the file before its commit
+        "db.execute('BEGIN IMMEDIATE')\n"
+        "db.executemany('INSERT INTO meta VALUES (?, ?)', [(str(i), 'x' * 3000) for i in range(300)])\n"
+        "os._exit(0)\n"  # as kill -9 would: neither commit nor rollback
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "journal.sqlite")], check=True)
+    assert (tmp_path / "journal.sqlite-journal").exists()
+    journal = read_journal(tmp_path)
+    assert journal.chain.events == 5 and journal.chain.intact and "299" not in journal.meta

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from digitize.layout import DOCUMENTS_DIR, JOURNAL, QC_DIR, QC_REPORT, document_
 
 CHECKSUMS = ("sha256", "sha512")
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+# What a bag of ours holds at its root; anything else there is extra.
+ROOT_ENTRY = re.compile(r"bagit\.txt|bag-info\.txt|data|(tag)?manifest-(sha256|sha512)\.txt")
 JOURNAL_PATH = JOURNAL  # inside data/, as in OUT
 
 
@@ -181,6 +184,15 @@ class BagFormat(PackageFormat):
             report.add([Problem("structure", ".", f"not a readable bag: {exc}")])
             return
         missing, extra = bag.compare_manifests_with_fs()
+        report.add(
+            Problem(
+                "extra",
+                entry.name,
+                "not part of the bag: its root holds only bagit.txt, bag-info.txt, manifests and data/",
+            )
+            for entry in sorted(path.iterdir())
+            if not ROOT_ENTRY.fullmatch(entry.name)
+        )
         report.add(Problem("missing", p) for p in sorted(missing))
         report.add(Problem("extra", p, "not listed in the manifests") for p in sorted(extra))
         changed: dict[str, str] = {}

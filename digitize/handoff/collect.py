@@ -10,11 +10,10 @@ again); `commit` renames it into place, `discard` removes it: nothing half-writt
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
-import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from digitize.errors import ChecksFailed, DigitizeError
-from digitize.fsutil import fsync_dir, fsync_tree, sha256_file
-from digitize.handoff.fixity import Problem, copy_verified, journal_digests, write_bytes_new
+from digitize.fsutil import sha256_file
+from digitize.handoff.fixity import Problem, copy_verified, journal_digests, row_problems, write_bytes_new
 from digitize.handoff.qcstatus import QcStatus, read_qc_status
 from digitize.journal import (
     AGENT,
@@ -43,6 +42,8 @@ from metadata.export import run_exports
 from metadata.export.access import INTERNAL_POLICY
 from metadata.records import ArchiveRecord, BatchInfo
 from metadata.technical import batch_records
+
+log = logging.getLogger("digitize")
 
 
 class HandoffError(DigitizeError):
@@ -230,6 +231,7 @@ def gather(out: Path, settings: Settings, batch_dir: Path | None = None, include
         if reason:
             left_out.append({"archival_code": code, "reason": reason})
             continue
+        problems += row_problems(journal, row.doc_key)
         pages = journal.pages_of(row.doc_key)
         layouts = ((row.pdf_path, row.pdfa), (row.ofd_path, row.ofd))
         validated = all(bool(recorded.get("validated")) for path, recorded in layouts if path)
@@ -454,28 +456,6 @@ def exports(handoff: Handoff, master_paths: dict[str, str] | None = None) -> dic
             details = report.errors + [f"{v.path}: {v.errors[0]}" for v in report.validations if v.errors]
             raise HandoffError("metadata exports failed: " + "; ".join(details[:5]))
         return {rel: (Path(tmp) / rel).read_bytes() for rel in report.written}
-
-
-class Staging:
-    """A folder beside DEST that becomes DEST by one rename, or disappears."""
-
-    def __init__(self, dest: Path):
-        self.dest = dest
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise HandoffError(f"{dest} already exists; choose a new destination")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.path = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
-        self.path.mkdir()
-
-    def commit(self) -> None:
-        fsync_tree(self.path)
-        if self.dest.exists():
-            self.dest.rmdir()  # an empty folder the user made; anything else was refused above
-        os.rename(self.path, self.dest)
-        fsync_dir(self.dest.parent)
-
-    def discard(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def record_fixity_events(handoff: Handoff, problems: list[Problem], stage: str) -> None:

@@ -4,6 +4,7 @@
 - `copy_verified`: copy a file while hashing it, and compare with what the journal recorded.
 - `write_checksum_list` / `read_checksum_list`: "<sha256>  <path>" lines (GNU sha256sum format).
 - `journal_digests`: the checksums the hash-chained journal events record, per file.
+- `row_problems`: a document's table rows against the digest its commit event recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from digitize.journal import Event, EventType
+from digitize.journal import Event, EventType, JournalSnapshot
 
 CHUNK = 1 << 20
 
@@ -124,3 +125,18 @@ def journal_digests(events: Iterable[Event]) -> dict[str, dict[str, str]]:
         elif event.type == EventType.CREATION:
             found["out"][file] = digest
     return found
+
+
+def row_problems(journal: JournalSnapshot, doc_key: str) -> list[Problem]:
+    """A document's rows against the SHA-256 its last commit event recorded of them (an older
+    journal records none: nothing to compare)."""
+    vouching = next((e for e in reversed(journal.events_about(doc_key)) if "rows_sha256" in e.detail), None)
+    if vouching is None or journal.row_digests.get(doc_key) == vouching.detail["rows_sha256"]:
+        return []
+    return [
+        Problem(
+            "journal",
+            doc_key,
+            f"its rows in the documents and pages tables are not the ones event {vouching.seq} recorded (edited afterwards)",
+        )
+    ]

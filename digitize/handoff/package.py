@@ -27,7 +27,6 @@ from digitize.handoff.collect import (
     HandoffError,
     HandoffRefused,
     Packer,
-    Staging,
     exports,
     gather,
     qc_files,
@@ -35,6 +34,7 @@ from digitize.handoff.collect import (
 )
 from digitize.handoff.format import Override, PackageFormat
 from digitize.handoff.formats import format_class
+from digitize.handoff.staging import Staging
 from digitize.journal import EventType, Outcome, open_journal, read_journal_copy
 from digitize.layout import QC_DIR, require_journal
 from digitize.settings import Settings

@@ -34,6 +34,7 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     checks: list[dict[str, str]] = field(default_factory=list)  # DA/T 70 items: item, name, result, detail
     journal: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # not damage: leftovers of interrupted runs, filled-in templates
     seconds: float = 0.0
 
     @property
@@ -59,6 +60,7 @@ class VerifyReport:
             "problems": [p.to_dict() for p in self.problems],
             "checks": self.checks,
             "journal": self.journal,
+            "notes": self.notes,
             "seconds": self.seconds,
         }
 

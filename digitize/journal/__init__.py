@@ -12,10 +12,15 @@ schema: `process` writes documents, pages and runs; every command that records s
 agent is always `AGENT`. This is the only module that opens a journal; the other SQLite file
 of the project is the archive index, opened only by `digitize.search.index`.
 
+The chain's end is recorded with every event, so removing events from its end is found
+(`digitize.journal.chain`); events that write files into OUT list them with their SHA-256
+(`digitize.journal.ledger`), so `digitize verify` knows every file OUT should hold.
+
 While a writer is open the journal is in WAL mode (readers and the writer do not block each
 other); the last writer to close turns it back into a single self-contained file.
 """
 
+from digitize.journal.chain import GENESIS, event_hash, now_iso
 from digitize.journal.records import (
     Chain,
     ChainProblem,
@@ -32,13 +37,11 @@ from digitize.journal.records import (
 )
 from digitize.journal.store import (
     AGENT,
-    GENESIS,
     Journal,
+    JournalNotWritable,
     JournalReader,
     JournalUnreadable,
     copy_journal,
-    event_hash,
-    now_iso,
     open_journal,
     read_journal,
     read_journal_copy,
@@ -54,6 +57,7 @@ __all__ = [
     "EventType",
     "GENESIS",
     "Journal",
+    "JournalNotWritable",
     "JournalReader",
     "JournalSnapshot",
     "JournalUnreadable",

@@ -178,6 +178,7 @@ class Chain:
     head: str
     events: int
     problems: tuple[ChainProblem, ...] = ()
+    recorded: bool = False  # the journal records its head, so a chain cut short at its end is found
 
     @property
     def intact(self) -> bool:
@@ -195,6 +196,7 @@ class JournalSnapshot:
     pages: tuple[PageRecord, ...]  # by document, then page number
     events: tuple[Event, ...]
     chain: Chain
+    row_digests: dict[str, str] = field(default_factory=dict)  # doc_key -> `rows_digest` of its rows as read
     _pages_by_doc: dict[str, list[PageRecord]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

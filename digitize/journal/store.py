@@ -5,37 +5,40 @@ This is the only module that opens a journal (the archive index: `digitize.searc
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import hashlib
-import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from digitize import __version__
-from digitize.errors import Damaged
+from digitize.journal.chain import (
+    EVENTS_KEY,
+    GENESIS,
+    HEAD_KEY,
+    check_chain,
+    dumps,
+    event_hash,
+    now_iso,
+    rows_digest,
+)
+from digitize.journal.decode import JournalUnreadable, decode, decode_event
+from digitize.journal.failures import JournalNotWritable, failure
 from digitize.journal.records import (
     Chain,
-    ChainProblem,
     DocumentRecord,
-    DocumentState,
     Event,
     EventType,
     JournalSnapshot,
     Outcome,
     PageRecord,
-    PageState,
     Run,
     RunStatus,
 )
 from digitize.layout import require_journal
 
-SCHEMA_VERSION = 1
-GENESIS = "0" * 64
+SCHEMA_VERSION = 2  # 2: the chain's head and length kept in meta, updated with every event
 AGENT = f"digitize {__version__}"  # the agent of every event
 
 _SCHEMA = """
@@ -71,97 +74,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-class JournalUnreadable(Damaged):
-    """The file is not a readable journal (not SQLite, damaged, or without the journal's tables)."""
-
-
-# ------------------------------------------------------------------------------ hashing
 _ADDED_DOCUMENT_COLUMNS = (("ofd_path", "TEXT"), ("ofd_sha256", "TEXT"), ("ofd_bytes", "INTEGER"), ("ofd", "TEXT"))
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def event_hash(prev_hash: str, seq: int, ts: str, type_: str, obj: str, outcome: str, detail: str, agent: str) -> str:
-    payload = _dumps([prev_hash, seq, ts, type_, obj, outcome, detail, agent])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def check_chain(rows: Iterable[sqlite3.Row]) -> Chain:
-    """Recompute every event hash (rows in seq order, detail as stored); report each broken link."""
-    problems: list[ChainProblem] = []
-    prev = GENESIS
-    expected_seq = 1
-    count = 0
-    for row in rows:
-        count += 1
-        if row["seq"] != expected_seq:
-            problems.append(ChainProblem(row["seq"], row["object"], f"event {expected_seq} is missing"))
-        if row["prev_hash"] != prev:
-            problems.append(ChainProblem(row["seq"], row["object"], "does not follow the previous event's hash"))
-        stored = (row["ts"], row["type"], row["object"], row["outcome"], row["detail"], row["agent"])
-        if event_hash(row["prev_hash"], row["seq"], *stored) != row["hash"]:
-            problems.append(ChainProblem(row["seq"], row["object"], "event content was changed after it was recorded"))
-        prev = row["hash"]
-        expected_seq = row["seq"] + 1
-    return Chain(prev, count, tuple(problems))
-
-
-# ------------------------------------------------------------------------------ decoding
-_R = TypeVar("_R", DocumentRecord, PageRecord, Run)
-
-
-def _decode(record_type: type[_R], row: sqlite3.Row) -> _R:
-    """A typed record from a row; the columns of dict and list fields hold JSON."""
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(record_type):
-        if f.name.startswith("_") or f.name not in row.keys():
-            continue
-        value = row[f.name]
-        if f.default_factory is not dataclasses.MISSING:  # a dict or list stored as JSON
-            value = _json_value(value)
-            if value is None:
-                continue  # the field's default: {} or []
-        values[f.name] = value
-    try:
-        if record_type is DocumentRecord:
-            values["state"] = DocumentState(values["state"])
-        elif record_type is PageRecord:
-            values["state"] = PageState(values["state"])
-        else:
-            values["status"] = RunStatus(values["status"] or RunStatus.RUNNING)
-        return record_type(**values)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise JournalUnreadable(f"journal row {dict(row)!r} cannot be read: {exc}") from None
-
-
-def _json_value(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _event(row: sqlite3.Row) -> Event:
-    detail = _json_value(row["detail"])
-    return Event(
-        seq=row["seq"],
-        ts=row["ts"],
-        type=row["type"],
-        object=row["object"],
-        outcome=row["outcome"],
-        detail=detail if isinstance(detail, dict) else {"unreadable": row["detail"]},
-        agent=row["agent"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
 
 
 # ------------------------------------------------------------------------------ reading
@@ -176,13 +89,33 @@ class JournalReader:
         self.path = Path(path)
         uri = self.path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
         self.db = self._connect(uri, uri=True)
-        self._check_tables()
+        try:
+            self._check_tables()
+        except JournalNotWritable:
+            if immutable or not self._recover():
+                raise
+            self.db = self._connect(uri, uri=True)
+            self._check_tables()
+
+    def _recover(self) -> bool:
+        """A writer killed in a transaction leaves a hot rollback journal (or write-ahead log) that a
+        read-only connection may not undo ("attempt to write a readonly database"): a normal open
+        undoes it, which changes nothing that was committed. False where that cannot be done either."""
+        try:
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return False
+        return True
 
     def _connect(self, target: str, uri: bool = False) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=30)
         except sqlite3.Error as exc:
-            raise JournalUnreadable(f"{self.path}: cannot be opened: {exc}") from None
+            raise failure(exc, self.path) from None
         db.row_factory = sqlite3.Row
         return db
 
@@ -191,6 +124,8 @@ class JournalReader:
             names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise failure(exc, self.path) from None
             raise JournalUnreadable(f"{self.path}: not a journal ({exc})") from None
         missing = {"meta", "runs", "documents", "pages", "events"} - names
         if missing:
@@ -209,45 +144,53 @@ class JournalReader:
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         try:
             return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise failure(exc, self.path) from None
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's own check (PRAGMA integrity_check) finds wrong with the file; [] when sound."""
+        try:
+            found = [str(row[0]) for row in self.db.execute("PRAGMA integrity_check").fetchall()]
         except sqlite3.DatabaseError as exc:
-            raise JournalUnreadable(f"{self.path}: cannot be read: {exc}") from None
+            return [str(exc)]
+        return [] if found == ["ok"] else found
 
     def meta(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
         return rows[0]["value"] if rows else None
 
     def runs(self) -> list[Run]:
-        return [_decode(Run, r) for r in self._rows("SELECT * FROM runs ORDER BY id")]
+        return [decode(Run, r) for r in self._rows("SELECT * FROM runs ORDER BY id")]
 
     def documents(self) -> list[DocumentRecord]:
-        return [_decode(DocumentRecord, r) for r in self._rows("SELECT * FROM documents ORDER BY doc_key")]
+        return [decode(DocumentRecord, r) for r in self._rows("SELECT * FROM documents ORDER BY doc_key")]
 
     def document(self, doc_key: str) -> DocumentRecord | None:
         rows = self._rows("SELECT * FROM documents WHERE doc_key=?", (doc_key,))
-        return _decode(DocumentRecord, rows[0]) if rows else None
+        return decode(DocumentRecord, rows[0]) if rows else None
 
     def pages(self, doc_key: str | None = None) -> list[PageRecord]:
         if doc_key is None:
             rows = self._rows("SELECT * FROM pages ORDER BY doc_key, page_no")
         else:
             rows = self._rows("SELECT * FROM pages WHERE doc_key=? ORDER BY page_no", (doc_key,))
-        return [_decode(PageRecord, r) for r in rows]
+        return [decode(PageRecord, r) for r in rows]
 
     def page(self, doc_key: str, page_no: int) -> PageRecord | None:
         rows = self._rows("SELECT * FROM pages WHERE doc_key=? AND page_no=?", (doc_key, page_no))
-        return _decode(PageRecord, rows[0]) if rows else None
+        return decode(PageRecord, rows[0]) if rows else None
 
     def events(self, obj: str | None = None) -> list[Event]:
         """Every event, or those of one object and everything below it (a document and its pages)."""
         if obj is None:
-            return [_event(r) for r in self._rows("SELECT * FROM events ORDER BY seq")]
+            return [decode_event(r) for r in self._rows("SELECT * FROM events ORDER BY seq")]
         rows = self._rows("SELECT * FROM events WHERE object=? OR object LIKE ? ORDER BY seq", (obj, obj + "/%"))
-        return [_event(r) for r in rows]
+        return [decode_event(r) for r in rows]
 
     def events_of_type(self, type_: EventType, limit: int) -> list[Event]:
         """The latest `limit` events of one type, newest first."""
         rows = self._rows("SELECT * FROM events WHERE type=? ORDER BY seq DESC LIMIT ?", (type_, limit))
-        return [_event(r) for r in rows]
+        return [decode_event(r) for r in rows]
 
     def mean_ocr_confidence(self) -> float | None:
         """The mean OCR confidence over every page that has one (computed by SQLite, not in memory)."""
@@ -255,22 +198,30 @@ class JournalReader:
         return rows[0]["mean"] if rows else None
 
     def chain(self) -> Chain:
-        return check_chain(self._rows("SELECT * FROM events ORDER BY seq"))
+        with self._read_transaction():
+            meta = {r["key"]: r["value"] for r in self._rows("SELECT key, value FROM meta")}
+            return check_chain(self._rows("SELECT * FROM events ORDER BY seq"), meta, self.runs())
 
     def snapshot(self) -> JournalSnapshot:
         """Everything, read in one transaction (consistent even while `process` is writing)."""
         with self._read_transaction():
             meta = {r["key"]: r["value"] for r in self._rows("SELECT key, value FROM meta")}
-            runs, documents, pages = self.runs(), self.documents(), self.pages()
+            runs = self.runs()
+            document_rows = self._rows("SELECT * FROM documents ORDER BY doc_key")
+            page_rows = self._rows("SELECT * FROM pages ORDER BY doc_key, page_no")
             event_rows = self._rows("SELECT * FROM events ORDER BY seq")
+        pages_by_doc: dict[str, list[dict[str, Any]]] = {}
+        for row in page_rows:
+            pages_by_doc.setdefault(row["doc_key"], []).append(dict(row))
         return JournalSnapshot(
             path=self.path,
             meta=meta,
             runs=tuple(runs),
-            documents=tuple(documents),
-            pages=tuple(pages),
-            events=tuple(_event(r) for r in event_rows),
-            chain=check_chain(event_rows),
+            documents=tuple(decode(DocumentRecord, r) for r in document_rows),
+            pages=tuple(decode(PageRecord, r) for r in page_rows),
+            events=tuple(decode_event(r) for r in event_rows),
+            chain=check_chain(event_rows, meta, runs),
+            row_digests={r["doc_key"]: rows_digest(dict(r), pages_by_doc.get(r["doc_key"], [])) for r in document_rows},
         )
 
     @contextmanager
@@ -278,11 +229,15 @@ class JournalReader:
         if self.db.in_transaction:
             yield
             return
-        self.db.execute("BEGIN")
+        try:
+            self.db.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise failure(exc, self.path) from None
         try:
             yield
         finally:
-            self.db.execute("COMMIT")
+            with suppress(sqlite3.Error):
+                self.db.execute("COMMIT")
 
 
 def read_journal(out: str | os.PathLike[str]) -> JournalSnapshot:
@@ -317,11 +272,14 @@ class Journal(JournalReader):
             self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             self.db.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise failure(exc, self.path) from None
             raise JournalUnreadable(f"{self.path}: not a journal ({exc})") from None
-        with self._transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+        try:
+            self._upgrade()
+        except BaseException:
+            self.db.close()
+            raise
 
     def _add_missing_columns(self) -> None:
         """Columns added after a journal was created (the OFD columns of `documents`)."""
@@ -329,6 +287,23 @@ class Journal(JournalReader):
         for column, kind in _ADDED_DOCUMENT_COLUMNS:
             if column not in present:
                 self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+
+    def _upgrade(self) -> None:
+        """A new journal starts at the current schema; one of schema 1 gets its head recorded from now on."""
+        with self._transaction():
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is not None and int(row["value"]) >= SCHEMA_VERSION:
+                return
+            last = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            self._set_head(last["hash"] if last else GENESIS, last["seq"] if last else 0)
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def _set_head(self, head: str, events: int) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", ((HEAD_KEY, head), (EVENTS_KEY, str(events)))
+        )
 
     def close(self) -> None:
         try:  # back to one self-contained file, unless another connection still has it open
@@ -342,16 +317,25 @@ class Journal(JournalReader):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if self._in_batch:  # part of the batch's transaction
+        """One write transaction; an SQLite error becomes the error of the tree that says what it means.
+
+        Inside `batch()` a write is part of the batch's transaction (its errors end the batch)."""
+        if self._in_batch:
             yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise failure(exc, self.path) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise failure(exc, self.path) from None
             raise
-        self.db.execute("COMMIT")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -381,24 +365,37 @@ class Journal(JournalReader):
         engine: str,
         jobs: int,
     ) -> int:
+        """A new run. Its caller holds OUT's lock (`digitize.outlock`), so a run still marked running
+        has ended without a word (its process was killed or lost): it is marked interrupted."""
         with self._transaction():
+            self.db.execute(
+                "UPDATE runs SET status=?, summary=? WHERE status=? OR status IS NULL",
+                (
+                    RunStatus.INTERRUPTED,
+                    dumps({"interrupted": ENDED_UNSEEN}),
+                    RunStatus.RUNNING,
+                ),
+            )
             cur = self.db.execute(
                 "INSERT INTO runs(started, command, batch, catalog, settings, software, engine, jobs, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), command, batch, catalog, _dumps(settings), software, engine, jobs, RunStatus.RUNNING),
+                (now_iso(), command, batch, catalog, dumps(settings), software, engine, jobs, RunStatus.RUNNING),
             )
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: RunStatus, summary: dict[str, Any]) -> None:
+        """The run's end; its summary also records the chain's head at that moment (checked by `check_chain`)."""
         with self._transaction():
+            last = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            ended = {"events": last["seq"], "head": last["hash"]} if last else {"events": 0, "head": GENESIS}
             self.db.execute(
                 "UPDATE runs SET finished=?, status=?, summary=? WHERE id=?",
-                (now_iso(), status, _dumps(summary), run_id),
+                (now_iso(), status, dumps({**summary, "journal": ended}), run_id),
             )
 
     def _upsert(self, table: str, keys: dict[str, Any], fields: dict[str, Any]) -> None:
         """Insert a row or update the given columns of the existing one (column names are ours)."""
-        values = {k: (_dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
+        values = {k: (dumps(v) if isinstance(v, (dict, list)) else v) for k, v in fields.items()}
         values["updated"] = now_iso()
         columns = [*keys, *values]
         updates = ", ".join(f"{k}=excluded.{k}" for k in values)
@@ -421,21 +418,37 @@ class Journal(JournalReader):
         with self._transaction():
             self.db.execute("DELETE FROM pages WHERE doc_key=? AND page_no>?", (doc_key, last_page_no))
 
-    def record_event(self, type_: EventType, obj: str, outcome: Outcome, detail: dict[str, Any]) -> int:
-        """Append an event to the hash chain (agent: `AGENT`) and return its sequence number."""
+    def record_event(
+        self, type_: EventType, obj: str, outcome: Outcome, detail: dict[str, Any], *, rows_of: str | None = None
+    ) -> int:
+        """Append an event to the hash chain (agent: `AGENT`) and return its sequence number.
+
+        The journal's record of its head (meta) moves in the same transaction. `rows_of` names a
+        document whose row and page rows, as they are now, the event vouches for: their SHA-256
+        goes into the detail as "rows_sha256" (`digitize verify` compares the tables with it).
+        """
         with self._transaction():
             last = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             seq = (last["seq"] + 1) if last else 1
             prev = last["hash"] if last else GENESIS
             ts = now_iso()
-            detail_text = _dumps(detail)
+            if rows_of is not None:
+                document = self.db.execute("SELECT * FROM documents WHERE doc_key=?", (rows_of,)).fetchone()
+                pages = self.db.execute("SELECT * FROM pages WHERE doc_key=? ORDER BY page_no", (rows_of,)).fetchall()
+                detail = {**detail, "rows_sha256": rows_digest(dict(document) if document else None, pages)}
+            detail_text = dumps(detail)
             digest = event_hash(prev, seq, ts, type_, obj, outcome, detail_text, AGENT)
             self.db.execute(
                 "INSERT INTO events(seq, ts, type, object, outcome, detail, agent, prev_hash, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, ts, type_, obj, outcome, detail_text, AGENT, prev, digest),
             )
+            self._set_head(digest, seq)
             return seq
+
+
+# The summary of a run a later run found still marked running.
+ENDED_UNSEEN = "the run ended without finishing (its process was killed or lost)"
 
 
 def open_journal(out: str | os.PathLike[str]) -> Journal:

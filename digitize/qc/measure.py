@@ -27,6 +27,7 @@ from pikepdf import PdfImage
 from PIL import Image
 
 from digitize.batch import PageRef
+from digitize.executors import die_with
 from digitize.loader import load_page
 from digitize.ofd import page_images
 from digitize.qc import imagequality as iq
@@ -301,7 +302,7 @@ def measure_documents(
         return results
     # Large documents first, so that no worker is left with the biggest one at the end.
     ordered = sorted(docs, key=lambda d: -len(d.pages))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(docs))) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(docs)), initializer=die_with, initargs=(os.getpid(),)) as pool:
         for future in as_completed([pool.submit(measure_document, doc) for doc in ordered]):
             result = future.result()
             results[result.doc_key] = result

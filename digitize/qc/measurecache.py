@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from digitize.fsutil import atomic_write_bytes
 from digitize.journal import DocumentRecord, PageRecord
 from digitize.qc.measure import DocumentInput, DocumentMeasure, DuplicatePair, PageMeasure
 
@@ -71,14 +70,15 @@ def load(path: Path, inputs: list[DocumentInput]) -> dict[str, DocumentMeasure]:
         return {}
 
 
-def save(path: Path, inputs: list[DocumentInput], measures: dict[str, DocumentMeasure]) -> None:
+def encode(inputs: list[DocumentInput], measures: dict[str, DocumentMeasure]) -> bytes:
+    """The file's content; `digitize.qc.run` writes it with the other QC files and records its digest."""
     documents = {
         doc.doc_key: {"key": doc.key, "measure": dataclasses.asdict(measures[doc.doc_key])}
         for doc in inputs
         if doc.key and doc.doc_key in measures
     }
     data = json.dumps({"schema": SCHEMA, "documents": documents}, ensure_ascii=False, sort_keys=True, default=_plain)
-    atomic_write_bytes(path, data.encode("utf-8"))
+    return data.encode("utf-8")
 
 
 def _plain(value: Any) -> Any:

@@ -31,6 +31,7 @@ from digitize import __version__
 from digitize.errors import BadInput
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.journal import EventType, Outcome, now_iso, open_journal
+from digitize.journal.ledger import written
 from digitize.layout import (
     QC_CHECKS,
     QC_DECISION_RECORD,
@@ -59,7 +60,7 @@ from digitize.qc.sampling import (
     read_decisions,
 )
 from digitize.settings import Settings
-from metadata.workbook import Sheet, write_workbook
+from metadata.workbook import Sheet, workbook_bytes
 
 SAMPLE_COLUMNS = ("item_id", "decision", "defect_type", "defect_class", "inspector", "note")
 SAMPLE_INFO_COLUMNS = ("selected_as", "title", "pages", "automated_findings")
@@ -398,22 +399,24 @@ def write_outputs(outcome: QcOutcome, thumbnails: bool = True) -> None:
 
     out = OutLayout(outcome.out)
     outcome.files = [QC_REPORT, QC_REPORT_HTML, QC_CHECKS, QC_WORKBOOK, QC_SAMPLE]
+    files: dict[str, bytes] = {}
     if outcome.decisions_source:
         outcome.files.append(QC_DECISIONS)
-        atomic_write_bytes(out.path(QC_DECISIONS), decisions_csv(outcome.decisions))
-    atomic_write_bytes(out.path(QC_CHECKS), checks_csv(outcome))
-    write_workbook(out.path(QC_WORKBOOK), checks_workbook(outcome))
+        files[QC_DECISIONS] = decisions_csv(outcome.decisions)
+    files[QC_CHECKS] = checks_csv(outcome)
+    files[QC_WORKBOOK] = workbook_bytes(checks_workbook(outcome))
     data = outcome.checks.data
-    measurecache.save(out.path(QC_MEASUREMENTS), data.measure_inputs, data.measures)
-    atomic_write_bytes(out.path(QC_SAMPLE), sample_csv(outcome))
+    files[QC_MEASUREMENTS] = measurecache.encode(data.measure_inputs, data.measures)
+    files[QC_SAMPLE] = sample_csv(outcome)
     report_data = outcome.to_dict()
-    atomic_write_bytes(out.path(QC_REPORT_HTML), render_html(outcome, report_data, thumbnails).encode("utf-8"))
-    report = json.dumps(report_data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
-    atomic_write_bytes(out.path(QC_REPORT), report)
-    _record_event(outcome, sha256_bytes(report))
+    files[QC_REPORT_HTML] = render_html(outcome, report_data, thumbnails).encode("utf-8")
+    files[QC_REPORT] = json.dumps(report_data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    for rel, content in files.items():  # report.json last: it is what the hand-off reads
+        atomic_write_bytes(out.path(rel), content)
+    _record_event(outcome, {rel: (sha256_bytes(content), len(content)) for rel, content in files.items()})
 
 
-def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
+def _record_event(outcome: QcOutcome, files: dict[str, tuple[str, int]]) -> None:
     fails = sum(1 for r in outcome.checks.results if r.status == CheckStatus.FAIL)
     warns = sum(1 for r in outcome.checks.results if r.status == CheckStatus.WARN)
     outcome_word = {Verdict.PASS: Outcome.SUCCESS, Verdict.FAIL: Outcome.FAILURE}.get(outcome.verdict, Outcome.WARNING)
@@ -426,7 +429,8 @@ def _record_event(outcome: QcOutcome, report_sha256: str) -> None:
         "plan": outcome.plan.description if outcome.plan else None,
         "lot": outcome.lot_status,
         "report": QC_REPORT,
-        "report_sha256": report_sha256,
+        "report_sha256": files[QC_REPORT][0],
+        **written(files),
     }
     with open_journal(outcome.out) as journal:
         journal.record_event(EventType.VALIDATION, "batch", outcome_word, detail)

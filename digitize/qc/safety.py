@@ -10,6 +10,7 @@ from pathlib import Path
 from digitize.journal import DocumentState
 from digitize.layout import (
     JOURNAL_FILES,
+    LOCK_FILE,
     LOGS_DIR,
     PROTECTED_DIR,
     QC_DIR,
@@ -96,7 +97,12 @@ def check_extra_files(data: QcData, r: Results) -> None:
     for path in sorted(p for p in data.out.rglob("*") if p.is_file()):
         rel = path.relative_to(data.out).as_posix()
         counted += 1
-        if rel in expected or rel in JOURNAL_FILES or rel.startswith((QC_DIR + "/", LOGS_DIR + "/")):
+        if (
+            rel in expected
+            or rel in JOURNAL_FILES
+            or rel == LOCK_FILE
+            or rel.startswith((QC_DIR + "/", LOGS_DIR + "/"))
+        ):
             continue
         if is_catalog_export(rel):
             continue

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
-from digitize.fsutil import atomic_write_bytes
+from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.layout import EAD3_FILE, catalogue_file, dat46_file, dc_file, mets_file
 from metadata.archival_code import archival_code_filename
 from metadata.export import dat46, dat93, dublincore, ead3, mets
@@ -57,6 +57,7 @@ class ExportReport:
     validations: list[ValidationResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # records whose data could not be exported
     warnings: list[str] = field(default_factory=list)  # written, but something a standard asks for is unknown
+    digests: dict[str, tuple[str, int]] = field(default_factory=dict)  # written path -> (sha256, bytes)
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,7 @@ class ExportReport:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        del data["digests"]
         data["ok"] = self.ok
         data["excluded_counts"] = self.excluded_counts()
         return data
@@ -197,3 +199,4 @@ def _emit(report: ExportReport, out: Path, fmt: str, rel: str, make: Callable[[]
     atomic_write_bytes(out / rel, data)
     report.validations.append(ValidationResult(fmt, rel))
     report.written.append(rel)
+    report.digests[rel] = (sha256_bytes(data), len(data))
