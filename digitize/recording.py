@@ -277,6 +277,7 @@ class Recorder:
                 "orientation_deg": geometry.get("orientation_deg"),
                 "skew_deg": geometry.get("skew_deg"),
                 "crop_box": geometry.get("crop_box"),
+                "crop_withheld": geometry.get("crop_withheld"),
                 "dpi": facts.get("dpi"),
                 "dpi_source": facts.get("dpi_source"),
                 "columns": (geometry.get("layout") or {}).get("columns"),

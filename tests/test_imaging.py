@@ -442,7 +442,7 @@ def test_crop_removes_the_bed_and_keeps_all_text() -> None:
     source, to_scan = on_scanner_bed(scan(clean), skew=1.5, margin=(70, 80))
     page = process_page(source, DPI, SETTINGS)
     box = page.geometry.crop_box
-    assert box is not None
+    assert box is not None and not page.geometry.crop_withheld
     ys, xs = np.nonzero(clean < 128)
     text = np.stack([xs, ys], axis=1).astype(np.float64)
     matrix, _ = straighten_matrix(source.shape[1], source.shape[0], page.geometry.skew_deg, 0)
@@ -464,6 +464,17 @@ def test_crop_removes_the_bed_and_keeps_all_text() -> None:
         ]
     )
     assert np.median(ring) > 200  # paper, not bed, just inside the margin
+
+
+def test_a_shadow_across_the_text_is_not_cropped_as_a_scanner_bed() -> None:
+    # a very dark small photo of a book page: a darker band across its text lines joins the dark
+    # surround, and cropping to the rest cut away a fifth of the text; the crop is withheld
+    loaded, _ = real_page("0021/0001")
+    page = process_page(loaded.image, loaded.dpi, SETTINGS, dpi_source=loaded.dpi_source, photo=loaded.photo)
+    assert page.geometry.crop_box is None and page.geometry.crop_withheld
+    scanned, _ = real_page("0013/0003")  # a form on a real dark scanner bed is still cropped
+    page = process_page(scanned.image, scanned.dpi, SETTINGS, dpi_source=scanned.dpi_source)
+    assert page.geometry.crop_box is not None and not page.geometry.crop_withheld
 
 
 def test_no_bed_no_crop() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from digitize.imaging.analysis import analyse, percentile_u8
 from digitize.imaging.blank import detect_blank
-from digitize.imaging.borders import crop_box
+from digitize.imaging.borders import BED_MARKS_LIMIT, crop_box, marks_on_bed
 from digitize.imaging.colour import detect_colour
 from digitize.imaging.enhance import SealArea, flatten, ink_share_for_ocr, ocr_image
 from digitize.imaging.geometry import map_points, straighten_matrix, warp
@@ -45,6 +45,7 @@ class PageGeometry:
     skew_deg: float  # detected skew, positive when text lines rise to the right
     skew_confidence: float  # 0..1
     crop_box: tuple[int, int, int, int] | None  # x0,y0,x1,y1 kept, in straightened pixels
+    crop_withheld: bool  # a dark border was found but holds text-like marks: not cropped (a doubt for QC)
     is_blank: bool
     blank_score: float  # square millimetres of sharp ink larger than a speck
     needs_colour: bool  # red seal, red letterhead, coloured ink or photo
@@ -155,9 +156,10 @@ def process_page(
     lap("orientation")
 
     applied_skew = skew if settings.deskew and abs(skew) >= settings.min_deskew_deg else 0.0
+    crop_withheld = settings.crop_borders and marks_on_bed(analysis) >= BED_MARKS_LIMIT
     box = (
         crop_box(analysis, image.shape[:2], applied_skew, decision.degrees, settings.crop_margin_mm)
-        if settings.crop_borders
+        if settings.crop_borders and not crop_withheld
         else None
     )
     lap("borders")
@@ -188,6 +190,7 @@ def process_page(
         skew_deg=round(skew, 3),
         skew_confidence=round(estimate.confidence, 3) if estimate else 0.0,
         crop_box=box,
+        crop_withheld=crop_withheld,
         is_blank=blank.is_blank,
         blank_score=round(blank.ink_mm2, 2),
         needs_colour=colour.needs_colour,

@@ -4,6 +4,10 @@ Only a dark scanner bed (found in the analysis step as dark regions joined to th
 is cropped. The paper mask is straightened with the same geometry as the page; its bounding
 box, widened by the margin and clipped to the image, is the box to keep. Without a dark bed
 nothing is cropped.
+
+A real bed is an even dark surface. Shadow on the paper (a photo's dark band, a book's gutter)
+can be as dark, but it carries text: when the "bed" holds character-size marks, the crop is
+withheld and the doubt recorded, since a crop must never remove text.
 """
 
 from __future__ import annotations
@@ -13,6 +17,24 @@ import numpy as np
 
 from digitize.imaging.analysis import PageAnalysis, components
 from digitize.imaging.geometry import straighten_matrix
+
+BED_EDGE_MM = 2.5  # the paper edge next to the bed shows as contrast; marks closer to it are not counted
+BED_MARKS_LIMIT = 5  # this many character-size marks on the bed: it is shaded paper, not a bed
+
+
+def marks_on_bed(analysis: PageAnalysis) -> int:
+    """Character-size marks (1.2–8 mm high, at most 12 mm wide) on the dark bed, away from its edge."""
+    if not analysis.bed.any():
+        return 0
+    mm = analysis.dpi / 25.4
+    size = 2 * int(round(BED_EDGE_MM * mm)) + 1
+    inner = cv2.erode(analysis.bed, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    # marks on shaded paper are fainter than ink on the lit page: half the page's ink threshold
+    marks = ((analysis.contrast > analysis.ink_threshold / 2) & (inner > 0)).astype(np.uint8)
+    _, _, stats, _ = components(marks)
+    w, h, area = (stats[1:, i] for i in (2, 3, 4))
+    characters = (h >= 1.2 * mm) & (h <= 8 * mm) & (w >= 0.3 * mm) & (w <= 12 * mm) & (area >= 0.2 * w * h)
+    return int(characters.sum())
 
 
 def crop_box(
