@@ -238,7 +238,10 @@ def main() -> None:
     help="Read symbolic links that lead out of BATCH (refused by default; each is recorded).",
 )
 @click.option(
-    "--engine", type=click.Choice(["auto", "tesserocr", "tesseract"]), default=None, help="OCR engine (default auto)."
+    "--engine",
+    type=click.Choice(["auto", "ppocr", "tesseract"]),
+    default=None,
+    help="OCR engine (default auto: PP-OCR for Chinese batches, Tesseract for other languages).",
 )
 @click.option(
     "--executor",
@@ -314,6 +317,7 @@ def process(
       digitize process scans/2019 --out archive/2019 --format pdfa --format ofd
       digitize process scans/2019 --out archive/2019 --catalog scans/2019/catalog.csv   # link it later
       digitize process /shared/scans/2019 --out /srv/archive/2019 --executor dask --scheduler tcp://head:8786
+      digitize process scans/2019 --out archive/2019 --engine tesseract
     """
     from digitize.describe import ProcessRequest, plan_batch
     from digitize.executors import make_executor

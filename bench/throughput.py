@@ -8,8 +8,10 @@ CORPUS is made by the eval-kit generator (batch/ + truth/). Each round runs ever
 once, in the same order (A B C D, A B C D, ...), each into a fresh output folder; figures are
 medians over the rounds:
 
-- digitize            `digitize process BATCH --catalog ... --jobs N` (tesserocr engine)
-- digitize (CLI OCR)  the same with `--engine tesseract` (one tesseract process per page)
+- digitize            `digitize process BATCH --catalog ... --jobs N` (the default engine: PP-OCR)
+- digitize (Tesseract) the same with `--engine tesseract` (tesserocr: models loaded once per worker)
+- digitize (tesseract program)  `--engine tesseract` with `[ocr] tesseract_api = "program"` in a
+                      profile (one tesseract process per page)
 - OCRmyPDF per doc    `ocrmypdf --deskew --clean --rotate-pages --output-type pdfa -l chi_sim+eng
                       --jobs N IN.pdf OUT.pdf`, one document after the other
 - OCRmyPDF batch      the same with `--jobs 1`, N documents at a time (what `xargs -P N` does)
@@ -164,7 +166,7 @@ def prepare_ocrmypdf_inputs(corpus: Path, dest: Path) -> list[tuple[Path, str]]:
 
 
 # ------------------------------------------------------------------ contenders
-def run_digitize(corpus: Path, out: Path, jobs: int, engine: str) -> Measured:
+def run_digitize(corpus: Path, out: Path, jobs: int, engine: str | None, profile: Path | None = None) -> Measured:
     measured = Measured()
     args = [
         sys.executable,
@@ -178,9 +180,11 @@ def run_digitize(corpus: Path, out: Path, jobs: int, engine: str) -> Measured:
         str(jobs),
         "--no-progress",
         "--json",
-        "--engine",
-        engine,
     ]
+    if engine:
+        args += ["--engine", engine]
+    if profile:
+        args += ["--profile", str(profile)]
     catalog = corpus / "batch" / "catalog.csv"
     if catalog.exists():
         args += ["--catalog", str(catalog)]
@@ -327,7 +331,7 @@ def ssim_of_outputs(corpus: Path, out: Path, limit: int = 24) -> dict:
 
 
 # ------------------------------------------------------------------ memory over a long run
-def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
+def memory_run(corpus: Path, pages: int, jobs: int, work: Path, engine: str | None = None) -> dict:
     """Synthesise a long batch from the corpus's colour A4 pages (hard links) and watch worker RSS."""
     import psutil
 
@@ -351,23 +355,9 @@ def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(source, target)
     out = work / "memory-out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "process",
-            str(batch),
-            "--out",
-            str(out),
-            "--jobs",
-            str(jobs),
-            "--no-progress",
-            "-q",
-        ],
-        cwd=ROOT,
-        env=ENV,
-    )
+    args = [sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", str(jobs)]
+    args += ["--no-progress", "-q"] + (["--engine", engine] if engine else [])
+    proc = subprocess.Popen(args, cwd=ROOT, env=ENV)
     parent = psutil.Process(proc.pid)
     samples: list[tuple[float, float]] = []  # (seconds, largest worker RSS MB)
     started = time.time()
@@ -386,6 +376,7 @@ def memory_run(corpus: Path, pages: int, jobs: int, work: Path) -> dict:
         return round(max(window), 1) if window else None
 
     return {
+        "engine": engine or "default",
         "pages": pages,
         "wall_s": round(wall, 1),
         "peak_worker_rss_mb": round(max(r for _, r in samples), 1),
@@ -408,9 +399,11 @@ def main() -> None:
     ap.add_argument(
         "--memory-corpus", type=Path, help="corpus whose colour pages the long batch repeats (default --corpus)"
     )
+    ap.add_argument("--memory-engine", action="append", help="engine(s) of the long run (default: the default engine)")
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "throughput.json")
     args = ap.parse_args()
+    args.memory_engine = args.memory_engine or ["auto"]
 
     score = load_scorer(args.eval_kit)
     work = args.work or Path(tempfile.mkdtemp(prefix="digitize-bench-"))
@@ -418,11 +411,16 @@ def main() -> None:
     print(f"work folder: {work}", file=sys.stderr)
     floor_pages = prepare_floor_pages(args.corpus, work / "floor-input")
     pages = len(floor_pages)
+    program_profile = work / "tesseract-program.toml"
+    program_profile.write_text('[ocr]\nengine = "tesseract"\ntesseract_api = "program"\n', encoding="utf-8")
     contenders: dict[str, callable] = {
-        "digitize": lambda out: run_digitize(args.corpus, out, args.jobs, "auto"),
+        "digitize": lambda out: run_digitize(args.corpus, out, args.jobs, None),
+        "digitize (Tesseract)": lambda out: run_digitize(args.corpus, out, args.jobs, "tesseract"),
     }
     if not args.skip_cli_engine:
-        contenders["digitize (tesseract program)"] = lambda out: run_digitize(args.corpus, out, args.jobs, "tesseract")
+        contenders["digitize (tesseract program)"] = lambda out: run_digitize(
+            args.corpus, out, args.jobs, None, program_profile
+        )
     if args.ocrmypdf:
         inputs = prepare_ocrmypdf_inputs(args.corpus, work / "ocrmypdf-input")
         contenders["OCRmyPDF per document"] = lambda out: run_ocrmypdf_per_doc(args.ocrmypdf, inputs, out, args.jobs)
@@ -490,7 +488,10 @@ def main() -> None:
         "ssim": ssim_of_outputs(args.corpus, last_out["digitize"]),
     }
     if args.memory_pages:
-        report["memory"] = memory_run(args.memory_corpus or args.corpus, args.memory_pages, args.jobs, work)
+        report["memory"] = [
+            memory_run(args.memory_corpus or args.corpus, args.memory_pages, args.jobs, work / engine, engine)
+            for engine in args.memory_engine
+        ]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print_table(report)

@@ -50,8 +50,7 @@ from digitize.jobs import (
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome, PageState, RunStatus
 from digitize.layout import OutLayout, document_dir, protected_dir, staged_page_record
 from digitize.leftovers import sweep_work
-from digitize.ocr.tesseract import engine_version as ocr_engine_version
-from digitize.ocr.tesseract import resolve_engine
+from digitize.ocr import engines
 from digitize.ofd import OfdError
 from digitize.pdfa import PdfAError
 from digitize.recording import BatchSummary, Recorder
@@ -174,7 +173,7 @@ class Coordinator:
 
     def _start(self, docs: list[SourceDocument], command: str) -> None:
         ocr = self.settings.ocr
-        self.engine_version = ocr_engine_version(resolve_engine(ocr.engine, ocr.languages, ocr.tessdata_dir)[0])
+        self.engine_version = engines.version(engines.resolve(ocr)[0])
         self.ocr_software = self.engine_version.split(" (")[0]
         self.executor.check_paths([str(self.batch)], [str(self.out)])
         self.run_id = self.journal.start_run(

@@ -53,11 +53,12 @@ class ImagingSettings:
 @dataclass(frozen=True)
 class OcrSettings:
     languages: str = "chi_sim+eng"
-    engine: str = "auto"  # auto: tesserocr when installed, else the tesseract program
+    engine: str = "auto"  # auto | ppocr | tesseract; auto: PP-OCR for Chinese batches (digitize.ocr.engines)
+    tesseract_api: str = "auto"  # auto | tesserocr | program; auto: tesserocr when installed
     page_timeout_s: float = 180.0
     psm: int = 4  # one column of lines of any size: CER 8 % below psm 3 on 180 pages of three sets (docs/benchmarks.md)
     tessdata_dir: str | None = None
-    read_tables: bool = True  # ruled tables read cell by cell, row by row (tesserocr engine)
+    read_tables: bool = True  # ruled tables read cell by cell, row by row (PP-OCR and tesserocr)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from digitize.fsutil import atomic_write_bytes, sha256_bytes
 from digitize.imaging.layout import PageLayout
 from digitize.layout import staged_file
 from digitize.loader import load_page
+from digitize.ocr import engines
 from digitize.ocr.hocr import OcrPage, parse_hocr
 from digitize.ocr.reading import read_page
-from digitize.ocr.tesseract import OcrEngine, OcrError, OcrTimeout, make_engine
+from digitize.ocr.tesseract import OcrEngine, OcrError, OcrTimeout
 from digitize.pageimage import encode_page, output_mode
 from digitize.settings import OcrSettings, settings_from_dict
 
@@ -33,9 +34,9 @@ SPARSE_TEXT_PSM = 11
 
 def engine_for(ocr: OcrSettings) -> OcrEngine:
     """The OCR engine of this worker process, created once (models load once per process)."""
-    key = (ocr.engine, ocr.languages, ocr.psm, ocr.page_timeout_s, ocr.tessdata_dir)
+    key = (ocr.engine, ocr.tesseract_api, ocr.languages, ocr.psm, ocr.page_timeout_s, ocr.tessdata_dir)
     if key not in _ENGINES:
-        _ENGINES[key] = make_engine(ocr.engine, ocr.languages, ocr.psm, ocr.page_timeout_s, ocr.tessdata_dir)
+        _ENGINES[key] = engines.make(ocr)
     return _ENGINES[key]
 
 
@@ -169,9 +170,9 @@ def _run_page(task: PageTask, result: PageResult) -> None:
             )
             timings["ocr"] = output.seconds
             result.ocr_status = "ok"
-            if not parse_hocr(output.hocr).words:
-                # Automatic layout analysis finds nothing on some sparse pages (a signature
-                # block under a seal): a second pass looks for sparse text instead.
+            if not parse_hocr(output.hocr).words and engine.name != "ppocr":
+                # Tesseract's automatic layout analysis finds nothing on some sparse pages (a
+                # signature block under a seal): a second pass looks for sparse text instead.
                 output = engine.recognise(processed.ocr_image, ocr_dpi, psm=SPARSE_TEXT_PSM)
                 timings["ocr_sparse"] = output.seconds
                 result.ocr_status = "ok (sparse text pass)"

@@ -110,3 +110,20 @@ def checked_archive(sample_out: Path, clean_out: Path, base: Path) -> dict[str, 
     archive = base / "archive"
     update_archive(archive, [rest, clean], Settings())
     return {"clean": clean, "rest": rest, "archive": archive}
+
+
+def find_shared() -> Path | None:
+    """The project's shared material (../shared beside the repository, as checked out here)."""
+    for candidate in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
+        if (candidate / "real-dev" / "truth" / "pages.json").is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_dev() -> Path:
+    """The real development pages (../shared/real-dev), read in place; skipped when absent."""
+    shared = find_shared()
+    if shared is None:
+        pytest.skip("../shared/real-dev (real pages with reference text) is not beside the repository")
+    return shared / "real-dev"

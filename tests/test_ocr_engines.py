@@ -19,7 +19,7 @@ def page(samples_dir) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (width, height), borderValue=255)[:1400]
 
 
-@pytest.mark.parametrize("engine", ["tesserocr", "tesseract"])
+@pytest.mark.parametrize("engine", ["tesserocr", "program"])
 def test_one_pass_gives_hocr_and_text(page, engine):
     ocr = make_engine(engine, "chi_sim+eng", 3, 120)
     output = ocr.recognise(page, 300)
@@ -30,7 +30,7 @@ def test_one_pass_gives_hocr_and_text(page, engine):
     assert parse_hocr(sparse.hocr).words
 
 
-@pytest.mark.parametrize("engine", ["tesserocr", "tesseract"])
+@pytest.mark.parametrize("engine", ["tesserocr", "program"])
 def test_orientation_of_a_turned_page(page, engine):
     ocr = make_engine(engine, "chi_sim+eng", 3, 120)
     turned = np.ascontiguousarray(np.rot90(page, 2))  # upside down

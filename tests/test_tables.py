@@ -109,7 +109,7 @@ def test_form_read_cell_by_cell(sample_form):
 
 def test_whole_page_engine_reads_the_page_as_before(sample_form):
     image, _ = sample_form
-    engine = make_engine("tesseract", "chi_sim+eng", 3, 120)
+    engine = make_engine("program", "chi_sim+eng", 3, 120)
     assert not engine.reads_boxes
     output = read_page(engine, image, DPI)
     assert "ocr_table" not in output.hocr and parse_hocr(output.hocr).words

@@ -5,8 +5,10 @@ Two implementations share the interface:
   loaded once per worker process and pixels are handed over in memory.
 - `TesseractCliEngine` runs the `tesseract` program through pytesseract, one process per page,
   with the page written as uncompressed PGM/PBM (no slow or lossy encoding on the way).
-`make_engine("auto")` picks tesserocr when it is installed and finds the models, else the CLI.
-Both run with OMP_THREAD_LIMIT=1: one page per core is far faster than OpenMP threads.
+`make_engine("auto")` picks tesserocr when it is installed and finds the models, else the program
+(the setting `[ocr] tesseract_api`: auto, tesserocr or program). `TesseractOsd` is Tesseract's
+orientation detection alone, which the imaging step asks about pages it is unsure of, whatever
+engine reads them. Both run with OMP_THREAD_LIMIT=1: one page per core is far faster than OpenMP threads.
 """
 
 from __future__ import annotations
@@ -89,20 +91,11 @@ class TesserocrEngine:
         self.api = tesserocr.PyTessBaseAPI(path=self.tessdata, lang=languages, psm=psm)
         for key, value in TESSERACT_VARIABLES.items():
             self.api.SetVariable(key, value)
-        self._osd_api: Any = None
-
-    def _set_image(self, api, image: np.ndarray, dpi: float) -> None:
-        image = np.ascontiguousarray(image)
-        height, width = image.shape[:2]
-        channels = 1 if image.ndim == 2 else image.shape[2]
-        if channels == 3:
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        api.SetImageBytes(image.tobytes(), width, height, channels, width * channels)
-        api.SetSourceResolution(int(round(dpi)))
+        self._osd: TesseractOsd | None = None
 
     def recognise(self, image: np.ndarray, dpi: float, psm: int | None = None) -> OcrOutput:
         start = time.perf_counter()
-        self._set_image(self.api, image, dpi)
+        _set_image(self.api, image, dpi)
         if psm is not None:
             self.api.SetPageSegMode(psm)
         try:
@@ -118,7 +111,7 @@ class TesserocrEngine:
 
     def recognise_boxes(self, image: np.ndarray, dpi: float, boxes: list[tuple[Box, int]]) -> list[str]:
         deadline = time.perf_counter() + self.timeout_ms / 1000
-        self._set_image(self.api, image, dpi)
+        _set_image(self.api, image, dpi)
         hocr = []
         try:
             for (x0, y0, x1, y1), psm in boxes:
@@ -134,16 +127,9 @@ class TesserocrEngine:
         return hocr
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
-        if self._osd_api is None:
-            self._osd_api = self._tesserocr.PyTessBaseAPI(
-                path=self.tessdata, lang="osd", psm=self._tesserocr.PSM.OSD_ONLY
-            )
-        self._set_image(self._osd_api, image, dpi)
-        result = self._osd_api.DetectOrientationScript()
-        self._osd_api.Clear()
-        if not result:
-            return 0, 0.0
-        return (360 - int(result["orient_deg"])) % 360, float(result["orient_conf"])
+        if self._osd is None:
+            self._osd = TesseractOsd(self.tessdata)
+        return self._osd.orientation(image, dpi)
 
 
 class TesseractCliEngine:
@@ -166,17 +152,10 @@ class TesseractCliEngine:
         parts += [f"-c {k}={v}" for k, v in TESSERACT_VARIABLES.items()]
         return " ".join(parts)
 
-    def _write_image(self, image: np.ndarray, folder: str) -> str:
-        bitonal = image.ndim == 2 and not np.any((image > 0) & (image < 255))
-        path = os.path.join(folder, "page.pbm" if bitonal else ("page.pgm" if image.ndim == 2 else "page.ppm"))
-        if not cv2.imwrite(path, image):
-            raise OcrError("could not write the page for Tesseract")
-        return path
-
     def recognise(self, image: np.ndarray, dpi: float, psm: int | None = None) -> OcrOutput:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="digitize-ocr-") as folder:
-            path = self._write_image(image, folder)
+            path = _write_image(image, folder)
             base = os.path.join(folder, "page")
             try:
                 self._pytesseract.pytesseract.run_tesseract(
@@ -201,34 +180,97 @@ class TesseractCliEngine:
         raise NotImplementedError("the tesseract program reads whole pages only")
 
     def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
-        with tempfile.TemporaryDirectory(prefix="digitize-osd-") as folder:
-            path = self._write_image(image, folder)
-            config = f"--psm 0 --dpi {int(round(dpi))}"
-            if self.tessdata:
-                config = f'--tessdata-dir "{self.tessdata}" ' + config
-            try:
-                osd = self._pytesseract.image_to_osd(
-                    path, lang="osd", config=config, output_type=self._pytesseract.Output.DICT, timeout=self.timeout_s
-                )
-            except (self._pytesseract.TesseractError, RuntimeError):
-                return 0, 0.0  # too little text for OSD to decide
-        return int(osd["rotate"]) % 360, float(osd["orientation_conf"])
+        return _program_osd(self._pytesseract, image, dpi, self.tessdata, self.timeout_s)
 
 
-def resolve_engine(engine: str, languages: str, tessdata: str | None = None) -> tuple[str, str | None]:
-    """Which engine will run ("tesserocr" or "tesseract") and its language folder.
+class TesseractOsd:
+    """Tesseract's orientation and script detection alone (the `osd` model, no OCR languages):
+    through tesserocr when it is installed, else the `tesseract` program."""
 
-    Checks that the engine and every requested language are installed, without loading models.
+    def __init__(self, tessdata: str | None = None, timeout_s: float = 60.0):
+        self.tessdata = find_tessdata(tessdata)
+        self.timeout_s = timeout_s
+        self._api: Any = None
+        try:
+            import tesserocr
+        except ImportError:
+            self._tesserocr = None
+        else:
+            self._tesserocr = tesserocr
+
+    def orientation(self, image: np.ndarray, dpi: float) -> tuple[int, float]:
+        """(how far the page is turned counter-clockwise from upright, confidence); (0, 0) when
+        OSD cannot decide."""
+        if self._tesserocr is None or self.tessdata is None:
+            import pytesseract
+
+            return _program_osd(pytesseract, image, dpi, self.tessdata, self.timeout_s)
+        if self._api is None:
+            self._api = self._tesserocr.PyTessBaseAPI(
+                path=self.tessdata.rstrip("/") + "/", lang="osd", psm=self._tesserocr.PSM.OSD_ONLY
+            )
+        _set_image(self._api, image, dpi)
+        result = self._api.DetectOrientationScript()
+        self._api.Clear()
+        if not result:
+            return 0, 0.0
+        return (360 - int(result["orient_deg"])) % 360, float(result["orient_conf"])
+
+
+def _set_image(api, image: np.ndarray, dpi: float) -> None:
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    api.SetImageBytes(image.tobytes(), width, height, channels, width * channels)
+    api.SetSourceResolution(int(round(dpi)))
+
+
+def _write_image(image: np.ndarray, folder: str) -> str:
+    """The page as uncompressed PBM/PGM/PPM for the tesseract program."""
+    bitonal = image.ndim == 2 and not np.any((image > 0) & (image < 255))
+    path = os.path.join(folder, "page.pbm" if bitonal else ("page.pgm" if image.ndim == 2 else "page.ppm"))
+    if not cv2.imwrite(path, image):
+        raise OcrError("could not write the page for Tesseract")
+    return path
+
+
+def _program_osd(
+    pytesseract, image: np.ndarray, dpi: float, tessdata: str | None, timeout_s: float
+) -> tuple[int, float]:
+    with tempfile.TemporaryDirectory(prefix="digitize-osd-") as folder:
+        path = _write_image(image, folder)
+        config = f"--psm 0 --dpi {int(round(dpi))}"
+        if tessdata:
+            config = f'--tessdata-dir "{tessdata}" ' + config
+        try:
+            osd = pytesseract.image_to_osd(
+                path, lang="osd", config=config, output_type=pytesseract.Output.DICT, timeout=timeout_s
+            )
+        except (pytesseract.TesseractError, RuntimeError):
+            return 0, 0.0  # too little text for OSD to decide
+    return int(osd["rotate"]) % 360, float(osd["orientation_conf"])
+
+
+TESSERACT_APIS = ("auto", "tesserocr", "program")
+
+
+def resolve_engine(api: str, languages: str, tessdata: str | None = None) -> tuple[str, str | None]:
+    """Which Tesseract will run ("tesserocr" or "tesseract", the program) and its language folder.
+
+    `api`: auto (tesserocr when installed, else the program), tesserocr or program. Checks that
+    it and every requested language are installed, without loading models.
     """
     data = find_tessdata(tessdata)
-    if engine not in ("auto", "tesserocr", "tesseract"):
-        raise OcrError(f"unknown OCR engine {engine!r} (auto, tesserocr or tesseract)")
+    if api not in TESSERACT_APIS:
+        raise OcrError(f"unknown Tesseract interface {api!r} (auto, tesserocr or program)")
     kind = "tesseract"
-    if engine in ("auto", "tesserocr"):
+    if api in ("auto", "tesserocr"):
         try:
             import tesserocr  # noqa: F401
         except ImportError:
-            if engine == "tesserocr":
+            if api == "tesserocr":
                 raise OcrError("the tesserocr package is not installed (pip install 'digitize[fast]')") from None
         else:
             kind = "tesserocr"
@@ -253,9 +295,9 @@ def engine_version(kind: str) -> str:
     return f"tesseract {pytesseract.get_tesseract_version()} (program)"
 
 
-def make_engine(engine: str, languages: str, psm: int, timeout_s: float, tessdata: str | None = None) -> OcrEngine:
-    """Build the OCR engine named in the settings ("auto", "tesserocr" or "tesseract")."""
-    kind, data = resolve_engine(engine, languages, tessdata)
+def make_engine(api: str, languages: str, psm: int, timeout_s: float, tessdata: str | None = None) -> OcrEngine:
+    """A Tesseract engine through the interface named ("auto", "tesserocr" or "program")."""
+    kind, data = resolve_engine(api, languages, tessdata)
     if kind == "tesserocr":
         return TesserocrEngine(languages, psm, timeout_s, cast(str, data))  # resolve_engine refuses it without data
     return TesseractCliEngine(languages, psm, timeout_s, tessdata)

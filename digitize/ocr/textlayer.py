@@ -1,10 +1,12 @@
 """The invisible text layer of a page: OCR words drawn in render mode 3 with a glyphless font.
 
 How Chinese stays searchable and copyable:
-- One embedded TrueType font whose every glyph is empty and 1 em wide. The PDF font is a
+- One embedded TrueType font whose one glyph is 1 em wide, its outline the em box. Render mode
+  3 never paints it; the outline gives each character an extent, without which PDFium (the PDF
+  engine of Chrome) leaves a character drawn on its own out of extraction and search. The PDF font is a
   Type0/CIDFontType2 with Identity-H encoding; each distinct character of the document gets
   its own CID (from 1; CID 0, .notdef, is never drawn) and the ToUnicode CMap maps every CID
-  back to its character, so text extraction returns exactly what Tesseract read, including
+  back to its character, so text extraction returns exactly what the OCR engine read, including
   characters outside the Basic Multilingual Plane.
 - Each word is stretched (Tz) over its box on the hOCR baseline. Between two words of a line
   the first word's advance runs up to the start of the next, so no gap is left for a PDF
@@ -28,7 +30,7 @@ FONT_NAME = "DigitizeGlyphless"
 
 @lru_cache(maxsize=1)
 def glyphless_font() -> bytes:
-    """A TrueType font with two empty glyphs (.notdef and one used for every character)."""
+    """A TrueType font with two glyphs: an empty .notdef and the em box used for every character."""
     from fontTools.fontBuilder import FontBuilder
     from fontTools.pens.ttGlyphPen import TTGlyphPen
 
@@ -36,7 +38,13 @@ def glyphless_font() -> bytes:
     glyph_order = [".notdef", "blank"]
     builder.setupGlyphOrder(glyph_order)
     builder.setupCharacterMap({0x20: "blank"})
-    builder.setupGlyf({name: TTGlyphPen(None).glyph() for name in glyph_order})
+    box = TTGlyphPen(None)  # the em box as an outline: never painted (render mode 3), but it gives
+    box.moveTo((0, DESCENT))  # each character an extent, without which PDFium (Chrome's viewer)
+    box.lineTo((0, ASCENT))  # drops a character drawn on its own from extraction and search
+    box.lineTo((UNITS_PER_EM, ASCENT))
+    box.lineTo((UNITS_PER_EM, DESCENT))
+    box.closePath()
+    builder.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "blank": box.glyph()})
     builder.setupHorizontalMetrics({".notdef": (UNITS_PER_EM, 0), "blank": (UNITS_PER_EM, 0)})
     builder.setupHorizontalHeader(ascent=ASCENT, descent=DESCENT)
     builder.setupNameTable({"familyName": FONT_NAME, "styleName": "Regular"})
