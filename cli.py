@@ -217,7 +217,12 @@ def main() -> None:
     help="Output folder (created if missing).",
 )
 @catalog_option("Catalogue (归档文件目录) as CSV or XLSX.")
-@click.option("--languages", "-l", default=None, help="Tesseract languages, e.g. chi_sim+eng (the default).")
+@click.option(
+    "--languages",
+    "-l",
+    default=None,
+    help="Languages as Tesseract codes, e.g. chi_sim+eng (the default); they choose the engine under auto.",
+)
 @jobs_option("Worker processes (default: all cores).")
 @profile_option("Profile (TOML) with archive-specific settings.")
 @click.option(

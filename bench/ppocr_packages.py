@@ -327,7 +327,9 @@ def print_table(results: list[dict]) -> None:
         + "  fields(n/id/date)  s/page  load s  RSS MB"
     )
     for r in ok:
-        cells = " ".join(f"{r['groups'][g]['cer']:>8.4f} ({r['groups'][g]['pages']:>3d})  " for g in names)
+        cells = " ".join(
+            f"{r['groups'][g]['cer']:.4f}/{r['groups'][g]['boc']:.4f} ({r['groups'][g]['pages']:>3d})" for g in names
+        )
         zh = r["groups"].get("generated Chinese", {}).get("fields", {})
         fields = "/".join(f"{zh.get(k, [0, 0])[0]}" for k in ("name", "id_number", "date"))
         wanted = "/".join(f"{zh.get(k, [0, 0])[1]}" for k in ("name", "id_number", "date"))

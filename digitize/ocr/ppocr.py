@@ -45,6 +45,7 @@ USE_CLASSIFIER = False  # PP-OCR's 0/180 text-line classifier (the imaging step 
 MIN_TEXT_SCORE = 0.5  # lines recognised with a lower mean probability are dropped (rapidocr's default)
 REC_MIN_RATIO = 1.0  # narrowest recogniser input, in line heights (rapidocr pads short lines to 6.7)
 MEMORY_ARENA = False  # ONNX Runtime's CPU memory arena (rapidocr's default: off)
+THREADS = 1  # ONNX Runtime intra-op threads: one per worker, the process pool gives the parallelism
 DETECTION_MIN_SIDE = 1280  # ... but not reduced below this many pixels on the long side
 DETECTION_MAX_SIDE = 4000  # ... and never more than this
 VERTICAL_RATIO = 1.5  # a line this much taller than wide is read turned by 90 degrees
@@ -85,6 +86,7 @@ class PpOcrEngine:
         min_text_score: float = MIN_TEXT_SCORE,
         rec_min_ratio: float = REC_MIN_RATIO,
         memory_arena: bool = MEMORY_ARENA,
+        threads: int = THREADS,
     ):
         """`osd`: an object with Tesseract's `orientation(image, dpi)` (PP-OCR has no page
         orientation model; the imaging step asks OSD about pages it is unsure of). The other
@@ -104,7 +106,7 @@ class PpOcrEngine:
                 "Det.limit_type": "max",
                 "Det.limit_side_len": DETECTION_MAX_SIDE,
                 "Rec.rec_img_shape": [3, 48, int(round(48 * rec_min_ratio))],
-                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.intra_op_num_threads": threads,
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 "EngineConfig.onnxruntime.enable_cpu_mem_arena": memory_arena,
             }
