@@ -23,6 +23,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 if not (CHROMIUM.is_file() and DRIVER.is_file()):
     pytest.skip("Debian chromium and chromium-driver are needed (bootstrap.sh --dev)", allow_module_level=True)
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -119,6 +120,12 @@ def test_search_a_name_open_the_hit_and_see_it_highlighted(server, browser):
     screenshot(browser, "document")
 
 
+def wait_for_verdict(browser, verdict: str) -> None:
+    """Waits through the reload that recording a decision causes (the old page's element goes stale)."""
+    wait = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda d: d.find_element(By.ID, "verdict").get_attribute("data-verdict") == verdict)
+
+
 def test_record_a_qc_decision_and_see_the_verdict_change(server, browser):
     sign_in(browser, server["url"], "wangfang")
     browser.get(server["url"] + "/qc/2")
@@ -130,13 +137,13 @@ def test_record_a_qc_decision_and_see_the_verdict_change(server, browser):
     Select(form.find_element(By.NAME, "defect_class")).select_by_value("B")
     form.find_element(By.NAME, "note").send_keys("第1页字迹模糊")
     form.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "verdict").get_attribute("data-verdict") == "fail")
+    wait_for_verdict(browser, "fail")
     assert "不合格" in browser.find_element(By.ID, "verdict").text
     screenshot(browser, "qc")
     form = browser.find_element(By.CSS_SELECTOR, "form.decision")
     form.find_element(By.CSS_SELECTOR, "input[value=pass]").click()
     form.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "verdict").get_attribute("data-verdict") == "pass")
+    wait_for_verdict(browser, "pass")
     assert "合格" in browser.find_element(By.ID, "verdict").text
 
 
