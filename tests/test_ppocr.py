@@ -167,3 +167,16 @@ def test_auto_routes_chinese_to_ppocr_and_other_scripts_to_tesseract():
     assert engines.choose("ppocr", "eng") == "ppocr"
     with pytest.raises(engines.OcrError, match="unknown OCR engine"):
         engines.choose("tesserocr", "chi_sim")
+
+
+def test_profile_chooses_the_engine(tmp_path):
+    from digitize.settings import load_settings
+
+    profile = tmp_path / "profile.toml"
+    profile.write_text('[ocr]\nengine = "tesseract"\nlanguages = "chi_sim+eng"\n', encoding="utf-8")
+    assert engines.resolve(load_settings(profile).ocr)[0] in ("tesserocr", "tesseract")
+    profile.write_text('[ocr]\nlanguages = "eng"\n', encoding="utf-8")
+    assert engines.resolve(load_settings(profile).ocr)[0] in ("tesserocr", "tesseract")  # auto: no Chinese
+    profile.write_text('[ocr]\nengine = "ppocr"\nlanguages = "eng"\n', encoding="utf-8")
+    assert engines.resolve(load_settings(profile).ocr)[0] == "ppocr"
+    assert engines.resolve(load_settings(None).ocr)[0] == "ppocr"  # the default: auto, chi_sim+eng
