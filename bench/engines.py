@@ -3,6 +3,7 @@
 
     python bench/engines.py --corpus holdout124 --corpus holdout132 --corpus ../shared/real-dev --jobs 2
     python bench/engines.py --corpus holdout128 --pages 40 --variant ppocr --variant "ppocr det_dpi=100" ...
+    python bench/engines.py --summarise bench/results/engines-A.json bench/results/engines-B.json
 
 Every text page goes once through the pipeline's loader and imaging (`process_page`, Tesseract
 OSD as the orientation fallback, as in `digitize.tasks`); its OCR image is then read as the
@@ -21,7 +22,8 @@ Chinese / English, real Chinese / English), the names (after 姓名), ID numbers
 the generated form pages read verbatim, and CPU seconds per page (one thread). Pages are
 scored as eval-kit's score.py (generated) and real-dev's score.py (real) score them. The real
 set's Chinese reference was drafted with RapidOCR 1.4.4 (PP-OCRv4) and corrected by hand: a
-possible bias in PP-OCR's favour. Results: bench/results/engines-<time>.json.
+possible bias in PP-OCR's favour. Results: bench/results/engines-<time>.json (or ``--out``),
+rewritten after every page, so a stopped run still leaves its pages for ``--summarise``.
 """
 
 from __future__ import annotations
@@ -192,6 +194,7 @@ def main() -> None:
     ap.add_argument("--lang", choices=["zh", "en"], help="only pages of this language")
     ap.add_argument("--no-bare", action="store_true", help="skip bare Tesseract on the raw page")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", type=Path, help="results file (default bench/results/engines-<time>.json)")
     ap.add_argument("--summarise", type=Path, nargs="+", help="print the tables of earlier results files, merged")
     args = ap.parse_args()
     if args.summarise:
@@ -205,30 +208,31 @@ def main() -> None:
         pages = [p for p in pages if p["lang"] == args.lang]
     pages = spread(pages, args.pages)
     started = time.time()
-    rows = []
+    all_variants = variants + ([] if args.no_bare else [BARE])
+    out = args.out or HERE / "results" / f"engines-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    rows: list[dict] = []
+
+    def save(table: dict | None) -> None:
+        """The results so far (a stopped run still leaves its pages for --summarise)."""
+        record = {
+            "corpora": [str(c) for c in args.corpus],
+            "variants": all_variants,
+            "elapsed_s": round(time.time() - started),
+            "summary": table,
+            "pages": rows,
+        }
+        out.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+
     with ProcessPoolExecutor(args.jobs) as pool:
         for i, row in enumerate(pool.map(run_page, [(p, variants, not args.no_bare) for p in pages]), 1):
             rows.append(row)
+            save(None)
             print(f"\r{i}/{len(pages)} pages", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    all_variants = variants + ([] if args.no_bare else [BARE])
     table = report(rows, all_variants)
     print_report(table)
-    out = HERE / "results" / f"engines-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "corpora": [str(c) for c in args.corpus],
-                "variants": all_variants,
-                "elapsed_s": round(time.time() - started),
-                "summary": table,
-                "pages": rows,
-            },
-            ensure_ascii=False,
-            indent=1,
-        )
-    )
+    save(table)
     print(f"\nwrote {out}")
 
 
