@@ -4,6 +4,7 @@
     python bench/realdev.py --jobs 2                          # all three, scored side by side
     python bench/realdev.py --jobs 2 --only digitize          # digitize alone (while developing)
     python bench/realdev.py --jobs 2 --json bench/results/realdev.json
+    python bench/realdev.py --jobs 2 --only digitize --engine ppocr --page-timeout 900 --work /tmp/rd-ppocr
 
 The contenders run one after the other on the same pages, each as real-dev's README runs it:
 
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 LANG = "chi_sim+eng"
 TOOLS = ("tesseract", "ocrmypdf", "digitize")
+ENGINES = ("auto", "ppocr", "tesseract")
 TARGET_RATIO = 0.8  # CER at most this share of the better baseline (issue 18)
 SPEED_RATIO = 1.3  # seconds per page at most this multiple of bare Tesseract's
 
@@ -101,8 +103,12 @@ def run_ocrmypdf(batch: Path, dest: Path, work: Path, jobs: int, program: str) -
     return time.perf_counter() - started
 
 
-def run_digitize(batch: Path, out: Path, jobs: int) -> float:
+def run_digitize(batch: Path, out: Path, jobs: int, engine: str | None, profile: Path | None) -> float:
     command = [sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", str(jobs)]
+    if engine:
+        command += ["--engine", engine]
+    if profile:
+        command += ["--profile", str(profile)]
     started = time.perf_counter()
     subprocess.run(command + ["--no-progress"], cwd=ROOT, env=ENV, capture_output=True, check=False)
     return time.perf_counter() - started
@@ -221,6 +227,8 @@ def main() -> None:
     ap.add_argument("--ocrmypdf", default=shutil.which("ocrmypdf") or str(Path(sys.executable).with_name("ocrmypdf")))
     ap.add_argument("--work", type=Path, help="keep the outputs here (default: a temporary folder)")
     ap.add_argument("--json", type=Path, help="write the summary and per-page scores here")
+    ap.add_argument("--engine", choices=ENGINES, help="digitize's OCR engine (default: its own default)")
+    ap.add_argument("--page-timeout", type=float, help="digitize's OCR time limit per page, seconds (a loaded machine)")
     a = ap.parse_args()
 
     folder = real_dev(a.real_dev)
@@ -248,7 +256,11 @@ def main() -> None:
             wall = run_ocrmypdf(batch, target, scratch, a.jobs, a.ocrmypdf)
             predictions = scorer.load_text_dir(target, pages)
         else:
-            wall = run_digitize(batch, target, a.jobs)
+            profile = None
+            if a.page_timeout:
+                profile = work / "bench-profile.toml"
+                profile.write_text(f"[ocr]\npage_timeout_s = {a.page_timeout}\n", encoding="utf-8")
+            wall = run_digitize(batch, target, a.jobs, a.engine, profile)
             predictions = scorer.load_digitize(target, pages)
             seconds["digitize_without_second_pass"] = (wall - second_pass_seconds(target) / a.jobs) / n_pages
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -49,11 +49,11 @@ def _real_page(real_dev: Path, page_id: str) -> tuple[np.ndarray, float, str]:
     )
     ref = PageRef(record["folder"], 1, str(real_dev / "batch" / record["file"]))
     loaded = load_page(ref, InputSettings())
-    osd = TesseractOsd()
     page = process_page(
-        loaded.image, loaded.dpi, ImagingSettings(), osd=lambda image: osd.orientation(image, loaded.dpi)
+        loaded.image, loaded.dpi, ImagingSettings(), dpi_source=loaded.dpi_source, osd=TesseractOsd().orientation
     )
-    return page.ocr_image, loaded.dpi * page.ocr_scale, (real_dev / record["text_ref"]).read_text(encoding="utf-8")
+    dpi = page.resolution.working_dpi * page.ocr_scale  # as digitize.tasks hands it to the engine
+    return page.ocr_image, dpi, (real_dev / record["text_ref"]).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,8 @@ def test_pdf_search_highlights_the_characters_read(samples_dir, ppocr, tmp_path)
     pdfium = pytest.importorskip("pypdfium2")
     image = cv2.imread(str(samples_dir / "batch" / "J022-SB·2019-Y-DY-0004" / "0001.jpg"), cv2.IMREAD_GRAYSCALE)
     page = process_page(image, 300, ImagingSettings())
-    ocr = parse_hocr(read_page(ppocr, page.ocr_image, 300).hocr).scaled(1 / page.ocr_scale)
+    dpi = page.resolution.working_dpi * page.ocr_scale
+    ocr = parse_hocr(read_page(ppocr, page.ocr_image, dpi).hocr).scaled(1 / page.ocr_scale)
     lines = [line.text for line in ocr.lines if sum(is_cjk(c) for c in line.text) >= 12]
     phrase = lines[len(lines) // 2][2:10]
     out = tmp_path / "page.pdf"
