@@ -13,20 +13,19 @@ import threading
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from digitize.web.app import create_app
 from digitize.web.users import USERS_FILE, UserStore
 from tests.conftest import checked_archive
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-webdriver = pytest.importorskip("selenium.webdriver")
 if not (CHROMIUM.is_file() and DRIVER.is_file()):
-    pytest.skip("Debian chromium and chromium-driver are needed (bootstrap.sh --dev)", allow_module_level=True)
-
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+    raise RuntimeError("Debian chromium and chromium-driver are needed: run bash scripts/bootstrap.sh --dev")
 
 PASSWORD = "browser-pass-1"
 PAN = "J022-SB·2019-Y-DY-0004"

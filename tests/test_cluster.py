@@ -18,14 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import distributed
 import pikepdf
 import pytest
 from PIL import Image
 
 from digitize.jobs import KILL_HOOK
 from tests.test_pipeline import ENV, run_cli
-
-distributed = pytest.importorskip("distributed")
 
 CATALOG_HEADER = "档号,题名,责任者,日期,页数,密级,保管期限,开放标识,备注"
 SMALL_PAGE = "J022-SB·2019-Y-DY-0004/0003.jpg"  # a short text page; its top left OCRs in about a second

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pypdfium2
 import pytest
 
 from digitize.batch import PageRef
@@ -120,7 +121,6 @@ def test_alto_is_valid_and_inside_the_page(real_chinese):
 def test_pdf_search_highlights_the_characters_read(samples_dir, ppocr, tmp_path):
     """pypdfium2 (PDFium, the engine of a browser's PDF viewer) finds a phrase in the text layer;
     Tesseract, reading the page image under the highlight, reads that phrase there."""
-    pdfium = pytest.importorskip("pypdfium2")
     image = cv2.imread(str(samples_dir / "batch" / "J022-SB·2019-Y-DY-0004" / "0001.jpg"), cv2.IMREAD_GRAYSCALE)
     page = process_page(image, 300, ImagingSettings())
     dpi = page.resolution.working_dpi * page.ocr_scale
@@ -134,7 +134,7 @@ def test_pdf_search_highlights_the_characters_read(samples_dir, ppocr, tmp_path)
     pdftotext = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(out), "-"], capture_output=True, check=True)
     assert phrase in pdftotext.stdout.decode("utf-8")  # copies without stray spaces
 
-    document = pdfium.PdfDocument(str(out))
+    document = pypdfium2.PdfDocument(str(out))
     pdf_page = document[0]
     text_page = pdf_page.get_textpage()
     searcher = text_page.search(phrase)
