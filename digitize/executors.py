@@ -181,6 +181,7 @@ class LocalExecutor:
         self.pool = self._new_pool()
         self._queue: deque[_LocalTask] = deque()  # submitted, not started yet
         self._running: set[_LocalTask] = set()
+        self._abandoned: list[_LocalTask] = []  # cancelled while a worker ran them (timed out, say)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -270,18 +271,24 @@ class LocalExecutor:
         return handle.result
 
     def cancel(self, handle: _LocalTask) -> None:
-        """Stop waiting for a task (its worker finishes it; nothing reads the result)."""
-        self._running.discard(handle)
+        """Stop waiting for a task (its worker finishes it; nothing reads the result; `close`
+        stops the worker if it still runs it then)."""
+        if handle in self._running:
+            self._running.discard(handle)
+            self._abandoned.append(handle)
         if handle in self._queue:
             self._queue.remove(handle)
         handle.finished = True
         handle.result = Lost("cancelled")
 
     def close(self, interrupted: bool = False) -> None:
-        if interrupted:  # do not wait for running pages: stop the workers now
+        """Shut the pool down; its workers are stopped at once when the run was interrupted or a
+        cancelled task still runs (a hung page would otherwise keep the run from ending)."""
+        stop_now = interrupted or any(t.future is not None and not t.future.done() for t in self._abandoned)
+        if stop_now:  # do not wait for running pages: stop the workers now
             for process in list(getattr(self.pool, "_processes", {}).values()):  # no public API before 3.14
                 process.kill()
-        self.pool.shutdown(wait=not interrupted, cancel_futures=True)
+        self.pool.shutdown(wait=not stop_now, cancel_futures=True)
 
 
 # ------------------------------------------------------------------------------ Dask
