@@ -128,7 +128,7 @@ def as_interrupted(exc: BaseException, *ours: str | os.PathLike[str] | None) -> 
         return None
     name = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else ""
     name = _FILE_OBJECT.sub(r"\1", name)  # "<_io.BufferedWriter name='x.pdf'>": x.pdf
-    where = f" writing {name}" if name else ""
+    where = f" ({name})" if name else ""  # reading or writing it
     if exc.errno in _DISK_FULL:
         return Interrupted(f"the disk is full{where}; free space, then run the same command again ({_RESUME})")
     if exc.errno == errno.ENOMEM:

@@ -40,7 +40,7 @@ from typing import Any
 
 from digitize import assemble
 from digitize.batch import PageRef
-from digitize.errors import Interrupted
+from digitize.errors import Interrupted, as_interrupted
 from digitize.fsutil import atomic_write_bytes, commit_directory, sha256_file
 from digitize.layout import MANIFEST_FILE, PROTECTED_DIR, OutLayout, staged_page_record
 from digitize.pdfa import DocumentMeta
@@ -147,6 +147,9 @@ def prepare(job: DocumentJob) -> DocumentManifest | Masters:
     try:
         masters = _hash_masters(job)
     except OSError as exc:
+        interrupted = as_interrupted(exc)  # an I/O error or no memory: the run stops, as in the page task
+        if interrupted is not None:
+            raise interrupted from None
         return _failed(job, f"{exc.filename}: cannot be read: {exc.strerror}")
     if job.committed is not None and _still_committed(job.committed, masters):
         return _manifest(job, JobStatus.UNCHANGED, masters, blank_pages=job.committed.blank_pages)
