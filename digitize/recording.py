@@ -163,7 +163,8 @@ class Recorder:
             log.info("%s: already done and its checksums still match; skipped", doc_key)
             return False
         self._record_masters(manifest)
-        self._record_pages(manifest)
+        if manifest.pages:  # none when the job could not read the masters: the rows of its last commit stand
+            self._record_pages(manifest)
         if manifest.status == JobStatus.FAILED:
             self.fail(doc_key, manifest.error or "unknown error")
             return False

@@ -15,7 +15,8 @@ from digitize.pdfa import DocumentMeta
 from digitize.settings import load_settings
 
 
-def _job(tmp_path: Path, master: Path) -> DocumentJob:
+def one_page_job(tmp_path: Path, master: Path) -> DocumentJob:
+    """The job of document A: one page, `master`, into tmp_path/out."""
     return DocumentJob(
         doc_key="A",
         name="A",
@@ -33,7 +34,7 @@ def _job(tmp_path: Path, master: Path) -> DocumentJob:
 
 def test_a_master_gone_before_it_is_hashed_fails_its_document(tmp_path):
     master = tmp_path / "batch" / "A" / "0001.jpg"  # listed by discovery, removed since
-    manifest = jobs.prepare(_job(tmp_path, master))
+    manifest = jobs.prepare(one_page_job(tmp_path, master))
     assert manifest.status == JobStatus.FAILED
     assert "0001.jpg: cannot be read" in manifest.error
 
@@ -48,4 +49,4 @@ def test_an_io_error_hashing_a_master_interrupts_the_run_as_in_the_page_task(tmp
 
     monkeypatch.setattr(jobs, "sha256_file", failing_disk)
     with pytest.raises(Interrupted, match="I/O error"):
-        jobs.prepare(_job(tmp_path, master))
+        jobs.prepare(one_page_job(tmp_path, master))
