@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -453,36 +451,3 @@ def test_private_tempdir_is_the_default_for_children(tmp_path):
     with private_tempdir() as mine:
         assert tempfile.gettempdir() == str(mine) and os.environ["TMPDIR"] == str(mine)
     assert tempfile.gettempdir() != str(mine)
-
-
-# ---------------------------------------------------------------------------------------- a killed coordinator
-def _session(sid: int) -> list[int]:
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
-def test_killing_the_coordinator_leaves_no_worker_behind(samples_dir, tmp_path):
-    batch = tmp_path / "batch"
-    shutil.copytree(samples_dir / "batch" / "J022-SB·2019-D30-BGS-0002", batch / "J022-SB·2019-D30-BGS-0002")
-    out = tmp_path / "out"
-    args = [sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", "2", "--no-progress"]
-    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and len(_session(proc.pid)) < 3:  # the coordinator and its pool
-            time.sleep(0.2)
-        os.kill(proc.pid, signal.SIGKILL)  # as the OOM killer would: the coordinator only
-        proc.wait()
-        time.sleep(2)  # children that die with their parent are gone by then
-        assert _session(proc.pid) == []
-    finally:
-        if _session(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
-    expect(run_cli("process", batch, "--out", out, "--jobs", "2"), 0)
