@@ -25,7 +25,8 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from digitize.errors import ExitCode, as_interrupted
+from digitize.errors import ExitCode, Interrupted, as_interrupted
+from digitize.fsutil import sha256_file
 from digitize.journal import read_journal
 from digitize.outlock import out_lock
 from digitize.procid import ProcessId
@@ -451,3 +452,14 @@ def test_private_tempdir_is_the_default_for_children(tmp_path):
     with private_tempdir() as mine:
         assert tempfile.gettempdir() == str(mine) and os.environ["TMPDIR"] == str(mine)
     assert tempfile.gettempdir() != str(mine)
+
+
+def test_a_full_destination_interrupts_the_hand_off_instead_of_blaming_the_files(small_disk, tmp_path):
+    from digitize.handoff.collect import Packer, SourceFile
+
+    master = tmp_path / "0001.tif"
+    master.write_bytes(os.urandom(6 << 20))  # more than the 4 MB disk holds
+    recorded = SourceFile(master, "master", "0001.tif", sha256_file(master), 6 << 20, "master A/0001.tif", "A/0001.tif")
+    packer = Packer(small_disk / "package", workers=1)
+    with pytest.raises(Interrupted, match="disk is full"):  # exit 5: not "cannot be read", not a refusal
+        packer.copy_checked([(recorded, "data/masters/A/0001.tif")])

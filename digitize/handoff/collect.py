@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from digitize.errors import ChecksFailed, DigitizeError
+from digitize.errors import ChecksFailed, DigitizeError, as_interrupted
 from digitize.fsutil import sha256_file
 from digitize.handoff.fixity import Problem, copy_verified, journal_digests, row_problems, write_bytes_new
 from digitize.handoff.qcstatus import QcStatus, read_qc_status
@@ -385,7 +385,8 @@ class Packer:
         return self.root / rel
 
     def copy_checked(self, items: list[tuple[SourceFile, str]]) -> list[Problem]:
-        """Copy journal-recorded files; every one whose bytes differ from the journal is a problem."""
+        """Copy journal-recorded files; every one whose bytes differ from the journal is a problem.
+        A failure of the machine (the package's disk full, an I/O error) is `Interrupted`, not a problem."""
         total = sum(f.size or 0 for f, _ in items)
         done = 0
         if self.progress:
@@ -399,6 +400,9 @@ class Packer:
             except FileNotFoundError:
                 return f, rel, Problem("missing", f.label, f"not found at {f.source}")
             except OSError as exc:
+                interrupted = as_interrupted(exc, self.root)  # the package's disk full, say: not the file's fault
+                if interrupted is not None:
+                    raise interrupted from None
                 return f, rel, Problem("missing", f.label, f"cannot be read: {exc}")
 
         problems = []
