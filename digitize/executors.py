@@ -359,6 +359,14 @@ class DaskExecutor:
                 self._require_scheduler()
         return list(done)
 
+    def _gather(self, handle: Any) -> Any:
+        """A finished task's value; `Interrupted` when the scheduler went away while it was fetched."""
+        try:
+            return self.client.gather(handle, direct=True)
+        except (CancelledError, OSError):
+            self._require_scheduler()
+            raise
+
     def _require_scheduler(self) -> None:
         if self.client.status != "running":
             raise Interrupted("lost the connection to the Dask scheduler")
@@ -369,7 +377,7 @@ class DaskExecutor:
         if handle in self._results:
             return self._results.pop(handle)
         if handle.status == "finished":
-            return self.client.gather(handle, direct=True)
+            return self._gather(handle)
         if handle.status == "cancelled":
             self._require_scheduler()
             return Lost("cancelled")
