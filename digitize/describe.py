@@ -22,7 +22,7 @@ from typing import Any
 
 from digitize.batch import BatchScan, SourceDocument, discover
 from digitize.errors import BadInput
-from digitize.journal import read_journal
+from digitize.journal import JournalReader
 from digitize.layout import JOURNAL, OutLayout, document_dir
 from digitize.settings import Settings
 from metadata.archival_code import archival_code_filename
@@ -180,9 +180,12 @@ def _is_output_folder(source: Path, out: Path, warnings: list[str]) -> bool:
 
 def _previous_catalogue(out: Path) -> Path | None:
     """The catalogue the last run into OUT used, when it is still there."""
-    if not OutLayout(out).journal.is_file():
+    journal = OutLayout(out).journal
+    if not journal.is_file():
         return None
-    for run in reversed(read_journal(out).runs):
+    with JournalReader(journal) as reader:  # the runs only: not every event of a large journal
+        runs = reader.runs()
+    for run in reversed(runs):
         if run.catalog:
             return Path(run.catalog) if Path(run.catalog).is_file() else None
     return None
@@ -247,9 +250,12 @@ def _how_alike(a: str, b: str) -> str:
 
 
 def _check_against_journal(names: dict[str, SourceDocument], out: Path) -> None:
-    if not OutLayout(out).journal.is_file():
+    journal = OutLayout(out).journal
+    if not journal.is_file():
         return
-    earlier = {name_key(Path(d.output_dir).name): d for d in read_journal(out).documents if d.output_dir}
+    with JournalReader(journal) as reader:  # the documents only: not every event of a large journal
+        documents = reader.documents()
+    earlier = {name_key(Path(d.output_dir).name): d for d in documents if d.output_dir}
     for key, doc in names.items():
         other = earlier.get(key)
         if other is not None and other.doc_key != doc.key:

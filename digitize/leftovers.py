@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from digitize.fsutil import OLD_DIR, TEMP_FILE
-from digitize.journal import DocumentState, JournalSnapshot, read_journal
+from digitize.journal import DocumentRecord, DocumentState, JournalReader
 from digitize.layout import PAGE_FILES, OutLayout
 from digitize.procid import ProcessId
 
@@ -71,13 +71,15 @@ def sweep_out(out: Path) -> list[str]:
     return removed
 
 
-def stale_work(out: Path, journal: JournalSnapshot | None, batch_keys: Iterable[str] | None = None) -> list[Path]:
-    """Staging folders no run will use: of documents already committed, not in the journal,
-    or (when the batch is known) not in the batch any more."""
+def stale_work(
+    out: Path, documents: Iterable[DocumentRecord] | None, batch_keys: Iterable[str] | None = None
+) -> list[Path]:
+    """Staging folders no run will use: of documents already committed, not in the journal
+    (its `documents`), or (when the batch is known) not in the batch any more."""
     work = OutLayout(out).work
     if not work.is_dir():
         return []
-    states = {d.doc_key: d.state for d in journal.documents} if journal else {}
+    states = {d.doc_key: d.state for d in documents or ()}
     keys = set(batch_keys) if batch_keys is not None else None
     stale = []
     for entry in sorted(work.iterdir()):
@@ -87,19 +89,23 @@ def stale_work(out: Path, journal: JournalSnapshot | None, batch_keys: Iterable[
     return stale
 
 
-def sweep_work(out: Path, journal: JournalSnapshot | None = None, batch_keys: Iterable[str] | None = None) -> list[str]:
-    """Remove the staging folders no run will use (see `stale_work`; the journal is read when not
-    given); returns what was removed."""
-    if journal is None and OutLayout(out).journal.is_file():
-        journal = read_journal(out)
+def sweep_work(out: Path, batch_keys: Iterable[str] | None = None) -> list[str]:
+    """Remove the staging folders no run will use (see `stale_work`); returns what was removed.
+    The journal's documents are read only when there is a staging folder to judge."""
+    layout = OutLayout(out)
+    if not layout.work.is_dir():
+        return []
+    documents = None
+    if layout.journal.is_file():
+        with JournalReader(layout.journal) as reader:
+            documents = reader.documents()
     removed = []
-    for path in stale_work(out, journal, batch_keys):
+    for path in stale_work(out, documents, batch_keys):
         _remove(path)
         removed.append(path.relative_to(out).as_posix())
         log.info("%s: removed %s (staging no run will use)", out, removed[-1])
-    work = OutLayout(out).work
-    if work.is_dir() and not any(work.iterdir()):
-        work.rmdir()
+    if not any(layout.work.iterdir()):
+        layout.work.rmdir()
     return removed
 
 

@@ -246,3 +246,35 @@ def test_palette_and_alpha_images_load_as_colour_or_grey(tmp_path):
     grey_rgb = tmp_path / "0002.jpg"
     Image.new("RGB", (80, 80), (128, 128, 128)).save(grey_rgb, dpi=(300, 300))
     assert load_page(_ref(grey_rgb), InputSettings()).mode == "grey"
+
+
+def test_planning_a_rerun_reads_the_journals_runs_and_documents_not_its_every_event(tmp_path, monkeypatch):
+    from digitize.journal import DocumentState, EventType, Journal, JournalReader, Outcome
+    from digitize.leftovers import sweep_work
+
+    batch, out = tmp_path / "batch", tmp_path / "out"
+    _page(batch / "A" / "0001.png")
+    catalogue = tmp_path / "catalog.csv"
+    catalogue.write_text("档号,题名,责任者,日期,保管期限\nA,养老保险登记表,某单位,20190101,永久\n", encoding="utf-8")
+    with Journal(out / "journal.sqlite") as journal:  # a journal of a large batch has millions of events
+        journal.start_run(
+            command="digitize process",
+            batch=str(batch),
+            catalog=str(catalogue),
+            settings={},
+            software="",
+            engine="",
+            jobs=1,
+        )
+        journal.upsert_document("A", archival_code="A", state=DocumentState.PENDING, output_dir="documents/A")
+        journal.record_event(EventType.MODIFICATION, "A/0001", Outcome.SUCCESS, {"step": "image processing"})
+    (out / ".work" / "A").mkdir(parents=True)
+
+    def every_event(self):
+        raise AssertionError("read every event of the journal")
+
+    monkeypatch.setattr(JournalReader, "snapshot", every_event)
+    plan = plan_batch(ProcessRequest(batch, out, Settings()))
+    assert plan.catalog_reused and plan.request.catalog == catalogue
+    assert sweep_work(out, batch_keys=["A"]) == []  # A is pending: its staged pages are kept for the rerun
+    assert (out / ".work" / "A").is_dir()
