@@ -246,3 +246,19 @@ def test_a_journal_whose_writer_was_killed_mid_transaction_reads(tmp_path):
     assert (tmp_path / "journal.sqlite-journal").exists()
     journal = read_journal(tmp_path)
     assert journal.chain.events == 5 and journal.chain.intact and "299" not in journal.meta
+
+
+def test_the_events_of_each_document_are_found_without_going_through_every_event_again(tmp_path):
+    """verify, the hand-off and the exports ask for every document's events: one pass, not one per document."""
+    from digitize.journal import Chain, Event, JournalSnapshot
+
+    events = tuple(
+        Event(i + 1, "", "modification", f"D{i // 10:05d}/{i % 10:04d}", "success", {}, "", "", "")
+        for i in range(200_000)  # 20,000 documents of 10 pages
+    )
+    journal = JournalSnapshot(tmp_path, {}, (), (), (), events, Chain("", len(events)))
+    started = time.perf_counter()
+    found = [journal.events_about(f"D{d:05d}") for d in range(0, 20_000, 100)]
+    assert time.perf_counter() - started < 1.0  # going through every event for each: 200 x 200,000 checks
+    assert [len(events_of) for events_of in found] == [10] * 200
+    assert journal.events_about("D00001")[0].object == "D00001/0000" and journal.events_about("D0000") == []

@@ -160,9 +160,6 @@ class Event:
     prev_hash: str
     hash: str
 
-    def is_about(self, doc_key: str) -> bool:
-        return self.object == doc_key or self.object.startswith(doc_key + "/")
-
 
 @dataclass(frozen=True)
 class ChainProblem:
@@ -198,10 +195,13 @@ class JournalSnapshot:
     chain: Chain
     row_digests: dict[str, str] = field(default_factory=dict)  # doc_key -> `rows_digest` of its rows as read
     _pages_by_doc: dict[str, list[PageRecord]] = field(default_factory=dict, repr=False, compare=False)
+    _events_by_doc: dict[str, list[Event]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for page in self.pages:
             self._pages_by_doc.setdefault(page.doc_key, []).append(page)
+        for event in self.events:  # "A" and "A/0001" are about document A (a document key holds no "/")
+            self._events_by_doc.setdefault(event.object.split("/", 1)[0], []).append(event)
 
     def pages_of(self, doc_key: str) -> list[PageRecord]:
         return list(self._pages_by_doc.get(doc_key, []))
@@ -210,8 +210,8 @@ class JournalSnapshot:
         return next((d for d in self.documents if d.doc_key == doc_key), None)
 
     def events_about(self, doc_key: str) -> list[Event]:
-        """The events of a document and its pages."""
-        return [e for e in self.events if e.is_about(doc_key)]
+        """The events of a document and its pages, in order."""
+        return list(self._events_by_doc.get(doc_key, []))
 
     @property
     def done(self) -> list[DocumentRecord]:
