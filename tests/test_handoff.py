@@ -518,3 +518,22 @@ def test_existing_destination_is_a_usage_error(processed, tmp_path):
     (dest / "something").write_text("x")
     assert run_cli("handoff", processed["out"], "--to", dest).returncode == 2
     assert (dest / "something").read_text() == "x"
+
+
+def test_verify_records_the_fixity_of_many_documents_in_one_pass_over_their_files(tmp_path):
+    """One "fixity check" event per document, counting its files: not a pass over every file for each."""
+    import time
+
+    from digitize.handoff.verify import _record_fixity
+    from digitize.journal import DocumentState
+
+    with Journal(tmp_path / "journal.sqlite") as journal, journal.batch():
+        for d in range(2000):
+            journal.upsert_document(f"D{d:04d}", archival_code=f"D{d:04d}", state=DocumentState.DONE)
+    snapshot = read_journal(tmp_path)
+    owner = {f"documents/D{d:04d}/ocr/{f:03d}.hocr": f"D{d:04d}" for d in range(2000) for f in range(100)}
+    started = time.perf_counter()
+    _record_fixity(tmp_path, snapshot, [], owner)
+    assert time.perf_counter() - started < 10  # a pass over the 200,000 files for each: 2000 x 200,000 checks
+    fixity = [e for e in events(tmp_path) if e.type == EventType.FIXITY_CHECK]
+    assert len(fixity) == 2000 and {e.detail["files"] for e in fixity} == {100}

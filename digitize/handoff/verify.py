@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from digitize.fsutil import sha256_file
@@ -259,6 +260,7 @@ def _record_fixity(out: Path, journal: JournalSnapshot, problems: list[Problem],
         doc = owner.get(p.path) or next((k for base, k in folders.items() if p.path.startswith(base + "/")), None)
         if doc:
             by_doc.setdefault(doc, []).append(p)
+    files = Counter(owner.values())  # doc_key -> the files checked for it
     with open_journal(out) as writer:
         for row in journal.done:
             found = by_doc.get(row.doc_key, [])
@@ -268,7 +270,7 @@ def _record_fixity(out: Path, journal: JournalSnapshot, problems: list[Problem],
                 Outcome.FAILURE if found else Outcome.SUCCESS,
                 {
                     "step": "verify",
-                    "files": sum(1 for v in owner.values() if v == row.doc_key),
+                    "files": files[row.doc_key],
                     "problems": [str(p) for p in found],
                 },
             )
