@@ -262,3 +262,28 @@ def test_the_events_of_each_document_are_found_without_going_through_every_event
     assert time.perf_counter() - started < 1.0  # going through every event for each: 200 x 200,000 checks
     assert [len(events_of) for events_of in found] == [10] * 200
     assert journal.events_about("D00001")[0].object == "D00001/0000" and journal.events_about("D0000") == []
+
+
+def test_the_file_ledger_of_many_documents_is_replayed_in_one_pass(tmp_path):
+    """Each document's commit replaces its folder: that must not go through every file recorded so far."""
+    from digitize.journal import Event
+    from digitize.journal.ledger import folder_written, recorded_files
+
+    def commit(seq: int, folder: str, files: int) -> Event:
+        written = {f"ocr/{f:03d}.hocr": {"sha256": f"{seq:064x}", "bytes": f} for f in range(files)}
+        return Event(seq, "", "creation", folder, "success", folder_written(folder, written), "", "", "")
+
+    events = [commit(d + 1, f"documents/D{d:04d}", 60) for d in range(3000)]
+    events.append(commit(3001, "documents/D0007", 2))  # processed again: its folder replaced whole
+    events.append(
+        Event(3002, "", "creation", "batch", "success", {"removed": ["documents/D0008/ocr/000.hocr"]}, "", "", "")
+    )
+    started = time.perf_counter()
+    files = recorded_files(events)
+    assert time.perf_counter() - started < 5  # a pass over every file so far for each commit: 3000 x 180,000 checks
+    assert len(files) == 3000 * 60 - 58 - 1
+    assert [p for p in files if p.startswith("documents/D0007/")] == [
+        "documents/D0007/ocr/000.hocr",
+        "documents/D0007/ocr/001.hocr",
+    ]
+    assert files["documents/D0007/ocr/001.hocr"].seq == 3001 and "documents/D0008/ocr/000.hocr" not in files

@@ -16,7 +16,7 @@ files this way; nothing in verify lists file kinds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,13 +48,13 @@ def folder_written(folder: str, files: dict[str, dict[str, Any]]) -> dict[str, A
 def recorded_files(events: Iterable[Event]) -> dict[str, RecordedFile]:
     """OUT-relative path -> the file as the last event that wrote it recorded it (events in order)."""
     files: dict[str, RecordedFile] = {}
+    below: dict[str, set[str]] = {}  # folder -> paths written below it (some removed since: harmless)
     for event in events:
         detail = event.detail
         folder = detail.get(REPLACED)
         if isinstance(folder, str) and folder:
-            prefix = folder.rstrip("/") + "/"
-            for path in [p for p in files if p.startswith(prefix)]:
-                del files[path]
+            for path in below.pop(folder.rstrip("/"), set()):
+                files.pop(path, None)
         for path in detail.get(REMOVED) or []:
             files.pop(path, None)
         entries = detail.get(WRITTEN)
@@ -62,7 +62,16 @@ def recorded_files(events: Iterable[Event]) -> dict[str, RecordedFile]:
             for path, info in entries.items():
                 if isinstance(info, dict) and isinstance(info.get("sha256"), str):
                     files[path] = RecordedFile(info["sha256"], info.get("bytes"), event.seq)
+                    for parent in _folders_above(path):
+                        below.setdefault(parent, set()).add(path)
     return files
+
+
+def _folders_above(path: str) -> Iterator[str]:
+    """ "a/b/c.pdf": "a/b", "a"."""
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        yield path
 
 
 __all__ = ["REMOVED", "REPLACED", "WRITTEN", "RecordedFile", "folder_written", "recorded_files", "written"]
