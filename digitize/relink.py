@@ -6,7 +6,8 @@ again, but when its catalogue row is new or changed, the journal's document row 
 (题名, catalogue fields), the PDF's XMP gets 题名, 责任者, 日期 and 密级
 (`digitize.pdfa.relabel_pdf`, validated as PDF/A again) and the OFD's DocInfo its title, author
 and CustomDatas (`digitize.ofd.relabel_ofd`, validated against GB/T 33190 again). Pages and
-text are untouched. Each new checksum is recorded as a "creation" event of the file, as its
+text are untouched; the document's layout files are described anew all together or not at all.
+Each new checksum is recorded as a "creation" event of the file, as its
 first packaging was, listing the file (`digitize.journal.ledger`) and vouching for the
 document's rows as they are now, so `verify`, QC and the hand-off check the files and rows as
 they are now. A document the catalogue does not list keeps its description.
@@ -14,7 +15,10 @@ they are now. A document the catalogue does not list keeps its description.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ from digitize.describe import Description
 from digitize.fsutil import sha256_file
 from digitize.journal import AGENT, DocumentState, EventType, Journal, Outcome
 from digitize.journal.ledger import written
-from digitize.ofd import relabel_ofd
+from digitize.ofd import OfdError, relabel_ofd
 from digitize.pdfa import DocumentMeta, relabel_pdf
 from digitize.settings import Settings
 from metadata.archival_code import CodeTemplate, code_parts
@@ -64,19 +68,27 @@ def relink_document(
     meta = document_meta(desc, settings, template)
     layout: dict[str, Any] = {}
     created = []  # (step, OUT-relative path, sha256, bytes) of each layout file rewritten
-    if row.pdf_path:
-        pdf = out / row.pdf_path
-        report = relabel_pdf(pdf, meta, row.pdfa.get("flavour") or "2b")
-        digest, size = sha256_file(pdf), os.path.getsize(pdf)
-        layout.update(pdf_sha256=digest, pdf_bytes=size)
-        layout["pdfa"] = {"flavour": report.flavour, "validated": report.validated, "findings": list(report.findings)}
-        created.append(("PDF/A packaging", row.pdf_path, digest, size))
-    if row.ofd_path:
-        ofd = out / row.ofd_path
-        parts = relabel_ofd(ofd, meta).parts
-        digest, size = sha256_file(ofd), os.path.getsize(ofd)
-        layout.update(ofd_sha256=digest, ofd_bytes=size, ofd={**(row.ofd or {}), "validated": True, "parts": parts})
-        created.append(("OFD packaging", row.ofd_path, digest, size))
+    with _put_back_on_failure([out / rel for rel in (row.pdf_path, row.ofd_path) if rel]):
+        if row.pdf_path:
+            pdf = out / row.pdf_path
+            report = relabel_pdf(pdf, meta, row.pdfa.get("flavour") or "2b")
+            digest, size = sha256_file(pdf), os.path.getsize(pdf)
+            layout.update(pdf_sha256=digest, pdf_bytes=size)
+            layout["pdfa"] = {
+                "flavour": report.flavour,
+                "validated": report.validated,
+                "findings": list(report.findings),
+            }
+            created.append(("PDF/A packaging", row.pdf_path, digest, size))
+        if row.ofd_path:
+            ofd = out / row.ofd_path
+            try:
+                parts = relabel_ofd(ofd, meta).parts
+            except ValueError as exc:  # text XML cannot hold, such as a control character in the row
+                raise OfdError(f"{ofd}: the catalogue row cannot be written into the OFD ({exc})") from None
+            digest, size = sha256_file(ofd), os.path.getsize(ofd)
+            layout.update(ofd_sha256=digest, ofd_bytes=size, ofd={**(row.ofd or {}), "validated": True, "parts": parts})
+            created.append(("OFD packaging", row.ofd_path, digest, size))
     journal.upsert_document(
         doc_key,
         archival_code=desc.archival_code,
@@ -103,3 +115,24 @@ def relink_document(
             rows_of=doc_key,
         )
     return True
+
+
+@contextlib.contextmanager
+def _put_back_on_failure(paths: list[Path]) -> Iterator[None]:
+    """Keep each file as it is now (a hard link: OUT is on a local disk) and put it back if anything
+    inside fails, so that a document is described anew in all its layout files or in none. A kill
+    leaves the links as debris (`.<name>.<8 hex>.tmp`), removed by the next writer."""
+    kept: list[tuple[Path, Path]] = []
+    try:
+        for path in paths:
+            link = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+            os.link(path, link)
+            kept.append((link, path))
+        yield
+    except BaseException:
+        for link, path in kept:
+            os.replace(link, path)
+        raise
+    finally:
+        for link, _ in kept:
+            link.unlink(missing_ok=True)
