@@ -377,7 +377,8 @@ class Recorder:
         if dpi >= qc.min_dpi:
             return
         severity = "error" if dpi < qc.fail_dpi else "warning"
-        message = f"{master} scanned at {dpi:g} dpi; the minimum is {qc.min_dpi} (below {qc.fail_dpi} fails)"
+        measured = "estimated from the page at about" if source == "estimated" else "scanned at"
+        message = f"{master} {measured} {dpi:g} dpi; the minimum is {qc.min_dpi} (below {qc.fail_dpi} fails)"
         self.summary.findings.append(
             {"severity": severity, "item": "DA/T 31 §9.4", "code": "low_dpi", "message": message, **where}
         )
