@@ -400,7 +400,8 @@ class Coordinator:
             self._ready.appendleft(_Task([job], "finish"))
 
     def _task_lost(self, task: _Task, lost: Lost) -> None:
-        """A task's worker died, it timed out or was cancelled: fail the document it was on, retry the rest."""
+        """A task's worker died, it timed out or was cancelled: fail its document; a task of several
+        documents is retried one document per task, so only the one that loses a worker again fails."""
         if task.part == "page":
             job = task.jobs[0]
             failed = PageResult(job.doc_key, task.page_no, ok=False, error=f"{lost.reason} on page {task.page_no}")
@@ -412,13 +413,12 @@ class Coordinator:
                 self._progress_pages(len(job.pages))
             self._fail(job.doc_key, f"{lost.reason} ({task.part} of the document)")
             return
-        culprit = next((job for job in task.jobs if not self.layout.manifest(job.doc_key).is_file()), None)
-        for job in task.jobs:
-            if job is culprit:
-                self._progress_pages(len(job.pages))
-                self._fail(job.doc_key, f"{lost.reason} on page {self._page_in_work(job)}")
-            else:  # committed before the loss (adopted on resubmission) or not started yet
-                self._ready.append(_Task([job]))
+        if len(task.jobs) > 1:  # which document it was on is not known: each is retried alone
+            self._ready.extend(_Task([job]) for job in task.jobs)  # one committed before is adopted
+            return
+        job = task.jobs[0]
+        self._progress_pages(len(job.pages))
+        self._fail(job.doc_key, f"{lost.reason} on page {self._page_in_work(job)}")
 
     def _page_in_work(self, job: DocumentJob) -> str:
         """The first page of a job without a staged record: the one its worker was on."""

@@ -235,6 +235,23 @@ def test_local_pool_worker_killed_by_a_page_fails_that_document_only(samples_dir
     assert "worker died" in summary["failures"][0]["error"] and "on page 1" in summary["failures"][0]["error"]
 
 
+def test_a_worker_lost_in_a_task_of_several_documents_blames_only_the_one_that_killed_it(samples_dir, tmp_path):
+    """A and B share a task (one job, four one-page documents): A's page is corrupt, B's kills its worker.
+    A fails with its own error and its page recorded, not with B's lost worker."""
+    batch = small_batch(samples_dir, tmp_path / "batch", ("A", "B", "C", "D"))
+    (batch / "A" / "0001.jpg").write_bytes(b"not a JPEG")
+    out = tmp_path / "out"
+    env = {**ENV, KILL_HOOK: "B/1"}
+    args = [sys.executable, "-m", "cli", "process", str(batch), "--out", str(out), "--jobs", "1", "--json"]
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    errors = {f["document"]: f["error"] for f in summary["failures"]}
+    assert sorted(errors) == ["A", "B"] and summary["documents_ok"] == 2
+    assert "worker died" not in errors["A"] and "0001.jpg" in errors["A"]
+    assert "worker died" in errors["B"] and "on page 1" in errors["B"]
+
+
 def session_processes(session: int) -> list[int]:
     """Processes of a session (the coordinator started it; its pool and helpers belong to it)."""
     found = []
