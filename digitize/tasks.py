@@ -18,15 +18,16 @@ from typing import Any
 from digitize.batch import InputError, PageRef
 from digitize.errors import as_interrupted
 from digitize.fsutil import atomic_write_bytes, sha256_bytes
+from digitize.imaging import ProcessedPage, process_page
 from digitize.imaging.layout import PageLayout
 from digitize.layout import staged_file
-from digitize.loader import load_page
+from digitize.loader import LoadedPage, load_page
 from digitize.ocr import engines
 from digitize.ocr.hocr import OcrPage, parse_hocr
 from digitize.ocr.reading import read_page
 from digitize.ocr.tesseract import OcrEngine, OcrError, OcrTimeout
 from digitize.pageimage import encode_page, output_mode
-from digitize.settings import OcrSettings, settings_from_dict
+from digitize.settings import ImagingSettings, OcrSettings, settings_from_dict
 
 _ENGINES: dict[tuple, OcrEngine] = {}
 SPARSE_TEXT_PSM = 11
@@ -79,6 +80,19 @@ def layout_record(layout: PageLayout, ocr_scale: float) -> dict[str, Any]:
     }
 
 
+def image_page(loaded: LoadedPage, imaging: ImagingSettings, engine: OcrEngine) -> ProcessedPage:
+    """The imaging step of a loaded page, the engine's orientation detection asked about unsure turns."""
+    return process_page(
+        loaded.image,
+        loaded.dpi,
+        imaging,
+        dpi_source=loaded.dpi_source,
+        photo=loaded.photo,
+        bitonal=loaded.mode == "bitonal",
+        osd=engine.orientation,
+    )
+
+
 def run_page(task: PageTask) -> PageResult:
     """Load, straighten, analyse and OCR one page; stage the encoded image, hOCR and text."""
     ref = task.ref
@@ -106,26 +120,17 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     pixels after imaging, the processed image after encoding), so that a worker holds at most
     about two full-size copies of a page at any time.
     """
-    from digitize.imaging import process_page
-
     settings = settings_from_dict(task.settings)
     ref = task.ref
     timings = result.timings
+    cpu_started = time.process_time()
     started = time.perf_counter()
     loaded = load_page(ref, settings.input)
     timings["load"] = time.perf_counter() - started
     result.warnings.extend(loaded.warnings)
     engine = engine_for(settings.ocr)
     height, width = loaded.image.shape[:2]
-    processed = process_page(
-        loaded.image,
-        loaded.dpi,
-        settings.imaging,
-        dpi_source=loaded.dpi_source,
-        photo=loaded.photo,
-        bitonal=loaded.mode == "bitonal",
-        osd=engine.orientation,
-    )
+    processed = image_page(loaded, settings.imaging, engine)
     del loaded.image  # the master's pixels are no longer needed
     timings.update({f"imaging.{k}": v for k, v in processed.timings.items()})
     geometry = processed.geometry
@@ -160,6 +165,7 @@ def _run_page(task: PageTask, result: PageResult) -> None:
     )
 
     hocr_text, plain_text = "", ""
+    ocr_page = OcrPage(0, 0)
     if geometry.is_blank:
         result.ocr_status = "skipped: blank page"
     else:
@@ -170,20 +176,22 @@ def _run_page(task: PageTask, result: PageResult) -> None:
             )
             timings["ocr"] = output.seconds
             result.ocr_status = "ok"
-            if not parse_hocr(output.hocr).words and engine.name != "ppocr":
+            ocr_page = parse_hocr(output.hocr)
+            if not ocr_page.words and engine.name != "ppocr":
                 # Tesseract's automatic layout analysis finds nothing on some sparse pages (a
                 # signature block under a seal): a second pass looks for sparse text instead.
                 output = engine.recognise(processed.ocr_image, ocr_dpi, psm=SPARSE_TEXT_PSM)
                 timings["ocr_sparse"] = output.seconds
                 result.ocr_status = "ok (sparse text pass)"
+                ocr_page = parse_hocr(output.hocr) if output.hocr else OcrPage(0, 0)
             hocr_text, plain_text = output.hocr, output.text
         except OcrTimeout as exc:
+            ocr_page = OcrPage(0, 0)
             result.ocr_status = f"timeout: {exc}"
             result.warnings.append(f"{ref.path}: OCR {exc}; the page is kept without text")
         except OcrError as exc:
             raise OcrError(f"{ref.path}: {exc}") from None
     del processed.ocr_image
-    ocr_page = parse_hocr(hocr_text) if hocr_text else OcrPage(0, 0)
     result.ocr_confidence = ocr_page.mean_confidence
 
     started = time.perf_counter()
@@ -197,3 +205,4 @@ def _run_page(task: PageTask, result: PageResult) -> None:
         staged[role] = {"name": name, "sha256": sha256_bytes(data), "bytes": len(data)}
     result.staged = staged
     timings["stage"] = time.perf_counter() - started
+    timings["cpu"] = time.process_time() - cpu_started  # the worker's CPU seconds for the whole page

@@ -22,8 +22,10 @@ Steps, all on 8-bit images, with the heavy filtering done on reduced copies:
 * pages with small characters are resampled until a character is about TARGET_GLYPH_PX pixels
   tall (on the 44 real pages with reference text of ../shared/real-dev, characters resampled to
   20, 26, 32 and 40 pixels read at CER 0.290, 0.273, 0.292 and 0.296, in 67, 79, 87 and 99 s of
-  OCR; at 300 dpi characters are 27 to 60 pixels tall); without a measured character size,
-  pages under 300 dpi are resampled to 300 dpi.
+  OCR; at 300 dpi characters are 27 to 60 pixels tall; measured again with columns and tables
+  read as now, ``bench/ocr_scale.py``: 20, 22 and 26 pixels read at 0.230, 0.228 and 0.198 in
+  78, 81 and 90 CPU seconds of OCR, worse in every group below 26); without a measured character
+  size, pages under 300 dpi are resampled to 300 dpi.
 """
 
 from __future__ import annotations
