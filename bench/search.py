@@ -498,7 +498,19 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [*cli, "serve", str(archive), "--port", str(port), "--threads", str(args.threads), "--users", str(users)],
+        [
+            *cli,
+            "serve",
+            str(archive),
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+            "--workers",
+            str(args.workers),
+            "--users",
+            str(users),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -561,6 +573,7 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "clients": args.clients,
         "threads": args.threads,
+        "workers": args.workers,
         "requests": len(every),
         "seconds": round(wall, 1),
         "requests_per_second": round(len(every) / wall, 1),
@@ -704,7 +717,8 @@ def main() -> None:
     web.add_argument("--clients", type=int, default=20)
     web.add_argument("--requests", type=int, default=4000, help="requests in all, at most")
     web.add_argument("--seconds", type=float, default=300, help="stop after this long at the latest")
-    web.add_argument("--threads", type=int, default=8, help="request threads of `digitize serve`")
+    web.add_argument("--threads", type=int, default=8, help="request threads of `digitize serve`, per process")
+    web.add_argument("--workers", type=int, default=2, help="server processes of `digitize serve`")
     versus = commands.add_parser("versus", help="this checkout against an older revision, side by side")
     versus.add_argument("--old", required=True, help="git revision to compare with, e.g. main")
     versus.add_argument("--pages", type=int, default=150_000)
