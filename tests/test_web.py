@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
@@ -230,7 +231,10 @@ def test_two_server_processes_record_every_view_in_one_chain(site):
         while not (serving := re.search(r"http://127\.0\.0\.1:(\d+)/", server.stderr.readline())):
             assert server.poll() is None, "digitize serve ended"
         port = int(serving[1])
-        workers = _children(server.pid)
+        for _ in range(100):  # the workers are forked just after the line above is written
+            if len(workers := _children(server.pid)) == 2:
+                break
+            time.sleep(0.1)
         assert len(workers) == 2
         with JournalReader(site["rest"] / "journal.sqlite") as journal:
             before = len(journal.events_of_type(EVENT_TYPE, 10_000))

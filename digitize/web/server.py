@@ -48,7 +48,7 @@ def run_server(app: Flask, sock: socket.socket, threads: int, workers: int = 1) 
         return
     if not can_fork():
         raise OSError("more than one worker process needs fork(), which this system lacks")
-    children = {_spawn(app, sock, threads) for _ in range(workers)}
+    children: set[int] = set()
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -57,8 +57,11 @@ def run_server(app: Flask, sock: socket.socket, threads: int, workers: int = 1) 
         for pid in children:
             _kill(pid)
 
+    # the handlers come first: a SIGTERM while the workers start still stops them all
     previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
+        while len(children) < workers and not stopping:
+            children.add(_spawn(app, sock, threads))
         while children:
             try:
                 pid, status = os.wait()
