@@ -527,7 +527,7 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
             rows = index.db.execute("SELECT id FROM documents WHERE source_id IS NOT NULL AND pages > 0").fetchall()
             documents = [d for d in (index.document(r[0]) for r in rows) if d is not None]
         sets = query_sets(work, args.seed + 1, 40)
-        queries = [text for name, qs in sets.items() for text, f in qs if text and not f.groups()]
+        queries = [text for name, qs in sets.items() for text, f in qs if text and not f.given()]
         timings: dict[str, list[float]] = {"search": [], "document": [], "page image": []}
         errors: list[str] = []
         lock = threading.Lock()
