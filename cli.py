@@ -1236,6 +1236,9 @@ def search(
 
 
 # --------------------------------------------------------------------------- serve, users (digitize/web/)
+DEFAULT_WORKERS = 2  # server processes: measured in docs/benchmarks.md ("Web")
+
+
 def users_file_option(f: F) -> F:
     return click.option(
         "--users",
@@ -1249,41 +1252,61 @@ def users_file_option(f: F) -> F:
 @archive_argument
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (other machines: 0.0.0.0).")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8023, show_default=True, help="Port.")
-@click.option("--threads", type=click.IntRange(min=1, max=64), default=8, show_default=True, help="Request threads.")
+@click.option(
+    "--threads", type=click.IntRange(min=1, max=64), default=8, show_default=True, help="Request threads per process."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=DEFAULT_WORKERS,
+    show_default=True,
+    help="Server processes sharing the port (1 on systems without fork).",
+)
 @users_file_option
 @click.option("--secure-cookie", is_flag=True, help="Send the session cookie over HTTPS only (behind a TLS proxy).")
-def serve(archive: Path, host: str, port: int, threads: int, users_file: Path | None, secure_cookie: bool) -> None:
+def serve(
+    archive: Path, host: str, port: int, threads: int, workers: int, users_file: Path | None, secure_cookie: bool
+) -> None:
     """Serve the archive in the browser: search, documents, QC review (Chinese interface).
 
     Users sign in with accounts from `digitize users add`; what they find and open follows
     their role and clearance. Every document view and download is recorded in the journal of
     its OUT folder (利用登记). Plain HTTP: other machines should reach it through a TLS proxy.
+    `--workers` processes (each with `--threads` request threads) share the port, so searches
+    use more than one core; what they share (usage register, sign-in failures, users) is kept
+    in files, never in one process's memory.
 
     \b
-    Exit codes: 0 stopped (Ctrl+C); 2 usage (ARCHIVE is not a folder, a bad option).
+    Exit codes: 0 stopped (Ctrl+C, SIGTERM); 2 usage (ARCHIVE is not a folder, a bad option,
+    a port that cannot be listened on).
 
     \b
     Examples:
       digitize users add /srv/archive wangfang --role inspector --clearance 内部
       digitize serve /srv/archive                       # http://127.0.0.1:8023/
       digitize serve /srv/archive --host 0.0.0.0 --port 8080 --secure-cookie
+      digitize serve /srv/archive --workers 4 --threads 8
     """
-    from waitress import create_server
-
     from digitize.web.app import create_app
+    from digitize.web.server import can_fork, listening_socket, run_server
     from digitize.web.users import USERS_FILE, UserStore
 
+    if workers > 1 and not can_fork():
+        click.echo("warning: this system cannot fork; serving with one process", err=True)
+        workers = 1
     app = create_app(archive, users_file, secure_cookie)
     if not UserStore(users_file or archive / USERS_FILE).users():
         click.echo(f"warning: no users yet; add one with `digitize users add {archive} NAME --role admin`", err=True)
-    server = create_server(app, host=host, port=port, threads=threads, ident="digitize")
-    click.echo(f"Serving {archive} on http://{host}:{server.effective_port}/ (Ctrl+C stops)", err=True)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    shown_port = sock.getsockname()[1]
+    click.echo(f"Serving {archive} on http://{host}:{shown_port}/ with {workers} process(es) (Ctrl+C stops)", err=True)
+    try:
+        run_server(app, sock, threads, workers)
     finally:
-        server.close()
+        sock.close()
 
 
 @main.group(cls=_Group)

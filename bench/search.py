@@ -271,9 +271,10 @@ def run_index(args: argparse.Namespace) -> dict[str, Any]:
         load_before = _uptime()
         result["queries_optimized"] = {"内部": time_queries(archive, sets, "内部")}
         result["queries_optimized_load"] = f"{load_before} -> {_uptime()}"
-    sample = [text for name, queries in sets.items() for text, filters in queries[:8] if text and not filters.groups()]
-    result["recall"] = recall(work, archive, sample)
-    print(f"recall: {result['recall']}", flush=True)
+    if args.recall:
+        sample = [text for _, queries in sets.items() for text, filters in queries[:8] if text and not filters.given()]
+        result["recall"] = recall(work, archive, sample)
+        print(f"recall: {result['recall']}", flush=True)
     return result
 
 
@@ -286,7 +287,7 @@ def run_compare(args: argparse.Namespace) -> dict[str, Any]:
     pages = [text for doc in read_corpus(work) for text in doc["p"]]
     folded_pages = [fold(text) for text in pages]
     sets = query_sets(work, args.seed + 1, args.queries)
-    queries = {name: [fold(t) for t, f in qs if t and not f.groups()] for name, qs in sets.items()}
+    queries = {name: [fold(t) for t, f in qs if t and not f.given()] for name, qs in sets.items()}
     queries = {k: v for k, v in queries.items() if v}
     expected = {q: sum(q in page for page in folded_pages) for qs in queries.values() for q in qs}
     schemes: dict[
@@ -497,7 +498,19 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [*cli, "serve", str(archive), "--port", str(port), "--threads", str(args.threads), "--users", str(users)],
+        [
+            *cli,
+            "serve",
+            str(archive),
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+            "--workers",
+            str(args.workers),
+            "--users",
+            str(users),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -514,7 +527,7 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
             rows = index.db.execute("SELECT id FROM documents WHERE source_id IS NOT NULL AND pages > 0").fetchall()
             documents = [d for d in (index.document(r[0]) for r in rows) if d is not None]
         sets = query_sets(work, args.seed + 1, 40)
-        queries = [text for name, qs in sets.items() for text, f in qs if text and not f.groups()]
+        queries = [text for name, qs in sets.items() for text, f in qs if text and not f.given()]
         timings: dict[str, list[float]] = {"search": [], "document": [], "page image": []}
         errors: list[str] = []
         lock = threading.Lock()
@@ -560,6 +573,7 @@ def run_web(args: argparse.Namespace) -> dict[str, Any]:
     result = {
         "clients": args.clients,
         "threads": args.threads,
+        "workers": args.workers,
         "requests": len(every),
         "seconds": round(wall, 1),
         "requests_per_second": round(len(every) / wall, 1),
@@ -693,6 +707,9 @@ def main() -> None:
     index.add_argument("--queries", type=int, default=60, help="queries per set")
     index.add_argument("--optimize", action="store_true", help="also time queries after FTS5 optimize")
     index.add_argument("--reuse-index", action="store_true", help="time queries on the index already in WORK")
+    index.add_argument(
+        "--no-recall", dest="recall", action="store_false", help="skip the brute-force recall check (a long scan)"
+    )
     compare = commands.add_parser("compare", help="compare tokenizations on the same pages")
     compare.add_argument("--pages", type=int, default=40_000)
     compare.add_argument("--queries", type=int, default=40, help="queries per set")
@@ -700,7 +717,8 @@ def main() -> None:
     web.add_argument("--clients", type=int, default=20)
     web.add_argument("--requests", type=int, default=4000, help="requests in all, at most")
     web.add_argument("--seconds", type=float, default=300, help="stop after this long at the latest")
-    web.add_argument("--threads", type=int, default=8, help="request threads of `digitize serve`")
+    web.add_argument("--threads", type=int, default=8, help="request threads of `digitize serve`, per process")
+    web.add_argument("--workers", type=int, default=2, help="server processes of `digitize serve`")
     versus = commands.add_parser("versus", help="this checkout against an older revision, side by side")
     versus.add_argument("--old", required=True, help="git revision to compare with, e.g. main")
     versus.add_argument("--pages", type=int, default=150_000)

@@ -17,9 +17,9 @@ from cli import main
 from digitize.journal import Journal, read_journal
 from digitize.search.access import LEVELS, AccessError, clearance_rank, required_clearance
 from digitize.search.build import update_archive
-from digitize.search.index import ArchiveIndex, DocumentEntry, PageEntry, catalogue_text, prepare
-from digitize.search.query import Filters, SearchRequest, parse_years, search
-from digitize.search.text import BOUNDARY, fold, fold_with_origins, page_terms, query_terms
+from digitize.search.index import ArchiveIndex, ArchiveIndexError, DocumentEntry, PageEntry, catalogue_text, prepare
+from digitize.search.query import MAX_COMBINED, Filters, SearchRequest, parse_years, search
+from digitize.search.text import BOUNDARY, TERMS_VERSION, fold, fold_with_origins, page_terms, query_terms
 from digitize.settings import Settings
 
 SEE_ALL = LEVELS[-1]
@@ -233,6 +233,72 @@ def test_filters(graded):
         assert search(index, SearchRequest("王颖", SEE_ALL, Filters(years=("2019",)))).total == 0
         assert search(index, SearchRequest("王颖", "内部", Filters(security=("秘密",)))).total == 0
     assert parse_years("2015-2017, 2019") == ("2015", "2016", "2017", "2019")
+
+
+def test_combined_filters_find_what_a_plain_filter_finds(tmp_path):
+    """Year, retention and fonds filters (one combined term per combination, or one list per
+    field beyond MAX_COMBINED combinations) give exactly the visible pages a plain check of
+    the catalogue gives, at every clearance."""
+    rng = random.Random(7)
+    years = [str(y) for y in range(2000, 2024)]
+    retentions, fonds = ("永久", "定期30年", "定期10年", ""), ("J022", "J031", "")
+    grades = [(security, open_status) for _, security, open_status, _ in GRADES]
+    catalogues = {}
+    with ArchiveIndex(tmp_path, create=True) as index, index.transaction():
+        for number in range(300):
+            security, open_status = rng.choice(grades)
+            code = f"C-{number:03d}"
+            catalogue = {"档号": code, "密级": security, "开放标识": open_status}
+            for name, values in (("年度", years), ("保管期限", retentions), ("全宗号", fonds)):
+                if value := rng.choice(values):
+                    catalogue[name] = value
+            catalogues[code] = catalogue
+            index.put(prepare(DocumentEntry(code, catalogue, (PageEntry(1, "养老保险待遇"),), fingerprint=code)), None)
+    every_year = tuple(years)  # with 3 retentions: 72 combinations, more than MAX_COMBINED
+    assert len(every_year) * 3 > MAX_COMBINED
+    asks = [
+        Filters(years=("2019",), retention=("永久",), fonds=("J022",)),
+        Filters(years=("2019", "2020", "2021"), fonds=("J031",)),
+        Filters(retention=("定期10年",)),
+        Filters(years=("2005",)),
+        Filters(retention=("永久", "定期30年"), fonds=("J022", "J031")),
+        Filters(years=every_year, retention=("永久", "定期30年", "定期10年")),
+        Filters(years=("2019",), retention=("永久",), security=("公开",)),
+    ]
+    with ArchiveIndex(tmp_path) as index:
+        for clearance in LEVELS:
+            for filters in asks:
+                expected = {
+                    code
+                    for code, c in catalogues.items()
+                    if required_clearance(c) <= clearance_rank(clearance)
+                    and (not filters.years or c.get("年度") in filters.years)
+                    and (not filters.retention or c.get("保管期限") in filters.retention)
+                    and (not filters.fonds or c.get("全宗号") in filters.fonds)
+                    and (not filters.security or c.get("密级") in filters.security)
+                }
+                for query in ("养老保险", "保险", ""):
+                    found = search(index, SearchRequest(query, clearance, filters, limit=400, exact_total=True))
+                    assert {hit.archival_code for hit in found.hits} == expected, (clearance, filters, query)
+    assert len(Filters(years=("2019",), retention=("永久",), fonds=("J022",)).groups("内部")) == 1
+
+
+def test_an_index_built_with_other_terms_is_refused_until_rebuilt(sample_run, tmp_path):
+    archive = tmp_path / "archive"
+    update_archive(archive, [sample_run["out"]], Settings())
+    db = sqlite3.connect(archive / "index.sqlite")
+    db.execute("UPDATE meta SET value='terms-2/unicode-15.0.0' WHERE key='terms_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(ArchiveIndexError, match="--rebuild"):
+        ArchiveIndex(archive)
+    refused = CliRunner().invoke(main, ["search", str(archive), "潘梅", "--clearance", "内部"])
+    assert refused.exit_code == 2 and "terms-2" in refused.output
+    rebuilt = CliRunner().invoke(main, ["index", str(sample_run["out"]), "--into", str(archive), "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    with ArchiveIndex(archive) as index:
+        assert index.db.execute("SELECT value FROM meta WHERE key='terms_version'").fetchone()[0] == TERMS_VERSION
+        assert hits_of(index, "潘梅")
 
 
 # ---------------------------------------------------------------------------------- reindexing

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
+import os
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -75,16 +83,20 @@ def test_sign_in_is_required_and_checked(site):
     assert cookie.http_only and cookie.same_site == "Lax"
 
 
-def test_repeated_failures_lock_the_name_out(site):
-    app = create_app(site["archive"])  # its own failure counts
-    client = app.test_client()
-    token = csrf(client.get("/login").text)
+def test_repeated_failures_lock_the_name_out_in_every_process(site):
+    """Failures counted by one application (one server process) lock the name out in another."""
+    away = {"REMOTE_ADDR": "10.9.8.7"}  # the other tests sign in from 127.0.0.1
+    first, second = (create_app(site["archive"]).test_client() for _ in range(2))
+    token = csrf(first.get("/login", environ_base=away).text)
     for _ in range(MAX_FAILURES):
-        client.post("/login", data={"name": "admin", "password": "guess-guess", "csrf_token": token})
-    locked = client.post("/login", data={"name": "admin", "password": PASSWORD, "csrf_token": token})
+        form = {"name": "admin", "password": "guess-guess", "csrf_token": token}
+        assert first.post("/login", data=form, environ_base=away).status_code == 401
+    token = csrf(second.get("/login", environ_base=away).text)
+    locked = second.post("/login", data={"name": "admin", "password": PASSWORD, "csrf_token": token}, environ_base=away)
     assert locked.status_code == 401 and "次数过多" in locked.text
-    other = client.post("/login", data={"name": "staff", "password": PASSWORD, "csrf_token": token})
+    other = second.post("/login", data={"name": "staff", "password": PASSWORD, "csrf_token": token}, environ_base=away)
     assert other.status_code == 302  # other names are not affected
+    assert signed_in(site, "admin")  # nor the same name from another address
 
 
 def test_staff_find_and_open_a_document_with_the_hit_marked(site):
@@ -193,3 +205,78 @@ def test_a_changed_password_ends_open_sessions(site):
     site["store"].change("staff", password=PASSWORD + "x")
     assert client.get("/").status_code == 302
     site["store"].change("staff", password=PASSWORD)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _opened(pid: int, name: str) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    return any(os.readlink(fd).endswith(name) for fd in fds.iterdir() if fd.is_symlink())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to see the server processes")
+def test_two_server_processes_record_every_view_in_one_chain(site):
+    """`digitize serve --workers 2`: both processes answer, every view is one event of one intact
+    chain, a public reader still gets 404 for an internal record, and SIGTERM stops them all."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", str(site["archive"]), "--port", "0", "--workers", "2"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        while not (serving := re.search(r"http://127\.0\.0\.1:(\d+)/", server.stderr.readline())):
+            assert server.poll() is None, "digitize serve ended"
+        port = int(serving[1])
+        for _ in range(100):  # the workers are forked just after the line above is written
+            if len(workers := _children(server.pid)) == 2:
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2
+        with JournalReader(site["rest"] / "journal.sqlite") as journal:
+            before = len(journal.events_of_type(EVENT_TYPE, 10_000))
+        cookies = {name: _http_sign_in(port, name) for name in ("staff", "public")}
+        path = f"/doc/{document_id(site, PAN)}"
+        views = 40
+
+        def view(number: int) -> tuple[int, int]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # a new connection each time
+            connection.request("GET", f"{path}?p={1 + number % 2}", headers={"Cookie": cookies["staff"]})
+            staff = connection.getresponse().status
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            connection.request("GET", path, headers={"Cookie": cookies["public"]})
+            public = connection.getresponse().status
+            connection.close()
+            return staff, public
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(view, range(views)))
+        assert answers == [(200, 404)] * views
+        assert all(_opened(pid, "journal.sqlite") for pid in workers)  # each process recorded views
+        with JournalReader(site["rest"] / "journal.sqlite") as journal:
+            assert len(journal.events_of_type(EVENT_TYPE, 10_000)) == before + views
+            assert journal.chain().intact
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _http_sign_in(port: int, name: str) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", "/login")
+    response = connection.getresponse()
+    token = csrf(response.read().decode())
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    form = urlencode({"name": name, "password": PASSWORD, "csrf_token": token})
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    connection.request("POST", "/login", body=form, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 302
+    connection.close()
+    return response.getheader("Set-Cookie").split(";", 1)[0]

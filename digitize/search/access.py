@@ -17,14 +17,22 @@ Each record is indexed with the lowest clearance that may see it (`required_clea
 the index holds one filter term per clearance that may see it (`clearance_terms`), so a search
 asks the full-text index itself for visible records only: nothing above the caller's clearance
 is read, shown or counted.
+
+Catalogue filters (年度, 保管期限, 全宗号) are joined with the clearance into one term per page
+for every combination (`combined_terms`): a page of 2019, 永久, J022 that 内部 may see carries
+"§yrf§2019§永久§j022§1", "§y§2019§1", "§rf§永久§j022§1" and so on, for each of the 7 non-empty
+sets of those fields and each clearance that may see it. A filtered search then intersects its
+text terms with one short list (`combined_term`) instead of three filter lists and the long
+clearance list, which FTS5 would otherwise step through page by page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 
 from digitize.errors import BadInput
-from digitize.search.text import facet_term
+from digitize.search.text import FACET_MARK, facet_term, fold
 from metadata.export.access import OPEN, SECURITY_ORDER, AccessPolicy
 
 LEVELS: tuple[str, ...] = tuple(spellings[0] for spellings in SECURITY_ORDER)  # 公开 … 绝密
@@ -64,3 +72,23 @@ def clearance_terms(required: int) -> list[str]:
 def visible_term(clearance: str) -> str:
     """The filter term every record visible at this clearance carries."""
     return facet_term("a", str(clearance_rank(clearance)))
+
+
+COMBINED_FIELDS = (("y", "年度"), ("r", "保管期限"), ("f", "全宗号"))  # filters joined with the clearance
+
+
+def combined_term(values: Sequence[tuple[str, str]], rank: int) -> str:
+    """The term of pages with these (field letter, value) pairs, in `COMBINED_FIELDS` order,
+    visible at clearance `rank`: combined_term([("y", "2019"), ("f", "J022")], 1) -> "§yf§2019§j022§1"."""
+    names = "".join(name for name, _ in values)
+    return FACET_MARK.join([FACET_MARK + names, *(fold(value) for _, value in values), str(rank)])
+
+
+def combined_terms(catalogue: Mapping[str, str], required: int) -> list[str]:
+    """A record's terms for every non-empty set of the combined fields it has, at every
+    clearance rank that may see it."""
+    present = [
+        (name, value) for name, field_name in COMBINED_FIELDS if (value := (catalogue.get(field_name) or "").strip())
+    ]
+    subsets = [c for size in range(1, len(present) + 1) for c in itertools.combinations(present, size)]
+    return [combined_term(subset, rank) for subset in subsets for rank in range(required, len(LEVELS))]

@@ -14,9 +14,11 @@ Tables:
   ``document id * 65536 + page number``, so rows sort by document, then page;
 * ``fulltext``  -- an FTS5 table (contentless, ``detail=none``, FTS5's ``ascii`` tokenizer over
   terms we make ourselves): the terms of each page (`page_terms`) and its filter terms
-  (year, retention, fonds, 密级, one per clearance that may see it). Contentless rows are
-  deleted by giving FTS5 the same terms again; they are rebuilt from the stored folded text,
-  so `TERMS_VERSION` guards the term-making code.
+  (year, retention, fonds, 密级, one per clearance that may see it, and the combined terms of
+  `digitize.search.access.combined_terms`: year, retention and fonds with the clearance).
+  Contentless rows are deleted by giving FTS5 the same terms again; they are rebuilt from the
+  stored folded text, so `TERMS_VERSION` guards the term-making code (an index built with
+  other terms is refused, with the command that rebuilds it).
 
 A document is identified by its 档号: indexing it again replaces it (all its pages), and an
 unchanged document (same fingerprint) is left alone, so nothing is ever indexed twice.
@@ -35,7 +37,7 @@ from typing import Any
 
 from digitize.errors import BadInput
 from digitize.journal import now_iso
-from digitize.search.access import clearance_terms, required_clearance
+from digitize.search.access import clearance_terms, combined_terms, required_clearance
 from digitize.search.text import TERMS_VERSION, facet_term, fold, page_terms
 
 INDEX_FILE = "index.sqlite"
@@ -162,7 +164,7 @@ def document_facets(catalogue: Mapping[str, str], required: int) -> list[str]:
         facet_term("f", catalogue.get("全宗号") or ""),
         facet_term("s", catalogue.get("密级") or ""),
     ]
-    return [*facets, *clearance_terms(required)]
+    return [*facets, *clearance_terms(required), *combined_terms(catalogue, required)]
 
 
 def _row_terms(folded: str, facets: list[str], page_no: int) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digitize.errors import BadInput
-from digitize.search.access import visible_term
+from digitize.search.access import COMBINED_FIELDS, clearance_rank, combined_term, visible_term
 from digitize.search.index import CATALOGUE_PAGE, ArchiveIndex, split_row_id
 from digitize.search.text import facet_term, find_spans, fold, match_expression, query_terms
 
@@ -35,6 +35,7 @@ SNIPPET_CHARS = 80
 CHECK_BATCH = 256  # candidate pages checked with one read of the index
 _YEARS = re.compile(r"^(\d{4})(?:\s*[-–—~至]\s*(\d{4}))?$")
 MAX_YEAR_SPAN = 200
+MAX_COMBINED = 64  # combined filter terms one search may ask for (OR); beyond, one list per field
 
 
 class QueryError(BadInput):
@@ -66,9 +67,28 @@ class Filters:
     fonds: tuple[str, ...] = ()  # 全宗号
     security: tuple[str, ...] = ()  # 密级 (still limited by the clearance)
 
-    def groups(self) -> list[list[str]]:
-        named = (("y", self.years), ("r", self.retention), ("f", self.fonds), ("s", self.security))
-        return [[facet_term(name, value) for value in values] for name, values in named if values]
+    def given(self) -> bool:
+        return bool(self.years or self.retention or self.fonds or self.security)
+
+    def groups(self, clearance: str) -> list[list[str]]:
+        """The filter and clearance terms of a search: a page must have one term of each group.
+
+        年度, 保管期限 and 全宗号 with the clearance are one group of combined terms (one per
+        combination of the values asked for, `digitize.search.access.combined_term`) when there
+        are at most `MAX_COMBINED`; otherwise a group per field and the clearance term."""
+        rank = clearance_rank(clearance)
+        by_name = {"y": self.years, "r": self.retention, "f": self.fonds}
+        asked = [(name, by_name[name]) for name, _ in COMBINED_FIELDS if by_name[name]]
+        security = [[facet_term("s", value) for value in self.security]] if self.security else []
+        combinations = 1
+        for _, values in asked:
+            combinations *= len(set(values))
+        if asked and combinations <= MAX_COMBINED:
+            pairs = [[(name, value) for value in dict.fromkeys(values)] for name, values in asked]
+            combined = [combined_term(choice, rank) for choice in itertools.product(*pairs)]
+            return [combined, *security]
+        per_field = [[facet_term(name, value) for value in values] for name, values in asked]
+        return [*per_field, *security, [visible_term(clearance)]]
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
@@ -193,15 +213,12 @@ def search(index: ArchiveIndex, request: SearchRequest) -> SearchResult:
     folded = fold(request.text)
     terms, exact = query_terms(folded)
     if not terms:
-        if not request.filters.groups():
+        if not request.filters.given():
             raise QueryError("nothing to search for: give words, a name or a number, or a filter")
         terms, exact = [facet_term("p", "catalogue")], True
+    groups = request.filters.groups(request.clearance)
     expression = " AND ".join(
-        [
-            match_expression(terms),
-            *("(" + " OR ".join(f'"{t}"' for t in group) + ")" for group in request.filters.groups()),
-        ]
-        + [f'"{visible_term(request.clearance)}"']
+        [match_expression(terms), *("(" + " OR ".join(f'"{t}"' for t in group) + ")" for group in groups)]
     )
     counter = _Counter(request, None if exact else folded.encode("utf-8"), started)
     for batch in _batches(index.candidate_ids(expression), counter):

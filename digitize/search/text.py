@@ -35,7 +35,7 @@ _HARD_BREAKS = "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85\u2028\u2029"
 _ASCII_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")  # all the ASCII fold() keeps
 ASCII_GRAM = 4  # length of the ASCII letter/digit terms
 _LONG_ASCII_RUN = re.compile(f"[0-9a-z]{{{ASCII_GRAM},}}")  # folded ASCII is only these
-TERMS_VERSION = f"terms-2/unicode-{unicodedata.unidata_version}"  # index must be rebuilt when it changes
+TERMS_VERSION = f"terms-3/unicode-{unicodedata.unidata_version}"  # index must be rebuilt when it changes
 
 
 class _Folding(dict[int, str]):

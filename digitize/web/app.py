@@ -8,7 +8,8 @@ Flask-WTF's CSRF protection are the well-kept pieces the application needs.
 Security, in one place:
 * sign-in: users from ARCHIVE/users.json (`digitize.web.users`, Argon2id hashes); after
   `MAX_FAILURES` failed attempts for one name from one address, that pair waits
-  `LOCKOUT_SECONDS`; the session cookie is signed (key in ARCHIVE/web-secret.key, mode 0600),
+  `LOCKOUT_SECONDS` (`digitize.web.lockout`, counted in ARCHIVE/signin.sqlite, so across all
+  server processes); the session cookie is signed (key in ARCHIVE/web-secret.key, mode 0600),
   HttpOnly, SameSite=Lax (Secure with ``--secure-cookie``), 8 hours, and stops working when
   the user's password, role or clearance changes;
 * every POST carries a CSRF token (Flask-WTF `CSRFProtect`, for the whole application);

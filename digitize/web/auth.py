@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,11 @@ from typing import Any
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from digitize.search.index import ArchiveIndex
+from digitize.web.lockout import MAX_FAILURES, SignInFailures
 from digitize.web.usage import UsageJournals
 from digitize.web.users import User, UserStore
 
-MAX_FAILURES = 5
-LOCKOUT_SECONDS = 600
+__all__ = ["MAX_FAILURES", "WebContext", "context", "current_user", "login_required"]
 
 
 @dataclass
@@ -28,8 +27,10 @@ class WebContext:
     users: UserStore
     local: threading.local = field(default_factory=threading.local)
     usage: UsageJournals = field(default_factory=UsageJournals)
-    failures: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    failures_lock: threading.Lock = field(default_factory=threading.Lock)
+    failures: SignInFailures = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.failures = SignInFailures(self.archive)
 
     def index(self) -> ArchiveIndex:
         """This thread's connection to the archive index."""
@@ -40,15 +41,10 @@ class WebContext:
         return index
 
     def locked_out(self, name: str, remote: str) -> bool:
-        now = time.monotonic()
-        with self.failures_lock:
-            recent = [t for t in self.failures.get((name, remote), []) if now - t < LOCKOUT_SECONDS]
-            self.failures[(name, remote)] = recent
-            return len(recent) >= MAX_FAILURES
+        return self.failures.locked_out(name, remote)
 
     def failed(self, name: str, remote: str) -> None:
-        with self.failures_lock:
-            self.failures.setdefault((name, remote), []).append(time.monotonic())
+        self.failures.failed(name, remote)
 
 
 def context() -> WebContext:
